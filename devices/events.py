@@ -80,6 +80,9 @@ class RadarFramesEvent:
     vx_mps: npt.NDArray[np.float64] = field(repr=False)
     vy_mps: npt.NDArray[np.float64] = field(repr=False)
     vz_mps: npt.NDArray[np.float64] = field(repr=False)  # NaN where the device gave no velocity
+    # Well-formed targets with impossible values (outside the room, absurd speed) that the decoder
+    # dropped from this window; the rows above are the targets it kept.
+    dropped_targets: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,642 @@
+"""The device contract of PROTOCOL.md v1: topics, limits, and a pure decoder from MQTT messages to typed events.
+
+No I/O, no logging: ``decode`` turns ``(topic, payload)`` into a ``DeviceEvent`` or raises ``ContractError``
+(and nothing else) whose ``reason`` is a short stable code the ingest layer dead-letters under.
+The rules, limits and their reasons are written out in docs/device-contract.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
+from typing import Any, Final, Literal, NoReturn, get_args
+
+import numpy as np
+import orjson
+
+from devices.events import (
+    TOPIC_KINDS,
+    ButtonEvent,
+    DeviceEvent,
+    Envelope,
+    KitEvent,
+    RadarFramesEvent,
+    RadarVitalsEvent,
+    StatusEvent,
+    TopicKind,
+)
+
+__all__ = [
+    "CMD_TOPIC_SUFFIX",
+    "DEVICE_ID_PATTERN",
+    "MAX_PAYLOAD_BYTES",
+    "REASONS",
+    "SUBSCRIPTION_FILTERS",
+    "TOPIC_PREFIX",
+    "ContractError",
+    "Reason",
+    "cmd_topic",
+    "decode",
+    "decode_object",
+    "encode",
+    "excerpt",
+    "is_valid_device_id",
+    "parse_topic",
+    "topic_for",
+]
+
+# --- Topics ----------------------------------------------------------------------------------------
+
+TOPIC_PREFIX: Final = "care/v1/"
+CMD_TOPIC_SUFFIX: Final = "cmd"  # hub -> device; never decoded as device data
+DEVICE_ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+_DEVICE_ID_RE: Final = re.compile(DEVICE_ID_PATTERN)
+
+# (filter, QoS to subscribe with). Frames and vitals are subscribed at QoS 0 even when a radar
+# publishes them at QoS 1: the broker then delivers them at 0, because paho at QoS 1 manages only
+# ~4.3k msg/s on our 2-core box (FIELD-NOTES) and a lost 1 s radar window is replaced by the next.
+# Status, button and kit carry calls and measurements that must not be lost: QoS 1.
+SUBSCRIPTION_FILTERS: Final[tuple[tuple[str, int], ...]] = (
+    (f"{TOPIC_PREFIX}+/status", 1),
+    (f"{TOPIC_PREFIX}+/radar/frames", 0),
+    (f"{TOPIC_PREFIX}+/radar/vitals", 0),
+    (f"{TOPIC_PREFIX}+/button", 1),
+    (f"{TOPIC_PREFIX}+/kit", 1),
+)
+
+_KIND_BY_SUFFIX: Final[dict[str, TopicKind]] = {k: k for k in TOPIC_KINDS}
+
+# --- Limits (each with why) ------------------------------------------------------------------------
+
+# PROTOCOL.md: every payload is at most 64 KiB. Checked before parsing so a huge message costs nothing.
+MAX_PAYLOAD_BYTES: Final = 64 * 1024
+
+# seq is stored as a PostgreSQL BIGINT; anything above cannot be a per-topic counter anyway.
+MAX_SEQ: Final = 2**63 - 1
+# Device clocks are trusted for ordering, but a ts past 2100-01-01 is a broken clock, and values near
+# 1e11+ overflow datetime conversions downstream. ts must also be > 0 (PROTOCOL: epoch seconds).
+MAX_TS_S: Final = 4_102_444_800.0
+
+# TI's people tracker runs at ~18-20 fps and the LD6002B module at 20 Hz (FIELD-NOTES); 100 fps is 5x
+# headroom, and a higher rate is a unit mistake (ms for Hz) that would wreck frame timing.
+MAX_FPS: Final = 100.0
+# 10 s at the 100 fps ceiling, 50 s at 20 fps; windows are "typically 1 s". Bounds per-message work.
+MAX_FRAMES_PER_WINDOW: Final = 1000
+# A care room holding more than 50 tracked people is a tracker fault, not a room.
+MAX_TARGETS_PER_FRAME: Final = 50
+# tid is an identifier; int32 is plenty and keeps it exact through float64 on the fast path.
+MAX_TID: Final = 2**31 - 1
+# Room coordinates, metres, set at installation. Radars see ~10-20 m; 50 m covers the largest day room
+# with an origin placed off-corner. z is the centroid height: -1 m allows an installation offset below
+# the floor plane; 5 m is above any care-room ceiling. Outside: impossible, the target is dropped
+# (a phantom, FIELD-NOTES), the rest of the window is kept.
+MAX_ABS_XY_M: Final = 50.0
+MIN_Z_M: Final = -1.0
+MAX_Z_M: Final = 5.0
+# Per velocity component. A sprinter peaks at ~12 m/s; the 5-8 m/s spikes adapters make by differencing
+# held positions (FIELD-NOTES) are device reality and stay. Beyond 20 m/s the target is dropped.
+MAX_ABS_SPEED_MPS: Final = 20.0
+
+# Vitals: breathing (0.1-0.6 Hz) and heart (0.8-3 Hz) need >= ~6 Hz; radars send ~20 Hz. Below 1 Hz
+# nothing useful survives; above 1000 Hz is a unit mistake.
+MIN_VITALS_FS_HZ: Final = 1.0
+MAX_VITALS_FS_HZ: Final = 1000.0
+# A typical window is 100 samples (5 s at 20 Hz); 4096 is 40x that (~200 s at 20 Hz) and bounds work.
+MAX_VITALS_SAMPLES: Final = 4096
+# Chest displacement is a few mm; 10 m is beyond the radar's range, so not a displacement of anything.
+MAX_ABS_DISPLACEMENT_MM: Final = 10_000.0
+
+# Status.
+MIN_RSSI_DBM: Final = -150.0  # below any receiver's sensitivity (LoRa reaches ~-148 dBm)
+MAX_RSSI_DBM: Final = 30.0  # received power cannot exceed a 1 W licence-free transmitter
+MAX_FW_CHARS: Final = 64
+
+# Kit. Ranges are "physically possible for a living person measured by a home device", not "normal":
+# judging values is the alert engine's job; the decoder only rejects readings that cannot be true.
+MAX_RESIDENT_CHARS: Final = 64
+# SpO2 above 100% is impossible. Oximeters are calibrated only down to ~70% (ISO 80601-2-61 accuracy
+# claims); below 50% a reading is nearly always a probe artefact (off finger, motion, no perfusion),
+# not a person measuring themselves at home. 50-70% is kept: it still demands an alert.
+SPO2_MIN_PERCENT: Final = 50.0
+SPO2_MAX_PERCENT: Final = 100.0
+SYSTOLIC_MIN_MMHG: Final = 40.0  # below this an oscillometric cuff finds no pulse
+SYSTOLIC_MAX_MMHG: Final = 300.0  # home cuffs inflate to ~300 mmHg; they cannot read above it
+DIASTOLIC_MIN_MMHG: Final = 20.0
+DIASTOLIC_MAX_MMHG: Final = (
+    250.0  # wider than home cuffs' ~40-215 mmHg range, so any real reading passes
+)
+PULSE_MIN_BPM: Final = 20.0  # below: asystole-level, not a measured pulse
+PULSE_MAX_BPM: Final = 300.0  # above the fastest conducted tachycardias
+TEMP_MIN_C: Final = 25.0  # severe hypothermia still measurable; below: thermometer not on a person
+TEMP_MAX_C: Final = 45.0  # above: not survivable, thermometer reading something else
+GLUCOSE_MIN_MMOL_L: Final = 0.5  # meters read from ~0.6 mmol/L ("LO" below)
+GLUCOSE_MAX_MMOL_L: Final = (
+    60.0  # above meters' ~33 mmol/L "HI" ceiling; extreme HHS cases reach ~50
+)
+
+# --- Errors ----------------------------------------------------------------------------------------
+
+Reason = Literal[
+    "too_large",  # payload above MAX_PAYLOAD_BYTES
+    "bad_topic",  # topic not care/v1/{device_id}/{kind}, bad device id, unknown kind
+    "not_device_topic",  # care/v1/{id}/cmd: the hub's own commands, not device data
+    "not_json",  # not UTF-8 JSON (includes NaN/Infinity literals, > 1024 levels of nesting)
+    "not_object",  # top level is not a JSON object
+    "missing_field",  # a required field is absent (or null)
+    "bad_type",  # a field has the wrong JSON type (booleans are never numbers)
+    "not_finite",  # NaN or infinity (orjson rejects them at parse; kept for decode_object)
+    "out_of_range",  # a number outside its allowed range
+    "bad_length",  # a list or string shorter or longer than allowed
+    "bad_value",  # a string with control characters or only whitespace
+    "unknown_state",  # status.state not online|offline
+    "unknown_action",  # button.action not call|cancel|presence
+    "unknown_kit_kind",  # kit.kind not one of the five kinds
+    "unknown_context",  # glucose context not fasting|postprandial|random
+    "inconsistent",  # values contradict each other (systolic <= diastolic)
+    "decoder_bug",  # an unexpected exception inside the decoder: a bug here, never expected
+]
+REASONS: Final[tuple[str, ...]] = get_args(Reason)
+
+
+class ContractError(ValueError):
+    """A message that breaks the device contract.
+
+    ``reason`` is a stable machine code (see ``Reason``); ``field`` the dotted path of the offending
+    field within the payload, if any; ``str(err)`` reads like ``"kit.values.percent: 104 above 100"``.
+    ``device_id`` and ``kind`` are filled in when the topic could be parsed, for dead-letter records.
+    """
+
+    def __init__(
+        self,
+        reason: Reason,
+        detail: str,
+        *,
+        field: str | None = None,
+        device_id: str | None = None,
+        kind: TopicKind | None = None,
+    ) -> None:
+        super().__init__(reason, detail)
+        self.reason: Reason = reason
+        self.detail = detail
+        self.field = field
+        self.device_id = device_id
+        self.kind = kind
+
+    def __str__(self) -> str:
+        where = ".".join(part for part in (self.kind, self.field) if part)
+        return f"{where}: {self.detail}" if where else self.detail
+
+
+def _fail(reason: Reason, field: str | None, detail: str) -> NoReturn:
+    raise ContractError(reason, detail, field=field)
+
+
+_JSON_TYPE: Final[dict[type, str]] = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def _show(value: object) -> str:
+    """A short repr for error messages: never echoes more than 40 characters of device input."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- Field readers (slow paths only raise) ---------------------------------------------------------
+
+_NUMBER_TYPES: Final = frozenset({int, float})
+_NUMBER_OR_NULL_TYPES: Final = frozenset({int, float, type(None)})
+
+
+def _check_number(value: object, field: str, lo: float, hi: float, lo_open: bool = False) -> float:
+    """``value`` as a float within [lo, hi] (or (lo, hi] if ``lo_open``); booleans are not numbers."""
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            _fail("not_finite", field, f"{_show(value)} is not finite")
+    elif kind is not int:
+        _fail("bad_type", field, f"expected a number, got {_json_type(value)}")
+    # Compared before float(): a huge int compares exactly and is never converted (OverflowError).
+    if value < lo or (lo_open and value == lo):  # type: ignore[operator]
+        _fail("out_of_range", field, f"{_show(value)} {'not above' if lo_open else 'below'} {lo:g}")
+    if value > hi:  # type: ignore[operator]
+        _fail("out_of_range", field, f"{_show(value)} above {hi:g}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _check_int(value: object, field: str, lo: int, hi: int) -> int:
+    if type(value) is not int:
+        _fail("bad_type", field, f"expected an integer, got {_json_type(value)}")
+    if value < lo:
+        _fail("out_of_range", field, f"{_show(value)} below {lo}")
+    if value > hi:
+        _fail("out_of_range", field, f"{_show(value)} above {hi}")
+    return value
+
+
+def _required(obj: dict[str, Any], key: str, field: str) -> Any:
+    value = obj.get(key)
+    if value is None:
+        _fail("missing_field", field, "required")
+    return value
+
+
+def _check_string(value: object, field: str, max_chars: int) -> str:
+    if type(value) is not str:
+        _fail("bad_type", field, f"expected a string, got {_json_type(value)}")
+    if not 1 <= len(value) <= max_chars:
+        _fail("bad_length", field, f"length {len(value)} not in 1..{max_chars}")
+    if not value.isprintable() or value.isspace():
+        _fail("bad_value", field, f"{_show(value)} has control characters or is blank")
+    return value
+
+
+def _check_choice(value: object, field: str, choices: frozenset[str], reason: Reason) -> str:
+    if type(value) is not str:
+        _fail("bad_type", field, f"expected a string, got {_json_type(value)}")
+    if value not in choices:
+        _fail(reason, field, f"{_show(value)} not one of {'|'.join(sorted(choices))}")
+    return value
+
+
+def _check_list(value: object, field: str, max_len: int) -> list[Any]:
+    if type(value) is not list:
+        _fail("bad_type", field, f"expected an array, got {_json_type(value)}")
+    if not 1 <= len(value) <= max_len:
+        _fail("bad_length", field, f"length {len(value)} not in 1..{max_len}")
+    return value
+
+
+# --- Topics ----------------------------------------------------------------------------------------
+
+
+def is_valid_device_id(device_id: object) -> bool:
+    return type(device_id) is str and _DEVICE_ID_RE.fullmatch(device_id) is not None
+
+
+def topic_for(device_id: str, kind: TopicKind) -> str:
+    """The topic a device publishes ``kind`` on, e.g. ``care/v1/radar-7/radar/frames``."""
+    if not is_valid_device_id(device_id):
+        raise ContractError("bad_topic", f"bad device id {_show(device_id)}")
+    if kind not in _KIND_BY_SUFFIX:
+        raise ContractError("bad_topic", f"unknown topic kind {_show(kind)}")
+    return f"{TOPIC_PREFIX}{device_id}/{kind}"
+
+
+def cmd_topic(device_id: str) -> str:
+    """The hub -> device command topic (PROTOCOL section 2)."""
+    if not is_valid_device_id(device_id):
+        raise ContractError("bad_topic", f"bad device id {_show(device_id)}")
+    return f"{TOPIC_PREFIX}{device_id}/{CMD_TOPIC_SUFFIX}"
+
+
+def parse_topic(topic: str) -> tuple[str, TopicKind]:
+    """``care/v1/{device_id}/{kind}`` -> ``(device_id, kind)``; raises ContractError.
+
+    ``bad_topic`` for anything that is not a device -> hub topic, ``not_device_topic`` for the hub's
+    own ``cmd`` topic (seen if someone subscribes to ``care/v1/#``): ingest may ignore those quietly.
+    """
+    if type(topic) is not str:
+        raise ContractError("bad_topic", f"expected a string topic, got {type(topic).__name__}")
+    return _parse_topic(topic)
+
+
+# 10,000 residents x ~3 topics each fit; a hit skips the regex. Errors are never cached.
+@lru_cache(maxsize=1 << 16)
+def _parse_topic(topic: str) -> tuple[str, TopicKind]:
+    if not topic.startswith(TOPIC_PREFIX):
+        raise ContractError("bad_topic", f"{_show(topic)} not under {TOPIC_PREFIX}")
+    device_id, sep, suffix = topic[len(TOPIC_PREFIX) :].partition("/")
+    if not sep or _DEVICE_ID_RE.fullmatch(device_id) is None:
+        raise ContractError("bad_topic", f"{_show(topic)}: bad device id")
+    kind = _KIND_BY_SUFFIX.get(suffix)
+    if kind is None:
+        if suffix == CMD_TOPIC_SUFFIX:
+            raise ContractError("not_device_topic", f"{_show(topic)} is a hub -> device topic")
+        raise ContractError("bad_topic", f"{_show(topic)}: unknown topic kind")
+    return device_id, kind
+
+
+# --- Per-kind decoders -----------------------------------------------------------------------------
+
+_STATES: Final = frozenset({"online", "offline"})
+_ACTIONS: Final = frozenset({"call", "cancel", "presence"})
+_GLUCOSE_CONTEXTS: Final = frozenset({"fasting", "postprandial", "random"})
+
+
+def _status(env: Envelope, obj: dict[str, Any]) -> StatusEvent:
+    state = _check_choice(_required(obj, "state", "state"), "state", _STATES, "unknown_state")
+    battery = obj.get("battery")
+    if battery is not None:
+        battery = _check_number(battery, "battery", 0.0, 1.0)
+    fw = obj.get("fw")
+    if fw is not None:
+        fw = _check_string(fw, "fw", MAX_FW_CHARS)
+    rssi = obj.get("rssi")
+    if rssi is not None:
+        rssi = _check_number(rssi, "rssi", MIN_RSSI_DBM, MAX_RSSI_DBM)
+    return StatusEvent(env, state, battery, fw, rssi)  # type: ignore[arg-type]
+
+
+def _button(env: Envelope, obj: dict[str, Any]) -> ButtonEvent:
+    action = _check_choice(_required(obj, "action", "action"), "action", _ACTIONS, "unknown_action")
+    return ButtonEvent(env, action)  # type: ignore[arg-type]
+
+
+# kind -> ((key, lo, hi, required), ...), units as in PROTOCOL.md.
+_KIT_VALUES: Final[dict[str, tuple[tuple[str, float, float, bool], ...]]] = {
+    "blood_pressure": (
+        ("systolic", SYSTOLIC_MIN_MMHG, SYSTOLIC_MAX_MMHG, True),
+        ("diastolic", DIASTOLIC_MIN_MMHG, DIASTOLIC_MAX_MMHG, True),
+        ("pulse", PULSE_MIN_BPM, PULSE_MAX_BPM, False),
+    ),
+    "glucose": (("mmol_l", GLUCOSE_MIN_MMOL_L, GLUCOSE_MAX_MMOL_L, True),),
+    "spo2": (
+        ("percent", SPO2_MIN_PERCENT, SPO2_MAX_PERCENT, True),
+        ("pulse", PULSE_MIN_BPM, PULSE_MAX_BPM, False),
+    ),
+    "temperature": (("celsius", TEMP_MIN_C, TEMP_MAX_C, True),),
+    "pulse": (("bpm", PULSE_MIN_BPM, PULSE_MAX_BPM, True),),
+}
+_KIT_KINDS: Final = frozenset(_KIT_VALUES)
+
+
+def _kit(env: Envelope, obj: dict[str, Any]) -> KitEvent:
+    resident = _check_string(_required(obj, "resident", "resident"), "resident", MAX_RESIDENT_CHARS)
+    kit_kind = _check_choice(_required(obj, "kind", "kind"), "kind", _KIT_KINDS, "unknown_kit_kind")
+    raw = _required(obj, "values", "values")
+    if type(raw) is not dict:
+        _fail("bad_type", "values", f"expected an object, got {_json_type(raw)}")
+    values: dict[str, float] = {}
+    for key, lo, hi, required in _KIT_VALUES[kit_kind]:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                _fail("missing_field", f"values.{key}", "required")
+            continue
+        values[key] = _check_number(value, f"values.{key}", lo, hi)
+    if kit_kind == "blood_pressure" and values["systolic"] <= values["diastolic"]:
+        _fail(
+            "inconsistent",
+            "values.systolic",
+            f"{values['systolic']:g} not above diastolic {values['diastolic']:g}",
+        )
+    context = None
+    if kit_kind == "glucose":
+        context = raw.get("context")
+        if context is not None:
+            context = _check_choice(context, "values.context", _GLUCOSE_CONTEXTS, "unknown_context")
+    return KitEvent(env, resident, kit_kind, values, context)  # type: ignore[arg-type]
+
+
+def _vitals(env: Envelope, obj: dict[str, Any]) -> RadarVitalsEvent:
+    tid = _check_int(_required(obj, "tid", "tid"), "tid", 0, MAX_TID)
+    fs_hz = _check_number(_required(obj, "fs", "fs"), "fs", MIN_VITALS_FS_HZ, MAX_VITALS_FS_HZ)
+    samples = _check_list(
+        _required(obj, "displacement_mm", "displacement_mm"), "displacement_mm", MAX_VITALS_SAMPLES
+    )
+    if not _NUMBER_TYPES.issuperset(map(type, samples)):  # one C-level pass; bools fail it
+        for i, sample in enumerate(samples):
+            if type(sample) not in _NUMBER_TYPES:
+                _fail(
+                    "bad_type",
+                    f"displacement_mm[{i}]",
+                    f"expected a number, got {_json_type(sample)}",
+                )
+    # Ints up to 2**64 come from orjson as int, larger as float: all convert to float64.
+    displacement_mm = np.array(samples, dtype=np.float64)
+    magnitude = np.abs(displacement_mm)
+    if not magnitude.max() <= MAX_ABS_DISPLACEMENT_MM:  # also catches NaN
+        i = int(np.argmax(~(magnitude <= MAX_ABS_DISPLACEMENT_MM)))
+        value = samples[i]
+        if type(value) is float and not math.isfinite(value):
+            _fail("not_finite", f"displacement_mm[{i}]", f"{_show(value)} is not finite")
+        _fail(
+            "out_of_range",
+            f"displacement_mm[{i}]",
+            f"{_show(value)} beyond +-{MAX_ABS_DISPLACEMENT_MM:g} mm",
+        )
+    return RadarVitalsEvent(env, tid, fs_hz, displacement_mm)
+
+
+_TARGET_POSITION = itemgetter("tid", "x", "y", "z")
+_TARGET_VELOCITY = itemgetter("vx", "vy", "vz")
+_NO_VELOCITY: Final = (None, None, None)
+
+
+def _frames(env: Envelope, obj: dict[str, Any]) -> RadarFramesEvent:
+    """The hot path (~80% of traffic): one Python pass collecting tuples, then numpy for the rest.
+
+    Shape or type errors (frame not an object, ``targets`` not a list, a target missing ``tid``/``x``/
+    ``y``/``z`` or with a non-number in them) reject the message: they are a firmware bug, and dropping
+    every target quietly would make an occupied room look empty. A well-formed target with impossible
+    values (outside the room, absurd speed, negative tid) is dropped and counted in
+    ``dropped_targets``; the other targets of the window are kept.
+    """
+    fps = _check_number(_required(obj, "fps", "fps"), "fps", 0.0, MAX_FPS, lo_open=True)
+    frames = _check_list(_required(obj, "frames", "frames"), "frames", MAX_FRAMES_PER_WINDOW)
+    frame_index: list[int] = []
+    positions: list[tuple[Any, Any, Any, Any]] = []
+    velocities: list[tuple[Any, Any, Any]] = []
+    try:
+        for i, frame in enumerate(frames):
+            targets = frame["targets"]  # TypeError if frame is not an object
+            if type(targets) is not list or len(targets) > MAX_TARGETS_PER_FRAME:
+                raise TypeError
+            for target in targets:
+                positions.append(_TARGET_POSITION(target))  # TypeError/KeyError if malformed
+                try:
+                    velocities.append(_TARGET_VELOCITY(target))
+                except KeyError:
+                    velocities.append((target.get("vx"), target.get("vy"), target.get("vz")))
+                frame_index.append(i)
+    except (KeyError, TypeError):
+        _explain_frames(frames)
+        raise  # _explain_frames always raises; kept so a gap in it is a decoder_bug, not a pass
+    n_frames = len(frames)
+    if not positions:
+        empty = np.empty(0, dtype=np.float64)
+        return RadarFramesEvent(
+            env,
+            fps,
+            n_frames,
+            np.empty(0, dtype=np.int32),
+            np.empty(0, dtype=np.int64),
+            empty,
+            empty.copy(),
+            empty.copy(),
+            empty.copy(),
+            empty.copy(),
+            empty.copy(),
+        )
+    tid_col, x_col, y_col, z_col = zip(*positions, strict=True)
+    velocity_cols = tuple(zip(*velocities, strict=True))
+    if (
+        not _NUMBER_TYPES.issuperset(map(type, chain(x_col, y_col, z_col)))
+        or not _NUMBER_OR_NULL_TYPES.issuperset(map(type, chain.from_iterable(velocity_cols)))
+        or set(map(type, tid_col)) != {int}
+    ):
+        _explain_frames(frames)
+    # One array per group, rows contiguous. tid <= 2**64 is exact enough in float64 for the range test
+    # and exact below 2**53, which MAX_TID is.
+    pos = np.array((tid_col, x_col, y_col, z_col), dtype=np.float64)
+    vel = np.array(velocity_cols, dtype=np.float64)  # null -> NaN: "no velocity given"
+    ok = (
+        (pos[0] >= 0)
+        & (pos[0] <= MAX_TID)
+        & (np.abs(pos[1]) <= MAX_ABS_XY_M)
+        & (np.abs(pos[2]) <= MAX_ABS_XY_M)
+        & (pos[3] >= MIN_Z_M)
+        & (pos[3] <= MAX_Z_M)
+        & ~(np.abs(vel) > MAX_ABS_SPEED_MPS).any(axis=0)  # NaN compares False: kept
+    )
+    index = np.array(frame_index, dtype=np.int32)
+    dropped = 0
+    if not ok.all():
+        dropped = int(ok.size - np.count_nonzero(ok))
+        pos, vel, index = pos[:, ok], vel[:, ok], index[ok]
+    return RadarFramesEvent(
+        env,
+        fps,
+        n_frames,
+        index,
+        pos[0].astype(np.int64),
+        pos[1],
+        pos[2],
+        pos[3],
+        vel[0],
+        vel[1],
+        vel[2],
+        dropped,
+    )
+
+
+def _explain_frames(frames: list[Any]) -> NoReturn:
+    """Slow path: find the first shape or type error in ``frames`` and raise it precisely."""
+    for i, frame in enumerate(frames):
+        where = f"frames[{i}]"
+        if type(frame) is not dict:
+            _fail("bad_type", where, f"expected an object, got {_json_type(frame)}")
+        targets = frame.get("targets")
+        if targets is None:
+            _fail("missing_field", f"{where}.targets", "required")
+        if type(targets) is not list:
+            _fail("bad_type", f"{where}.targets", f"expected an array, got {_json_type(targets)}")
+        if len(targets) > MAX_TARGETS_PER_FRAME:
+            _fail(
+                "bad_length",
+                f"{where}.targets",
+                f"length {len(targets)} above {MAX_TARGETS_PER_FRAME}",
+            )
+        for j, target in enumerate(targets):
+            at = f"{where}.targets[{j}]"
+            if type(target) is not dict:
+                _fail("bad_type", at, f"expected an object, got {_json_type(target)}")
+            for key in ("tid", "x", "y", "z"):
+                value = target.get(key)
+                if value is None:
+                    _fail("missing_field", f"{at}.{key}", "required")
+                if key == "tid" and type(value) is not int:
+                    _fail("bad_type", f"{at}.tid", f"expected an integer, got {_json_type(value)}")
+                if type(value) not in _NUMBER_TYPES:
+                    _fail("bad_type", f"{at}.{key}", f"expected a number, got {_json_type(value)}")
+            for key in ("vx", "vy", "vz"):
+                value = target.get(key)
+                if value is not None and type(value) not in _NUMBER_TYPES:
+                    _fail("bad_type", f"{at}.{key}", f"expected a number, got {_json_type(value)}")
+    raise AssertionError("frames passed the slow check but failed the fast one")
+
+
+_DECODERS: Final[dict[str, Any]] = {
+    "status": _status,
+    "radar/frames": _frames,
+    "radar/vitals": _vitals,
+    "button": _button,
+    "kit": _kit,
+}
+
+# --- Entry points ----------------------------------------------------------------------------------
+
+
+def _decode(device_id: str, kind: TopicKind, obj: object) -> DeviceEvent:
+    try:
+        if type(obj) is not dict:
+            _fail("not_object", None, f"payload is a JSON {_json_type(obj)}, expected an object")
+        ts = _check_number(_required(obj, "ts", "ts"), "ts", 0.0, MAX_TS_S, lo_open=True)
+        seq = _check_int(_required(obj, "seq", "seq"), "seq", 0, MAX_SEQ)
+        event: DeviceEvent = _DECODERS[kind](Envelope(device_id, kind, ts, seq), obj)
+        return event
+    except ContractError as exc:
+        exc.device_id, exc.kind = device_id, kind
+        raise
+    except Exception as exc:  # the contract is "only ContractError"; a bug must not kill ingest
+        raise ContractError(
+            "decoder_bug", f"{type(exc).__name__}: {exc}"[:200], device_id=device_id, kind=kind
+        ) from exc
+
+
+def decode(topic: str, payload: bytes) -> DeviceEvent:
+    """Decode one MQTT message into a typed event; raise ContractError (only) if it breaks the contract.
+
+    Order: payload size (before any parsing), topic, JSON, then the common and per-kind fields.
+    Unknown extra fields are ignored (PROTOCOL: extensions are optional fields); ``null`` counts as
+    absent.
+    """
+    if type(payload) is not bytes:
+        if not isinstance(payload, bytearray | memoryview):
+            raise ContractError("bad_type", f"payload is {type(payload).__name__}, expected bytes")
+        payload = bytes(payload)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        error = ContractError("too_large", f"{len(payload)} bytes above {MAX_PAYLOAD_BYTES}")
+        with contextlib.suppress(ContractError):
+            error.device_id, error.kind = parse_topic(topic)
+        raise error
+    device_id, kind = parse_topic(topic)
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError("not_json", str(exc)[:200], device_id=device_id, kind=kind) from None
+    return _decode(device_id, kind, obj)
+
+
+def decode_object(topic: str, obj: object) -> DeviceEvent:
+    """``decode`` for an already-parsed payload (replays, simulators, tests); no size check."""
+    device_id, kind = parse_topic(topic)
+    return _decode(device_id, kind, obj)
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Serialise a payload as devices do (orjson; numpy arrays and scalars allowed), for simulators."""
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def excerpt(payload: bytes | bytearray | memoryview | str, limit: int = 256) -> str:
+    """A safe, printable excerpt of the first ``limit`` bytes of a payload, for dead-letter records.
+
+    Invalid UTF-8 becomes ``\\xNN``; control, format and other non-printable characters (newlines,
+    ANSI escapes, bidi overrides) are escaped; the total size is noted when the payload was cut.
+    """
+    raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else bytes(payload)
+    limit = max(0, limit)
+    text = raw[:limit].decode("utf-8", "backslashreplace")
+    if not text.isprintable():
+        text = "".join(
+            c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+        )
+    if len(raw) > limit:
+        text += f"...[{len(raw)} bytes]"
+    return text
