@@ -100,7 +100,10 @@ def _pdeathsig_preexec() -> Callable[[], None] | None:
     PDEATHSIG fires when the *thread* that forked the child exits, not the process, so it is only
     armed from the main thread; other callers rely on the atexit hook alone.
     """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         return None
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
