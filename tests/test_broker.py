@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,15 +21,17 @@ from care_hub.broker import (
 )
 from tests.support.mqtt import Collector, close_client, connect_client, publish_and_wait, wait_for
 
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 needs_mosquitto = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while the process runs; an unreaped zombie counts as dead."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
 
 
 def _round_trip(url: str, qos: int) -> None:
@@ -141,6 +145,7 @@ def test_restart_keeps_persistent_session_queue(tmp_path: Path) -> None:
 
         pub = connect_client(proc.url, "btn-1")
         try:
+            publish_and_wait(pub, "care/v1/btn-1/status", b'{"state": "online"}', retain=True)
             for seq in range(50):
                 publish_and_wait(pub, topic, f'{{"seq": {seq}}}', qos=1)
         finally:
@@ -154,6 +159,39 @@ def test_restart_keeps_persistent_session_queue(tmp_path: Path) -> None:
             assert sub.wait_count(50), len(sub.messages)
             assert sub.payloads(topic) == [f'{{"seq": {seq}}}'.encode() for seq in range(50)]
         assert proc.log_text().count(" starting") == 2
+
+        # The retained status survived too: a brand-new subscriber gets it at once.
+        with Collector(proc.url, "care/v1/+/status", client_id="screen") as screen:
+            assert screen.wait_count(1)
+            assert screen.messages[0].retain
+            assert screen.messages[0].payload == b'{"state": "online"}'
+
+
+@pytest.mark.mosquitto
+@needs_mosquitto
+def test_child_dies_with_its_parent(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from care_hub.broker import EmbeddedBroker\n"
+        f"b = EmbeddedBroker({str(tmp_path)!r}, prefer='mosquitto')\n"
+        "b.start()\n"
+        "print(b.mosquitto.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=_REPO_ROOT
+    )
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        assert _pid_alive(child_pid)
+        parent.kill()  # no atexit, no cleanup: only PDEATHSIG can stop the child
+        parent.wait()
+        assert wait_for(lambda: not _pid_alive(child_pid), timeout=5)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 def _port_open(port: int) -> bool:
