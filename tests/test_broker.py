@@ -200,3 +200,29 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.mark.mosquitto
+@needs_mosquitto
+def test_picked_port_taken_meanwhile_moves_to_another(tmp_path: Path) -> None:
+    proc = MosquittoProcess(tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", proc.port))
+        squatter.listen()
+        taken = proc.port
+        with proc:
+            assert proc.port != taken
+            client = connect_client(proc.url, "probe")
+            close_client(client)
+        assert "Address already in use" in proc.log_text()
+
+
+@pytest.mark.mosquitto
+@needs_mosquitto
+def test_given_port_taken_is_an_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        proc = MosquittoProcess(tmp_path, port=squatter.getsockname()[1])
+        with pytest.raises(BrokerStartError, match="Address already in use"):
+            proc.start()
