@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,17 @@ def test_given_port_taken_is_an_error(tmp_path: Path) -> None:
         proc = MosquittoProcess(tmp_path, port=squatter.getsockname()[1])
         with pytest.raises(BrokerStartError, match="Address already in use"):
             proc.start()
+
+
+def test_amqtt_stops_cleanly_with_clients_connected(tmp_path: Path) -> None:
+    broker = EmbeddedBroker(tmp_path, prefer="amqtt")
+    broker.start()
+    client = connect_client(broker.url, "still-here")
+    try:
+        started = time.monotonic()
+        broker.stop()
+        assert time.monotonic() - started < 3
+        assert not broker.is_running
+        assert not any(t.name.startswith("amqtt-broker-") for t in threading.enumerate())
+    finally:
+        close_client(client)
