@@ -1,0 +1,90 @@
+"""`/ws/events`: role-filtered live events with replay from `since`, heartbeats, bounded queues."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+
+from care_hub.api.deps import Principal, principal_from_token
+from care_hub.events import Audience, wire_event
+from care_hub.hub import Hub
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+# A ping every so often lets screens notice a dead connection and proxies keep it open.
+HEARTBEAT_S = 15.0
+# Close codes: policy violation for bad credentials; "try again later" for a client that fell behind.
+CLOSE_UNAUTHORISED = 4401
+CLOSE_TOO_SLOW = 1013
+
+
+def audience_for(user: Principal) -> Audience:
+    if user.role == "admin":
+        return Audience(everything=True)
+    if user.role == "family":
+        return Audience(resident_ids=user.resident_ids)
+    return Audience(facility_id=user.facility_id)
+
+
+@router.websocket("/ws/events")
+async def events(ws: WebSocket, token: str | None = None, since: int | None = None) -> None:
+    hub: Hub = ws.app.state.hub
+    async with hub.session_factory() as session:
+        try:
+            user = await principal_from_token(hub, session, token)
+        except HTTPException:
+            await ws.close(code=CLOSE_UNAUTHORISED, reason="not authenticated")
+            return
+    await ws.accept()
+    audience = audience_for(user)
+    # Subscribe before replaying so nothing committed in between is missed; drop live duplicates.
+    sub = hub.bus.subscribe(audience)
+    try:
+        last = await hub.bus.last_seq()
+        await ws.send_json({"seq": last, "type": "hello", "data": {"last_seq": last, "role": user.role}})
+        sent = since if since is not None else last
+        if since is not None:
+            for event in await hub.bus.replay(since, audience):
+                await ws.send_json(wire_event(event))
+                sent = event["seq"]
+        receiver = asyncio.create_task(_drain_incoming(ws))
+        getter: asyncio.Task[dict] | None = None  # type: ignore[type-arg]
+        try:
+            while True:
+                if sub.overflowed:
+                    await ws.close(code=CLOSE_TOO_SLOW, reason="too slow; resume with since")
+                    return
+                getter = getter or asyncio.create_task(sub.queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, timeout=HEARTBEAT_S,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    return  # the client went away
+                if getter not in done:
+                    await ws.send_json({"seq": sent, "type": "ping", "data": {}})
+                    continue
+                event, getter = getter.result(), None
+                if event["seq"] <= sent:
+                    continue
+                await ws.send_json(wire_event(event))
+                sent = event["seq"]
+        finally:
+            for task in (receiver, getter):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.bus.unsubscribe(sub)
+
+
+async def _drain_incoming(ws: WebSocket) -> None:
+    """Read (and ignore) client messages so a closed socket is noticed promptly."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await ws.receive_text()

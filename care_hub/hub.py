@@ -1,0 +1,99 @@
+"""The running hub: broker, database, event bus, device registry, MQTT ingest. Built in one place.
+
+`Hub.start(settings)` brings the parts up in dependency order and `stop()` tears them down in
+reverse. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from care_hub import migrate
+from care_hub.broker import EmbeddedBroker
+from care_hub.db import make_engine, make_session_factory
+from care_hub.events import EventBus
+from care_hub.pipeline import IngestPipeline
+from care_hub.settings import Settings
+from devices.dedupe import SeqTracker
+from devices.mqtt_client import MqttConnection
+from devices.registry import DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    secret: str
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    bus: EventBus
+    registry: DeviceRegistry
+    mqtt_url: str
+    conn: MqttConnection | None = None
+    pipeline: IngestPipeline | None = None
+    broker: EmbeddedBroker | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, db_schema: str | None = None,
+                    auto_migrate: bool = True, ingest: bool = True) -> Hub:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = settings.resolved_secret()
+        broker = None
+        mqtt_url = settings.mqtt.url
+        if ingest and not mqtt_url:
+            broker = EmbeddedBroker(settings.data_dir / "broker", prefer=settings.mqtt.embedded_prefer,  # type: ignore[arg-type]
+                                    port=settings.mqtt.embedded_port or None)
+            await asyncio.to_thread(broker.start)
+            mqtt_url = broker.url
+            log.info("embedded %s broker on %s", broker.kind, mqtt_url)
+        if auto_migrate:
+            await asyncio.to_thread(migrate.upgrade, settings.db_url, schema=db_schema)
+        engine = make_engine(settings.db_url, echo=settings.database.echo, schema=db_schema)
+        session_factory = make_session_factory(engine)
+        bus = EventBus(session_factory)
+        registry = DeviceRegistry(session_factory)
+        await registry.load()
+        hub = cls(settings=settings, secret=secret, engine=engine, session_factory=session_factory,
+                  bus=bus, registry=registry, mqtt_url=mqtt_url, broker=broker)
+        if ingest:
+            await hub._start_ingest()
+        return hub
+
+    async def _start_ingest(self) -> None:
+        m = self.settings.mqtt
+        client_id = m.client_id or f"care-hub-{uuid.uuid4().hex[:8]}"
+        self.conn = MqttConnection(self.mqtt_url, client_id=client_id, username=m.username,
+                                   password=m.password.get_secret_value() if m.password else None)
+        seqs = SeqTracker()
+        async with self.session_factory() as session:
+            await seqs.load(session)
+        self.pipeline = IngestPipeline(conn=self.conn, registry=self.registry, seqs=seqs,
+                                       session_factory=self.session_factory, bus=self.bus)
+        await asyncio.to_thread(self.conn.start)
+        self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
+
+    def send_command(self, topic: str, payload: bytes) -> None:
+        if self.conn is not None:
+            self.conn.publish(topic, payload, qos=1)
+
+    async def stop(self) -> None:
+        for task in reversed(self.tasks):
+            task.cancel()
+        for task in self.tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.tasks.clear()
+        if self.conn is not None:
+            await asyncio.to_thread(self.conn.stop)
+        await self.engine.dispose()
+        if self.broker is not None:
+            await asyncio.to_thread(self.broker.stop)

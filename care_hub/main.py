@@ -1,0 +1,55 @@
+"""The one place where the app is assembled: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from care_hub.api import alerts, auth, provisioning, system, ws
+from care_hub.hub import Hub
+from care_hub.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, db_schema: str | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = await Hub.start(settings, db_schema=db_schema)
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = FastAPI(title="care-hub", version="0.1.0", lifespan=lifespan,
+                  description="Elderly-care monitoring hub: device ingest, alerts, wall screens, family portal.")
+    for module in (auth, provisioning, alerts, system):
+        app.include_router(module.router)
+    app.include_router(ws.router)
+    from family_portal import views as family_views
+
+    app.include_router(family_views.router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> FileResponse:
+            return FileResponse(STATIC_DIR / "index.html")
+
+        @app.get("/wall", include_in_schema=False)
+        async def wall() -> FileResponse:
+            return FileResponse(STATIC_DIR / "wall.html")
+
+        @app.get("/family", include_in_schema=False)
+        async def family() -> FileResponse:
+            return FileResponse(STATIC_DIR / "family.html")
+
+    return app

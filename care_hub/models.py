@@ -1,0 +1,112 @@
+"""ORM models of the care domain: facilities, rooms, zones, residents, users, measurements, trail, event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from care_hub.db import Base, now_s
+
+
+class Facility(Base):
+    __tablename__ = "facilities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Per-facility tunables (fall confirmation time, escalation timeouts, night hours...).
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    floor: Mapped[str | None] = mapped_column(String(50))
+    wing: Mapped[str | None] = mapped_column(String(50))
+
+
+class Zone(Base):
+    """A named area of a room in the radar's room coordinates (metres)."""
+
+    __tablename__ = "zones"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))  # bed, bathroom, chair, door, ...
+    # {"rect": [x0, y0, x1, y1]} or {"polygon": [[x, y], ...]}
+    shape: Mapped[dict[str, Any]] = mapped_column()
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. R-0042, as kits know it
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
+    at_risk_wandering: Mapped[bool] = mapped_column(Boolean, default=False)
+    # NEWS2 SpO2 scale 2 applies to hypercapnic respiratory failure (RCP 2017).
+    hypercapnic: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[float] = mapped_column(Float, default=now_s)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # admin | caregiver | family
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now_s)
+
+
+class FamilyLink(Base):
+    __tablename__ = "family_links"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), primary_key=True)
+    # Alert types this relative chose to receive; empty list means all.
+    alert_types: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Measurement(Base):
+    """A vital sign: a health-kit reading or a radar-derived value (stored at a modest rate)."""
+
+    __tablename__ = "measurements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[float] = mapped_column(Float)
+    values: Mapped[dict[str, Any]] = mapped_column()
+    source: Mapped[str] = mapped_column(String(10))  # kit | radar
+    __table_args__ = (Index("ix_measurements_resident_kind_ts", "resident_id", "kind", "ts"),)
+
+
+class ZoneVisit(Base):
+    """One stay in one zone: the activity trail is stored as visits, not frames."""
+
+    __tablename__ = "zone_visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str] = mapped_column(String(50))
+    entered_at: Mapped[float] = mapped_column(Float)
+    left_at: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (Index("ix_zone_visits_resident_entered", "resident_id", "entered_at"),)
+
+
+class EventLog(Base):
+    """Every event sent to screens, persisted so a client resuming with `since=<seq>` misses nothing."""
+
+    __tablename__ = "event_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, default=now_s)
+    type: Mapped[str] = mapped_column(String(40))
+    facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    resident_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column()
+

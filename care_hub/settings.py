@@ -1,0 +1,102 @@
+"""Settings from the environment and `.env` (prefix CARE_HUB_), injectable for tests."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class DatabaseSettings(BaseModel):
+    # Empty means the embedded default: a SQLite file inside data_dir.
+    url: str = ""
+    echo: bool = False
+
+
+class MqttSettings(BaseModel):
+    # Empty means the embedded default: care-hub starts a broker on a free local port.
+    url: str = ""
+    username: str | None = None
+    password: SecretStr | None = None
+    # Stable id + persistent session: QoS 1 messages queued while the hub is away are kept.
+    client_id: str = "care-hub-ingest"
+    # Mosquitto queues QoS 1 messages per client; keeping many in flight lets the broker stream
+    # instead of waiting for one ack per message (FIELD-NOTES: 200 in flight gave ~4.3k msg/s).
+    max_inflight: int = 1000
+    embedded_prefer: str = "auto"  # auto | mosquitto | amqtt
+    embedded_port: int = 0  # 0: a free port
+
+
+class AlertSettings(BaseModel):
+    # Re-announce / escalate an unacknowledged alert after this many seconds, by severity.
+    ack_timeout_critical_s: float = 60.0
+    ack_timeout_high_s: float = 120.0
+    ack_timeout_medium_s: float = 600.0
+    reminder_interval_s: float = 30.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CARE_HUB_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    environment: str = "development"
+    data_dir: Path = DEFAULT_DATA_DIR
+    secret_key: SecretStr | None = None
+    token_ttl_s: int = 12 * 3600
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # Convenience flat aliases: CARE_HUB_DATABASE_URL and CARE_HUB_MQTT_URL.
+    database_url: str = ""
+    mqtt_url: str = ""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @model_validator(mode="after")
+    def _apply_flat_aliases(self) -> Settings:
+        if self.database_url and not self.database.url:
+            self.database.url = self.database_url
+        if self.mqtt_url and not self.mqtt.url:
+            self.mqtt.url = self.mqtt_url
+        return self
+
+    @property
+    def db_url(self) -> str:
+        if self.database.url:
+            return normalise_db_url(self.database.url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'care-hub.db').resolve()}"
+
+    def resolved_secret(self) -> str:
+        """The signing key: configured, or generated once and persisted in data_dir.
+
+        A hard-coded default would let anyone who read the source forge tokens.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.environment not in ("development", "test"):
+            raise ValueError("CARE_HUB_SECRET_KEY must be set outside development")
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept the plain URLs people paste (postgresql://, sqlite://) and pick the async drivers."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url

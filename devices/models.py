@@ -1,0 +1,64 @@
+"""ORM models of the device registry: devices, their binding history, dedupe marks and dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from care_hub.db import Base, now_s
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the MQTT device id
+    type: Mapped[str] = mapped_column(String(10))  # radar | button | kit
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
+    resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"))
+    # Radar zone map override: {"bed": {"rect": [...]}, ...}; empty means the room's zones.
+    zone_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(10), default="unknown")  # online | offline | unknown
+    last_seen_at: Mapped[float | None] = mapped_column(Float)
+    battery: Mapped[float | None] = mapped_column(Float)
+    fw: Mapped[str | None] = mapped_column(String(40))
+    rssi: Mapped[float | None] = mapped_column(Float)
+    clock_skew_s: Mapped[float | None] = mapped_column(Float)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float, default=now_s)
+
+
+class DeviceBinding(Base):
+    """Where a device was and whom it watched, so re-binding keeps its history."""
+
+    __tablename__ = "device_bindings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    room_id: Mapped[int | None] = mapped_column(Integer)
+    resident_id: Mapped[str | None] = mapped_column(String(64))
+    bound_at: Mapped[float] = mapped_column(Float, default=now_s)
+    unbound_at: Mapped[float | None] = mapped_column(Float)
+
+
+class DeviceSeq(Base):
+    """Highest `seq` ingested per device and topic: duplicates stay ignored across hub restarts."""
+
+    __tablename__ = "device_seqs"
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeadLetter(Base):
+    """A rejected message: who sent it, where, why, and a safe excerpt."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[float] = mapped_column(Float, default=now_s)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_dead_letters_at", "at"),)

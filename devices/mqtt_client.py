@@ -1,0 +1,110 @@
+"""The hub's MQTT connection: paho's own client in its network thread, a lock-free hand-off queue.
+
+The callback does the least possible work (append to a deque); decoding and everything else happens
+in batches in the ingest pipeline. QoS 1 messages are acknowledged only after they are persisted
+(manual ack), so a hub crash before commit gets them redelivered by the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, NamedTuple
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices.contract import SUBSCRIPTION_FILTERS
+
+log = logging.getLogger(__name__)
+
+# Reconnect backoff: start fast after a broker restart, cap so a long outage costs nothing.
+RECONNECT_MIN_DELAY_S = 1
+RECONNECT_MAX_DELAY_S = 30
+KEEPALIVE_S = 30
+
+
+class RawMessage(NamedTuple):
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    received_at: float
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"unsupported MQTT URL scheme {parsed.scheme!r} (use mqtt://host:port)")
+    return parsed.hostname or "127.0.0.1", parsed.port or 1883, parsed.username, parsed.password
+
+
+class MqttConnection:
+    def __init__(self, url: str, *, client_id: str, username: str | None = None,
+                 password: str | None = None, subscriptions: tuple[tuple[str, int], ...] = SUBSCRIPTION_FILTERS,
+                 persistent: bool = True) -> None:
+        host, port, url_user, url_password = parse_mqtt_url(url)
+        self.host, self.port = host, port
+        self.subscriptions = subscriptions
+        self.queue: deque[RawMessage] = deque()
+        self.connected = threading.Event()
+        self.connect_count = 0
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
+            clean_session=not persistent, protocol=mqtt.MQTTv311, manual_ack=True)
+        user = username or url_user
+        if user:
+            self._client.username_pw_set(user, password or url_password)
+        self._client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        self._client.max_queued_messages_set(0)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT connect to %s:%s refused: %s", self.host, self.port, reason)
+            return
+        self.connect_count += 1
+        client.subscribe(list(self.subscriptions))
+        self.connected.set()
+        log.info("MQTT connected to %s:%s", self.host, self.port)
+
+    def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self.connected.clear()
+        log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason)
+
+    def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        self.queue.append(RawMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time()))
+
+    def start(self, *, wait_s: float = 10.0) -> None:
+        self._client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
+        self._client.loop_start()
+        if not self.connected.wait(wait_s):
+            self.stop()
+            raise ConnectionError(f"no MQTT connection to {self.host}:{self.port} within {wait_s:.0f} s")
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def drain(self, limit: int) -> list[RawMessage]:
+        out: list[RawMessage] = []
+        pop = self.queue.popleft
+        try:
+            for _ in range(limit):
+                out.append(pop())
+        except IndexError:
+            pass
+        return out
+
+    def ack(self, messages: list[RawMessage]) -> None:
+        for m in messages:
+            if m.qos > 0:
+                self._client.ack(m.mid, m.qos)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=qos, retain=retain)

@@ -1,0 +1,91 @@
+"""In-memory view of provisioned devices for the ingest hot path, refreshed from the database."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from care_hub.models import Resident
+from devices.models import Device
+
+# An unknown id is looked up in the database at most this often, so a flood of messages from an
+# unprovisioned (or spoofed) id costs one query per interval, while a device provisioned by another
+# process or the CLI is picked up within seconds.
+UNKNOWN_RECHECK_S = 10.0
+
+
+@dataclass(slots=True)
+class DeviceInfo:
+    id: str
+    type: str
+    facility_id: int
+    room_id: int | None
+    resident_id: str | None
+    slot: int  # row of this device in the signal core's state arrays
+    lives_alone: bool = False
+    zone_map: dict[str, Any] = field(default_factory=dict)
+
+
+class DeviceRegistry:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._by_id: dict[str, DeviceInfo] = {}
+        self._unknown_checked: dict[str, float] = {}
+        self._next_slot = 0
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, device_id: str) -> DeviceInfo | None:
+        return self._by_id.get(device_id)
+
+    def all(self) -> list[DeviceInfo]:
+        return list(self._by_id.values())
+
+    async def load(self) -> None:
+        async with self._session_factory() as session:
+            for device in (await session.scalars(select(Device))).all():
+                await self._put(session, device)
+
+    async def refresh(self, device_id: str) -> DeviceInfo | None:
+        """Reload one device (after provisioning or re-binding)."""
+        async with self._session_factory() as session:
+            device = await session.get(Device, device_id)
+            if device is None:
+                self._by_id.pop(device_id, None)
+                return None
+            return await self._put(session, device)
+
+    async def resolve_unknown(self, device_ids: set[str]) -> None:
+        """Check ids not in memory against the database, rate-limited per id."""
+        now = time.monotonic()
+        due = {d for d in device_ids if now - self._unknown_checked.get(d, -1e9) >= UNKNOWN_RECHECK_S}
+        if not due:
+            return
+        for d in due:
+            self._unknown_checked[d] = now
+        if len(self._unknown_checked) > 100_000:  # bound memory under an id-spraying attack
+            self._unknown_checked.clear()
+        async with self._session_factory() as session:
+            for device in (await session.scalars(select(Device).where(Device.id.in_(due)))).all():
+                await self._put(session, device)
+
+    async def _put(self, session: AsyncSession, device: Device) -> DeviceInfo:
+        existing = self._by_id.get(device.id)
+        slot = existing.slot if existing else self._next_slot
+        if existing is None:
+            self._next_slot += 1
+        lives_alone = False
+        if device.resident_id:
+            resident = await session.get(Resident, device.resident_id)
+            lives_alone = bool(resident and resident.lives_alone)
+        info = DeviceInfo(id=device.id, type=device.type, facility_id=device.facility_id,
+                          room_id=device.room_id, resident_id=device.resident_id, slot=slot,
+                          lives_alone=lives_alone, zone_map=dict(device.zone_map or {}))
+        self._by_id[device.id] = info
+        self._unknown_checked.pop(device.id, None)
+        return info

@@ -1,0 +1,65 @@
+"""Device provisioning: bind a device id and type to a facility, room and resident, keeping history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from care_hub.db import now_s
+from care_hub.models import Facility, Resident, Room
+from care_hub.service import ProvisioningError
+from devices.contract import is_valid_device_id
+from devices.models import Device, DeviceBinding
+
+DEVICE_TYPES = ("radar", "button", "kit")
+
+
+async def create_device(*, session: AsyncSession, device_id: str, type: str, facility_id: int,
+                        room_id: int | None = None, resident_id: str | None = None,
+                        zone_map: dict[str, Any] | None = None) -> Device:
+    if not is_valid_device_id(device_id):
+        raise ProvisioningError("device id must match [A-Za-z0-9_-]{1,64}")
+    if type not in DEVICE_TYPES:
+        raise ProvisioningError(f"device type must be one of {', '.join(DEVICE_TYPES)}")
+    if await session.get(Device, device_id) is not None:
+        raise ProvisioningError(f"device {device_id} already exists")
+    await _check_refs(session, facility_id, room_id, resident_id)
+    device = Device(id=device_id, type=type, facility_id=facility_id, room_id=room_id,
+                    resident_id=resident_id, zone_map=zone_map or {})
+    session.add(device)
+    await session.flush()
+    session.add(DeviceBinding(device_id=device_id, room_id=room_id, resident_id=resident_id))
+    await session.flush()
+    return device
+
+
+async def rebind_device(*, session: AsyncSession, device: Device, room_id: int | None,
+                        resident_id: str | None, zone_map: dict[str, Any] | None = None) -> Device:
+    """Move a device: close its current binding and open a new one; its history stays."""
+    await _check_refs(session, device.facility_id, room_id, resident_id)
+    at = now_s()
+    current = await session.scalar(select(DeviceBinding).where(
+        DeviceBinding.device_id == device.id, DeviceBinding.unbound_at.is_(None)))
+    if current is not None:
+        current.unbound_at = at
+    device.room_id = room_id
+    device.resident_id = resident_id
+    if zone_map is not None:
+        device.zone_map = zone_map
+    session.add(DeviceBinding(device_id=device.id, room_id=room_id, resident_id=resident_id, bound_at=at))
+    await session.flush()
+    return device
+
+
+async def _check_refs(session: AsyncSession, facility_id: int, room_id: int | None,
+                      resident_id: str | None) -> None:
+    if await session.get(Facility, facility_id) is None:
+        raise ProvisioningError(f"facility {facility_id} does not exist")
+    if room_id is not None:
+        room = await session.get(Room, room_id)
+        if room is None or room.facility_id != facility_id:
+            raise ProvisioningError(f"room {room_id} does not exist in facility {facility_id}")
+    if resident_id is not None and await session.get(Resident, resident_id) is None:
+        raise ProvisioningError(f"resident {resident_id} does not exist")
