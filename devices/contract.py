@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any, Final, Literal, NoReturn, get_args
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from devices.events import (
@@ -433,96 +434,115 @@ def _vitals(env: Envelope, obj: dict[str, Any]) -> RadarVitalsEvent:
     return RadarVitalsEvent(env, tid, fs_hz, displacement_mm)
 
 
-_TARGET_POSITION = itemgetter("tid", "x", "y", "z")
-_TARGET_VELOCITY = itemgetter("vx", "vy", "vz")
-_NO_VELOCITY: Final = (None, None, None)
-
-
 def _frames(env: Envelope, obj: dict[str, Any]) -> RadarFramesEvent:
-    """The hot path (~80% of traffic): one Python pass collecting tuples, then numpy for the rest.
+    """The hot path (~80% of traffic): C-level map/zip over the targets and one numpy table; no
+    per-target Python code unless something is wrong.
 
     Shape or type errors (frame not an object, ``targets`` not a list, a target missing ``tid``/``x``/
     ``y``/``z`` or with a non-number in them) reject the message: they are a firmware bug, and dropping
     every target quietly would make an occupied room look empty. A well-formed target with impossible
-    values (outside the room, absurd speed, negative tid) is dropped and counted in
-    ``dropped_targets``; the other targets of the window are kept.
+    values (outside the room, absurd speed, tid out of range) is dropped and counted in
+    ``dropped_targets``; the other targets of the window are kept (phantoms are normal, FIELD-NOTES).
     """
     fps = _check_number(_required(obj, "fps", "fps"), "fps", 0.0, MAX_FPS, lo_open=True)
     frames = _check_list(_required(obj, "frames", "frames"), "frames", MAX_FRAMES_PER_WINDOW)
-    frame_index: list[int] = []
-    positions: list[tuple[Any, Any, Any, Any]] = []
-    velocities: list[tuple[Any, Any, Any]] = []
+    n_frames = len(frames)
     try:
-        for i, frame in enumerate(frames):
-            targets = frame["targets"]  # TypeError if frame is not an object
-            if type(targets) is not list or len(targets) > MAX_TARGETS_PER_FRAME:
-                raise TypeError
-            for target in targets:
-                positions.append(_TARGET_POSITION(target))  # TypeError/KeyError if malformed
-                try:
-                    velocities.append(_TARGET_VELOCITY(target))
-                except KeyError:
-                    velocities.append((target.get("vx"), target.get("vy"), target.get("vz")))
-                frame_index.append(i)
+        per_frame = list(map(_GET_TARGETS, frames))  # TypeError/KeyError: frame not an object
+        if set(map(type, per_frame)) != _LIST_ONLY:
+            raise TypeError
+        counts = list(map(len, per_frame))
+        if max(counts) > MAX_TARGETS_PER_FRAME:
+            raise TypeError
+        targets = list(chain.from_iterable(per_frame))
+        if not targets:
+            return _empty_frames_event(env, fps, n_frames)
+        columns = tuple(
+            zip(*map(_TARGET_POSITION, targets), strict=True)
+        )  # TypeError/KeyError if malformed
+        try:
+            velocity_cols = tuple(zip(*map(_TARGET_VELOCITY, targets), strict=True))
+        except KeyError:  # velocities are optional (the LD6002B gives none)
+            velocity_cols = tuple(zip(*map(_target_velocity_or_none, targets), strict=True))
     except (KeyError, TypeError):
         _explain_frames(frames)
-        raise  # _explain_frames always raises; kept so a gap in it is a decoder_bug, not a pass
-    n_frames = len(frames)
-    if not positions:
-        empty = np.empty(0, dtype=np.float64)
-        return RadarFramesEvent(
-            env,
-            fps,
-            n_frames,
-            np.empty(0, dtype=np.int32),
-            np.empty(0, dtype=np.int64),
-            empty,
-            empty.copy(),
-            empty.copy(),
-            empty.copy(),
-            empty.copy(),
-            empty.copy(),
-        )
-    tid_col, x_col, y_col, z_col = zip(*positions, strict=True)
-    velocity_cols = tuple(zip(*velocities, strict=True))
+    tid_col, x_col, y_col, z_col = columns
+    # One C-level pass over all values for their types; null positions are missing fields.
+    types = set(map(type, chain(x_col, y_col, z_col, *velocity_cols)))
     if (
-        not _NUMBER_TYPES.issuperset(map(type, chain(x_col, y_col, z_col)))
-        or not _NUMBER_OR_NULL_TYPES.issuperset(map(type, chain.from_iterable(velocity_cols)))
-        or set(map(type, tid_col)) != {int}
+        not _NUMBER_OR_NULL_TYPES.issuperset(types)
+        or set(map(type, tid_col)) != _INT_ONLY
+        or (_NONE_TYPE in types and (None in x_col or None in y_col or None in z_col))
     ):
         _explain_frames(frames)
-    # One array per group, rows contiguous. tid <= 2**64 is exact enough in float64 for the range test
-    # and exact below 2**53, which MAX_TID is.
-    pos = np.array((tid_col, x_col, y_col, z_col), dtype=np.float64)
-    vel = np.array(velocity_cols, dtype=np.float64)  # null -> NaN: "no velocity given"
-    ok = (
-        (pos[0] >= 0)
-        & (pos[0] <= MAX_TID)
-        & (np.abs(pos[1]) <= MAX_ABS_XY_M)
-        & (np.abs(pos[2]) <= MAX_ABS_XY_M)
-        & (pos[3] >= MIN_Z_M)
-        & (pos[3] <= MAX_Z_M)
-        & ~(np.abs(vel) > MAX_ABS_SPEED_MPS).any(axis=0)  # NaN compares False: kept
-    )
-    index = np.array(frame_index, dtype=np.int32)
+    # One (7, n) table, rows contiguous; null velocities become NaN ("no velocity given").
+    # tid is exact in float64: MAX_TID < 2**53, and larger tids are dropped.
+    table = np.array(columns + velocity_cols, dtype=np.float64)
+    index = np.repeat(_FRAME_NUMBERS[:n_frames], counts)
     dropped = 0
-    if not ok.all():
+    inside = np.abs(table - _TABLE_MID) <= _TABLE_HALF_WIDTH  # NaN and inf are not inside
+    if not inside.all():
+        inside[4:] |= np.isnan(table[4:])  # a missing velocity is fine, a missing position is not
+        ok = inside.all(axis=0)
         dropped = int(ok.size - np.count_nonzero(ok))
-        pos, vel, index = pos[:, ok], vel[:, ok], index[ok]
+        if dropped:
+            table, index = table[:, ok], index[ok]
     return RadarFramesEvent(
         env,
         fps,
         n_frames,
         index,
-        pos[0].astype(np.int64),
-        pos[1],
-        pos[2],
-        pos[3],
-        vel[0],
-        vel[1],
-        vel[2],
+        table[0].astype(np.int64),
+        table[1],
+        table[2],
+        table[3],
+        table[4],
+        table[5],
+        table[6],
         dropped,
     )
+
+
+_GET_TARGETS = itemgetter("targets")
+_TARGET_POSITION = itemgetter("tid", "x", "y", "z")
+_TARGET_VELOCITY = itemgetter("vx", "vy", "vz")
+_LIST_ONLY: Final = {list}
+_INT_ONLY: Final = {int}
+_NONE_TYPE: Final = type(None)
+_FRAME_NUMBERS: Final = np.arange(MAX_FRAMES_PER_WINDOW, dtype=np.int32)
+# Bounds of the rows of the (7, n) table (tid, x, y, z, vx, vy, vz) as centre and half width, so that
+# one |table - mid| <= half test checks both sides.
+_TABLE_LO: Final = np.array([0, -MAX_ABS_XY_M, -MAX_ABS_XY_M, MIN_Z_M] + [-MAX_ABS_SPEED_MPS] * 3)
+_TABLE_HI: Final = np.array(
+    [MAX_TID, MAX_ABS_XY_M, MAX_ABS_XY_M, MAX_Z_M] + [MAX_ABS_SPEED_MPS] * 3
+)
+_TABLE_MID: Final = ((_TABLE_LO + _TABLE_HI) / 2)[:, None]
+_TABLE_HALF_WIDTH: Final = ((_TABLE_HI - _TABLE_LO) / 2)[:, None]
+
+
+def _target_velocity_or_none(target: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return target.get("vx"), target.get("vy"), target.get("vz")
+
+
+def _empty_frames_event(env: Envelope, fps: float, n_frames: int) -> RadarFramesEvent:
+    """A window in which nobody is tracked: no rows, but its length still counts."""
+    return RadarFramesEvent(
+        env,
+        fps,
+        n_frames,
+        np.empty(0, dtype=np.int32),
+        np.empty(0, dtype=np.int64),
+        _no_floats(),
+        _no_floats(),
+        _no_floats(),
+        _no_floats(),
+        _no_floats(),
+        _no_floats(),
+    )
+
+
+def _no_floats() -> npt.NDArray[np.float64]:
+    return np.empty(0, dtype=np.float64)
 
 
 def _explain_frames(frames: list[Any]) -> NoReturn:

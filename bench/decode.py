@@ -1,0 +1,150 @@
+"""Benchmark: decode cost per message of devices.contract for the realistic traffic mix.
+
+Run: ``.venv/bin/python bench/decode.py [--seconds 0.5]``. Prints us/message per kind (full decode,
+orjson parse alone, validation alone, and full decode with stdlib json for comparison) and the
+weighted messages/s one core could decode for the FIELD-NOTES mix (10,000 residents: one 10-frame
+radar window per second each, a 100-sample vitals window every 5 s for half of them, a heartbeat
+per device per minute, rare button and kit messages; ~11.3k msg/s in all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from devices.contract import decode, decode_object, encode
+
+# Messages per second for 10,000 residents (FIELD-NOTES "realistic mix"), per kind.
+MIX_PER_S: dict[str, float] = {
+    "radar/frames": 10_000.0,  # one 1 s window per radar per second
+    "radar/vitals": 1_000.0,  # half the residents, one 5 s window each every 5 s
+    "status": 20_000 / 60,  # radar + button per resident, one heartbeat a minute each (kits: few)
+    "button": 2.0,
+    "kit": 1.0,
+}
+
+
+def _frames_payload(rng: random.Random, seq: int) -> dict[str, Any]:
+    """One 1 s window at 10 fps, one tracked person, TI-style floats (~824 bytes encoded)."""
+    frames = []
+    for _ in range(10):
+        frames.append(
+            {
+                "targets": [
+                    {
+                        "tid": 3,
+                        "x": round(rng.uniform(0.5, 4.0), 6),
+                        "y": round(rng.uniform(0.5, 5.0), 6),
+                        "z": round(rng.uniform(0.3, 1.2), 6),
+                        "vx": round(rng.gauss(0, 0.3), 6),
+                        "vy": round(rng.gauss(0, 0.3), 6),
+                        "vz": round(rng.gauss(0, 0.1), 6),
+                    }
+                ]
+            }
+        )
+    return {"ts": 1764320001.0 + seq, "seq": seq, "fps": 10, "frames": frames}
+
+
+def _payloads(rng: random.Random) -> dict[str, tuple[str, bytes]]:
+    vitals = [round(rng.gauss(0, 2.0), 4) for _ in range(100)]
+    return {
+        "radar/frames": ("care/v1/radar-0001/radar/frames", encode(_frames_payload(rng, 1201))),
+        "radar/vitals": (
+            "care/v1/radar-0001/radar/vitals",
+            encode({"ts": 1764320005.0, "seq": 88, "tid": 3, "fs": 20.0, "displacement_mm": vitals}),
+        ),
+        "status": (
+            "care/v1/radar-0001/status",
+            encode(
+                {
+                    "ts": 1764320000.0,
+                    "seq": 7,
+                    "state": "online",
+                    "battery": 0.83,
+                    "fw": "1.4.2",
+                    "rssi": -61,
+                }
+            ),
+        ),
+        "button": (
+            "care/v1/button-0001/button",
+            encode({"ts": 1764320100.0, "seq": 12, "action": "call"}),
+        ),
+        "kit": (
+            "care/v1/kit-0001/kit",
+            encode(
+                {
+                    "ts": 1764320200.0,
+                    "seq": 5,
+                    "resident": "R-0042",
+                    "kind": "blood_pressure",
+                    "values": {"systolic": 182, "diastolic": 95, "pulse": 88},
+                }
+            ),
+        ),
+    }
+
+
+def _us_per_call(fn: Callable[[], object], seconds: float) -> float:
+    """Best of 5 repeats of a timed loop, in microseconds per call."""
+    n = 1
+    while True:  # calibrate a batch that takes >= seconds / 5
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds / 5:
+            break
+        n *= 2
+    best = elapsed / n
+    for _ in range(4):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - start) / n)
+    return best * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
+    args = parser.parse_args()
+    payloads = _payloads(random.Random(7))
+
+    rows = []
+    for kind, (topic, payload) in payloads.items():
+        obj = orjson.loads(payload)
+        full = _us_per_call(lambda t=topic, p=payload: decode(t, p), args.seconds)
+        parse = _us_per_call(lambda p=payload: orjson.loads(p), args.seconds)
+        check = _us_per_call(lambda t=topic, o=obj: decode_object(t, o), args.seconds)
+        stdlib = _us_per_call(
+            lambda t=topic, p=payload: decode_object(t, json.loads(p)), args.seconds
+        )
+        rows.append((kind, len(payload), full, parse, check, stdlib))
+
+    print(f"{'kind':<14}{'bytes':>7}{'decode':>10}{'orjson':>10}{'checks':>10}{'json+chk':>10}")
+    print(f"{'':<14}{'':>7}{'us/msg':>10}{'parse us':>10}{'us':>10}{'us/msg':>10}")
+    for kind, size, full, parse, check, stdlib in rows:
+        print(f"{kind:<14}{size:>7}{full:>10.2f}{parse:>10.2f}{check:>10.2f}{stdlib:>10.2f}")
+
+    total = sum(MIX_PER_S.values())
+    mean_orjson = sum(MIX_PER_S[k] * full for k, _, full, *_ in rows) / total
+    mean_stdlib = sum(MIX_PER_S[k] * r[5] for k, *_ in rows for r in rows if r[0] == k) / total
+    print()
+    print(f"realistic mix: {total:,.0f} msg/s for 10,000 residents")
+    for label, mean in (("orjson", mean_orjson), ("stdlib json", mean_stdlib)):
+        print(
+            f"  {label:<12} {mean:6.2f} us/msg weighted -> {1e6 / mean:>9,.0f} msg/s per core; "
+            f"the mix costs {total * mean / 1e4:5.1f}% of one core"
+        )
+
+
+if __name__ == "__main__":
+    main()
