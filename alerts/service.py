@@ -123,3 +123,15 @@ async def resolve(session: AsyncSession, bus: EventBus, alert: Alert, *, actor: 
                            note=note, data={"outcome": alert.outcome, "answers": answers or {}}))
     await _announce(session, bus, alert, "alert.updated")
     return True
+
+
+async def resolve_active(session: AsyncSession, bus: EventBus, *, dedupe_key: str, outcome: str,
+                         actor: str, note: str | None = None, source: str = "system",
+                         at: float | None = None) -> Alert | None:
+    """Resolve the active alert for this situation, if any (e.g. a device back online closes its
+    `device_offline`). Returns the alert it resolved, or None when nothing was active."""
+    alert = await find_active(session, dedupe_key)
+    if alert is None:
+        return None
+    await resolve(session, bus, alert, actor=actor, source=source, note=note, outcome=outcome, at=at)
+    return alert
