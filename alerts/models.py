@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from care_hub.db import Base, now_s
@@ -34,7 +34,18 @@ class Alert(Base):
     # Persisted so escalation resumes after a hub restart.
     next_escalation_at: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    __table_args__ = (Index("ix_alerts_dedupe_state", "dedupe_key", "state"),)
+    # Where the alert is, copied at raise time so routing (wall screens per floor/wing, coverage
+    # areas) needs no join on the hot path and stays what it was when the alert was raised.
+    floor: Mapped[str | None] = mapped_column(String(50))
+    wing: Mapped[str | None] = mapped_column(String(50))
+    # Re-announce an unacknowledged alert at this time (persisted like next_escalation_at).
+    next_reminder_at: Mapped[float | None] = mapped_column(Float)
+    # A snoozed alert is neither reminded nor escalated until then (bounded, audited).
+    snoozed_until: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (
+        Index("ix_alerts_dedupe_state", "dedupe_key", "state"),
+        Index("ix_alerts_state_next_escalation", "state", "next_escalation_at"),
+    )
 
 
 class AlertEvent(Base):
@@ -49,3 +60,22 @@ class AlertEvent(Base):
     source: Mapped[str] = mapped_column(String(20), default="system")  # api | device | system
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CoverageAssignment(Base):
+    """The roster: who covers which part of a facility during which shift, and at which tier.
+
+    An area is any of floors, wings or residents (a set of homes in home care); all empty means
+    the whole facility. `duty` is `caregiver` (first responder) or `charge_nurse` (escalation tier).
+    """
+
+    __tablename__ = "coverage_assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    shift: Mapped[str] = mapped_column(String(20))  # a shift name from Facility.settings["shifts"]
+    duty: Mapped[str] = mapped_column(String(20), default="caregiver")
+    floors: Mapped[list[Any]] = mapped_column(default=list)
+    wings: Mapped[list[Any]] = mapped_column(default=list)
+    resident_ids: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
