@@ -16,7 +16,7 @@ radar would send them. The waveform model:
 * heartbeat: two-harmonic pulse per beat, rate 45-130/min with heart-rate variability (+-3%, tau
   5 s) and respiratory sinus arrhythmia (+-2%); peak-to-peak 0.1-0.5 mm (log-uniform);
 * noise: white, at SNR = heartbeat RMS / noise RMS of 20, 10 or 0 dB, plus slow posture drift
-  (OU, 2 mm, tau 60 s); movement artefacts (a third of targets): 2-8 s of 10-60 mm motion that leave
+  (OU, 2 mm, tau 60 s, smoothed over 10 s); movement artefacts (a third of targets): 2-8 s of 10-60 mm motion that leave
   the chest at a new offset.
 
 Metrics: breathing and heart MAE over windows that hold no apnea and no movement (truth = mean
@@ -101,32 +101,37 @@ def make_recording(
     fb0 = rng.uniform(6.0, 30.0) / 60.0
     fb = fb0 * (1.0 + _ou(rng, n, fs, 20.0, 0.08 / 2))
     breathing = np.ones(n, dtype=bool)
+    amp_env = np.ones(n)
+    pause = np.zeros(n, dtype=bool)
+    inc = fb / fs
+    if irregular:
+        # Post-breath pauses: after some cycles, hold at end-expiration for 3-7 s.
+        cycles = np.floor(np.cumsum(inc)).astype(int)
+        for c in range(1, int(cycles[-1])):
+            if rng.random() < 0.06:
+                i0 = int(np.searchsorted(cycles, c))
+                pause[i0 : i0 + int(rng.uniform(3.0, 7.0) * fs)] = True
+        # Hypopneas: amplitude halved for 10-30 s.
+        for _ in range(int(rng.integers(0, 3))):
+            h0 = rng.uniform(0, duration_s - 30)
+            amp_env[int(h0 * fs) : int((h0 + rng.uniform(10, 30)) * fs)] *= 0.5
+    # Apneas start at end-expiration (the start of a cycle), as central apneas do, one per minute slot.
     events: list[tuple[float, float]] = []
     if apnea:
         n_ap = int(rng.integers(1, 4))
         slots = np.sort(rng.choice(np.arange(60.0, duration_s - 60.0, 60.0), n_ap, replace=False))
         for s0 in slots:
             s0 = s0 + rng.uniform(0.0, 15.0)
+            cyc = np.floor(np.cumsum(np.where(pause, 0.0, inc))).astype(int)
+            i0 = int(s0 * fs)
+            nxt = np.flatnonzero(np.diff(cyc[i0:]) > 0)
+            if len(nxt) == 0:
+                continue
+            i0 += int(nxt[0]) + 1
             d = rng.uniform(10.0, 40.0)
-            events.append((s0, s0 + d))
-    amp_env = np.ones(n)
-    pause = np.zeros(n, dtype=bool)
-    inc = fb / fs
-    phase = np.cumsum(inc)
-    if irregular:
-        # Post-breath pauses: after some cycles, hold at end-expiration for 3-7 s.
-        cycles = np.floor(phase).astype(int)
-        for c in range(1, int(cycles[-1])):
-            if rng.random() < 0.06:
-                i0 = int(np.searchsorted(cycles, c))
-                d = int(rng.uniform(3.0, 7.0) * fs)
-                pause[i0 : i0 + d] = True
-        # Hypopneas: amplitude halved for 10-30 s; sighs: one breath 2.5x.
-        for _ in range(int(rng.integers(0, 3))):
-            h0 = rng.uniform(0, duration_s - 30)
-            amp_env[int(h0 * fs) : int((h0 + rng.uniform(10, 30)) * fs)] *= 0.5
-    for s0, s1 in events:
-        pause[int(s0 * fs) : int(s1 * fs)] = True
+            i1 = min(n, i0 + int(d * fs))
+            pause[i0:i1] = True
+            events.append((i0 / fs, i1 / fs))
     inc = np.where(pause, 0.0, inc)
     phase = np.cumsum(inc)
     inhale = rng.uniform(0.35, 0.45)
@@ -137,16 +142,12 @@ def make_recording(
         cyc = np.floor(phase).astype(int)
         sighs = rng.choice(np.unique(cyc), size=min(2, len(np.unique(cyc))), replace=False)
         breath = np.where(np.isin(cyc, sighs), breath * 2.5, breath)
-    # Apnea: chest still (small residual), smooth 0.5 s ramps into and out of the stop.
-    residual = np.ones(n)
+    # Apnea: the chest rests at end-expiration; a small residual excursion (0-5%) may remain.
     for s0, s1 in events:
-        r = rng.uniform(0.0, 0.05)
         i0, i1 = int(s0 * fs), int(s1 * fs)
-        residual[i0:i1] = r
-    ramp = np.hanning(int(fs)) / np.hanning(int(fs)).sum()
-    residual = np.convolve(residual, ramp, mode="same")
-    # At a freeze the chest holds its end-expiration level, so centre the residual on it.
-    breath = breath * residual
+        r = rng.uniform(0.0, 0.05)
+        tt = np.arange(i1 - i0) / fs
+        breath[i0:i1] += r * amp_b * 0.5 * (1 - np.cos(2 * np.pi * fb0 * tt))
     breathing[pause] = False
 
     fh0 = rng.uniform(45.0, 130.0) / 60.0
@@ -158,7 +159,9 @@ def make_recording(
     heart = amp_h * pulse
     heart_rms = heart.std()
     noise = rng.standard_normal(n) * heart_rms / (10 ** (snr_db / 20.0))
-    drift = _ou(rng, n, fs, 60.0, 2.0)
+    # Posture drift is slow and smooth: an OU process low-passed by a 10 s moving average, so it
+    # has next to no power in the breathing and heart bands (a random walk at 20 Hz would have).
+    drift = np.convolve(_ou(rng, n + int(10 * fs), fs, 60.0, 2.0), np.ones(int(10 * fs)) / (10 * fs), "valid")[:n]
     x = breath + heart + noise + drift
 
     motion_mask = np.zeros(n, dtype=bool)

@@ -3,7 +3,7 @@
 Apnea here follows the AASM scoring rule: a drop of the breathing signal's amplitude by >= 90%
 from the person's own recent (pre-event) amplitude lasting >= 10 s (AASM Manual for the Scoring of
 Sleep and Associated Events, v2.6, 2020, rule VIII.3.A). The breathing amplitude is the RMS of the
-band-passed displacement, smoothed by a one-pole average; the reference is a slow average of that
+low-passed displacement over a 5 s window; the reference is a slow average of that
 amplitude while the person breathes normally. All times are the device clock (window ``ts`` plus
 sample index / fs); there is no wall-clock read anywhere.
 
@@ -45,15 +45,19 @@ REPEAT_WINDOW_S = 600.0
 # AASM apnea-hypopnea index bands (events per hour): < 5 normal, 5-15 mild, 15-30 moderate, >= 30.
 AHI_BANDS = ((5.0, "normal"), (15.0, "mild"), (30.0, "moderate"))
 
-# Breathing band for the amplitude: 0.08 Hz keeps 6/min breathing (0.1 Hz) near unity gain and
-# rejects posture drift; 0.6 Hz passes 30/min (0.5 Hz) and, with order 4, attenuates a slow
-# heartbeat (>= 0.75 Hz, <= 0.5 mm) by ~15 dB so it cannot pass as breathing during an apnea.
-BREATH_BAND_HZ = (0.08, 0.6)
-FILTER_ORDER = 4
-# One-pole smoothing of the squared band-passed signal: tau = 1 s keeps the amplitude above 50% of
-# its mean through the zero crossings of a 6/min breath, and falls to 10% of it (1% of the power)
-# in 4.6 tau = 4.6 s after breathing stops; that lag is undone when the start is reported.
-AMPLITUDE_TAU_S = 1.0
+# Breathing signal: a causal low-pass at 0.55 Hz (Butterworth, order 6) passes breathing up to
+# 30/min (0.5 Hz, gain 0.8) and attenuates a slow heartbeat (>= 0.75 Hz, <= 0.5 mm) by >= 30 dB,
+# so a heartbeat cannot pass for breathing during an apnea. No high-pass: a band-pass with an edge
+# near 0.1 Hz rings for tens of seconds after breathing stops and hides the apnea; posture drift is
+# removed instead by taking the spread about a straight line over a short window.
+LOWPASS_HZ = 0.55
+FILTER_ORDER = 6
+# Breathing amplitude = standard deviation of the low-passed signal about its least-squares line
+# over the last 5 s. For a 6/min
+# breath (10 s cycle) any 5 s holds half a cycle, so the amplitude stays above ~40% of its mean
+# between breaths; when breathing stops it falls to the residual once the window has cleared the
+# last breath, 5 s later, and the event's start is placed 5 s before that moment.
+AMPLITUDE_WINDOW_S = 5.0
 # The person's reference amplitude: a 60 s average (6-30 breaths), frozen while the amplitude is
 # under the apnea threshold so that an event never lowers its own reference.
 BASELINE_TAU_S = 60.0
@@ -62,12 +66,6 @@ BASELINE_WARMUP_S = 30.0
 # Hysteresis: an event ends when the amplitude is back above 20% of the reference (twice the entry
 # level), so noise around the 10% line does not split one apnea into two.
 RECOVERY_FRACTION = 0.20
-# The event's start is the last time the amplitude was at or above half the reference: within half a
-# breath of the last breath, and free of the smoothing lag.
-ONSET_FRACTION = 0.5
-# ... but never earlier than this before the amplitude crossed the 10% line: the smoothing lag
-# (4.6 s) plus the band-pass's ringing; a long hypopnea before an apnea is not part of it.
-ONSET_LOOKBACK_S = 8.0
 # Body movement (same rule as vitals.py): a per-sample step above 60 mm/s; the band-pass rings for
 # about 10 s after one, so no event may start or the reference learn during that hold.
 MOTION_STEP_MM_PER_S = 60.0
@@ -116,25 +114,30 @@ def ahi_category(events: int, hours: float) -> str:
 
 
 class ApneaDetector:
-    """Per-slot streaming apnea detector (device time), fed the same windows as the estimator."""
+    """Per-slot streaming apnea detector (device time), fed the same windows as the estimator.
+
+    Per-slot state is held in arrays: the low-pass filter state ``zi`` (as ``sosfilt`` takes it),
+    the last ``AMPLITUDE_WINDOW_S`` of filtered signal, the reference power and the open event.
+    """
 
     def __init__(self, capacity: int, fs_hz: float = DEFAULT_FS_HZ) -> None:
         self.capacity = int(capacity)
         self.fs_hz = float(fs_hz)
         self.sos = np.asarray(
-            signal.butter(FILTER_ORDER, BREATH_BAND_HZ, btype="bandpass", fs=fs_hz, output="sos")
+            signal.butter(FILTER_ORDER, LOWPASS_HZ, btype="lowpass", fs=fs_hz, output="sos")
         )
-        self.alpha = 1.0 - np.exp(-1.0 / (AMPLITUDE_TAU_S * fs_hz))
+        self.win_n = max(2, round(AMPLITUDE_WINDOW_S * fs_hz))
         self.zi = np.zeros((self.sos.shape[0], self.capacity, 2))
-        self.power = np.zeros(self.capacity)  # smoothed squared breathing signal, mm^2
-        self.baseline = np.zeros(self.capacity)  # reference power, mm^2
+        self.primed = np.zeros(self.capacity, dtype=bool)  # filter state initialised
+        self.history = np.zeros((self.capacity, self.win_n))  # last window of filtered signal
+        self.seen_n = np.zeros(self.capacity, dtype=np.int64)  # samples since reset
+        self.baseline = np.zeros(self.capacity)  # reference power (variance), mm^2
         self.learned_s = np.zeros(self.capacity)  # breathing time seen by the reference
         self.motion_until = np.full(self.capacity, -np.inf)
         self.last_x = np.full(self.capacity, np.nan)
-        self.last_strong_ts = np.full(self.capacity, np.nan)  # amplitude >= ONSET_FRACTION
         self.in_event = np.zeros(self.capacity, dtype=bool)  # amplitude under the 10% line
         self.event_start = np.full(self.capacity, np.nan)
-        self.reported = np.zeros(self.capacity, dtype=np.int8)  # 0 none, 1 onset, 2 escalated
+        self.reported = np.zeros(self.capacity, dtype=np.int8)  # 0 none, 1 onset, 2 critical
         self.nadir = np.full(self.capacity, np.inf)
         self.recent_starts = np.full((self.capacity, REPEAT_COUNT), -np.inf)
 
@@ -142,12 +145,13 @@ class ApneaDetector:
         """Forget slots entirely (a new person or a new track)."""
         s = np.atleast_1d(np.asarray(slots, dtype=np.intp))
         self.zi[:, s, :] = 0.0
-        self.power[s] = 0.0
+        self.primed[s] = False
+        self.history[s] = 0.0
+        self.seen_n[s] = 0
         self.baseline[s] = 0.0
         self.learned_s[s] = 0.0
         self.motion_until[s] = -np.inf
         self.last_x[s] = np.nan
-        self.last_strong_ts[s] = np.nan
         self._clear_event(s)
         self.recent_starts[s] = -np.inf
 
@@ -170,7 +174,7 @@ class ApneaDetector:
         ``windows``: 2-D (slots x samples) or a sequence of 1-D arrays of equal length after
         resampling; ``ts_s``: each window's start (device clock); ``present``: whether the person
         is still in view (default True). A slot that is not present has any ongoing event dropped
-        silently: someone leaving the bed is not an apnea.
+        silently: someone leaving the bed is not an apnea. Each slot at most once per call.
         """
         s = np.atleast_1d(np.asarray(slots, dtype=np.intp))
         if isinstance(windows, np.ndarray) and windows.ndim == 2:
@@ -187,32 +191,43 @@ class ApneaDetector:
             if present is None
             else np.broadcast_to(np.asarray(present, dtype=bool), s.shape)
         )
-        gone = s[~pres]
-        if len(gone):
-            self._clear_event(gone)
-            self.last_strong_ts[gone] = np.nan
-        finite = np.isfinite(x).all(axis=1)
-        s, x, ts = s[pres & finite], x[pres & finite], ts[pres & finite]
+        if (~pres).any():
+            self._clear_event(s[~pres])
+        keep = pres & np.isfinite(x).all(axis=1)
+        s, x, ts = s[keep], x[keep], ts[keep]
         if len(s) == 0:
             return []
 
         k, m = x.shape
         fs = self.fs_hz
+        wn = self.win_n
         # Movement: per-sample steps, including the step from the previous window's last sample.
         prev = np.where(np.isfinite(self.last_x[s]), self.last_x[s], x[:, 0])
         steps = np.abs(np.diff(np.concatenate([prev[:, None], x], axis=1), axis=1)) * fs
         moving = steps > MOTION_STEP_MM_PER_S  # (k, m)
         self.last_x[s] = x[:, -1]
 
-        y, zf = signal.sosfilt(self.sos, x, axis=1, zi=self.zi[:, s, :])
+        # Causal low-pass with carried state; a fresh slot starts from steady state at its level.
+        zi = self.zi[:, s, :]
+        fresh = ~self.primed[s]
+        if fresh.any():
+            zi0 = signal.sosfilt_zi(self.sos)  # (sections, 2) for a unit step
+            zi[:, fresh, :] = zi0[:, None, :] * x[fresh, 0][None, :, None]
+            self.history[s[fresh]] = x[fresh, :1]
+            self.primed[s[fresh]] = True
+        y, zf = signal.sosfilt(self.sos, x, axis=1, zi=zi)
         self.zi[:, s, :] = zf
-        # One-pole smoothing of y^2 with carried state: p[n] = (1-a) p[n-1] + a y[n]^2.
-        a = self.alpha
-        p, pz = signal.lfilter(
-            [a], [1.0, -(1.0 - a)], y * y, axis=1, zi=(1.0 - a) * self.power[s, None]
-        )
-        self.power[s] = p[:, -1]
-        del pz
+
+        # Moving variance over the last win_n samples at every column, from cumulative sums.
+        cat = np.concatenate([self.history[s], y], axis=1)  # (k, wn + m)
+        self.history[s] = cat[:, -wn:]
+        c1 = np.concatenate([np.zeros((k, 1)), np.cumsum(cat, axis=1)], axis=1)
+        c2 = np.concatenate([np.zeros((k, 1)), np.cumsum(cat * cat, axis=1)], axis=1)
+        g = np.arange(wn + m, dtype=np.float64)
+        c3 = np.concatenate([np.zeros((k, 1)), np.cumsum(cat * g, axis=1)], axis=1)
+        g_var = (wn * wn - 1) / 12.0  # variance of wn consecutive integers
+        seen_before = self.seen_n[s].copy()
+        self.seen_n[s] += m
 
         events: list[ApneaEvent] = []
         step = max(1, round(DECISION_STEP_S * fs))
@@ -220,75 +235,67 @@ class ApneaDetector:
         if not cols or cols[-1] != m - 1:
             cols.append(m - 1)
         prev_col = -1
-        b_decay = np.exp(-(step / fs) / BASELINE_TAU_S)
+        b_decay = float(np.exp(-(step / fs) / BASELINE_TAU_S))
+        rows = np.arange(k)
         for c in cols:
             now = ts + c / fs
             dt = (c - prev_col) / fs
             mv = moving[:, prev_col + 1 : c + 1].any(axis=1)
             prev_col = c
+            hi = c + 1 + wn  # cat index one past this column's sample
+            mean = (c1[rows, hi] - c1[rows, hi - wn]) / wn
+            # Variance about the window's least-squares line: slow posture drift is not breathing.
+            g_mean = hi - (wn + 1) / 2.0
+            cov = (c3[rows, hi] - c3[rows, hi - wn]) / wn - g_mean * mean
+            var = (c2[rows, hi] - c2[rows, hi - wn]) / wn - mean * mean
+            power = np.maximum(var - cov * cov / g_var, 0.0)
+            filled = seen_before + c + 1 >= wn
             self.motion_until[s] = np.where(mv, now + MOTION_HOLD_S, self.motion_until[s])
-            held = now < self.motion_until[s]
-            pw = p[:, c]
+            held = (now < self.motion_until[s]) | ~filled
             base = self.baseline[s]
             warm = self.learned_s[s] >= BASELINE_WARMUP_S
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(base > 0, np.sqrt(pw / base), np.inf)
+                ratio = np.where(base > 0, np.sqrt(power / base), np.inf)
 
-            strong = ratio >= ONSET_FRACTION
-            self.last_strong_ts[s] = np.where(strong | held, now, self.last_strong_ts[s])
-
-            # Reference learns from normal breathing only (not during events, holds or drops).
+            # The reference learns from breathing only: not in events, holds or 90% drops.
             learn = ~held & ~self.in_event[s] & (~warm | (ratio >= 1.0 - APNEA_DROP_FRACTION))
+            learned = self.learned_s[s]
             decay = np.where(
-                self.learned_s[s] < BASELINE_TAU_S,
-                1.0 - dt / np.maximum(self.learned_s[s] + dt, dt),
-                b_decay,
-            )
-            new_base = decay * base + (1.0 - decay) * pw
-            self.baseline[s] = np.where(learn, new_base, base)
-            self.learned_s[s] = np.where(learn, self.learned_s[s] + dt, self.learned_s[s])
+                learned + dt < BASELINE_TAU_S, learned / (learned + dt), b_decay
+            )  # a running mean until one time constant has been seen, then exponential
+            self.baseline[s] = np.where(learn, decay * base + (1.0 - decay) * power, base)
+            self.learned_s[s] = np.where(learn, learned + dt, learned)
 
             in_ev = self.in_event[s]
-            # Movement cancels a candidate: an arousal at the end of an apnea is handled below
-            # (it ends the event), but a low amplitude seen right after a movement is not trusted.
             enter = ~in_ev & warm & ~held & (ratio < 1.0 - APNEA_DROP_FRACTION)
+            # Breathing back (hysteresis), or a movement (an arousal ends an apnea).
             leave = in_ev & ((ratio >= RECOVERY_FRACTION) | mv)
             if enter.any():
                 e = s[enter]
-                start = self.last_strong_ts[e]
-                earliest = now[enter] - ONSET_LOOKBACK_S
-                self.event_start[e] = np.where(
-                    np.isfinite(start), np.maximum(start, earliest), now[enter]
-                )
+                # The whole amplitude window is quiet: breathing stopped about a window ago.
+                self.event_start[e] = now[enter] - AMPLITUDE_WINDOW_S
                 self.in_event[e] = True
                 self.reported[e] = 0
                 self.nadir[e] = np.inf
             ongoing = self.in_event[s]
-            self.nadir[s] = np.where(ongoing, np.minimum(self.nadir[s], ratio), self.nadir[s])
-
+            self.nadir[s] = np.where(
+                ongoing & ~leave, np.minimum(self.nadir[s], ratio), self.nadir[s]
+            )
             dur = now - self.event_start[s]
             for i in np.flatnonzero(ongoing & ~leave & (dur >= APNEA_MIN_DURATION_S)):
                 slot = int(s[i])
-                count = self._count_recent(slot, float(now[i]), include_current=True)
+                count = self._count_recent(slot, float(now[i])) + 1
                 sev = apnea_severity(float(dur[i]), count)
                 level = 2 if sev == "critical" else 1
                 if self.reported[slot] < level:
-                    events.append(
-                        self._event(
-                            slot,
-                            "onset" if self.reported[slot] == 0 else "escalated",
-                            float(now[i]),
-                            None,
-                            sev,
-                            count,
-                        )
-                    )
+                    phase: Phase = "onset" if self.reported[slot] == 0 else "escalated"
+                    events.append(self._event(slot, phase, float(now[i]), None, sev, count))
                     self.reported[slot] = level
             for i in np.flatnonzero(leave):
                 slot = int(s[i])
                 d = float(dur[i])
                 if d >= APNEA_MIN_DURATION_S:
-                    count = self._count_recent(slot, float(now[i]), include_current=True)
+                    count = self._count_recent(slot, float(now[i])) + 1
                     sev = apnea_severity(d, count)
                     events.append(
                         self._event(slot, "end", float(now[i]), float(now[i]), sev, count)
@@ -298,9 +305,9 @@ class ApneaDetector:
                 self._clear_event(np.array([slot]))
         return events
 
-    def _count_recent(self, slot: int, now: float, include_current: bool) -> int:
-        n = int((self.recent_starts[slot] >= now - REPEAT_WINDOW_S).sum())
-        return n + (1 if include_current else 0)
+    def _count_recent(self, slot: int, now: float) -> int:
+        """Finished events on this slot that started within REPEAT_WINDOW_S of ``now``."""
+        return int((self.recent_starts[slot] >= now - REPEAT_WINDOW_S).sum())
 
     def _event(
         self,
