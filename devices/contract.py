@@ -217,6 +217,11 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    array.flags.writeable = False
+    return array
+
+
 # --- Field readers (slow paths only raise) ---------------------------------------------------------
 
 _NUMBER_TYPES: Final = frozenset({int, float})
@@ -420,6 +425,7 @@ def _vitals(env: Envelope, obj: dict[str, Any]) -> RadarVitalsEvent:
                 )
     # Ints up to 2**64 come from orjson as int, larger as float: all convert to float64.
     displacement_mm = np.array(samples, dtype=np.float64)
+    displacement_mm.flags.writeable = False  # events are frozen; so are their arrays
     magnitude = np.abs(displacement_mm)
     if not magnitude.max() <= MAX_ABS_DISPLACEMENT_MM:  # also catches NaN
         i = int(np.argmax(~(magnitude <= MAX_ABS_DISPLACEMENT_MM)))
@@ -435,7 +441,7 @@ def _vitals(env: Envelope, obj: dict[str, Any]) -> RadarVitalsEvent:
 
 
 def _frames(env: Envelope, obj: dict[str, Any]) -> RadarFramesEvent:
-    """The hot path (~80% of traffic): C-level map/zip over the targets and one numpy table; no
+    """The hot path (~80% of traffic): C-level map/chain over the targets and one numpy table; no
     per-target Python code unless something is wrong.
 
     Shape or type errors (frame not an object, ``targets`` not a list, a target missing ``tid``/``x``/
@@ -452,64 +458,63 @@ def _frames(env: Envelope, obj: dict[str, Any]) -> RadarFramesEvent:
         if set(map(type, per_frame)) != _LIST_ONLY:
             raise TypeError
         counts = list(map(len, per_frame))
-        if max(counts) > MAX_TARGETS_PER_FRAME:
+        most = max(counts)
+        if most > MAX_TARGETS_PER_FRAME:
             raise TypeError
         targets = list(chain.from_iterable(per_frame))
         if not targets:
             return _empty_frames_event(env, fps, n_frames)
-        columns = tuple(
-            zip(*map(_TARGET_POSITION, targets), strict=True)
-        )  # TypeError/KeyError if malformed
         try:
-            velocity_cols = tuple(zip(*map(_TARGET_VELOCITY, targets), strict=True))
-        except KeyError:  # velocities are optional (the LD6002B gives none)
-            velocity_cols = tuple(zip(*map(_target_velocity_or_none, targets), strict=True))
+            rows = list(map(_TARGET_ROW, targets))  # TypeError/KeyError if malformed
+        except KeyError:
+            rows = _rows_with_missing_velocities(targets)
     except (KeyError, TypeError):
         _explain_frames(frames)
-    tid_col, x_col, y_col, z_col = columns
-    # One C-level pass over all values for their types; null positions are missing fields.
-    types = set(map(type, chain(x_col, y_col, z_col, *velocity_cols)))
+    # One C-level pass over all values for their types (null is allowed only as a velocity).
+    types = set(map(type, chain.from_iterable(rows)))
     if (
         not _NUMBER_OR_NULL_TYPES.issuperset(types)
-        or set(map(type, tid_col)) != _INT_ONLY
-        or (_NONE_TYPE in types and (None in x_col or None in y_col or None in z_col))
+        or set(map(type, map(_GET_TID, targets))) != _INT_ONLY
+        or (_NONE_TYPE in types and _has_null_position(rows))
     ):
         _explain_frames(frames)
-    # One (7, n) table, rows contiguous; null velocities become NaN ("no velocity given").
-    # tid is exact in float64: MAX_TID < 2**53, and larger tids are dropped.
-    table = np.array(columns + velocity_cols, dtype=np.float64)
-    index = np.repeat(_FRAME_NUMBERS[:n_frames], counts)
+    # (7, n): tid, x, y, z, vx, vy, vz, each row contiguous; null velocity -> NaN ("not given").
+    # tid is exact in float64: MAX_TID < 2**53, and larger tids are dropped below.
+    table = np.array(rows, dtype=np.float64).T.copy()
+    if most == 1 and len(rows) == n_frames:  # one person tracked all window long: the usual case
+        index = _FRAME_NUMBERS[:n_frames]
+    else:
+        index = np.repeat(_FRAME_NUMBERS[:n_frames], counts)
     dropped = 0
     inside = np.abs(table - _TABLE_MID) <= _TABLE_HALF_WIDTH  # NaN and inf are not inside
     if not inside.all():
-        inside[4:] |= np.isnan(table[4:])  # a missing velocity is fine, a missing position is not
+        inside[4:] |= np.isnan(table[4:])  # a missing velocity is fine; NaN positions are dropped
         ok = inside.all(axis=0)
         dropped = int(ok.size - np.count_nonzero(ok))
         if dropped:
             table, index = table[:, ok], index[ok]
+    # Events are frozen; so are their arrays (index may be a view of the shared _FRAME_NUMBERS).
+    table.flags.writeable = False
+    index.flags.writeable = False
+    tid = table[0].astype(np.int64)
+    tid.flags.writeable = False
+    _, x_m, y_m, z_m, vx_mps, vy_mps, vz_mps = table
     return RadarFramesEvent(
-        env,
-        fps,
-        n_frames,
-        index,
-        table[0].astype(np.int64),
-        table[1],
-        table[2],
-        table[3],
-        table[4],
-        table[5],
-        table[6],
-        dropped,
+        env, fps, n_frames, index, tid, x_m, y_m, z_m, vx_mps, vy_mps, vz_mps, dropped
     )
 
 
 _GET_TARGETS = itemgetter("targets")
+_GET_TID = itemgetter("tid")
 _TARGET_POSITION = itemgetter("tid", "x", "y", "z")
-_TARGET_VELOCITY = itemgetter("vx", "vy", "vz")
+_TARGET_ROW = itemgetter("tid", "x", "y", "z", "vx", "vy", "vz")
+_VELOCITY_KEYS: Final = ("vx", "vy", "vz")
+_NO_VELOCITY: Final = (math.nan, math.nan, math.nan)
 _LIST_ONLY: Final = {list}
 _INT_ONLY: Final = {int}
 _NONE_TYPE: Final = type(None)
-_FRAME_NUMBERS: Final = np.arange(MAX_FRAMES_PER_WINDOW, dtype=np.int32)
+# Frame numbers 0..MAX-1; slices of it are handed out as frame_index, so it is read-only.
+_FRAME_NUMBERS: Final = _read_only(np.arange(MAX_FRAMES_PER_WINDOW, dtype=np.int32))
 # Bounds of the rows of the (7, n) table (tid, x, y, z, vx, vy, vz) as centre and half width, so that
 # one |table - mid| <= half test checks both sides.
 _TABLE_LO: Final = np.array([0, -MAX_ABS_XY_M, -MAX_ABS_XY_M, MIN_Z_M] + [-MAX_ABS_SPEED_MPS] * 3)
@@ -520,29 +525,34 @@ _TABLE_MID: Final = ((_TABLE_LO + _TABLE_HI) / 2)[:, None]
 _TABLE_HALF_WIDTH: Final = ((_TABLE_HI - _TABLE_LO) / 2)[:, None]
 
 
-def _target_velocity_or_none(target: dict[str, Any]) -> tuple[Any, Any, Any]:
-    return target.get("vx"), target.get("vy"), target.get("vz")
+def _rows_with_missing_velocities(targets: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows for windows where some target lacks a velocity (velocities are optional).
+
+    A device that never sends velocities (the LD6002B gives none) stays on a C-level path.
+    Raises KeyError or TypeError for malformed targets, like the fast path.
+    """
+    if set().union(*targets).isdisjoint(_VELOCITY_KEYS):
+        return [position + _NO_VELOCITY for position in map(_TARGET_POSITION, targets)]
+    return [
+        (*_TARGET_POSITION(t), t.get("vx"), t.get("vy"), t.get("vz"))  # None -> NaN later
+        for t in targets
+    ]
+
+
+def _has_null_position(rows: list[tuple[Any, ...]]) -> bool:
+    return any(row[1] is None or row[2] is None or row[3] is None for row in rows)
 
 
 def _empty_frames_event(env: Envelope, fps: float, n_frames: int) -> RadarFramesEvent:
     """A window in which nobody is tracked: no rows, but its length still counts."""
-    return RadarFramesEvent(
-        env,
-        fps,
-        n_frames,
-        np.empty(0, dtype=np.int32),
-        np.empty(0, dtype=np.int64),
-        _no_floats(),
-        _no_floats(),
-        _no_floats(),
-        _no_floats(),
-        _no_floats(),
-        _no_floats(),
-    )
+    f = _NO_FLOATS
+    return RadarFramesEvent(env, fps, n_frames, _NO_INT32, _NO_INT64, f, f, f, f, f, f)
 
 
-def _no_floats() -> npt.NDArray[np.float64]:
-    return np.empty(0, dtype=np.float64)
+# Shared by every empty window; read-only, like every array this module hands out.
+_NO_FLOATS: Final = _read_only(np.empty(0, dtype=np.float64))
+_NO_INT32: Final = _read_only(np.empty(0, dtype=np.int32))
+_NO_INT64: Final = _read_only(np.empty(0, dtype=np.int64))
 
 
 def _explain_frames(frames: list[Any]) -> NoReturn:

@@ -1006,3 +1006,47 @@ def test_unexpected_exception_becomes_decoder_bug(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(contract._DECODERS, "button", broken)
     error = rejects(BUTTON, EXAMPLES[BUTTON], "decoder_bug")
     assert "ZeroDivisionError" in str(error) and error.device_id == "dev-1"
+
+
+def test_frames_without_any_velocity_keys() -> None:
+    # A device that never sends velocities (LD6002B-style adapter) takes its own C-level path.
+    obj = payload(FRAMES, frames=[{"targets": [target(tid=i)]} for i in range(5)])
+    event = decode(FRAMES, encode(obj))
+    assert isinstance(event, RadarFramesEvent) and event.tid.tolist() == [0, 1, 2, 3, 4]
+    assert event.frame_index.tolist() == [0, 1, 2, 3, 4]
+    assert (
+        np.isnan(event.vx_mps).all()
+        and np.isnan(event.vy_mps).all()
+        and np.isnan(event.vz_mps).all()
+    )
+    rejects(
+        FRAMES,
+        payload(FRAMES, frames=[{"targets": [target(), {"tid": 1, "x": 1, "y": 1}]}]),
+        "missing_field",
+    )
+
+
+def test_event_arrays_are_read_only() -> None:
+    one_per_frame = decode(FRAMES, encode(EXAMPLES[FRAMES]))
+    several = decode(FRAMES, encode(frames_with(target(), target(x=99), target())))
+    empty = decode(FRAMES, encode(payload(FRAMES, frames=[{"targets": []}])))
+    vitals = decode(VITALS, encode(EXAMPLES[VITALS]))
+    assert isinstance(vitals, RadarVitalsEvent)
+    arrays = [vitals.displacement_mm]
+    for event in (one_per_frame, several, empty):
+        assert isinstance(event, RadarFramesEvent)
+        arrays += [
+            event.frame_index,
+            event.tid,
+            event.x_m,
+            event.y_m,
+            event.z_m,
+            event.vx_mps,
+            event.vy_mps,
+            event.vz_mps,
+        ]
+    for array in arrays:
+        assert not array.flags.writeable
+        if array.size:
+            with pytest.raises(ValueError, match="read-only"):
+                array[0] = 0
