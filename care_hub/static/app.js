@@ -230,7 +230,8 @@ const CareHub = (() => {
         return;
       }
       this.ws = ws;
-      ws.onopen = () => { this.lastMessageAt = Date.now(); };
+      let opened = false;
+      ws.onopen = () => { opened = true; this.lastMessageAt = Date.now(); };
       ws.onmessage = (msg) => this.handle(msg.data);
       ws.onclose = (ev) => {
         if (this.ws !== ws) return;
@@ -242,6 +243,9 @@ const CareHub = (() => {
           onUnauthorized();
           return;
         }
+        // A refused token closes the handshake, which browsers report only as 1006: ask the
+        // API whether we are still signed in (a 401 there signs us out and stops the stream).
+        if (!opened) api("/api/me").catch(() => {});
         this.scheduleReconnect();
       };
       ws.onerror = () => {}; // onclose follows and reconnects
