@@ -100,55 +100,58 @@ def make_recording(
     # Breathing rate and phase, with pauses inserted by freezing the phase at end-expiration.
     fb0 = rng.uniform(6.0, 30.0) / 60.0
     fb = fb0 * (1.0 + _ou(rng, n, fs, 20.0, 0.08 / 2))
-    breathing = np.ones(n, dtype=bool)
     amp_env = np.ones(n)
-    pause = np.zeros(n, dtype=bool)
-    inc = fb / fs
     if irregular:
-        # Post-breath pauses: after some cycles, hold at end-expiration for 3-7 s.
-        cycles = np.floor(np.cumsum(inc)).astype(int)
-        for c in range(1, int(cycles[-1])):
-            if rng.random() < 0.06:
-                i0 = int(np.searchsorted(cycles, c))
-                pause[i0 : i0 + int(rng.uniform(3.0, 7.0) * fs)] = True
         # Hypopneas: amplitude halved for 10-30 s.
         for _ in range(int(rng.integers(0, 3))):
             h0 = rng.uniform(0, duration_s - 30)
             amp_env[int(h0 * fs) : int((h0 + rng.uniform(10, 30)) * fs)] *= 0.5
-    # Apneas start at end-expiration (the start of a cycle), as central apneas do, one per minute slot.
-    events: list[tuple[float, float]] = []
+    # Apneas (one per minute slot, 10-40 s) start at the end of a breath (end-expiration), as
+    # central apneas do.
+    apnea_due: list[float] = []
     if apnea:
         n_ap = int(rng.integers(1, 4))
-        slots = np.sort(rng.choice(np.arange(60.0, duration_s - 60.0, 60.0), n_ap, replace=False))
-        for s0 in slots:
-            s0 = s0 + rng.uniform(0.0, 15.0)
-            cyc = np.floor(np.cumsum(np.where(pause, 0.0, inc))).astype(int)
-            i0 = int(s0 * fs)
-            nxt = np.flatnonzero(np.diff(cyc[i0:]) > 0)
-            if len(nxt) == 0:
-                continue
-            i0 += int(nxt[0]) + 1
-            d = rng.uniform(10.0, 40.0)
-            i1 = min(n, i0 + int(d * fs))
-            pause[i0:i1] = True
-            events.append((i0 / fs, i1 / fs))
-    inc = np.where(pause, 0.0, inc)
-    phase = np.cumsum(inc)
+        starts = np.sort(rng.choice(np.arange(60.0, duration_s - 60.0, 60.0), n_ap, replace=False))
+        apnea_due = [float(v + rng.uniform(0.0, 15.0)) for v in starts]
+    # Build breath by breath: each cycle takes 1/fb at its start; after a cycle may come a
+    # post-breath pause (irregular breathing, 3-7 s: not an apnea) or a scheduled apnea.
+    phase = np.zeros(n)
+    pause = np.zeros(n, dtype=bool)
+    cycle_id = np.full(n, -1)
+    events: list[tuple[float, float]] = []
+    i = 0
+    while i < n:
+        cyc = max(2, int(fs / fb[i]))
+        j = min(n, i + cyc)
+        phase[i:j] = np.arange(j - i) / cyc
+        cycle_id[i:j] = cycle_id[i - 1] + 1 if i else 0
+        i = j
+        if i >= n:
+            break
+        hold = 0
+        if apnea_due and i / fs >= apnea_due[0]:
+            apnea_due.pop(0)
+            hold = int(rng.uniform(10.0, 40.0) * fs)
+            events.append((i / fs, min(n, i + hold) / fs))
+        elif irregular and rng.random() < 0.06:
+            hold = int(rng.uniform(3.0, 7.0) * fs)
+        pause[i : i + hold] = True  # phase stays 0: the chest rests at end-expiration
+        i += hold
+    breathing = ~pause
     inhale = rng.uniform(0.35, 0.45)
     amp_b = np.exp(rng.uniform(np.log(1.0), np.log(12.0)))
     amp_mod = 1.0 + _ou(rng, n, fs, 10.0, 0.15 / 2)
-    breath = amp_b * amp_env * amp_mod * _breath_shape(phase % 1.0, inhale)
+    breath = amp_b * amp_env * amp_mod * _breath_shape(phase, inhale)
     if irregular:
-        cyc = np.floor(phase).astype(int)
-        sighs = rng.choice(np.unique(cyc), size=min(2, len(np.unique(cyc))), replace=False)
-        breath = np.where(np.isin(cyc, sighs), breath * 2.5, breath)
+        ids = np.unique(cycle_id[cycle_id >= 0])
+        sighs = rng.choice(ids, size=min(2, len(ids)), replace=False)
+        breath = np.where(np.isin(cycle_id, sighs), breath * 2.5, breath)
     # Apnea: the chest rests at end-expiration; a small residual excursion (0-5%) may remain.
     for s0, s1 in events:
         i0, i1 = int(s0 * fs), int(s1 * fs)
         r = rng.uniform(0.0, 0.05)
         tt = np.arange(i1 - i0) / fs
         breath[i0:i1] += r * amp_b * 0.5 * (1 - np.cos(2 * np.pi * fb0 * tt))
-    breathing[pause] = False
 
     fh0 = rng.uniform(45.0, 130.0) / 60.0
     fh = fh0 * (1.0 + _ou(rng, n, fs, 5.0, 0.03 / 2) + 0.02 * np.sin(2 * np.pi * np.cumsum(fb) / fs))
