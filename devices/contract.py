@@ -478,9 +478,10 @@ def _frames(env: Envelope, obj: dict[str, Any]) -> RadarFramesEvent:
         or (_NONE_TYPE in types and _has_null_position(rows))
     ):
         _explain_frames(frames)
-    # (7, n): tid, x, y, z, vx, vy, vz, each row contiguous; null velocity -> NaN ("not given").
-    # tid is exact in float64: MAX_TID < 2**53, and larger tids are dropped below.
-    table = np.array(rows, dtype=np.float64).T.copy()
+    # (7, n): tid, x, y, z, vx, vy, vz; null velocity -> NaN ("not given"). The event's columns are
+    # strided views of this one block (no copy: ~0.6 us a window). tid is exact in float64: MAX_TID
+    # < 2**53, and larger tids are dropped below.
+    table = np.array(rows, dtype=np.float64).T
     if most == 1 and len(rows) == n_frames:  # one person tracked all window long: the usual case
         index = _FRAME_NUMBERS[:n_frames]
     else:
