@@ -176,7 +176,8 @@ const CareHub = (() => {
     if (!detail || typeof detail !== "object") return "";
     const parts = [];
     for (const [k, v] of Object.entries(detail)) {
-      if (v === null || typeof v === "object") continue;
+      // Ids and timestamps mean nothing to someone at the station.
+      if (v === null || typeof v === "object" || /(^|_)(id|ts|at|seq)$/.test(k)) continue;
       const value = typeof v === "number" ? (Number.isInteger(v) ? v : v.toFixed(1)) : v;
       parts.push(`${k.replace(/_/g, " ")} ${value}`);
       if (parts.length === 3) break;
