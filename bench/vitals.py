@@ -96,7 +96,6 @@ def make_recording(
     fs: float = FS_HZ,
 ) -> Recording:
     n = int(duration_s * fs)
-    t = np.arange(n) / fs
     # Breathing rate and phase, with pauses inserted by freezing the phase at end-expiration.
     fb0 = rng.uniform(6.0, 30.0) / 60.0
     fb = fb0 * (1.0 + _ou(rng, n, fs, 20.0, 0.08 / 2))
@@ -154,7 +153,9 @@ def make_recording(
         breath[i0:i1] += r * amp_b * 0.5 * (1 - np.cos(2 * np.pi * fb0 * tt))
 
     fh0 = rng.uniform(45.0, 130.0) / 60.0
-    fh = fh0 * (1.0 + _ou(rng, n, fs, 5.0, 0.03 / 2) + 0.02 * np.sin(2 * np.pi * np.cumsum(fb) / fs))
+    fh = fh0 * (
+        1.0 + _ou(rng, n, fs, 5.0, 0.03 / 2) + 0.02 * np.sin(2 * np.pi * np.cumsum(fb) / fs)
+    )
     ph = 2 * np.pi * np.cumsum(fh) / fs
     pulse = np.sin(ph) + 0.4 * np.sin(2 * ph + 0.8)
     pulse /= pulse.max() - pulse.min()
@@ -164,7 +165,9 @@ def make_recording(
     noise = rng.standard_normal(n) * heart_rms / (10 ** (snr_db / 20.0))
     # Posture drift is slow and smooth: an OU process low-passed by a 10 s moving average, so it
     # has next to no power in the breathing and heart bands (a random walk at 20 Hz would have).
-    drift = np.convolve(_ou(rng, n + int(10 * fs), fs, 60.0, 2.0), np.ones(int(10 * fs)) / (10 * fs), "valid")[:n]
+    drift = np.convolve(
+        _ou(rng, n + int(10 * fs), fs, 60.0, 2.0), np.ones(int(10 * fs)) / (10 * fs), "valid"
+    )[:n]
     x = breath + heart + noise + drift
 
     motion_mask = np.zeros(n, dtype=bool)
@@ -338,7 +341,9 @@ def main(argv: list[str] | None = None) -> None:
     scores: dict[float, Scores] = res["scores"]  # type: ignore[assignment]
     print(f"seed {args.seed}: {args.labelled} recordings x {args.duration:.0f} s at {FS_HZ:.0f} Hz")
     print()
-    print("| SNR (heart RMS / noise RMS) | breathing MAE /min | breathing coverage | heart MAE /min | heart coverage | movement windows rejected |")
+    print(
+        "| SNR (heart RMS / noise RMS) | breathing MAE /min | breathing coverage | heart MAE /min | heart coverage | movement windows rejected |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for snr, sc in scores.items():
         b = np.mean(sc.b_err) if sc.b_err else float("nan")
@@ -359,8 +364,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| sensitivity | {sens:.1%} |")
     print(f"| false apneas per hour | {fph:.2f} ({res['apnea_false']} in {res['hours']:.1f} h) |")
     if len(se):
-        print(f"| start error, median [5%, 95%] s | {np.median(se):+.1f} [{np.percentile(se, 5):+.1f}, {np.percentile(se, 95):+.1f}] |")
-        print(f"| end error, median [5%, 95%] s | {np.median(ee):+.1f} [{np.percentile(ee, 5):+.1f}, {np.percentile(ee, 95):+.1f}] |")
+        print(
+            f"| start error, median [5%, 95%] s | {np.median(se):+.1f} [{np.percentile(se, 5):+.1f}, {np.percentile(se, 95):+.1f}] |"
+        )
+        print(
+            f"| end error, median [5%, 95%] s | {np.median(ee):+.1f} [{np.percentile(ee, 5):+.1f}, {np.percentile(ee, 95):+.1f}] |"
+        )
     wps_est, wps_ap = throughput(args.targets, args.seed)
     print()
     print(f"| throughput, {args.targets} targets, one core | windows/s |")

@@ -204,7 +204,7 @@ def _plan(fs_hz: float, n: int) -> _Plan:
         basis=_plan_basis(n),
         window=signal.windows.hann(n, sym=False),
         nfft=nfft,
-        freqs=freqs,
+        freqs=np.asarray(freqs, np.float64),
         breath_gain=np.abs(hb) ** 4,
         heart_gain=np.abs(hh) ** 4,
         breath_sos=sos_b,
@@ -323,9 +323,7 @@ def estimate_rates(x_mm: FloatArray, fs_hz: float) -> VitalsEstimate:
     cand_best = cand[rows, np.argmax(centre[rows[:, None], cand], axis=1)]
     del lo_i, hi_i
     use_half = (
-        half_ok
-        & local_max[rows, cand_best]
-        & (centre[rows, cand_best] > centre[rows, h_rel])
+        half_ok & local_max[rows, cand_best] & (centre[rows, cand_best] > centre[rows, h_rel])
     )
     h_rel = np.where(use_half, cand_best, h_rel)
     h_idx = h_off + h_rel
