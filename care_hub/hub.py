@@ -41,15 +41,24 @@ class Hub:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings, *, db_schema: str | None = None,
-                    auto_migrate: bool = True, ingest: bool = True) -> Hub:
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        db_schema: str | None = None,
+        auto_migrate: bool = True,
+        ingest: bool = True,
+    ) -> Hub:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         secret = settings.resolved_secret()
         broker = None
         mqtt_url = settings.mqtt.url
         if ingest and not mqtt_url:
-            broker = EmbeddedBroker(settings.data_dir / "broker", prefer=settings.mqtt.embedded_prefer,  # type: ignore[arg-type]
-                                    port=settings.mqtt.embedded_port or None)
+            broker = EmbeddedBroker(
+                settings.data_dir / "broker",
+                prefer=settings.mqtt.embedded_prefer,  # type: ignore[arg-type]
+                port=settings.mqtt.embedded_port or None,
+            )
             await asyncio.to_thread(broker.start)
             mqtt_url = broker.url
             log.info("embedded %s broker on %s", broker.kind, mqtt_url)
@@ -60,8 +69,21 @@ class Hub:
         bus = EventBus(session_factory)
         registry = DeviceRegistry(session_factory)
         await registry.load()
-        hub = cls(settings=settings, secret=secret, engine=engine, session_factory=session_factory,
-                  bus=bus, registry=registry, mqtt_url=mqtt_url, broker=broker)
+        hub = cls(
+            settings=settings,
+            secret=secret,
+            engine=engine,
+            session_factory=session_factory,
+            bus=bus,
+            registry=registry,
+            mqtt_url=mqtt_url,
+            broker=broker,
+        )
+        # --- issue 6, alert engine: escalation loop, cross-process fan-out, ingest leadership ---
+        from alerts.engine import start_alert_engine
+
+        ingest = await start_alert_engine(hub, db_schema=db_schema, ingest=ingest)
+        # --- end issue 6 ---
         if ingest:
             await hub._start_ingest()
         return hub
@@ -69,15 +91,25 @@ class Hub:
     async def _start_ingest(self) -> None:
         m = self.settings.mqtt
         client_id = m.client_id or f"care-hub-{uuid.uuid4().hex[:8]}"
-        self.conn = MqttConnection(self.mqtt_url, client_id=client_id, username=m.username,
-                                   password=m.password.get_secret_value() if m.password else None)
+        self.conn = MqttConnection(
+            self.mqtt_url,
+            client_id=client_id,
+            username=m.username,
+            password=m.password.get_secret_value() if m.password else None,
+        )
         seqs = SeqTracker()
         async with self.session_factory() as session:
             await seqs.load(session)
-        self.pipeline = IngestPipeline(conn=self.conn, registry=self.registry, seqs=seqs,
-                                       session_factory=self.session_factory, bus=self.bus)
+        self.pipeline = IngestPipeline(
+            conn=self.conn,
+            registry=self.registry,
+            seqs=seqs,
+            session_factory=self.session_factory,
+            bus=self.bus,
+        )
         await asyncio.to_thread(self.conn.start)
         self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
+        self.tasks.append(asyncio.create_task(self.pipeline.supervise(), name="supervision"))
 
     def send_command(self, topic: str, payload: bytes) -> None:
         if self.conn is not None:

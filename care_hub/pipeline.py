@@ -13,18 +13,35 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+import numpy as np
+import orjson
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.calls import Command, handle_button
+from care_hub.db import now_s
 from care_hub.events import EventBus
+from care_hub.models import Measurement
 from devices.contract import ContractError, decode, excerpt
 from devices.dedupe import SeqTracker
-from devices.events import KINDS_BY_DEVICE_TYPE, ButtonEvent, DeviceEvent, StatusEvent
+from devices.events import (
+    KINDS_BY_DEVICE_TYPE,
+    ButtonEvent,
+    DeviceEvent,
+    Envelope,
+    KitEvent,
+    StatusEvent,
+)
 from devices.models import DeadLetter, Device
 from devices.mqtt_client import MqttConnection, RawMessage
-from devices.registry import DeviceRegistry
-from devices.supervision import handle_status
+from devices.registry import DeviceInfo, DeviceRegistry
+from devices.supervision import (
+    CLOCK_SKEW_FLAG_S,
+    Liveness,
+    handle_status,
+    mark_offline,
+    mark_online,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +49,12 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 5000
 # How long to wait when the queue is empty: the added latency for a lone call press.
 IDLE_SLEEP_S = 0.01
+# How often silent devices are looked for, and last-seen times written to the database.
+SWEEP_INTERVAL_S = 1.0
+LAST_SEEN_FLUSH_S = 30.0
+# Log at most this many rejections per reason per minute: a flood must not flood the log too.
+REJECT_LOG_PER_MIN = 20
+_LWT_PAYLOAD = {"state": "offline"}
 
 
 @dataclass
@@ -39,14 +62,22 @@ class IngestMetrics:
     received: int = 0
     accepted: int = 0
     duplicates: int = 0
+    skewed: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     last_batch_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"received": self.received, "accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
-                "batches": self.batches, "last_batch_s": self.last_batch_s}
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "skewed": self.skewed,
+            "rejected": dict(self.rejected),
+            "rejected_total": sum(self.rejected.values()),
+            "batches": self.batches,
+            "last_batch_s": self.last_batch_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,27 +94,67 @@ def _device_id_of(topic: str) -> str | None:
     return parts[2][:64] if len(parts) > 2 and parts[0] == "care" else None
 
 
-def decode_batch(messages: list[RawMessage]) -> tuple[list[DeviceEvent], list[Rejection]]:
+def _last_will(m: RawMessage) -> StatusEvent | None:
+    """PROTOCOL: the Last Will is a bare `{"state":"offline"}` (no ts, no seq), set by the broker."""
+    if not m.topic.endswith("/status"):
+        return None
+    try:
+        if orjson.loads(m.payload) != _LWT_PAYLOAD:
+            return None
+    except orjson.JSONDecodeError:
+        return None
+    device_id = _device_id_of(m.topic)
+    if device_id is None:
+        return None
+    return StatusEvent(Envelope(device_id, "status", m.received_at, -1), "offline")
+
+
+def decode_batch(
+    messages: list[RawMessage],
+) -> tuple[list[tuple[DeviceEvent, float]], list[Rejection]]:
     """Pure and CPU-bound: runs in a worker thread so the event loop stays responsive."""
-    events: list[DeviceEvent] = []
+    events: list[tuple[DeviceEvent, float]] = []
     rejects: list[Rejection] = []
     for m in messages:
         try:
-            events.append(decode(m.topic, m.payload))
+            events.append((decode(m.topic, m.payload), m.received_at))
         except ContractError as exc:
-            rejects.append(Rejection(m.topic, _device_id_of(m.topic), exc.reason, str(exc), m.payload))
+            will = _last_will(m) if exc.reason == "missing_field" else None
+            if will is not None:
+                events.append((will, m.received_at))
+            else:
+                rejects.append(
+                    Rejection(m.topic, _device_id_of(m.topic), exc.reason, str(exc), m.payload)
+                )
     return events, rejects
 
 
 class IngestPipeline:
-    def __init__(self, *, conn: MqttConnection, registry: DeviceRegistry, seqs: SeqTracker,
-                 session_factory: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(
+        self,
+        *,
+        conn: MqttConnection,
+        registry: DeviceRegistry,
+        seqs: SeqTracker,
+        session_factory: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+    ) -> None:
         self.conn = conn
         self.registry = registry
         self.seqs = seqs
         self.session_factory = session_factory
         self.bus = bus
         self.metrics = IngestMetrics()
+        self.liveness = Liveness.empty()
+        self._skew: dict[str, float] = {}
+        self._logged: Counter[str] = Counter()
+        self._log_window = 0.0
+        registry.on_change.append(self._watch)
+        for device in registry.all():
+            self._watch(device)
+
+    def _watch(self, device: DeviceInfo) -> None:
+        self.liveness.register(device.slot, device.type, now_s())
 
     async def run(self) -> None:
         while True:
@@ -103,37 +174,89 @@ class IngestPipeline:
     async def process(self, batch: list[RawMessage]) -> None:
         started = time.perf_counter()
         self.metrics.received += len(batch)
-        events, rejects = await asyncio.to_thread(decode_batch, batch)
-        unknown = {e.env.device_id for e in events if self.registry.get(e.env.device_id) is None}
+        decoded, rejects = await asyncio.to_thread(decode_batch, batch)
+        unknown = {
+            e.env.device_id for e, _ in decoded if self.registry.get(e.env.device_id) is None
+        }
         if unknown:
             await self.registry.resolve_unknown(unknown)
-        accepted: list[DeviceEvent] = []
-        for ev in events:
+        accepted: list[tuple[DeviceEvent, float, DeviceInfo]] = []
+        for ev, received_at in decoded:
             env = ev.env
             device = self.registry.get(env.device_id)
             if device is None:
-                rejects.append(Rejection(f"care/v1/{env.device_id}/{env.kind}", env.device_id,
-                                         "unknown_device", "device id is not provisioned", b""))
+                rejects.append(
+                    Rejection(
+                        f"care/v1/{env.device_id}/{env.kind}",
+                        env.device_id,
+                        "unknown_device",
+                        "device id is not provisioned",
+                        b"",
+                    )
+                )
                 continue
             if env.kind not in KINDS_BY_DEVICE_TYPE.get(device.type, ()):
-                rejects.append(Rejection(f"care/v1/{env.device_id}/{env.kind}", env.device_id,
-                                         "wrong_device_type",
-                                         f"a {device.type} may not publish {env.kind}", b""))
+                rejects.append(
+                    Rejection(
+                        f"care/v1/{env.device_id}/{env.kind}",
+                        env.device_id,
+                        "wrong_device_type",
+                        f"a {device.type} may not publish {env.kind}",
+                        b"",
+                    )
+                )
                 continue
-            if not self.seqs.accept(env.device_id, env.kind, env.seq,
-                                    persist=env.kind not in ("radar/frames", "radar/vitals")):
+            if env.seq >= 0 and not self.seqs.accept(
+                env.device_id,
+                env.kind,
+                env.seq,
+                persist=env.kind not in ("radar/frames", "radar/vitals"),
+            ):
                 self.metrics.duplicates += 1
                 continue
-            accepted.append(ev)
+            accepted.append((ev, received_at, device))
+        kit_events = [(ev, dev) for ev, _, dev in accepted if isinstance(ev, KitEvent)]
+        if kit_events:
+            await self.registry.resolve_residents({ev.resident for ev, _ in kit_events})
         commands: list[Command] = []
+        now = now_s()
         async with self.session_factory() as session:
-            for ev in accepted:
-                device = self.registry.get(ev.env.device_id)
-                assert device is not None
+            if accepted:
+                slots = np.fromiter((d.slot for _, _, d in accepted), np.intp, len(accepted))
+                for slot in self.liveness.seen(slots, now):
+                    back = self.registry.by_slot(int(slot))
+                    if back is not None:
+                        await mark_online(session, self.bus, back, at=now)
+                await self._note_skew(session, accepted)
+            for ev, received_at, device in accepted:
                 if isinstance(ev, ButtonEvent):
                     commands += await handle_button(session, self.bus, device, ev)
                 elif isinstance(ev, StatusEvent):
-                    await handle_status(session, self.bus, device, ev)
+                    await handle_status(session, self.bus, device, ev, received_at=received_at)
+                    if ev.state == "offline":
+                        self.liveness.online[device.slot] = False
+                elif isinstance(ev, KitEvent):
+                    if self.registry.resident_facility(ev.resident) is None:
+                        rejects.append(
+                            Rejection(
+                                f"care/v1/{device.id}/kit",
+                                device.id,
+                                "unknown_resident",
+                                f"kit.resident: {ev.resident!r} is not a known resident",
+                                b"",
+                            )
+                        )
+                        continue
+                    session.add(
+                        Measurement(
+                            resident_id=ev.resident,
+                            device_id=device.id,
+                            kind=ev.kit_kind,
+                            ts=ev.env.ts,
+                            values=dict(ev.values),
+                            source="kit",
+                        )
+                    )
             await self._dead_letter(session, rejects)
             await self.seqs.flush(session)
             await self.bus.commit(session)
@@ -145,18 +268,99 @@ class IngestPipeline:
         self.metrics.batches += 1
         self.metrics.last_batch_s = time.perf_counter() - started
 
+    async def _note_skew(
+        self, session: AsyncSession, accepted: list[tuple[DeviceEvent, float, DeviceInfo]]
+    ) -> None:
+        """Flag device clocks far from ours: accepted, but the skew is stored on the device."""
+        ts = np.fromiter((e.env.ts for e, _, _ in accepted), float, len(accepted))
+        received = np.fromiter((r for _, r, _ in accepted), float, len(accepted))
+        skew = ts - received
+        for i in np.flatnonzero(np.abs(skew) > CLOCK_SKEW_FLAG_S):
+            device = accepted[int(i)][2]
+            self.metrics.skewed += 1
+            previous = self._skew.get(device.id)
+            if previous is None or abs(previous - skew[i]) > CLOCK_SKEW_FLAG_S / 2:
+                self._skew[device.id] = float(skew[i])
+                await session.execute(
+                    update(Device)
+                    .where(Device.id == device.id)
+                    .values(clock_skew_s=round(float(skew[i]), 3))
+                )
+
+    async def supervise(self) -> None:
+        """Raise device_offline for devices silent past 3 expected intervals; save last-seen times."""
+        last_flush = time.monotonic()
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            try:
+                now = now_s()
+                silent = self.liveness.sweep(now)
+                flush = time.monotonic() - last_flush >= LAST_SEEN_FLUSH_S
+                if len(silent) == 0 and not flush:
+                    continue
+                async with self.session_factory() as session:
+                    for slot in silent:
+                        device = self.registry.by_slot(int(slot))
+                        if device is not None:
+                            await mark_offline(session, self.bus, device, reason="silent", at=now)
+                    if flush:
+                        await self._flush_last_seen(session)
+                        last_flush = time.monotonic()
+                    await self.bus.commit(session)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("supervision sweep failed")
+
+    async def _flush_last_seen(self, session: AsyncSession) -> None:
+        rows = []
+        for device in self.registry.all():
+            if self.liveness.known[device.slot]:
+                rows.append(
+                    {"b_id": device.id, "seen": float(self.liveness.last_seen_s[device.slot])}
+                )
+        if rows:
+            table = Device.__table__
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(last_seen_at=bindparam("seen"))
+            )
+            conn = await session.connection()
+            await conn.execute(stmt, rows)
+
     async def _dead_letter(self, session: AsyncSession, rejects: list[Rejection]) -> None:
         if not rejects:
             return
+        now = time.monotonic()
+        if now - self._log_window > 60:
+            self._logged.clear()
+            self._log_window = now
         per_device: Counter[str] = Counter()
         for r in rejects:
             self.metrics.rejected[r.reason] += 1
-            log.warning("rejected %s from %s: %s (%s)", r.topic, r.device_id, r.reason, r.detail)
+            self._logged[r.reason] += 1
+            if self._logged[r.reason] <= REJECT_LOG_PER_MIN:
+                log.warning(
+                    "rejected %s from %s: %s (%s)", r.topic, r.device_id, r.reason, r.detail
+                )
             if r.device_id and self.registry.get(r.device_id) is not None:
                 per_device[r.device_id] += 1
-        session.add_all([DeadLetter(device_id=r.device_id, topic=r.topic[:300], reason=r.reason,
-                                    detail=r.detail[:1000], excerpt=excerpt(r.payload))
-                         for r in rejects])
+        session.add_all(
+            [
+                DeadLetter(
+                    device_id=r.device_id,
+                    topic=r.topic[:300],
+                    reason=r.reason,
+                    detail=r.detail[:1000],
+                    excerpt=excerpt(r.payload),
+                )
+                for r in rejects
+            ]
+        )
         for device_id, n in per_device.items():
-            await session.execute(update(Device).where(Device.id == device_id)
-                                  .values(rejected_count=Device.rejected_count + n))
+            await session.execute(
+                update(Device)
+                .where(Device.id == device_id)
+                .values(rejected_count=Device.rejected_count + n)
+            )

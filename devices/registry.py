@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +35,12 @@ class DeviceRegistry:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._by_id: dict[str, DeviceInfo] = {}
+        self._by_slot: dict[int, DeviceInfo] = {}
+        self._resident_facility: dict[str, int] = {}
         self._unknown_checked: dict[str, float] = {}
         self._next_slot = 0
+        # Called with each device (re)loaded: the signal core and supervision size their arrays.
+        self.on_change: list[Callable[[DeviceInfo], None]] = []
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -46,8 +51,30 @@ class DeviceRegistry:
     def all(self) -> list[DeviceInfo]:
         return list(self._by_id.values())
 
+    def by_slot(self, slot: int) -> DeviceInfo | None:
+        return self._by_slot.get(slot)
+
+    def resident_facility(self, resident_id: str) -> int | None:
+        return self._resident_facility.get(resident_id)
+
+    async def resolve_residents(self, resident_ids: set[str]) -> None:
+        """Learn residents not yet cached (provisioned after start), rate-limited like devices."""
+        now = time.monotonic()
+        due = {r for r in resident_ids if r not in self._resident_facility
+               and now - self._unknown_checked.get("resident:" + r, -1e9) >= UNKNOWN_RECHECK_S}
+        if not due:
+            return
+        for r in due:
+            self._unknown_checked["resident:" + r] = now
+        async with self._session_factory() as session:
+            rows = await session.execute(select(Resident.id, Resident.facility_id).where(Resident.id.in_(due)))
+            for rid, fid in rows.all():
+                self._resident_facility[rid] = fid
+
     async def load(self) -> None:
         async with self._session_factory() as session:
+            for rid, fid in (await session.execute(select(Resident.id, Resident.facility_id))).all():
+                self._resident_facility[rid] = fid
             for device in (await session.scalars(select(Device))).all():
                 await self._put(session, device)
 
@@ -87,5 +114,8 @@ class DeviceRegistry:
                           room_id=device.room_id, resident_id=device.resident_id, slot=slot,
                           lives_alone=lives_alone, zone_map=dict(device.zone_map or {}))
         self._by_id[device.id] = info
+        self._by_slot[slot] = info
         self._unknown_checked.pop(device.id, None)
+        for hook in self.on_change:
+            hook(info)
         return info

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from care_hub import service
 from care_hub.api.deps import AdminUser, CurrentUser, HubDep, SessionDep
 from care_hub.models import Facility, Resident, Room, User
 from care_hub.schemas import DeviceCreate, DeviceRebind, FacilityCreate, ResidentCreate, RoomCreate, UserCreate
 from devices import service as device_service
-from devices.models import Device
+from devices.models import DeadLetter, Device, DeviceBinding
 
 router = APIRouter(prefix="/api", tags=["provisioning"])
 
@@ -113,6 +113,40 @@ async def list_devices(session: SessionDep, user: CurrentUser) -> list[dict[str,
     if user.role == "caregiver":
         query = query.where(Device.facility_id == user.facility_id)
     return [device_public(d) for d in (await session.scalars(query)).all()]
+
+
+@router.get("/devices/{device_id}")
+async def device_health(device_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Health of one device: state, last seen, battery, firmware, signal, clock skew, rejections."""
+    d = await session.get(Device, device_id)
+    if (
+        d is None
+        or user.role == "family"
+        or (user.role == "caregiver" and d.facility_id != user.facility_id)
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id} not found")
+    out = device_public(d)
+    rows = await session.execute(
+        select(DeadLetter.reason, func.count())
+        .where(DeadLetter.device_id == device_id)
+        .group_by(DeadLetter.reason)
+    )
+    out["rejected_by_reason"] = {reason: n for reason, n in rows.all()}
+    bindings = await session.scalars(
+        select(DeviceBinding)
+        .where(DeviceBinding.device_id == device_id)
+        .order_by(DeviceBinding.bound_at)
+    )
+    out["bindings"] = [
+        {
+            "room_id": b.room_id,
+            "resident_id": b.resident_id,
+            "bound_at": b.bound_at,
+            "unbound_at": b.unbound_at,
+        }
+        for b in bindings
+    ]
+    return out
 
 
 @router.post("/users", status_code=201)
