@@ -51,11 +51,9 @@ async def handle_button(session: AsyncSession, bus: EventBus, device: DeviceInfo
         await service.resolve(session, bus, alert, actor=device.id, source="device",
                               outcome="cancelled", note="cancelled at the button")
         cmd = command_for(alert, "call_closed")
-    else:  # presence: staff arrived in the room
-        changed = await service.acknowledge(session, bus, alert, actor=device.id, source="device",
-                                            note="staff presence at the button")
+    else:  # presence: staff arrived in the room (recorded even if a screen acknowledged first)
+        changed = await service.record_presence(session, bus, alert, actor=device.id, device_ts=ts)
         if not changed:
             return []
-        alert.detail = {**alert.detail, "presence_at": ts}
         cmd = command_for(alert, "call_acknowledged")
     return [cmd] if cmd else []

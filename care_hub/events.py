@@ -27,38 +27,93 @@ EVENT_LOCK_KEY = 7_746_001
 _PENDING = "care_hub.pending_events"
 
 
+# Alert events a family member may receive; reminders, comments and assignments are staff matters.
+FAMILY_EVENT_TYPES = frozenset({"alert.raised", "alert.updated", "alert.escalated"})
+
+
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Who may see an event: everything (admin), one facility (caregiver), some residents (family)."""
+    """Who may see an event: everything (admin), one facility (caregiver), some residents (family).
+
+    Narrowed further by place (a wall screen per floor or wing) and by the roster (`personal`: a
+    caregiver's own device receives only events addressed to them, or addressed to nobody).
+    """
 
     facility_id: int | None = None
     resident_ids: frozenset[str] | None = None
     everything: bool = False
     types: frozenset[str] | None = None  # alert types a family member chose; None = all
+    # Per-resident choice of alert types for a family member (None or absent: all types).
+    family_types: dict[str, frozenset[str] | None] | None = field(default=None, hash=False)
+    floors: frozenset[str] | None = None
+    wings: frozenset[str] | None = None
+    user_id: int | None = None
+    personal: bool = False
+
+    @property
+    def family(self) -> bool:
+        return self.resident_ids is not None and not self.everything
 
     def allows(self, event: dict[str, Any]) -> bool:
+        if not self._in_scope(event):
+            return False
+        floor, wing = event.get("floor"), event.get("wing")
+        # Events with no place (a hub-wide notice) reach every screen of the facility.
+        if self.floors is not None and floor is not None and str(floor) not in self.floors:
+            return False
+        if self.wings is not None and wing is not None and str(wing) not in self.wings:
+            return False
+        if self.personal and not self.family:
+            recipients = event.get("recipients")
+            if recipients is not None and self.user_id not in recipients:
+                return False
+        return True
+
+    def _in_scope(self, event: dict[str, Any]) -> bool:
         if self.everything:
             return True
         if self.resident_ids is not None:
-            if event.get("resident_id") not in self.resident_ids:
+            resident_id = event.get("resident_id")
+            if resident_id not in self.resident_ids:
                 return False
-            if self.types is not None:
-                alert_type = event.get("data", {}).get("type")
-                return alert_type is None or alert_type in self.types
-            return True
+            if (
+                str(event.get("type", "")).startswith("alert.")
+                and event.get("type") not in FAMILY_EVENT_TYPES
+            ):
+                return False
+            data = event.get("data") or {}
+            if event.get("type") == "alert.escalated":
+                # Only the family tier is addressed to them, and it reaches them whatever they chose.
+                return data.get("tier") == "family"
+            alert_type = data.get("type")
+            if alert_type is None:
+                return True
+            chosen = self.family_types.get(resident_id) if self.family_types else self.types
+            return chosen is None or alert_type in chosen
         return self.facility_id is not None and event.get("facility_id") == self.facility_id
 
 
 @dataclass(eq=False)
 class Subscriber:
     audience: Audience
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_MAX))
+    queue: asyncio.Queue[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_MAX)
+    )
     overflowed: bool = False
 
 
 def public_event(row: EventLog) -> dict[str, Any]:
-    return {"seq": row.seq, "type": row.type, "at": row.at, "data": row.data,
-            "facility_id": row.facility_id, "resident_id": row.resident_id}
+    return {
+        "seq": row.seq,
+        "type": row.type,
+        "at": row.at,
+        "data": row.data,
+        "facility_id": row.facility_id,
+        "resident_id": row.resident_id,
+        "floor": row.floor,
+        "wing": row.wing,
+        "recipients": row.recipients,
+    }
 
 
 def wire_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -73,13 +128,36 @@ class EventBus:
         self._lock = asyncio.Lock()
         # Hooks called with each committed event (e.g. cross-process NOTIFY).
         self.on_published: list[Callable[[dict[str, Any]], None]] = []
+        # Multi-process mode (care_hub.fanout): commits NOTIFY this channel, and delivery is
+        # strictly in seq order through `deliver_through`, reading rows other processes wrote.
+        self.notify_channel: str | None = None
+        self._delivered_upto: int | None = None
+        self._deliver_lock = asyncio.Lock()
 
     @staticmethod
-    def record(session: AsyncSession, *, type: str, data: dict[str, Any],
-               facility_id: int | None, resident_id: str | None) -> None:
+    def record(
+        session: AsyncSession,
+        *,
+        type: str,
+        data: dict[str, Any],
+        facility_id: int | None,
+        resident_id: str | None,
+        floor: str | None = None,
+        wing: str | None = None,
+        recipients: list[int] | None = None,
+    ) -> None:
         """Queue an event on this session; `commit` writes and publishes it."""
         session.info.setdefault(_PENDING, []).append(
-            EventLog(type=type, data=data, facility_id=facility_id, resident_id=resident_id))
+            EventLog(
+                type=type,
+                data=data,
+                facility_id=facility_id,
+                resident_id=resident_id,
+                floor=floor,
+                wing=wing,
+                recipients=recipients,
+            )
+        )
 
     async def commit(self, session: AsyncSession) -> list[dict[str, Any]]:
         """Commit the session; insert its pending events last, under a lock, so seq = commit order."""
@@ -89,13 +167,54 @@ class EventBus:
             return []
         async with self._lock:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
-                await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK_KEY})
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK_KEY}
+                )
             session.add_all(pending)
             await session.flush()
+            if self.notify_channel is not None:
+                # Sent by PostgreSQL at commit, so other processes never hear of a rolled-back
+                # event; the payload is only the seq (NOTIFY payloads must stay under 8000 bytes).
+                await session.execute(
+                    text("SELECT pg_notify(:c, :p)"),
+                    {"c": self.notify_channel, "p": str(pending[-1].seq)},
+                )
             await session.commit()
         events = [public_event(row) for row in pending]
-        self.publish(events)
+        if self._delivered_upto is None:
+            self.publish(events)
+        else:
+            await self.deliver_through(events[-1]["seq"], local=events)
         return events
+
+    def start_ordered_delivery(self, delivered_upto: int) -> None:
+        """Multi-process mode: deliver every committed event once, in seq order, from here on."""
+        self._delivered_upto = delivered_upto
+
+    async def deliver_through(self, seq: int, *, local: list[dict[str, Any]] | None = None) -> None:
+        """Publish every event up to `seq` not yet delivered here, in seq order.
+
+        Seqs are assigned under a cross-process lock held until commit, so once `seq` is committed
+        every lower seq is committed (or rolled back, a gap forever): reading the range is complete.
+        """
+        async with self._deliver_lock:
+            upto = self._delivered_upto
+            if upto is None or seq <= upto:
+                return
+            if local and local[0]["seq"] == upto + 1:
+                events = local
+            else:
+                async with self._session_factory() as session:
+                    rows = (
+                        await session.scalars(
+                            select(EventLog)
+                            .where(EventLog.seq > upto, EventLog.seq <= seq)
+                            .order_by(EventLog.seq)
+                        )
+                    ).all()
+                events = [public_event(r) for r in rows]
+            self.publish(events)
+            self._delivered_upto = seq
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -121,13 +240,20 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    async def replay(self, since: int, audience: Audience, *, limit: int = 10_000) -> list[dict[str, Any]]:
+    async def replay(
+        self, since: int, audience: Audience, *, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
         async with self._session_factory() as session:
-            rows = (await session.scalars(
-                select(EventLog).where(EventLog.seq > since).order_by(EventLog.seq).limit(limit))).all()
+            rows = (
+                await session.scalars(
+                    select(EventLog).where(EventLog.seq > since).order_by(EventLog.seq).limit(limit)
+                )
+            ).all()
         return [e for e in (public_event(r) for r in rows) if audience.allows(e)]
 
     async def last_seq(self) -> int:
         async with self._session_factory() as session:
-            value = await session.scalar(select(EventLog.seq).order_by(EventLog.seq.desc()).limit(1))
+            value = await session.scalar(
+                select(EventLog.seq).order_by(EventLog.seq.desc()).limit(1)
+            )
         return int(value or 0)

@@ -37,6 +37,8 @@ class AlertSettings(BaseModel):
     ack_timeout_high_s: float = 120.0
     ack_timeout_medium_s: float = 600.0
     reminder_interval_s: float = 30.0
+    # How often the escalation engine checks deadlines (alerts.escalation).
+    escalation_tick_s: float = 1.0
 
 
 class Settings(BaseSettings):

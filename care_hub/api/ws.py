@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import logging
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 
+from alerts.routing import chosen_types, family_links, wire_view
 from care_hub.api.deps import Principal, principal_from_token
-from care_hub.events import Audience, wire_event
+from care_hub.events import Audience
 from care_hub.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -22,16 +23,28 @@ CLOSE_UNAUTHORISED = 4401
 CLOSE_TOO_SLOW = 1013
 
 
-def audience_for(user: Principal) -> Audience:
+def _set(values: list[str] | None) -> frozenset[str] | None:
+    return frozenset(v for raw in values for v in raw.split(",") if v) if values else None
+
+
+def audience_for(user: Principal, *, floor: list[str] | None = None, wing: list[str] | None = None,
+                 mine: bool = False,
+                 family_types: dict[str, frozenset[str] | None] | None = None) -> Audience:
+    """Role scope, narrowed by place (a wall screen per floor or wing) and roster (`mine`)."""
+    place = {"floors": _set(floor), "wings": _set(wing)}
     if user.role == "admin":
-        return Audience(everything=True)
+        return Audience(everything=True, **place)
     if user.role == "family":
-        return Audience(resident_ids=user.resident_ids)
-    return Audience(facility_id=user.facility_id)
+        return Audience(resident_ids=user.resident_ids, family_types=family_types)
+    return Audience(facility_id=user.facility_id, user_id=user.user_id, personal=mine, **place)
 
 
 @router.websocket("/ws/events")
-async def events(ws: WebSocket, token: str | None = None, since: int | None = None) -> None:
+async def events(ws: WebSocket, token: str | None = None, since: int | None = None,
+                 floor: list[str] | None = Query(None), wing: list[str] | None = Query(None),
+                 mine: bool = False) -> None:
+    """Events for this user. `floor`/`wing` (repeatable or comma-separated) narrow a wall screen
+    to its part of the building; `mine=1` keeps only what the roster addresses to this caregiver."""
     hub: Hub = ws.app.state.hub
     async with hub.session_factory() as session:
         try:
@@ -39,8 +52,14 @@ async def events(ws: WebSocket, token: str | None = None, since: int | None = No
         except HTTPException:
             await ws.close(code=CLOSE_UNAUTHORISED, reason="not authenticated")
             return
+        types = chosen_types(await family_links(session, user.user_id)) if user.role == "family" else None
     await ws.accept()
-    audience = audience_for(user)
+    audience = audience_for(user, floor=floor, wing=wing, mine=mine, family_types=types)
+    family = audience.family
+
+    def wire_event(event: dict) -> dict:  # type: ignore[type-arg]
+        return wire_view(event, family=family)
+
     # Subscribe before replaying so nothing committed in between is missed; drop live duplicates.
     sub = hub.bus.subscribe(audience)
     try:
