@@ -87,7 +87,7 @@ MOTION_RANGE_MM = 40.0
 MIN_PEAK_TO_FLOOR = 20.0
 # Share of band power within +-PEAK_HALF_WIDTH_HZ of the peak (tuned on bench/vitals.py seed 1).
 BREATH_MIN_QUALITY = 0.35
-HEART_MIN_QUALITY = 0.20
+HEART_MIN_QUALITY = 0.25
 BREATH_PEAK_HALF_WIDTH_HZ = 0.05
 HEART_PEAK_HALF_WIDTH_HZ = 0.08
 # Breathing harmonics k * f_b, k = 2..8, are discounted in the heart band within
@@ -101,6 +101,13 @@ HARMONIC_REL_SPREAD = 0.06
 # falling ~k^-3 in amplitude (k^-6 in power): the 2nd harmonic of a 12 mm breath carries ~100x the
 # power of a 0.2 mm heartbeat, the 6th is below it. Tuned on bench/vitals.py seed 1.
 HARMONIC_DISCOUNT = (1e-3, 1e-2, 0.05, 0.2, 0.5, 0.5, 0.5)
+# A pick that still lands near harmonic 2..5 cannot be told from it (the heartbeat may sit there,
+# or the harmonic won): no estimate, reason "harmonic". Above order 5 harmonics are weaker than a
+# heartbeat for the breath shapes we model, and the zones cover the whole band for slow breathing.
+HARMONIC_AMBIGUOUS_MAX_ORDER = 1
+# When the pick may be the heartbeat's own 2nd harmonic, its fundamental is looked for this close
+# to half the pick's frequency.
+HALF_SEARCH_HZ = 0.05
 
 # Reasons (strings, so the wiring can store them as-is).
 OK = "ok"
@@ -111,6 +118,7 @@ SATURATED = "saturated"
 MOTION = "motion"
 NO_SIGNAL = "no_signal"
 LOW_QUALITY = "low_quality"
+HARMONIC = "harmonic"  # heart peak on a breathing harmonic: ambiguous
 NO_BREATH_FOR_HEART = "no_breathing"  # heart withheld when breathing failed the gates
 
 
@@ -304,10 +312,13 @@ def estimate_rates(x_mm: FloatArray, fs_hz: float) -> VitalsEstimate:
     prominence = np.exp(log_p - ndimage.uniform_filter1d(log_p, bg_bins, axis=1, mode="nearest"))
     fh = freqs[hb]
     discount = np.ones((k, nh))
+    ambiguous = np.zeros((k, nh), dtype=bool)
     for order, keep in enumerate(HARMONIC_DISCOUNT, start=2):
         tol_k = HARMONIC_TOL_HZ + order * b_hz * HARMONIC_REL_SPREAD
-        near = np.abs(fh[None, :] - order * b_hz[:, None]) <= tol_k[:, None]
-        discount = np.where(near & b_valid[:, None], np.minimum(discount, keep), discount)
+        near = (np.abs(fh[None, :] - order * b_hz[:, None]) <= tol_k[:, None]) & b_valid[:, None]
+        discount = np.where(near, np.minimum(discount, keep), discount)
+        if order <= HARMONIC_AMBIGUOUS_MAX_ORDER:
+            ambiguous |= near
     weighted = prominence * discount
     h_rel = np.argmax(np.where(local_max, weighted, 0.0), axis=1)
     # A heartbeat's own 2nd harmonic can win when its fundamental sits on a breathing harmonic:
@@ -316,12 +327,10 @@ def estimate_rates(x_mm: FloatArray, fs_hz: float) -> VitalsEstimate:
     half = np.round((h_off + h_rel) / 2.0).astype(np.intp) - h_off
     half_ok = half >= 1
     half_c = np.clip(half, 0, nh - 1)
-    lo_i = np.clip(half_c - 2, 0, nh - 1)
-    hi_i = np.clip(half_c + 2, 0, nh - 1)
-    # the strongest bin within +-2 bins of f/2
-    cand = np.stack([np.clip(half_c + d, 0, nh - 1) for d in range(-2, 3)], axis=1)
+    # the strongest bin within +-HALF_SEARCH_HZ of f/2 (heart-rate variability smears the peak)
+    reach = max(1, round(HALF_SEARCH_HZ / df))
+    cand = np.clip(half_c[:, None] + np.arange(-reach, reach + 1)[None, :], 0, nh - 1)
     cand_best = cand[rows, np.argmax(centre[rows[:, None], cand], axis=1)]
-    del lo_i, hi_i
     use_half = (
         half_ok & local_max[rows, cand_best] & (centre[rows, cand_best] > centre[rows, h_rel])
     )
@@ -336,6 +345,7 @@ def estimate_rates(x_mm: FloatArray, fs_hz: float) -> VitalsEstimate:
 
     heart_reason = np.where(b_valid, OK, NO_BREATH_FOR_HEART).astype("<U12")
     heart_reason[(heart_reason == OK) & (h_snr < MIN_PEAK_TO_FLOOR)] = NO_SIGNAL
+    heart_reason[(heart_reason == OK) & ambiguous[rows, h_rel]] = HARMONIC
     heart_reason[(heart_reason == OK) & (h_q < HEART_MIN_QUALITY)] = LOW_QUALITY
     h_valid = heart_reason == OK
 
