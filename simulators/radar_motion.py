@@ -506,7 +506,7 @@ def _ep_fall_from_chair(rng: np.random.Generator, fps: float, p: Person) -> tupl
     sc.walk_to(CHAIR_XY, p.speed_mps)
     sc.move(_u(rng, (0.8, 1.5)), z=_u(rng, CHAIR_Z_RANGE_M))
     sc.stay(_u(rng, (3.0, 8.0)), rng)
-    impact = _fall_to_floor(sc, rng, (0.5, 1.0), _u(rng, (0.5, 0.8)), float(rng.uniform(np.pi * 0.6, np.pi * 1.4)))
+    impact = _fall_to_floor(sc, rng, (0.5, 1.0), _u(rng, (0.65, 0.9)), float(rng.uniform(np.pi * 0.6, np.pi * 1.4)))
     _lie_after(sc, rng, 25.0)
     return sc, impact
 
@@ -672,7 +672,11 @@ def make_episode(
 
 # --- ordinary days ---------------------------------------------------------------------------
 def ordinary_activity(
-    rng: np.random.Generator, duration_s: float, noise: str, t0_s: float = 1_764_320_000.0
+    rng: np.random.Generator,
+    duration_s: float,
+    noise: str,
+    t0_s: float = 1_764_320_000.0,
+    log: list[tuple[float, str]] | None = None,
 ) -> Rows:
     """Hours of ordinary life in the room: walking, chair, bed, bending, kneeling, exercise, sitting
     on the floor slowly, visitors. Deliberately busier than a real day (more transitions per hour),
@@ -685,6 +689,8 @@ def ordinary_activity(
     probs = np.array([0.3, 0.2, 0.08, 0.15, 0.05, 0.05, 0.03, 0.1, 0.04])
     while sc.t_s < duration_s:
         a = acts[int(rng.choice(len(acts), p=probs / probs.sum()))]
+        if log is not None:
+            log.append((t0_s + sc.t_s, a))
         if a == "walk":
             for _ in range(int(rng.integers(1, 4))):
                 sc.walk_to(_open_spot(rng), p.speed_mps)

@@ -58,8 +58,8 @@ Z_MAX_M = 2.2
 # --- height smoothing -----------------------------------------------------------------------
 # Bin length: 0.2 s holds 2-4 frames at 10-20 fps, short against a 0.5-1 s fall (FIELD-NOTES).
 BIN_S = 0.2
-# Bins remembered per track (2 s): enough for the descent window and the long median.
-RING_BINS = 10
+# Bins remembered per track (8 s): the descent reference and the confirmation median read it.
+RING_BINS = 40
 # Short median over 5 bins (1 s): rejects single phantoms and the 0.5 s flicker of a lying person.
 SHORT_BINS = 5
 # Median of 5 bins lags a step by about half its span: used to back-date the impact time.
@@ -71,11 +71,15 @@ MEDIAN_LAG_S = SHORT_BINS * BIN_S / 2
 FLOOR_HEIGHT_M = 0.5
 # Drop needed within the descent window: falls go 1.0-1.2 m -> <=0.4 m within 0.5-1 s (FIELD-NOTES),
 # from a chair ~0.75 -> 0.4 m; a slow sit to the floor over 4-6 s drops <0.3 m per 2 s.
-MIN_DROP_M = 0.33
-DESCENT_WINDOW_S = 2.0
-# The reference height is taken from the start of that window only (bins at least 1 s old): the max
-# over the whole window would be biased upwards by noise and turn slow descents into "fast" ones.
-DESCENT_REF_AGE_S = 1.0
+MIN_DROP_M = 0.3
+# The "before" height is the median of the latest 5 bins that are 1.5-5 s old: a median, not a max,
+# because a max is biased upwards by 0.15-0.25 m jitter and turns slow descents (or noise) into
+# "fast" ones. Up to 5 s back because held repeats (up to several seconds) leave gaps.
+DESCENT_WINDOW_S = 5.0
+DESCENT_REF_AGE_S = 1.5
+REF_BINS = 5
+# At least this many fresh reference bins (heavy holds leave few; one bin is one noisy sample).
+MIN_REF_BINS = 2
 # Rolling out of bed drops only ~0.2-0.3 m (mattress ~0.5 m), so a smaller drop suffices when the
 # track was inside a bed zone within the descent window.
 MIN_DROP_FROM_BED_M = 0.12
@@ -84,10 +88,14 @@ BED_MARGIN_M = 0.15
 # Got up: 2 s median back at sitting/standing height (a lying person's flicker to 1.0 m lasts
 # ~0.5 s, FIELD-NOTES, so it cannot move a 2 s median).
 GETUP_HEIGHT_M = 0.68
-# At confirmation, at least this fraction of the bins seen since the suspicion must be "down": below
-# kneeling/sitting-on-a-chair height (>=0.6 m); a fallen person who sits up on the floor is still down.
-CONFIRM_FLOOR_FRACTION = 0.5
-DOWN_HEIGHT_M = 0.6
+GETUP_WINDOW_S = 2.0
+GETUP_MIN_BINS = 3
+# At confirmation the median of all fresh samples since the suspicion must be "down": below chair
+# and kneeling height (>=0.6 m); a fallen person who sits up on the floor (~0.45 m) is still down.
+DOWN_HEIGHT_M = 0.55
+# Before a fall (outside a bed) the person was sitting on a chair or standing: the median of the
+# remembered bins before the descent is at least this (chair ~0.7 m, standing 0.9-1.2 m).
+PRE_MIN_HEIGHT_M = 0.6
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
@@ -106,8 +114,8 @@ class FallParams:
     descent_window_s: float = DESCENT_WINDOW_S
     descent_ref_age_s: float = DESCENT_REF_AGE_S
     getup_height_m: float = GETUP_HEIGHT_M
-    confirm_floor_fraction: float = CONFIRM_FLOOR_FRACTION
     down_height_m: float = DOWN_HEIGHT_M
+    pre_min_height_m: float = PRE_MIN_HEIGHT_M
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +250,12 @@ class FallDetector:
         self._pfloor = np.full(s, np.nan)
         self._px = np.full(s, np.nan)
         self._py = np.full(s, np.nan)
-        self._pn_floor = np.zeros(s)
-        self._pn_seen = np.zeros(s)
 
     # --- configuration ---------------------------------------------------------------------
     def set_bed_zones(self, slot: int, rects: Sequence[tuple[float, float, float, float]]) -> None:
-        """Bed rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot."""
+        """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot:
+        beds, and also chairs/sofas, where being low is not being on the floor. A drop out of one
+        of them onto the floor nearby (rolling out of bed, sliding off a chair) is a fall."""
         if len(rects) > MAX_BED_ZONES:
             raise ValueError(f"at most {MAX_BED_ZONES} bed zones per slot")
         self._bed[slot] = np.nan
@@ -486,24 +494,36 @@ class FallDetector:
         p = self.params
         r = RING_BINS
         pos = self._rpos[s, k]
-        # descent reference: max short median over the window before this bin
+        # descent reference: median of the latest REF_BINS bins at least 1 s old and at most
+        # descent_window_s old (under heavy holds these may be sparse)
         prev_t = self._rt[s, k]
-        prev_s = self._rs[s, k]
         with np.errstate(invalid="ignore"):
-            win = (prev_t >= tb[:, None] - p.descent_window_s) & (prev_t < tb[:, None])
-            ref = win & (prev_t <= tb[:, None] - p.descent_ref_age_s)
-        pre = np.max(np.where(ref, prev_s, -np.inf), axis=1)
-        bed_recent = np.any(win & self._rbed[s, k], axis=1)
+            ok = (prev_t >= tb[:, None] - p.descent_window_s) & (
+                prev_t <= tb[:, None] - p.descent_ref_age_s
+            )
+        newest = np.argsort(np.where(ok, -prev_t, np.inf), axis=1)[:, :REF_BINS]
+        ref = np.zeros_like(ok)
+        np.put_along_axis(ref, newest, True, axis=1)
+        ref &= ok
+        pre = _row_median(np.where(ref, self._rz[s, k], np.nan))
+        # history gate: the whole remembered past before the reference must be off the floor, so
+        # noise while someone sits on the floor for minutes cannot fake a descent
+        with np.errstate(invalid="ignore"):
+            old = prev_t <= tb[:, None] - p.descent_ref_age_s
+        hist = _row_median(np.where(old, self._rz[s, k], np.nan))
+        # fall from bed: most reference bins strictly inside a bed (no margin)
+        n_ref = ref.sum(axis=1)
+        from_bed = (ref & self._rbed[s, k]).sum(axis=1) * 2 > n_ref
         # push this bin
+        in_bed_strict = in_rects(xb, yb, self._bed[s])
         in_bed = in_rects(xb, yb, self._bed[s], BED_MARGIN_M)
         self._rz[s, k, pos] = zb
         self._rt[s, k, pos] = tb
-        self._rbed[s, k, pos] = in_bed
+        self._rbed[s, k, pos] = in_bed_strict
         ring = self._rz[s, k]
         ring_t = self._rt[s, k]
         idx_recent = (pos[:, None] - np.arange(SHORT_BINS)[None, :]) % r
         short = _row_median(np.take_along_axis(ring, idx_recent, axis=1))
-        self._rs[s, k, pos] = short
         self._rpos[s, k] = (pos + 1) % r
 
         floor = (short <= p.floor_height_m) & ~in_bed
@@ -517,20 +537,22 @@ class FallDetector:
             self._resolve(so[due], deadline[due], out)
             live = oi[~due]
             sl = s[live]
-            self._pn_seen[sl] += 1
-            self._pn_floor[sl] += short[live] <= p.down_height_m
-            # got up: median of the bins since the suspicion (up to 2 s), at least 1 s of them
+            # got up: median of the bins since the suspicion, over the last 2 s, at least 3 bins
             with np.errstate(invalid="ignore"):
-                after = ring_t[live] > self._psince[sl][:, None] + BIN_S / 2
+                after = (ring_t[live] > self._psince[sl][:, None] + BIN_S / 2) & (
+                    ring_t[live] >= tb[live][:, None] - GETUP_WINDOW_S
+                )
             long = _row_median(np.where(after, ring[live], np.nan))
-            up = (after.sum(axis=1) >= SHORT_BINS) & (long >= p.getup_height_m)
+            up = (after.sum(axis=1) >= GETUP_MIN_BINS) & (long >= p.getup_height_m)
             self._emit(sl[up], "cancelled", tb[live][up], out, "got_up")
             self._clear_pending(sl[up])
         # new suspicions
         drop = pre - short
         with np.errstate(invalid="ignore"):
-            fast = (drop >= p.min_drop_m) | (bed_recent & (drop >= p.min_drop_from_bed_m))
-        sus = floor & fast & (self._pk[s] < 0)
+            fast = ((drop >= p.min_drop_m) & (hist >= p.pre_min_height_m)) | (
+                from_bed & (drop >= p.min_drop_from_bed_m)
+            )
+        sus = floor & fast & (self._pk[s] < 0) & (n_ref >= MIN_REF_BINS)
         if sus.any():
             si = np.nonzero(sus)[0]
             _, first = np.unique(s[si], return_index=True)
@@ -543,8 +565,6 @@ class FallDetector:
             self._pfloor[ss] = short[si]
             self._px[ss] = xb[si]
             self._py[ss] = yb[si]
-            self._pn_seen[ss] = 1
-            self._pn_floor[ss] = 1
             self._emit(ss, "suspected", tb[si], out)
 
     def _deadline_pass(self, out: list[FallDetection]) -> None:
@@ -556,11 +576,16 @@ class FallDetector:
         self._resolve(s[due], deadline[due], out)
 
     def _resolve(self, s: IntArr, at: FloatArr, out: list[FallDetection]) -> None:
-        """Deadline reached: confirm if the person was mostly seen down (or not seen at all)."""
+        """Deadline reached: confirm if the median height since the suspicion (last ring span) is
+        down, or if the person was not seen at all (trackers drop people who lie still)."""
         if s.size == 0:
             return
-        frac = self._pn_floor[s] / np.maximum(self._pn_seen[s], 1)
-        down = (self._pn_seen[s] == 0) | (frac >= self.params.confirm_floor_fraction)
+        k = self._pk[s]
+        rt = self._rt[s, k]
+        with np.errstate(invalid="ignore"):
+            since = (rt >= self._psince[s][:, None]) & (rt <= at[:, None])
+        med = _row_median(np.where(since, self._rz[s, k], np.nan))
+        down = np.isnan(med) | (med <= self.params.down_height_m)
         self._emit(s[down], "confirmed", at[down], out)
         self._emit(s[~down], "cancelled", at[~down], out, "not_down")
         self._clear_pending(s)
@@ -594,5 +619,4 @@ class FallDetector:
     def _clear_pending(self, s: IntArr) -> None:
         self._pk[s] = -1
         self._pimpact[s] = np.nan
-        self._pn_seen[s] = 0
-        self._pn_floor[s] = 0
+        self._psince[s] = np.nan
