@@ -1,6 +1,6 @@
 """Labelled evaluation of the fall detector on simulated radar episodes and ordinary days.
 
-    .venv/bin/python -m bench.falls --episodes 900 --seed 2 --residents 40 --hours 3
+    .venv/bin/python -m bench.falls --episodes 900 --seed 2 --residents 20 --hours 2
 
 Tune on one seed (1), report on another (2). Prints sensitivity, specificity, false alarms per
 resident-day of ordinary activity and impact -> confirmed latency, by noise level and episode type.
@@ -163,8 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--episodes", type=int, default=900)
     ap.add_argument("--seed", type=int, default=2, help="1 = tuning seed, 2 = held-out report seed")
-    ap.add_argument("--residents", type=int, default=40, help="ordinary-activity residents per noise level")
-    ap.add_argument("--hours", type=float, default=3.0, help="ordinary-activity hours per resident")
+    ap.add_argument("--residents", type=int, default=20, help="ordinary-activity residents per noise level")
+    ap.add_argument("--hours", type=float, default=2.0, help="ordinary-activity hours per resident")
     ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
     args = ap.parse_args(argv)
     params = FallParams(confirm_s=args.confirm_s)

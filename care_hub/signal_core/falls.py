@@ -51,6 +51,9 @@ TID_BONUS_M = 0.2
 TRACK_TTL_S = 20.0
 # With every track in use, a new target may replace one unseen for at least this long.
 STEAL_AFTER_S = 1.0
+# A value repeated this long is admitted once more: a still person on a quantising tracker repeats
+# exact values too, and that is information (a real hold just stops adding weight).
+HOLD_REFRESH_S = 1.0
 # Heights outside this range are phantoms (sensor mounted ~1.8 m; FIELD-NOTES: phantoms above it).
 Z_MIN_M = -0.3
 Z_MAX_M = 2.2
@@ -230,6 +233,7 @@ class FallDetector:
         self._tlast = np.full((s, k), np.nan)  # NaN = free
         self._ttid = np.full((s, k), -1, dtype=np.int64)
         self._tz = np.full((s, k), np.nan)
+        self._tfresh = np.full((s, k), np.nan)
         # open (not yet complete) bin per track
         self._obin = np.full((s, k), -1, dtype=np.int64)
         self._oz = np.zeros((s, k))
@@ -399,8 +403,14 @@ class FallDetector:
             sm, km = s[m], k_row[m]
             held = np.zeros(idx.size, dtype=np.bool_)
             held[m] = (
-                (self._tx[sm, km] == xx[m]) & (self._ty[sm, km] == yy[m]) & (self._tz[sm, km] == zz[m])
+                (self._tx[sm, km] == xx[m])
+                & (self._ty[sm, km] == yy[m])
+                & (self._tz[sm, km] == zz[m])
+                & (tt[m] - self._tfresh[sm, km] < HOLD_REFRESH_S)
             )
+            fresh = m.copy()
+            fresh[m] = ~held[m]
+            self._tfresh[s[fresh], k_row[fresh]] = tt[fresh]
             self._tx[sm, km] = xx[m]
             self._ty[sm, km] = yy[m]
             self._tz[sm, km] = zz[m]

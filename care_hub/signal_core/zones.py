@@ -1,0 +1,228 @@
+"""Zone maps, vectorised point classification and a vectorised zone tracker emitting visits.
+
+A zone map names rectangles and polygons in room coordinates (bed, bathroom, chair, door); a point
+in none of them is in the "room"; nobody seen for ``away_after_s`` (after being in the room or at
+the door) is "away". The tracker smooths per-second zone samples with a minimum dwell, so tracker
+jitter at a zone edge does not create visits, and emits compact ``ZoneVisit`` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArr = npt.NDArray[np.float64]
+IntArr = npt.NDArray[np.int64]
+
+ZoneName = Literal["away", "room", "bed", "bathroom", "chair", "door"]
+# Codes are indices into ZONES. Where shapes overlap the lower code wins (a bed inside the room).
+ZONES: tuple[ZoneName, ...] = ("away", "room", "bed", "bathroom", "chair", "door")
+ZONE_CODE: dict[str, int] = {z: i for i, z in enumerate(ZONES)}
+AWAY, ROOM = 0, 1
+
+# Zone samples are taken per 1 s bin (a radar window) and the bin's majority zone is used.
+ZONE_BIN_S = 1.0
+# A new zone must hold this long before a visit starts: xy jitter of 0.1-0.2 m at a bed edge flips
+# a frame-by-frame classification several times a minute (FIELD-NOTES).
+MIN_DWELL_S = 10.0
+# Nobody seen this long after the room or the door: the resident left. After the bed, chair or
+# bathroom the zone is kept instead: trackers drop people who keep still (FIELD-NOTES).
+AWAY_AFTER_S = 120.0
+MAX_SHAPES = 16
+MAX_VERTICES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneShape:
+    zone: ZoneName
+    vertices: tuple[tuple[float, float], ...]  # polygon in room metres, >= 3 vertices
+
+    @staticmethod
+    def rect(zone: ZoneName, xmin: float, ymin: float, xmax: float, ymax: float) -> ZoneShape:
+        return ZoneShape(zone, ((xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax)))
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneMap:
+    shapes: tuple[ZoneShape, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneVisit:
+    slot: int
+    zone: ZoneName
+    entered_at: float  # device time
+    left_at: float | None  # None while the visit is ongoing
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneParams:
+    min_dwell_s: float = MIN_DWELL_S
+    away_after_s: float = AWAY_AFTER_S
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledZones:
+    """Zone maps of many slots packed into arrays (S, MAX_SHAPES, MAX_VERTICES, 2)."""
+
+    vx: FloatArr = field(repr=False)
+    vy: FloatArr = field(repr=False)
+    nv: IntArr = field(repr=False)  # vertices per shape (0 = unused)
+    code: IntArr = field(repr=False)  # zone code per shape
+
+
+def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
+    vx = np.zeros((capacity, MAX_SHAPES, MAX_VERTICES))
+    vy = np.zeros((capacity, MAX_SHAPES, MAX_VERTICES))
+    nv = np.zeros((capacity, MAX_SHAPES), dtype=np.int64)
+    code = np.full((capacity, MAX_SHAPES), ROOM, dtype=np.int64)
+    for slot, zm in maps.items():
+        if len(zm.shapes) > MAX_SHAPES:
+            raise ValueError(f"at most {MAX_SHAPES} shapes per zone map")
+        for i, sh in enumerate(sorted(zm.shapes, key=lambda s: ZONE_CODE[s.zone])):
+            if not 3 <= len(sh.vertices) <= MAX_VERTICES:
+                raise ValueError(f"a zone polygon needs 3..{MAX_VERTICES} vertices")
+            n = len(sh.vertices)
+            vx[slot, i, :n] = [v[0] for v in sh.vertices]
+            vy[slot, i, :n] = [v[1] for v in sh.vertices]
+            nv[slot, i] = n
+            code[slot, i] = ZONE_CODE[sh.zone]
+    return CompiledZones(vx, vy, nv, code)
+
+
+def classify_points(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: FloatArr) -> IntArr:
+    """Zone code of each point (ray casting over every shape of its slot's map; 'room' if none)."""
+    vx, vy, nv = zones.vx[slot], zones.vy[slot], zones.nv[slot]  # (n, P, V)
+    j = np.arange(MAX_VERTICES)
+    nxt = (j[None, None, :] + 1) % np.maximum(nv[..., None], 1)
+    x2 = np.take_along_axis(vx, nxt, axis=2)
+    y2 = np.take_along_axis(vy, nxt, axis=2)
+    px, py = x_m[:, None, None], y_m[:, None, None]
+    valid = j[None, None, :] < nv[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crosses = ((vy > py) != (y2 > py)) & (px < (x2 - vx) * (py - vy) / (y2 - vy) + vx)
+    inside = (np.sum(crosses & valid, axis=2) % 2) == 1  # (n, P)
+    codes = np.where(inside, zones.code[slot], 99)
+    best = codes.min(axis=1)
+    return np.where(best == 99, ROOM, best).astype(np.int64)
+
+
+class ZoneTracker:
+    """Per-slot zone state with minimum dwell; ``step`` returns closed visits."""
+
+    def __init__(
+        self, capacity: int, maps: Mapping[int, ZoneMap] | None = None, params: ZoneParams | None = None
+    ) -> None:
+        self.capacity = capacity
+        self.params = params or ZoneParams()
+        self._maps: dict[int, ZoneMap] = dict(maps or {})
+        self.zones = compile_zones(capacity, self._maps)
+        self._cur = np.full(capacity, -1, dtype=np.int64)  # -1 = unknown yet
+        self._entered = np.full(capacity, np.nan)
+        self._cand = np.full(capacity, -1, dtype=np.int64)
+        self._cand_since = np.full(capacity, np.nan)
+        self._last_seen = np.full(capacity, np.nan)
+        self._last_bin = np.full(capacity, -1, dtype=np.int64)
+
+    def set_map(self, slot: int, zone_map: ZoneMap) -> None:
+        self._maps[slot] = zone_map
+        self.zones = compile_zones(self.capacity, self._maps)
+
+    def current(self, slot: int) -> ZoneVisit | None:
+        """The ongoing visit of a slot (``left_at`` None), once a zone has been established."""
+        if self._cur[slot] < 0:
+            return None
+        return ZoneVisit(slot, ZONES[self._cur[slot]], float(self._entered[slot]), None)
+
+    def last_seen_s(self, slot: int) -> float | None:
+        """Device time anyone was last seen by this slot's radar (None if never)."""
+        v = float(self._last_seen[slot])
+        return None if np.isnan(v) else v
+
+    def step(
+        self,
+        slot: IntArr,
+        t_s: FloatArr,
+        x_m: FloatArr,
+        y_m: FloatArr,
+        covered_slot: IntArr | None = None,
+        covered_until_s: FloatArr | None = None,
+    ) -> list[ZoneVisit]:
+        """Feed rows (e.g. a ``FallBatch``'s) and how far each slot's clock got; return visits
+        that ended, in time order."""
+        out: list[ZoneVisit] = []
+        ok = np.isfinite(x_m) & np.isfinite(y_m)
+        slot, t_s, x_m, y_m = slot[ok], t_s[ok], x_m[ok], y_m[ok]
+        if slot.size:
+            code = classify_points(self.zones, slot, x_m, y_m)
+            b = np.floor(t_s / ZONE_BIN_S + 1e-6).astype(np.int64)
+            # majority zone per (slot, bin); ties -> lower code
+            key = (slot * (1 << 40) + b) * len(ZONES) + code
+            uk, cnt = np.unique(key, return_counts=True)
+            sb = uk // len(ZONES)
+            zc = uk % len(ZONES)
+            order = np.lexsort((zc, -cnt, sb))
+            sb, zc = sb[order], zc[order]
+            first = np.ones(sb.size, dtype=np.bool_)
+            first[1:] = sb[1:] != sb[:-1]
+            sb, zc = sb[first], zc[first]
+            ss, bb = sb // (1 << 40), sb % (1 << 40)
+            tb = bb * ZONE_BIN_S
+            gfirst = np.ones(ss.size, dtype=np.bool_)
+            gfirst[1:] = ss[1:] != ss[:-1]
+            st = np.maximum.accumulate(np.where(gfirst, np.arange(ss.size), 0))
+            rank = np.arange(ss.size) - st
+            for r in range(int(rank.max()) + 1):
+                m = rank == r
+                self._observe(ss[m], tb[m], zc[m], out)
+        if covered_slot is not None and covered_until_s is not None and covered_slot.size:
+            self._absence(covered_slot, covered_until_s, out)
+        out.sort(key=lambda v: (v.left_at or 0.0, v.slot))
+        return out
+
+    def _observe(self, s: IntArr, t: FloatArr, z: IntArr, out: list[ZoneVisit]) -> None:
+        self._last_seen[s] = np.fmax(self._last_seen[s], t + ZONE_BIN_S)
+        self._switch_towards(s, t, z, out)
+
+    def _switch_towards(self, s: IntArr, t: FloatArr, z: IntArr, out: list[ZoneVisit]) -> None:
+        unknown = self._cur[s] < 0
+        if unknown.any():
+            u = s[unknown]
+            self._cur[u] = z[unknown]
+            self._entered[u] = t[unknown]
+        same = self._cur[s] == z
+        self._cand[s[same]] = -1
+        diff = ~same
+        new_cand = diff & (self._cand[s] != z)
+        self._cand[s[new_cand]] = z[new_cand]
+        self._cand_since[s[new_cand]] = t[new_cand]
+        due = diff & (t - self._cand_since[s] + ZONE_BIN_S >= self.params.min_dwell_s)
+        for sl, zc, since in zip(
+            s[due].tolist(), z[due].tolist(), self._cand_since[s[due]].tolist(), strict=True
+        ):
+            out.append(ZoneVisit(sl, ZONES[self._cur[sl]], float(self._entered[sl]), since))
+            self._cur[sl] = zc
+            self._entered[sl] = since
+            self._cand[sl] = -1
+
+    def _absence(self, s: IntArr, until: FloatArr, out: list[ZoneVisit]) -> None:
+        gone = (
+            np.isfinite(self._last_seen[s])
+            & (until - self._last_seen[s] >= self.params.away_after_s)
+            & np.isin(self._cur[s], [ROOM, ZONE_CODE["door"]])
+        )
+        for sl in np.unique(s[gone]).tolist():
+            left = float(self._last_seen[sl])
+            out.append(ZoneVisit(sl, ZONES[self._cur[sl]], float(self._entered[sl]), left))
+            self._cur[sl] = AWAY
+            self._entered[sl] = left
+            self._cand[sl] = -1
+
+
+def visits_in(visits: Sequence[ZoneVisit], zone: ZoneName) -> list[ZoneVisit]:
+    """The visits to one zone, in time order."""
+    return sorted((v for v in visits if v.zone == zone), key=lambda v: v.entered_at)

@@ -1,0 +1,233 @@
+"""Fall detector: hand-made trajectories per fall type and confounder, and tracker reality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
+from devices.events import Envelope, RadarFramesEvent
+from simulators.radar_motion import BED_RECT, CONFOUNDER_KINDS, FALL_KINDS, make_episode, to_events
+
+T0 = 1_764_320_000.0
+FPS = 10.0
+
+
+def smooth(n: int, a: float, b: float) -> np.ndarray:
+    u = np.arange(1, n + 1) / n
+    return a + (b - a) * u * u * (3 - 2 * u)
+
+
+def traj(*segments: tuple[float, float, float]) -> np.ndarray:
+    """Heights from (duration_s, z_start, z_end) segments at FPS."""
+    return np.concatenate([smooth(max(1, round(d * FPS)), a, b) for d, a, b in segments])
+
+
+def events(
+    z: np.ndarray,
+    x: np.ndarray | float = 2.5,
+    y: np.ndarray | float = 2.5,
+    tid: np.ndarray | int = 1,
+    seed: int = 0,
+    z_sd: float = 0.0,
+    present: np.ndarray | None = None,
+    extra: list[tuple[int, int, float, float, float]] | None = None,
+) -> list[RadarFramesEvent]:
+    """1 s windows of one target per frame (plus optional extra (frame, tid, x, y, z) rows)."""
+    rng = np.random.default_rng(seed)
+    n = z.shape[0]
+    xs = np.broadcast_to(np.asarray(x, dtype=float), (n,))
+    ys = np.broadcast_to(np.asarray(y, dtype=float), (n,))
+    tids = np.broadcast_to(np.asarray(tid, dtype=np.int64), (n,))
+    zz = z + rng.normal(0, z_sd, n) if z_sd else z
+    pres = np.ones(n, dtype=bool) if present is None else present
+    rows = [(i, int(tids[i]), float(xs[i]), float(ys[i]), float(zz[i])) for i in range(n) if pres[i]]
+    rows += extra or []
+    rows.sort()
+    out = []
+    per = int(FPS)
+    for w in range(0, n, per):
+        r = [row for row in rows if w <= row[0] < w + per]
+        nan = np.full(len(r), np.nan)
+        out.append(
+            RadarFramesEvent(
+                env=Envelope("r1", "radar/frames", T0 + w / FPS, w),
+                fps=FPS,
+                n_frames=min(per, n - w),
+                frame_index=np.asarray([row[0] - w for row in r], dtype=np.int32),
+                tid=np.asarray([row[1] for row in r], dtype=np.int64),
+                x_m=np.asarray([row[2] for row in r]),
+                y_m=np.asarray([row[3] for row in r]),
+                z_m=np.asarray([row[4] for row in r]),
+                vx_mps=nan,
+                vy_mps=nan.copy(),
+                vz_mps=nan.copy(),
+            )
+        )
+    return out
+
+
+def run(evs: list[RadarFramesEvent], det: FallDetector | None = None, slot: int = 0) -> list[FallDetection]:
+    det = det or FallDetector(1)
+    out: list[FallDetection] = []
+    for ev in evs:
+        out += det.step(make_batch([(slot, ev)]))
+    return out
+
+
+def confirmed(dets: list[FallDetection]) -> list[FallDetection]:
+    return [d for d in dets if d.kind == "confirmed"]
+
+
+STAND = 1.05
+FLOOR = 0.4
+FALL = traj((6, STAND, STAND), (0.6, STAND, FLOOR), (20, FLOOR, FLOOR))
+IMPACT = T0 + 6.6
+
+
+def test_forward_fall_is_confirmed_after_confirmation_time() -> None:
+    dets = run(events(FALL, z_sd=0.05))
+    conf = confirmed(dets)
+    assert len(conf) == 1
+    assert dets[0].kind == "suspected"
+    assert 3.5 <= conf[0].at_s - IMPACT <= 7.0
+    assert conf[0].pre_height_m > 0.9 and conf[0].floor_height_m < 0.5
+
+
+def test_confirmation_time_is_configurable() -> None:
+    conf = confirmed(run(events(FALL), FallDetector(1, FallParams(confirm_s=12.0))))
+    assert len(conf) == 1 and 10.5 <= conf[0].at_s - IMPACT <= 14.0
+
+
+def test_fall_read_at_045_m_near_sensor_is_a_fall() -> None:
+    z = traj((6, 1.1, 1.1), (0.8, 1.1, 0.45), (20, 0.45, 0.45))
+    assert len(confirmed(run(events(z, z_sd=0.03)))) == 1
+
+
+def test_getting_up_within_the_window_cancels() -> None:
+    z = traj((6, STAND, STAND), (0.6, STAND, FLOOR), (1.5, FLOOR, FLOOR), (1.5, FLOOR, STAND), (10, STAND, STAND))
+    dets = run(events(z))
+    assert not confirmed(dets)
+    assert any(d.kind == "cancelled" and d.reason == "got_up" for d in dets)
+
+
+def test_cancel_button_during_window_is_recorded() -> None:
+    det = FallDetector(1)
+    evs = events(FALL)
+    dets = run(evs[:9], det)
+    assert det.pending(0)
+    c = det.cancel(0, T0 + 9.0)
+    assert c is not None and c.kind == "cancelled" and c.reason == "button"
+    assert not confirmed(dets + run(evs[9:], det))
+    assert det.cancel(0, T0 + 30.0) is None
+
+
+@pytest.mark.parametrize(
+    "z",
+    [
+        traj((6, STAND, STAND), (0.5, STAND, 0.72), (20, 0.72, 0.72)),  # sit down fast on a chair
+        traj((6, STAND, STAND), (0.6, STAND, 0.6), (2, 0.6, 0.6), (1, 0.6, STAND), (10, STAND, STAND)),  # bend
+        traj((6, STAND, STAND), (1.5, STAND, 0.66), (20, 0.66, 0.66)),  # kneel
+        traj((6, STAND, STAND), (2, STAND, 0.66), (2, 0.66, 0.66), (4, 0.66, 0.42), (20, 0.42, 0.42)),  # floor, slowly
+        np.concatenate([1.05 - 0.4 * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(300) / 20))]),  # squats
+    ],
+    ids=["sit_fast", "bend", "kneel", "sit_floor_slowly", "exercise"],
+)
+def test_confounders_do_not_alarm(z: np.ndarray) -> None:
+    assert not confirmed(run(events(z, z_sd=0.05)))
+
+
+def test_lying_down_on_bed_is_not_a_fall_but_same_motion_elsewhere_is() -> None:
+    z = traj((6, STAND, STAND), (0.5, STAND, 0.6), (20, 0.6, 0.55))
+    det = FallDetector(1)
+    det.set_bed_zones(0, [(2.0, 2.0, 3.0, 4.0)])
+    assert not confirmed(run(events(z, x=2.5, y=3.0), det))
+    z_floor = traj((6, STAND, STAND), (0.5, STAND, 0.35), (20, 0.35, 0.35))
+    assert len(confirmed(run(events(z_floor, x=2.5, y=3.0)))) == 1
+
+
+def test_fall_out_of_bed_is_a_fall() -> None:
+    n_bed, n_fall, n_after = 100, 8, 200
+    z = traj((n_bed / FPS, 0.62, 0.62), (n_fall / FPS, 0.62, 0.3), (n_after / FPS, 0.3, 0.3))
+    x = np.concatenate([np.full(n_bed, 0.7), np.linspace(0.7, 1.6, n_fall), np.full(n_after, 1.6)])
+    det = FallDetector(1)
+    det.set_bed_zones(0, [BED_RECT])
+    assert len(confirmed(run(events(z, x=x, y=4.0), det))) == 1
+
+
+def test_target_dropping_out_after_fall_still_confirms() -> None:
+    present = np.ones(FALL.shape[0], dtype=bool)
+    present[round(8.5 * FPS) :] = False  # static clutter removal drops the still person
+    assert len(confirmed(run(events(FALL, present=present, z_sd=0.05)))) == 1
+
+
+def test_dropouts_and_tid_change_during_fall() -> None:
+    present = np.ones(FALL.shape[0], dtype=bool)
+    present[62:66] = False
+    tid = np.where(np.arange(FALL.shape[0]) < 66, 7, 12)
+    x = np.concatenate([np.full(62, 2.5), np.linspace(2.5, 3.2, FALL.shape[0] - 62)])
+    assert len(confirmed(run(events(FALL, x=x, tid=tid, present=present, z_sd=0.05)))) == 1
+
+
+def test_held_repeats_do_not_hide_a_fall() -> None:
+    rng = np.random.default_rng(3)
+    z = FALL + rng.normal(0, 0.15, FALL.shape[0])
+    held = rng.random(FALL.shape[0]) < 0.6
+    held[0] = False
+    src = np.maximum.accumulate(np.where(held, 0, np.arange(FALL.shape[0])))
+    assert len(confirmed(run(events(z[src])))) == 1
+
+
+def test_phantoms_far_away_do_not_alarm_or_mask() -> None:
+    rng = np.random.default_rng(4)
+    frames = rng.choice(300, 40, replace=False)
+    extra = [(int(f), 90, 0.3, 0.3, float(rng.uniform(0, 2.6))) for f in frames]
+    stand = np.full(300, STAND)
+    assert not confirmed(run(events(stand, z_sd=0.1, extra=extra)))
+    fall_extra = [e for e in extra if e[0] < FALL.shape[0]]
+    assert len(confirmed(run(events(FALL, z_sd=0.05, extra=fall_extra)))) == 1
+
+
+def test_visitor_standing_next_to_fallen_resident_is_still_a_fall() -> None:
+    extra = [(i, 2, 3.4, 2.5, 1.1) for i in range(70, FALL.shape[0])]  # 0.9 m away, standing
+    assert len(confirmed(run(events(FALL, tid=1, extra=extra)))) == 1
+
+
+def test_many_radars_in_one_batch_only_the_faller_alarms() -> None:
+    det = FallDetector(3)
+    fall_ev = events(FALL)
+    stand_ev = events(np.full(FALL.shape[0], STAND))
+    sit_ev = events(traj((6, STAND, STAND), (0.5, STAND, 0.72), (20, 0.72, 0.72)))
+    out = []
+    for a, b, c in zip(fall_ev, stand_ev, sit_ev, strict=True):
+        out += det.step(make_batch([(0, a), (1, b), (2, c)]))
+    assert [d.slot for d in confirmed(out)] == [0]
+
+
+def test_replay_in_one_batch_matches_streaming() -> None:
+    evs = events(FALL, z_sd=0.05)
+    streamed = confirmed(run(evs))
+    det = FallDetector(1)
+    replayed = confirmed(det.step(make_batch([(0, e) for e in evs])))
+    assert len(streamed) == len(replayed) == 1
+    assert replayed[0].at_s == pytest.approx(streamed[0].at_s, abs=0.25)
+
+
+@pytest.mark.parametrize("kind", list(FALL_KINDS))
+def test_simulated_fall_types_clean_tracker(kind: str) -> None:
+    rng = np.random.default_rng(11)
+    ep = make_episode(kind, "clean", rng)
+    det = FallDetector(1)
+    det.set_bed_zones(0, [BED_RECT])
+    conf = confirmed(run(to_events(ep.rows, "r1"), det))
+    assert ep.impact_s is not None and len(conf) >= 1
+    assert conf[0].at_s - ep.impact_s <= 7.0
+
+
+@pytest.mark.parametrize("kind", list(CONFOUNDER_KINDS))
+def test_simulated_confounders_clean_tracker(kind: str) -> None:
+    rng = np.random.default_rng(12)
+    ep = make_episode(kind, "clean", rng, visitor=True)
+    det = FallDetector(1)
+    det.set_bed_zones(0, [BED_RECT])
+    assert not confirmed(run(to_events(ep.rows, "r1"), det))
