@@ -59,8 +59,10 @@ async def start_alert_engine(hub: Hub, *, db_schema: str | None, ingest: bool) -
     hub.ingest_leader = False  # type: ignore[attr-defined]
     log.info("another hub process ingests MQTT for this database; standing by")
     m = hub.settings.mqtt
-    hub.conn = MqttConnection(hub.mqtt_url, client_id=f"{m.client_id or 'care-hub'}-pub-{uuid.uuid4().hex[:6]}",
-                              username=m.username, subscriptions=(), persistent=False,
+    client_id = f"{m.client_id or 'care-hub'}-pub-{uuid.uuid4().hex[:6]}"
+    # Publish-only: it subscribes to its own private topic alone (paho refuses an empty list).
+    hub.conn = MqttConnection(hub.mqtt_url, client_id=client_id, username=m.username,
+                              subscriptions=((f"care-hub/standby/{client_id}", 0),), persistent=False,
                               password=m.password.get_secret_value() if m.password else None)
     await asyncio.to_thread(hub.conn.start)
     hub.tasks.append(asyncio.create_task(_standby(hub, conn, sql, key), name="ingest-standby"))
