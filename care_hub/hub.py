@@ -107,6 +107,7 @@ class Hub:
             session_factory=self.session_factory,
             bus=self.bus,
         )
+        await self.pipeline.load_offline_alerts()
         await asyncio.to_thread(self.conn.start)
         self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
         self.tasks.append(asyncio.create_task(self.pipeline.supervise(), name="supervision"))

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.calls import Command, handle_button
+from alerts.models import Alert
 from care_hub.db import now_s
 from care_hub.events import EventBus
 from care_hub.models import Measurement
@@ -147,6 +148,9 @@ class IngestPipeline:
         self.metrics = IngestMetrics()
         self.liveness = Liveness.empty()
         self._skew: dict[str, float] = {}
+        # Devices with an active device_offline alert (loaded at start): returning devices without
+        # one cost no query.
+        self.offline_alerted: set[str] = set()
         self._logged: Counter[str] = Counter()
         self._log_window = 0.0
         registry.on_change.append(self._watch)
@@ -223,10 +227,12 @@ class IngestPipeline:
         async with self.session_factory() as session:
             if accepted:
                 slots = np.fromiter((d.slot for _, _, d in accepted), np.intp, len(accepted))
-                for slot in self.liveness.seen(slots, now):
-                    back = self.registry.by_slot(int(slot))
-                    if back is not None:
-                        await mark_online(session, self.bus, back, at=now)
+                back_slots = self.liveness.seen(slots, now)
+                back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
+                for device in back:
+                    await mark_online(session, self.bus, device, at=now,
+                                      alerted=device.id in self.offline_alerted)
+                    self.offline_alerted.discard(device.id)
                 await self._note_skew(session, accepted)
             for ev, received_at, device in accepted:
                 if isinstance(ev, ButtonEvent):
@@ -235,6 +241,7 @@ class IngestPipeline:
                     await handle_status(session, self.bus, device, ev, received_at=received_at)
                     if ev.state == "offline":
                         self.liveness.online[device.slot] = False
+                        self.offline_alerted.add(device.id)
                 elif isinstance(ev, KitEvent):
                     if self.registry.resident_facility(ev.resident) is None:
                         rejects.append(
@@ -287,22 +294,32 @@ class IngestPipeline:
                     .values(clock_skew_s=round(float(skew[i]), 3))
                 )
 
+    async def load_offline_alerts(self) -> None:
+        async with self.session_factory() as session:
+            rows = await session.scalars(select(Alert.device_id).where(
+                Alert.type == "device_offline", Alert.state != "resolved", Alert.device_id.is_not(None)))
+            self.offline_alerted = {d for d in rows.all() if d}
+
     async def supervise(self) -> None:
         """Raise device_offline for devices silent past 3 expected intervals; save last-seen times."""
         last_flush = time.monotonic()
+        was_connected = True
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
                 now = now_s()
+                connected = self.conn.connected.is_set()
+                if not connected or not was_connected:
+                    # Our own link was down: silence says nothing about the devices.
+                    self.liveness.grace(now)
+                    was_connected = connected
+                    continue
                 silent = self.liveness.sweep(now)
                 flush = time.monotonic() - last_flush >= LAST_SEEN_FLUSH_S
                 if len(silent) == 0 and not flush:
                     continue
                 async with self.session_factory() as session:
-                    for slot in silent:
-                        device = self.registry.by_slot(int(slot))
-                        if device is not None:
-                            await mark_offline(session, self.bus, device, reason="silent", at=now)
+                    await self._report_silent(session, silent, now)
                     if flush:
                         await self._flush_last_seen(session)
                         last_flush = time.monotonic()
@@ -311,6 +328,22 @@ class IngestPipeline:
                 raise
             except Exception:
                 log.exception("supervision sweep failed")
+
+    async def _report_silent(self, session: AsyncSession, silent: np.ndarray, now: float) -> None:
+        by_facility: dict[int, list[DeviceInfo]] = {}
+        for slot in silent:
+            device = self.registry.by_slot(int(slot))
+            if device is not None:
+                by_facility.setdefault(device.facility_id, []).append(device)
+        watched = Counter(d.facility_id for d in self.registry.all())
+        for facility_id, devices in by_facility.items():
+            if len(devices) >= max(MASS_SILENCE_MIN, MASS_SILENCE_FRACTION * watched[facility_id]):
+                log.warning("%d devices of facility %s fell silent at once", len(devices), facility_id)
+                await mark_mass_silence(session, self.bus, facility_id, devices, at=now)
+                continue
+            for device in devices:
+                await mark_offline(session, self.bus, device, reason="silent", at=now)
+                self.offline_alerted.add(device.id)
 
     async def _flush_last_seen(self, session: AsyncSession) -> None:
         rows = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import service as alert_service
@@ -29,6 +30,11 @@ BATTERY_OK = 0.25
 # A device clock this far from the hub's is flagged (stored on the device), not rejected: the data
 # is still good, but its timestamps need care (trail, latency figures).
 CLOCK_SKEW_FLAG_S = 30.0
+# When this share of a facility's devices (and at least MASS_SILENCE_MIN of them) fall silent in
+# the same sweep, the cause is the network, broker or power, not the devices: one facility-level
+# alert tells the staff that, instead of a wall of thousands of per-device alerts.
+MASS_SILENCE_FRACTION = 0.2
+MASS_SILENCE_MIN = 20
 # A radar watching someone who lives alone is their only safety net: its loss matters more.
 OFFLINE_SEVERITY_LIVES_ALONE_RADAR = "high"
 
@@ -87,6 +93,10 @@ class Liveness:
         self.online[slots] = True
         return np.unique(back)
 
+    def grace(self, now_s: float) -> None:
+        """Restart every silence timer (after our own MQTT connection was down: not the devices' fault)."""
+        self.last_seen_s[self.known] = np.maximum(self.last_seen_s[self.known], now_s)
+
     def sweep(self, now_s: float) -> npt.NDArray[np.intp]:
         """Slots silent for longer than their timeout, now marked offline."""
         silent = self.known & self.online & (now_s - self.last_seen_s > self.timeout_s)
@@ -109,10 +119,26 @@ async def mark_offline(session: AsyncSession, bus: EventBus, device: DeviceInfo,
         detail={"reason": reason, "device_type": device.type, "lives_alone": device.lives_alone})
 
 
-async def mark_online(session: AsyncSession, bus: EventBus, device: DeviceInfo, *, at: float) -> None:
-    row = await session.get(Device, device.id)
-    if row is not None:
-        row.state = "online"
+def mass_key(facility_id: int) -> str:
+    return f"device_offline:facility:{facility_id}"
+
+
+async def mark_mass_silence(session: AsyncSession, bus: EventBus, facility_id: int,
+                            devices: list[DeviceInfo], *, at: float) -> None:
+    await session.execute(update(Device).where(Device.id.in_([d.id for d in devices])).values(state="offline"))
+    await alert_service.raise_alert(
+        session, bus, type="device_offline", severity="high", facility_id=facility_id, resident_id=None,
+        device_id=None, dedupe_key=mass_key(facility_id), at=at, actor="system",
+        detail={"reason": "mass_silence", "devices": len(devices),
+                "device_ids": sorted(d.id for d in devices)[:50]})
+
+
+async def mark_online(session: AsyncSession, bus: EventBus, device: DeviceInfo, *, at: float,
+                      alerted: bool = True) -> None:
+    """A device is heard from again; resolve its device_offline alert if one was raised."""
+    await session.execute(update(Device).where(Device.id == device.id).values(state="online"))
+    if not alerted:
+        return
     alert = await alert_service.find_active(session, offline_key(device.id))
     if alert is not None:
         await alert_service.resolve(session, bus, alert, actor="system", source="device",

@@ -1,0 +1,210 @@
+"""Ingest throughput: a realistic community's traffic through a real Mosquitto into a real hub.
+
+Starts a private Mosquitto (spare port), a `care-hub serve` process (SQLite by default, or
+--database-url), seeds N residents, then publishes the realistic mix from publisher processes for
+--duration seconds: per resident one radar window (10 frames at 10 fps) per second at QoS 0, a
+100-sample vitals window every 5 s for half of them (QoS 0), a status heartbeat every 60 s per
+device (QoS 1), and rare kit readings and calls (QoS 1). Prints offered and ingested msg/s, hub
+CPU (of one core) and memory, and the backlog, once per interval and as a summary.
+
+    python bench/ingest.py --residents 10000 --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from care_hub.broker import MosquittoProcess, find_free_port  # noqa: E402
+from simulators.residents import build_seed  # noqa: E402
+
+PASSWORD = "bench-password-123"
+FRAMES_PER_WINDOW = 10
+VITALS_EVERY_S = 5
+HEARTBEAT_EVERY_S = 60
+
+
+def _frames_template(rng: random.Random) -> bytes:
+    frames = []
+    x, y = rng.uniform(0.5, 3.5), rng.uniform(0.5, 4.5)
+    for _ in range(FRAMES_PER_WINDOW):
+        x += rng.uniform(-0.03, 0.03)
+        y += rng.uniform(-0.03, 0.03)
+        frames.append({"targets": [{"tid": 1, "x": round(x, 2), "y": round(y, 2), "z": round(rng.uniform(0.95, 1.1), 2),
+                                    "vx": round(rng.uniform(-0.3, 0.3), 2), "vy": round(rng.uniform(-0.3, 0.3), 2),
+                                    "vz": 0.0}]})
+    body = json.dumps({"fps": 10, "frames": frames}, separators=(",", ":"))[1:]
+    return b'{"ts":%.3f,"seq":%d,' + body.encode()
+
+
+def _vitals_template(rng: random.Random) -> bytes:
+    import math
+
+    samples = [round(4 * math.sin(2 * math.pi * 0.25 * i / 20) + 0.3 * math.sin(2 * math.pi * 1.2 * i / 20)
+                     + rng.gauss(0, 0.05), 3) for i in range(100)]
+    body = json.dumps({"tid": 1, "fs": 20.0, "displacement_mm": samples}, separators=(",", ":"))[1:]
+    return b'{"ts":%.3f,"seq":%d,' + body.encode()
+
+
+def publisher(index: int, n_pub: int, port: int, residents: int, duration: float, start_at: float,
+              counter: mp.Value) -> None:  # type: ignore[type-arg]
+    rng = random.Random(index)
+    mine = [n for n in range(1, residents + 1) if n % n_pub == index]
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    frames_t = {n: _frames_template(rng) for n in mine[:50]}
+    vitals_t = _vitals_template(rng)
+    seq: dict[str, int] = {}
+
+    def nxt(key: str) -> int:
+        seq[key] = seq.get(key, 0) + 1
+        return seq[key]
+
+    while time.time() < start_at:
+        time.sleep(0.01)
+    sent = 0
+    second = 0
+    while second < duration:
+        t0 = start_at + second
+        # Spread each second's messages over the second in 10 slices, like real devices would.
+        for slice_ in range(10):
+            slice_start = t0 + slice_ / 10
+            for n in mine[slice_::10]:
+                ts = time.time()
+                client.publish(f"care/v1/radar-{n}/radar/frames", frames_t[mine[n % len(frames_t)]] % (ts, nxt(f"f{n}")), qos=0)
+                sent += 1
+                if n % 2 == 0 and (n + second) % VITALS_EVERY_S == 0:
+                    client.publish(f"care/v1/radar-{n}/radar/vitals", vitals_t % (ts, nxt(f"v{n}")), qos=0)
+                    sent += 1
+                if (n + second) % HEARTBEAT_EVERY_S == 0:
+                    for dev in (f"radar-{n}", f"btn-{n}"):
+                        client.publish(f"care/v1/{dev}/status", b'{"ts":%.3f,"seq":%d,"state":"online","battery":0.9}'
+                                       % (ts, nxt(f"s{dev}")), qos=1)
+                        sent += 2
+                if rng.random() < 1 / 3600:  # a call per resident per hour
+                    client.publish(f"care/v1/btn-{n}/button", b'{"ts":%.3f,"seq":%d,"action":"call"}' % (ts, nxt(f"b{n}")), qos=1)
+                    sent += 1
+            delay = slice_start + 0.1 - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        with counter.get_lock():
+            counter.value += sent
+        sent = 0
+        second += 1
+    client.loop_stop()
+    client.disconnect()
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--residents", type=int, default=10_000)
+    ap.add_argument("--duration", type=float, default=60)
+    ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="care-hub-bench-"))
+    broker = MosquittoProcess(work / "broker")
+    broker.start()
+    seed = build_seed(args.residents, admin_password=PASSWORD, caregiver_password=PASSWORD,
+                      family_password=PASSWORD, n_kits=4)
+    (work / "seed.json").write_text(json.dumps(seed))
+    env = {**os.environ, "CARE_HUB_DATA_DIR": str(work / "var"), "CARE_HUB_MQTT_URL": broker.url,
+           "CARE_HUB_DATABASE_URL": args.database_url, "CARE_HUB_ENVIRONMENT": "development"}
+    exe = shutil.which("care-hub") or str(Path(sys.executable).parent / "care-hub")
+    subprocess.run([exe, "seed", "--file", str(work / "seed.json")], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    port = find_free_port()
+    hub = subprocess.Popen([exe, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                           stderr=open(work / "hub.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    http = httpx.Client(base_url=base, timeout=10)
+    for _ in range(600):
+        try:
+            if http.get("/api/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    token = http.post("/api/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+
+    def metrics() -> dict:  # type: ignore[type-arg]
+        return http.get("/api/metrics").json()  # type: ignore[no-any-return]
+
+    offered = mp.Value("q", 0)
+    start_at = time.time() + 2
+    pubs = [mp.Process(target=publisher, args=(i, args.publishers, broker.port, args.residents, args.duration,
+                                               start_at, offered)) for i in range(args.publishers)]
+    for p in pubs:
+        p.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    m0 = metrics()
+    cpu0, t0 = proc_cpu_s(hub.pid), time.time()
+    print(f"{'t_s':>5} {'offered/s':>10} {'ingested/s':>10} {'hub_cpu%':>8} {'rss_MB':>7} {'backlog':>8}")
+    last = (t0, m0["ingest"].get("received", 0), cpu0, 0)
+    rows = []
+    while any(p.is_alive() for p in pubs):
+        time.sleep(5)
+        now, m, cpu = time.time(), metrics(), proc_cpu_s(hub.pid)
+        got = m["ingest"]["received"]
+        row = ((offered.value - last[3]) / (now - last[0]), (got - last[1]) / (now - last[0]),
+               100 * (cpu - last[2]) / (now - last[0]), proc_rss_mb(hub.pid), m["backlog"])
+        rows.append(row)
+        print(f"{now - t0:5.0f} {row[0]:10.0f} {row[1]:10.0f} {row[2]:8.0f} {row[3]:7.0f} {row[4]:8d}", flush=True)
+        last = (now, got, cpu, offered.value)
+    time.sleep(3)
+    m1 = metrics()
+    elapsed = time.time() - t0
+    total_offered = offered.value
+    total_got = m1["ingest"]["received"] - m0["ingest"].get("received", 0)
+    cpu = proc_cpu_s(hub.pid) - cpu0
+    print(f"\nresidents={args.residents} duration={args.duration:.0f}s publishers={args.publishers} "
+          f"db={'sqlite' if not args.database_url else args.database_url.split('://')[0]}")
+    print(f"offered {total_offered} msgs ({total_offered / args.duration:.0f}/s), hub received {total_got} "
+          f"({100 * total_got / max(1, total_offered):.1f}%), accepted {m1['ingest']['accepted'] - m0['ingest'].get('accepted', 0)}, "
+          f"rejected {m1['ingest']['rejected_total']}")
+    print(f"hub CPU {100 * cpu / elapsed:.0f}% of one core, {1e6 * cpu / max(1, total_got):.0f} us/msg; "
+          f"RSS {proc_rss_mb(hub.pid):.0f} MB; backlog at end {m1['backlog']}")
+    hub.terminate()
+    hub.wait(timeout=30)
+    broker.stop()
+    if os.environ.get("BENCH_KEEP"):
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
