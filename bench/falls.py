@@ -43,7 +43,9 @@ def run_rows(
         det.set_bed_zones(s, [BED_RECT, CHAIR_RECT])
     fps = rows_list[0].fps
     per = max(1, round(window_s * fps))
-    slot = np.concatenate([np.full(r.frame.shape[0], i, dtype=np.int64) for i, r in enumerate(rows_list)])
+    slot = np.concatenate(
+        [np.full(r.frame.shape[0], i, dtype=np.int64) for i, r in enumerate(rows_list)]
+    )
     frame = np.concatenate([r.frame for r in rows_list])
     t0 = np.asarray([r.t0_s for r in rows_list])
     nfr = np.asarray([r.n_frames for r in rows_list])
@@ -53,7 +55,15 @@ def run_rows(
     tid = np.concatenate([r.tid for r in rows_list])
     w = frame // per
     order = np.argsort(w, kind="stable")
-    slot, frame, x, y, z, tid, w = slot[order], frame[order], x[order], y[order], z[order], tid[order], w[order]
+    slot, frame, x, y, z, tid, w = (
+        slot[order],
+        frame[order],
+        x[order],
+        y[order],
+        z[order],
+        tid[order],
+        w[order],
+    )
     n_w = int(np.ceil(nfr.max() / per))
     bounds = np.searchsorted(w, np.arange(n_w + 1))
     out: list[list[FallDetection]] = [[] for _ in range(n)]
@@ -86,7 +96,9 @@ def make_episodes(n_total: int, seed: int) -> list[Episode]:
     for noise in noises:
         for kind in kinds:
             for _ in range(per_cell):
-                eps.append(make_episode(kind, noise, rng, visitor=bool(rng.random() < VISITOR_SHARE)))
+                eps.append(
+                    make_episode(kind, noise, rng, visitor=bool(rng.random() < VISITOR_SHARE))
+                )
     return eps
 
 
@@ -98,7 +110,9 @@ def evaluate_episodes(eps: list[Episode], params: FallParams) -> dict[str, objec
     by_noise: dict[str, list[Episode]] = defaultdict(list)
     for e in eps:
         by_noise[e.noise].append(e)
-    rows: list[tuple[str, str, bool, bool, float | None]] = []  # noise, kind, is_fall, alarmed, latency
+    rows: list[
+        tuple[str, str, bool, bool, float | None]
+    ] = []  # noise, kind, is_fall, alarmed, latency
     for noise, group in by_noise.items():
         dets = run_rows([e.rows for e in group], params)
         for e, d in zip(group, dets, strict=True):
@@ -113,7 +127,9 @@ def evaluate_episodes(eps: list[Episode], params: FallParams) -> dict[str, objec
     return {"rows": rows}
 
 
-def report_episodes(rows: list[tuple[str, str, bool, bool, float | None]], confirm_s: float) -> None:
+def report_episodes(
+    rows: list[tuple[str, str, bool, bool, float | None]], confirm_s: float
+) -> None:
     def line(label: str, sel: list[tuple[str, str, bool, bool, float | None]]) -> None:
         falls = [r for r in sel if r[2]]
         other = [r for r in sel if not r[2]]
@@ -134,7 +150,9 @@ def report_episodes(rows: list[tuple[str, str, bool, bool, float | None]], confi
     for noise in NOISE_PROFILES:
         line(f"noise={noise}", [r for r in rows if r[0] == noise])
     print()
-    print("| episode type     | n | detected (falls) / no alarm (others) | | | latency p50 s | p95 s |")
+    print(
+        "| episode type     | n | detected (falls) / no alarm (others) | | | latency p50 s | p95 s |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in list(FALL_KINDS) + list(CONFOUNDER_KINDS):
         line(kind, [r for r in rows if r[1] == kind])
@@ -163,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--episodes", type=int, default=900)
     ap.add_argument("--seed", type=int, default=2, help="1 = tuning seed, 2 = held-out report seed")
-    ap.add_argument("--residents", type=int, default=20, help="ordinary-activity residents per noise level")
+    ap.add_argument(
+        "--residents", type=int, default=20, help="ordinary-activity residents per noise level"
+    )
     ap.add_argument("--hours", type=float, default=2.0, help="ordinary-activity hours per resident")
     ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
     args = ap.parse_args(argv)

@@ -69,11 +69,30 @@ class NoiseProfile:
 
 NOISE_PROFILES: dict[str, NoiseProfile] = {
     # TI 3D people tracking: smooth, velocities, but still people vanish and tids change.
-    "clean": NoiseProfile("clean", 20.0, 0.05, 0.05, 0.0, 0.25, 0.0, 0.3, 0.5, 10.0, 0.0, "true", False, 0.2),
+    "clean": NoiseProfile(
+        "clean", 20.0, 0.05, 0.05, 0.0, 0.25, 0.0, 0.3, 0.5, 10.0, 0.0, "true", False, 0.2
+    ),
     # A mid-range module through an adapter that differentiates positions (velocity spikes).
-    "typical": NoiseProfile("typical", 10.0, 0.15, 0.10, 0.4, 0.5, 0.05, 1.0, 1.0, None, 0.2, "differentiated", False, 0.5),
+    "typical": NoiseProfile(
+        "typical",
+        10.0,
+        0.15,
+        0.10,
+        0.4,
+        0.5,
+        0.05,
+        1.0,
+        1.0,
+        None,
+        0.2,
+        "differentiated",
+        False,
+        0.5,
+    ),
     # HLK-LD6002B-like: 20 Hz, heavy holds, 0.25 m jitter, flicker, phantoms, one target, no velocity.
-    "messy": NoiseProfile("messy", 20.0, 0.25, 0.15, 0.8, 0.8, 0.2, 2.0, 1.0, None, 0.4, "none", True, 0.5),
+    "messy": NoiseProfile(
+        "messy", 20.0, 0.25, 0.15, 0.8, 0.8, 0.2, 2.0, 1.0, None, 0.4, "none", True, 0.5
+    ),
 }
 
 
@@ -394,7 +413,9 @@ def _velocities(
 
 
 # --- output formats --------------------------------------------------------------------------
-def to_events(rows: Rows, device_id: str, window_s: float = 1.0, seq0: int = 0) -> list[RadarFramesEvent]:
+def to_events(
+    rows: Rows, device_id: str, window_s: float = 1.0, seq0: int = 0
+) -> list[RadarFramesEvent]:
     """Cut rows into windows of ``window_s`` as the decoder would produce them."""
     per = max(1, round(window_s * rows.fps))
     out: list[RadarFramesEvent] = []
@@ -501,23 +522,35 @@ def _ep_fall_dir(direction: float) -> EpisodeBuilder:
     return build
 
 
-def _ep_fall_from_chair(rng: np.random.Generator, fps: float, p: Person) -> tuple[Script, float | None]:
+def _ep_fall_from_chair(
+    rng: np.random.Generator, fps: float, p: Person
+) -> tuple[Script, float | None]:
     sc = _start(rng, fps, p)
     sc.walk_to(CHAIR_XY, p.speed_mps)
     sc.move(_u(rng, (0.8, 1.5)), z=_u(rng, CHAIR_Z_RANGE_M))
     sc.stay(_u(rng, (3.0, 8.0)), rng)
-    impact = _fall_to_floor(sc, rng, (0.5, 1.0), _u(rng, (0.65, 0.9)), float(rng.uniform(np.pi * 0.6, np.pi * 1.4)))
+    impact = _fall_to_floor(
+        sc, rng, (0.5, 1.0), _u(rng, (0.65, 0.9)), float(rng.uniform(np.pi * 0.6, np.pi * 1.4))
+    )
     _lie_after(sc, rng, 25.0)
     return sc, impact
 
 
-def _ep_fall_from_bed(rng: np.random.Generator, fps: float, p: Person) -> tuple[Script, float | None]:
+def _ep_fall_from_bed(
+    rng: np.random.Generator, fps: float, p: Person
+) -> tuple[Script, float | None]:
     x, y = BED_LIE_XY
     sc = Script(fps, x, y + float(rng.uniform(-0.5, 0.5)), _u(rng, BED_Z_RANGE_M))
     sc.stay(_u(rng, (6.0, 12.0)), rng, sway_m=0.01, lying=True)
     # roll over the edge (bed spans x 0.2-1.2): land 0.3-0.6 m beyond it
     zf = _u(rng, FLOOR_Z_RANGE_M)
-    sc.move(_u(rng, (0.6, 1.2)), z=zf, xy=(BED_RECT[2] + _u(rng, (0.3, 0.6)), sc.y), shape="fall", lying=True)
+    sc.move(
+        _u(rng, (0.6, 1.2)),
+        z=zf,
+        xy=(BED_RECT[2] + _u(rng, (0.3, 0.6)), sc.y),
+        shape="fall",
+        lying=True,
+    )
     impact = sc.t_s
     _lie_after(sc, rng, 25.0)
     return sc, impact
@@ -527,7 +560,13 @@ def _ep_slow_slump(rng: np.random.Generator, fps: float, p: Person) -> tuple[Scr
     sc = _start(rng, fps, p)
     sc.stay(_u(rng, (1.0, 3.0)), rng)
     # knees give way over 1.5-3 s (syncope), ending lying
-    sc.move(_u(rng, (1.5, 3.0)), z=_u(rng, FLOOR_Z_RANGE_M), xy=(sc.x + 0.3, sc.y), shape="linear", lying=True)
+    sc.move(
+        _u(rng, (1.5, 3.0)),
+        z=_u(rng, FLOOR_Z_RANGE_M),
+        xy=(sc.x + 0.3, sc.y),
+        shape="linear",
+        lying=True,
+    )
     impact = sc.t_s
     _lie_after(sc, rng, 25.0)
     return sc, impact
@@ -627,14 +666,19 @@ CONFOUNDER_KINDS: dict[str, EpisodeBuilder] = {
 EPISODE_KINDS: dict[str, EpisodeBuilder] = {**FALL_KINDS, **CONFOUNDER_KINDS}
 
 
-def _visitor(rng: np.random.Generator, fps: float, near: tuple[float, float], arrive_s: float, n: int) -> Track:
+def _visitor(
+    rng: np.random.Generator, fps: float, near: tuple[float, float], arrive_s: float, n: int
+) -> Track:
     """A second person walking in at ``arrive_s`` and standing ~0.8-1.1 m from ``near``."""
     v = random_person(rng)
     sc = Script(fps, 2.5, 0.3, v.stand_z_m)
     sc.absent(arrive_s)
     ang = float(rng.uniform(0, 2 * np.pi))
     r = _u(rng, (0.8, 1.1))
-    spot = (float(np.clip(near[0] + r * np.cos(ang), 0.1, 4.9)), float(np.clip(near[1] + r * np.sin(ang), 0.1, 4.9)))
+    spot = (
+        float(np.clip(near[0] + r * np.cos(ang), 0.1, 4.9)),
+        float(np.clip(near[1] + r * np.sin(ang), 0.1, 4.9)),
+    )
     sc.walk_to(spot, v.speed_mps)
     sc.stay(max(1.0, n / fps - sc.t_s), rng, sway_m=0.03)
     return sc.track(n)
@@ -658,7 +702,9 @@ def make_episode(
     if visitor:
         at = (impact if impact is not None else sc.t_s / 2) + float(rng.uniform(-3.0, 4.0))
         ref = n - 1 if impact is None else min(n - 1, round(impact * prof.fps))
-        tracks.append(_visitor(rng, prof.fps, (float(main.x_m[ref]), float(main.y_m[ref])), max(0.5, at), n))
+        tracks.append(
+            _visitor(rng, prof.fps, (float(main.x_m[ref]), float(main.y_m[ref])), max(0.5, at), n)
+        )
     rows = render(tracks, prof, rng, t0_s, tid_base=int(rng.integers(1, 50)))
     return Episode(
         kind=kind,
@@ -698,14 +744,23 @@ def ordinary_activity(
         elif a == "chair":
             sc.walk_to(CHAIR_XY, p.speed_mps)
             fast = rng.random() < 0.5
-            sc.move(_u(rng, (0.3, 0.6) if fast else (1.2, 2.5)), z=_u(rng, CHAIR_Z_RANGE_M), shape="fall" if fast else "smooth")
+            sc.move(
+                _u(rng, (0.3, 0.6) if fast else (1.2, 2.5)),
+                z=_u(rng, CHAIR_Z_RANGE_M),
+                shape="fall" if fast else "smooth",
+            )
             sc.stay(_u(rng, (60.0, 900.0)), rng)
             sc.move(_u(rng, (1.0, 2.0)), z=p.stand_z_m)
         elif a == "bed":
             sc.walk_to(BED_EDGE_XY, p.speed_mps)
             sc.move(_u(rng, (0.4, 1.2)), z=_u(rng, CHAIR_Z_RANGE_M), xy=(1.05, sc.y), shape="fall")
             sc.stay(_u(rng, (2.0, 20.0)), rng)
-            sc.move(_u(rng, (0.5, 1.5)), z=_u(rng, BED_Z_RANGE_M), xy=(BED_LIE_XY[0], float(rng.uniform(3.5, 4.5))), lying=True)
+            sc.move(
+                _u(rng, (0.5, 1.5)),
+                z=_u(rng, BED_Z_RANGE_M),
+                xy=(BED_LIE_XY[0], float(rng.uniform(3.5, 4.5))),
+                lying=True,
+            )
             sc.stay(_u(rng, (300.0, 2400.0)), rng, sway_m=0.01, lying=True)
             sc.move(_u(rng, (1.0, 3.0)), z=_u(rng, CHAIR_Z_RANGE_M), xy=(1.05, sc.y))
             sc.move(_u(rng, (1.0, 2.0)), z=p.stand_z_m, xy=BED_EDGE_XY)
@@ -718,7 +773,9 @@ def ordinary_activity(
             sc.stay(_u(rng, (10.0, 120.0)), rng)
             sc.move(_u(rng, (1.5, 3.0)), z=p.stand_z_m)
         elif a == "exercise":
-            sc.oscillate(_u(rng, (30.0, 300.0)), p.stand_z_m - _u(rng, (0.25, 0.45)), _u(rng, (1.5, 3.0)))
+            sc.oscillate(
+                _u(rng, (30.0, 300.0)), p.stand_z_m - _u(rng, (0.25, 0.45)), _u(rng, (1.5, 3.0))
+            )
         elif a == "floor":
             sc.move(_u(rng, (1.5, 2.5)), z=_u(rng, KNEEL_Z_RANGE_M))
             sc.stay(_u(rng, (1.0, 3.0)), rng)

@@ -102,13 +102,21 @@ def evaluate(
     if cur.zone == "bathroom" and now_s - cur.entered_at >= settings.bathroom_max_min * 60:
         out.append(BehaviourAlert.make("inactivity", "bathroom_long", cur.entered_at))
     # nobody seen in a home where the resident lives alone
-    if settings.lives_alone and last_seen_s is not None and cur.zone != "away":
-        if now_s - last_seen_s >= settings.no_movement_h * HOUR_S:
-            out.append(BehaviourAlert.make("inactivity", "no_movement", last_seen_s))
+    if (
+        settings.lives_alone
+        and last_seen_s is not None
+        and cur.zone != "away"
+        and now_s - last_seen_s >= settings.no_movement_h * HOUR_S
+    ):
+        out.append(BehaviourAlert.make("inactivity", "no_movement", last_seen_s))
     # out of bed at night and not back
     if cur.zone != "bed":
         last_bed = next((v for v in reversed(visits) if v.zone == "bed"), None)
-        if last_bed is not None and last_bed.left_at is not None and is_night(last_bed.left_at, settings):
+        if (
+            last_bed is not None
+            and last_bed.left_at is not None
+            and is_night(last_bed.left_at, settings)
+        ):
             out_for = now_s - last_bed.left_at
             if settings.at_risk_of_falls and out_for >= settings.bed_exit_return_min * 60:
                 out.append(BehaviourAlert.make("bed_exit", "bed_exit", last_bed.left_at))

@@ -339,7 +339,7 @@ class FallDetector:
         new_slot[1:] = slot[1:] != slot[:-1]
         cum = np.cumsum(new_frame)
         slot_start_cum = np.maximum.accumulate(np.where(new_slot, cum, 0))
-        ordinal = cum - slot_start_cum
+        ordinal: IntArr = (cum - slot_start_cum).astype(np.int64)
         rows_by_ord = np.argsort(ordinal, kind="stable")
         bounds = np.searchsorted(ordinal[rows_by_ord], np.arange(int(ordinal.max()) + 2))
         out = np.full(n, -1, dtype=np.int64)

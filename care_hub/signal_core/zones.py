@@ -91,13 +91,21 @@ def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
             vy[slot, i, :n] = [v[1] for v in sh.vertices]
             nv[slot, i] = n
             code[slot, i] = ZONE_CODE[sh.zone]
-    return CompiledZones(vx, vy, nv, code)
+    # trim to the shapes and vertices actually used: classification cost scales with both
+    p_used = max(1, int((nv > 0).sum(axis=1).max(initial=0)))
+    v_used = max(3, int(nv.max(initial=0)))
+    return CompiledZones(
+        vx[:, :p_used, :v_used].copy(),
+        vy[:, :p_used, :v_used].copy(),
+        nv[:, :p_used].copy(),
+        code[:, :p_used].copy(),
+    )
 
 
 def classify_points(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: FloatArr) -> IntArr:
     """Zone code of each point (ray casting over every shape of its slot's map; 'room' if none)."""
     vx, vy, nv = zones.vx[slot], zones.vy[slot], zones.nv[slot]  # (n, P, V)
-    j = np.arange(MAX_VERTICES)
+    j = np.arange(vx.shape[2])
     nxt = (j[None, None, :] + 1) % np.maximum(nv[..., None], 1)
     x2 = np.take_along_axis(vx, nxt, axis=2)
     y2 = np.take_along_axis(vy, nxt, axis=2)
@@ -115,7 +123,10 @@ class ZoneTracker:
     """Per-slot zone state with minimum dwell; ``step`` returns closed visits."""
 
     def __init__(
-        self, capacity: int, maps: Mapping[int, ZoneMap] | None = None, params: ZoneParams | None = None
+        self,
+        capacity: int,
+        maps: Mapping[int, ZoneMap] | None = None,
+        params: ZoneParams | None = None,
     ) -> None:
         self.capacity = capacity
         self.params = params or ZoneParams()

@@ -41,7 +41,9 @@ def events(
     tids = np.broadcast_to(np.asarray(tid, dtype=np.int64), (n,))
     zz = z + rng.normal(0, z_sd, n) if z_sd else z
     pres = np.ones(n, dtype=bool) if present is None else present
-    rows = [(i, int(tids[i]), float(xs[i]), float(ys[i]), float(zz[i])) for i in range(n) if pres[i]]
+    rows = [
+        (i, int(tids[i]), float(xs[i]), float(ys[i]), float(zz[i])) for i in range(n) if pres[i]
+    ]
     rows += extra or []
     rows.sort()
     out = []
@@ -67,7 +69,9 @@ def events(
     return out
 
 
-def run(evs: list[RadarFramesEvent], det: FallDetector | None = None, slot: int = 0) -> list[FallDetection]:
+def run(
+    evs: list[RadarFramesEvent], det: FallDetector | None = None, slot: int = 0
+) -> list[FallDetection]:
     det = det or FallDetector(1)
     out: list[FallDetection] = []
     for ev in evs:
@@ -105,7 +109,13 @@ def test_fall_read_at_045_m_near_sensor_is_a_fall() -> None:
 
 
 def test_getting_up_within_the_window_cancels() -> None:
-    z = traj((6, STAND, STAND), (0.6, STAND, FLOOR), (1.5, FLOOR, FLOOR), (1.5, FLOOR, STAND), (10, STAND, STAND))
+    z = traj(
+        (6, STAND, STAND),
+        (0.6, STAND, FLOOR),
+        (1.5, FLOOR, FLOOR),
+        (1.5, FLOOR, STAND),
+        (10, STAND, STAND),
+    )
     dets = run(events(z))
     assert not confirmed(dets)
     assert any(d.kind == "cancelled" and d.reason == "got_up" for d in dets)
@@ -126,10 +136,16 @@ def test_cancel_button_during_window_is_recorded() -> None:
     "z",
     [
         traj((6, STAND, STAND), (0.5, STAND, 0.72), (20, 0.72, 0.72)),  # sit down fast on a chair
-        traj((6, STAND, STAND), (0.6, STAND, 0.6), (2, 0.6, 0.6), (1, 0.6, STAND), (10, STAND, STAND)),  # bend
+        traj(
+            (6, STAND, STAND), (0.6, STAND, 0.6), (2, 0.6, 0.6), (1, 0.6, STAND), (10, STAND, STAND)
+        ),  # bend
         traj((6, STAND, STAND), (1.5, STAND, 0.66), (20, 0.66, 0.66)),  # kneel
-        traj((6, STAND, STAND), (2, STAND, 0.66), (2, 0.66, 0.66), (4, 0.66, 0.42), (20, 0.42, 0.42)),  # floor, slowly
-        np.concatenate([1.05 - 0.4 * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(300) / 20))]),  # squats
+        traj(
+            (6, STAND, STAND), (2, STAND, 0.66), (2, 0.66, 0.66), (4, 0.66, 0.42), (20, 0.42, 0.42)
+        ),  # floor, slowly
+        np.concatenate(
+            [1.05 - 0.4 * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(300) / 20))]
+        ),  # squats
     ],
     ids=["sit_fast", "bend", "kneel", "sit_floor_slowly", "exercise"],
 )

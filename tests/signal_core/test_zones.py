@@ -1,0 +1,90 @@
+"""Zone classification and the smoothing zone tracker."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from care_hub.signal_core.zones import (
+    ZONE_CODE,
+    ZoneMap,
+    ZoneShape,
+    ZoneTracker,
+    classify_points,
+    compile_zones,
+)
+
+T0 = 1_764_320_000.0
+MAP = ZoneMap(
+    (
+        ZoneShape.rect("bed", 0.0, 3.0, 1.0, 5.0),
+        ZoneShape("bathroom", ((4.0, 4.0), (5.0, 4.0), (5.0, 5.0), (4.5, 5.5))),
+        ZoneShape.rect("door", 2.0, 0.0, 3.0, 0.5),
+    )
+)
+
+
+def test_classify_points_rects_polygons_and_room() -> None:
+    z = compile_zones(2, {0: MAP})
+    slot = np.asarray([0, 0, 0, 0, 1])
+    x = np.asarray([0.5, 4.5, 2.5, 2.5, 0.5])
+    y = np.asarray([4.0, 4.9, 0.2, 2.5, 4.0])
+    codes = classify_points(z, slot, x, y)
+    assert codes.tolist() == [ZONE_CODE[n] for n in ("bed", "bathroom", "door", "room", "room")]
+
+
+def feed(tr: ZoneTracker, xs: np.ndarray, ys: np.ndarray, t0: float = T0, fps: float = 10.0):
+    n = xs.shape[0]
+    t = t0 + np.arange(n) / fps
+    out = []
+    for w in range(0, n, 10):
+        sl = slice(w, w + 10)
+        out += tr.step(
+            np.zeros(len(t[sl]), dtype=np.int64),
+            t[sl],
+            xs[sl],
+            ys[sl],
+            np.asarray([0]),
+            np.asarray([t0 + min(w + 10, n) / fps]),
+        )
+    return out
+
+
+def test_jitter_at_bed_edge_creates_no_visits() -> None:
+    tr = ZoneTracker(1, {0: MAP})
+    rng = np.random.default_rng(0)
+    n = 3000  # 5 minutes lying at the bed's edge with 0.15 m jitter
+    visits = feed(tr, 0.95 + rng.normal(0, 0.15, n), np.full(n, 4.0))
+    assert visits == []
+    cur = tr.current(0)
+    assert cur is not None and cur.zone == "bed"
+
+
+def test_real_move_creates_visit_with_backdated_entry() -> None:
+    tr = ZoneTracker(1, {0: MAP})
+    xs = np.concatenate([np.full(600, 0.5), np.full(600, 2.5)])
+    ys = np.concatenate([np.full(600, 4.0), np.full(600, 2.5)])
+    visits = feed(tr, xs, ys)
+    assert len(visits) == 1
+    v = visits[0]
+    assert v.zone == "bed" and v.entered_at == T0 and v.left_at == T0 + 60.0
+    cur = tr.current(0)
+    assert cur is not None and cur.zone == "room" and cur.entered_at == T0 + 60.0
+
+
+def test_nobody_seen_after_room_means_away_but_after_bed_keeps_bed() -> None:
+    tr = ZoneTracker(2, {0: MAP, 1: MAP})
+    tr.step(
+        np.asarray([0, 1]), np.asarray([T0, T0]), np.asarray([2.5, 0.5]), np.asarray([2.5, 4.0])
+    )
+    out = tr.step(
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        np.asarray([0, 1]),
+        np.asarray([T0 + 600, T0 + 600]),
+    )
+    assert [(v.slot, v.zone) for v in out] == [(0, "room")]
+    assert tr.current(0).zone == "away"  # type: ignore[union-attr]
+    assert tr.current(1).zone == "bed"  # type: ignore[union-attr]
+    assert tr.last_seen_s(1) == T0 + 1.0
