@@ -12,21 +12,26 @@ CPU (of one core) and memory, and the backlog, once per interval and as a summar
 
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing as mp
-import os
-import random
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import httpx
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+# bench/signal.py would shadow the standard library's `signal` when this runs as a script.
+if sys.path and sys.path[0].endswith("bench"):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -38,8 +38,11 @@ from devices.mqtt_client import MqttConnection, RawMessage
 from devices.registry import DeviceInfo, DeviceRegistry
 from devices.supervision import (
     CLOCK_SKEW_FLAG_S,
+    MASS_SILENCE_FRACTION,
+    MASS_SILENCE_MIN,
     Liveness,
     handle_status,
+    mark_mass_silence,
     mark_offline,
     mark_online,
 )
@@ -228,11 +231,9 @@ class IngestPipeline:
             if accepted:
                 slots = np.fromiter((d.slot for _, _, d in accepted), np.intp, len(accepted))
                 back_slots = self.liveness.seen(slots, now)
-                back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
-                for device in back:
-                    await mark_online(session, self.bus, device, at=now,
-                                      alerted=device.id in self.offline_alerted)
-                    self.offline_alerted.discard(device.id)
+                if len(back_slots):
+                    back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
+                    await mark_online(session, self.bus, back, at=now, alerted=self.offline_alerted)
                 await self._note_skew(session, accepted)
             for ev, received_at, device in accepted:
                 if isinstance(ev, ButtonEvent):

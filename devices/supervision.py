@@ -133,16 +133,27 @@ async def mark_mass_silence(session: AsyncSession, bus: EventBus, facility_id: i
                 "device_ids": sorted(d.id for d in devices)[:50]})
 
 
-async def mark_online(session: AsyncSession, bus: EventBus, device: DeviceInfo, *, at: float,
-                      alerted: bool = True) -> None:
-    """A device is heard from again; resolve its device_offline alert if one was raised."""
-    await session.execute(update(Device).where(Device.id == device.id).values(state="online"))
-    if not alerted:
-        return
-    alert = await alert_service.find_active(session, offline_key(device.id))
-    if alert is not None:
-        await alert_service.resolve(session, bus, alert, actor="system", source="device",
-                                    outcome="device_returned", note="device is back online", at=at)
+async def mark_online(session: AsyncSession, bus: EventBus, devices: list[DeviceInfo], *, at: float,
+                      alerted: set[str]) -> None:
+    """Devices heard from again: one UPDATE for all; resolve device_offline alerts where raised.
+
+    `alerted` holds the ids with an active device_offline alert; returned ones are removed from it.
+    """
+    await session.execute(update(Device).where(Device.id.in_([d.id for d in devices])).values(state="online"))
+    for device in devices:
+        if device.id not in alerted:
+            continue
+        alerted.discard(device.id)
+        alert = await alert_service.find_active(session, offline_key(device.id))
+        if alert is not None:
+            await alert_service.resolve(session, bus, alert, actor="system", source="device",
+                                        outcome="device_returned", note="device is back online", at=at)
+    facilities = {d.facility_id for d in devices}
+    for facility_id in facilities:
+        mass = await alert_service.find_active(session, mass_key(facility_id)) if facilities else None
+        if mass is not None and mass.state == "open" and len(devices) >= MASS_SILENCE_MIN:
+            await alert_service.resolve(session, bus, mass, actor="system", source="device",
+                                        outcome="device_returned", note="devices are reporting again", at=at)
 
 
 async def handle_status(session: AsyncSession, bus: EventBus, device: DeviceInfo,
