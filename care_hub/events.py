@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,7 @@ class EventBus:
         # Multi-process mode (care_hub.fanout): commits NOTIFY this channel, and delivery is
         # strictly in seq order through `deliver_through`, reading rows other processes wrote.
         self.notify_channel: str | None = None
+        self.origin = uuid.uuid4().hex[:12]  # tells this process's own notifications apart
         self._delivered_upto: int | None = None
         self._deliver_lock = asyncio.Lock()
 

@@ -1,7 +1,7 @@
 """Cross-process event fan-out through PostgreSQL LISTEN/NOTIFY.
 
 Several hub processes serving one site share one PostgreSQL database. Every commit that writes
-events NOTIFYs a channel with the last seq it wrote (`EventBus.commit`); each process LISTENs and
+events NOTIFYs a channel with the last seq it wrote (and its origin, so a process ignores its own) (`EventBus.commit`); each process LISTENs and
 then reads the committed rows it has not delivered yet (`EventBus.deliver_through`), so a
 websocket on process B sees an alert raised through process A, in seq order.
 
@@ -56,8 +56,11 @@ class PgFanout:
         return asyncio.create_task(self.run(), name="event-fanout")
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        seq, _, origin = payload.partition(" ")
+        if origin == self.bus.origin:
+            return  # our own commit: delivered locally, with no database read
         with contextlib.suppress(ValueError):
-            self._latest = max(self._latest, int(payload))
+            self._latest = max(self._latest, int(seq))
             self.notifications += 1
             self._wake.set()
 

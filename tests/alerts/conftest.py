@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,12 +68,20 @@ class Db:
     bus: EventBus
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once per session; each test copies the file (migrations take ~1 s)."""
+    path = tmp_path_factory.mktemp("template") / "alerts.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Db]:
+async def db(tmp_path: Path, migrated_sqlite: Path) -> AsyncIterator[Db]:
     """A migrated, seeded SQLite database and an event bus over it (no hub, no broker)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    engine = make_engine(url)
+    path = tmp_path / "alerts.db"
+    shutil.copyfile(migrated_sqlite, path)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
     factory = make_session_factory(engine)
     async with factory() as session:
         await load_seed(session=session, seed=alert_seed("t-"))
