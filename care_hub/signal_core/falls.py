@@ -5,17 +5,25 @@ How it works (the signal core's README for falls):
 1. ``make_batch`` flattens many ``(slot, RadarFramesEvent)`` pairs into one ``FallBatch`` of rows
    (one per frame and target) with device-clock time ``ts + frame_index / fps``. A *slot* is a
    small integer the caller assigns to each radar; all state lives in numpy arrays indexed by slot.
-2. Rows are associated to up to ``TRACKS_PER_SLOT`` tracks per slot by position (nearest within a
-   gate that widens with time since last seen, tid only as a tie-breaker), because real trackers
-   change tids after occlusion, emit phantoms and drop still people (FIELD-NOTES).
-3. Each track's heights are averaged into ``BIN_S`` bins; a short median over bins gives a height
-   robust to held repeats, 0.15-0.25 m jitter and single phantom samples.
-4. A fall is *suspected* when the smoothed height reaches floor level outside any bed zone after
-   dropping by ``MIN_DROP_M`` within ``DESCENT_WINDOW_S`` (a slow sit to the floor drops less per
-   window). It is *confirmed* ``confirm_s`` after impact unless the person got up (long median back
-   above ``GETUP_HEIGHT_M``) or was seen mostly off the floor; a track that vanishes after a fall is
-   presumed still down (TI's static clutter removal drops people who lie still).
-5. ``cancel(slot, t_s)`` records a resident's cancel during the confirmation window.
+2. Held repeats (a row identical to the previous row of the same radar and tid) are dropped, whole
+   batch at once: low-cost modules resend their last value for 0.25 s to several seconds
+   (FIELD-NOTES), and a held value counted many times would pass for stillness.
+3. Fresh rows are grouped into ``BIN_S`` bins per radar. Bin by bin (not frame by frame) they are
+   associated by position to up to ``TRACKS_PER_SLOT`` tracks (nearest within a gate that widens
+   with time unseen; tids are ignored, trackers change them), and each track gets the bin's median
+   height and position. A 1.5 s median of bin medians is the robust "height now".
+4. A fall is *suspected* when the height now reaches floor level outside any support zone (bed,
+   chair) and either the track came out of a support zone, or it dropped from upright: the median
+   1.5-4 s earlier was high and the descent from the last upright moment took at most
+   ``max_descent_s`` (falls take 0.4-1 s, a faint 1.5-3 s; sitting down on the floor on purpose goes
+   via kneeling and takes longer). It is *confirmed* ``confirm_s`` after the estimated impact unless
+   the person got up (2 s median back above ``getup_height_m``) or was seen mostly off the floor; a
+   track that vanishes after a fall is presumed still down (TI's static clutter removal).
+5. Optionally (``FallParams.floor_dwell_s``), a person seen on the floor outside support zones for
+   that long without a confirmed fall gets one lower-severity ``floor_dwell`` detection: a slow
+   slump and a deliberate slow sit cannot be told apart on a noisy module, and either way someone
+   on the floor for minutes needs checking.
+6. ``cancel(slot, t_s)`` records a resident's cancel during the confirmation window.
 
 Velocities are ignored: low-cost modules give none and differentiated held positions spike to
 5-8 m/s. Only device time is used, so replays run faster than real time.
@@ -36,75 +44,93 @@ FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
 
-# --- tracking -------------------------------------------------------------------------------
-# Tracks kept per radar: the resident, a visitor and room for a phantom or two.
-TRACKS_PER_SLOT = 4
-# Association gate: a fresh sample within 0.6 m of a track continues it (xy jitter ~0.1-0.2 m,
-# people 0.3-0.5 m apart are rare; a visitor standing next to a fallen person is ~0.8 m away).
-GATE_M = 0.6
-# The gate widens by the distance a brisk walker covers while unseen (older people walk <1.5 m/s).
-GATE_SPEED_MPS = 1.5
-GATE_MAX_M = 2.0
-# Matching tid makes a candidate this much "closer": tids are hints, not truth.
-TID_BONUS_M = 0.2
-# Forget a track unseen this long (its pending fall, if any, is kept until resolved).
-TRACK_TTL_S = 20.0
-# With every track in use, a new target may replace one unseen for at least this long.
-STEAL_AFTER_S = 1.0
+# --- held repeats ---------------------------------------------------------------------------
 # A value repeated this long is admitted once more: a still person on a quantising tracker repeats
 # exact values too, and that is information (a real hold just stops adding weight).
 HOLD_REFRESH_S = 1.0
+# How long the last value of a (radar, tid) is remembered to recognise a hold across batches.
+HOLD_MEMORY_S = 10.0
 # Heights outside this range are phantoms (sensor mounted ~1.8 m; FIELD-NOTES: phantoms above it).
 Z_MIN_M = -0.3
 Z_MAX_M = 2.2
 
-# --- height smoothing -----------------------------------------------------------------------
-# Bin length: 0.2 s holds 2-4 frames at 10-20 fps, short against a 0.5-1 s fall (FIELD-NOTES).
-BIN_S = 0.2
-# Bins remembered per track (8 s): the descent reference and the confirmation median read it.
+# --- tracking (per bin) ---------------------------------------------------------------------
+# Bin length: 0.5 s holds ~2 fresh samples on an 80%-held 20 Hz module and ~4 on a 10 Hz one;
+# still short against a 0.4-1 s fall, whose impact is back-dated from the median lag.
+BIN_S = 0.5
+# Tracks kept per radar: the resident, a visitor and a phantom.
+TRACKS_PER_SLOT = 3
+# Association gate: bin medians of one person are <0.3 m apart; a visitor standing next to a
+# fallen person is ~0.8 m away and has a track of their own (nearest track wins).
+GATE_M = 0.7
+# The gate widens by the distance a brisk walker covers while unseen (older people walk <1.5 m/s),
+# and so covers the 0.4-0.9 m centroid shift of a fall.
+GATE_SPEED_MPS = 1.5
+GATE_MAX_M = 2.0
+# Rows of one bin within this distance of the nearest row matched to a track are the same person.
+CLUSTER_M = 0.5
+# Two tracks both seen within MERGE_SEEN_S and closer than MERGE_M are one person (bin medians of
+# one person scatter ~0.1 m; two people are rarely closer than 0.4 m).
+MERGE_M = 0.4
+MERGE_SEEN_S = 2.0
+# A new track within this distance of a track seen this recently inherits its history (a fall
+# shifts the centroid 0.4-0.9 m, plus ~0.15 m of xy jitter).
+INHERIT_M = 1.2
+INHERIT_SEEN_S = 1.0
+# Forget a track unseen this long (its pending fall, if any, is kept until resolved).
+TRACK_TTL_S = 20.0
+# With every track in use, a new target may replace one unseen for at least this long.
+STEAL_AFTER_S = 1.0
+# Bins remembered per track (20 s): descent reference, confirmation, floor dwell.
 RING_BINS = 40
-# Short median over 5 bins (1 s): rejects single phantoms and the 0.5 s flicker of a lying person.
-SHORT_BINS = 5
-# Median of 5 bins lags a step by about half its span: used to back-date the impact time.
-MEDIAN_LAG_S = SHORT_BINS * BIN_S / 2
+# "Height now": median of the bin medians of the last 3 bins (1.5 s) holding >= 3 fresh samples:
+# rejects single phantoms and the 0.5 s flicker of a lying person (FIELD-NOTES).
+SHORT_BINS = 3
+SHORT_MIN_SAMPLES = 3
+# The median of 3 bins lags a step by about one bin: used to back-date the impact time.
+MEDIAN_LAG_S = 1.0
 
 # --- fall rule ------------------------------------------------------------------------------
 # Floor level: a fallen person reads 0.35-0.45 m near the sensor, not 0 (FIELD-NOTES); sitting on a
 # chair or kneeling upright keeps the centroid above ~0.6 m.
 FLOOR_HEIGHT_M = 0.5
-# Drop needed within the descent window: falls go 1.0-1.2 m -> <=0.4 m within 0.5-1 s (FIELD-NOTES),
-# from a chair ~0.75 -> 0.4 m; a slow sit to the floor over 4-6 s drops <0.3 m per 2 s.
+# Drop needed between the reference and now: falls go 1.0-1.2 m -> <=0.4 m (FIELD-NOTES).
 MIN_DROP_M = 0.3
-# The "before" height is the median of the latest 5 bins that are 1.5-5 s old: a median, not a max,
-# because a max is biased upwards by 0.15-0.25 m jitter and turns slow descents (or noise) into
-# "fast" ones. Up to 5 s back because held repeats (up to several seconds) leave gaps.
-DESCENT_WINDOW_S = 5.0
+# Reference ("before") height: median of the bins 1.5-4 s before now (a median, not a max: a max
+# is biased upwards by 0.15-0.25 m jitter). Up to 4 s back because holds leave gaps.
+DESCENT_WINDOW_S = 4.0
 DESCENT_REF_AGE_S = 1.5
-REF_BINS = 5
-# At least this many fresh reference bins (heavy holds leave few; one bin is one noisy sample).
+# At least this many reference bins (heavy holds leave few; one bin is one or two samples).
 MIN_REF_BINS = 2
-# Rolling out of bed drops only ~0.2-0.3 m (mattress ~0.5 m), so a smaller drop suffices when the
-# track was inside a bed zone within the descent window.
-MIN_DROP_FROM_BED_M = 0.12
+# Out of a support zone (rolling out of bed at 0.55-0.72 m) the drop can be tiny; the move out of
+# the zone to floor level is the evidence.
+MIN_DROP_FROM_BED_M = 0.0
 # Bed rectangles are widened by this margin so a sleeper's xy jitter at the edge stays "in bed".
 BED_MARGIN_M = 0.15
+# Before a fall from upright the reference is at least this (standing centroid 0.9-1.2 m).
+PRE_MIN_HEIGHT_M = 0.7
+# "Upright" for the descent duration: a 3-bin median at least this high (kneeling 0.6-0.72 m,
+# standing >= 0.9 m).
+HIGH_HEIGHT_M = 0.8
+# Descent duration, last upright bin -> floor bin: falls 0.4-1 s and faints 1.5-3 s (plus ~1 s of
+# median lag); sitting down on the floor on purpose kneels first (pause 1-3 s, then 2.5-4 s down).
+MAX_DESCENT_S = 4.0
 # Got up: 2 s median back at sitting/standing height (a lying person's flicker to 1.0 m lasts
 # ~0.5 s, FIELD-NOTES, so it cannot move a 2 s median).
 GETUP_HEIGHT_M = 0.68
 GETUP_WINDOW_S = 2.0
 GETUP_MIN_BINS = 3
-# At confirmation the median of all fresh samples since the suspicion must be "down": below chair
+# At confirmation the median of all fresh bins since the suspicion must be "down": below chair
 # and kneeling height (>=0.6 m); a fallen person who sits up on the floor (~0.45 m) is still down.
 DOWN_HEIGHT_M = 0.55
-# Before a fall (outside a bed) the person was sitting on a chair or standing: the median of the
-# remembered bins before the descent is at least this (chair ~0.7 m, standing 0.9-1.2 m).
-PRE_MIN_HEIGHT_M = 0.6
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
+# Floor dwell: the median of this many recent seconds of bins must be at floor level.
+DWELL_CHECK_S = 10.0
 MAX_BED_ZONES = 4
 
-FallKind = Literal["suspected", "confirmed", "cancelled"]
+FallKind = Literal["suspected", "confirmed", "cancelled", "floor_dwell"]
 CancelReason = Literal["got_up", "button", "not_down"]
 
 
@@ -119,11 +145,22 @@ class FallParams:
     getup_height_m: float = GETUP_HEIGHT_M
     down_height_m: float = DOWN_HEIGHT_M
     pre_min_height_m: float = PRE_MIN_HEIGHT_M
+    # added: descent duration limit and the "upright" level it is measured from
+    max_descent_s: float = MAX_DESCENT_S
+    high_height_m: float = HIGH_HEIGHT_M
+    # added: emit one "floor_dwell" detection after this long on the floor (None = off, the
+    # original behaviour; the product enables it, see docs/detection.md)
+    floor_dwell_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FallDetection:
-    """One state change of a fall: suspected, then confirmed or cancelled (with a reason)."""
+    """One state change of a fall: suspected, then confirmed or cancelled (with a reason).
+
+    ``floor_dwell`` (only with ``FallParams.floor_dwell_s``) is a lower-severity, stand-alone
+    detection: someone on the floor for that long without a confirmed fall; ``impact_s`` is when
+    they were first seen at floor level and ``pre_height_m`` is NaN.
+    """
 
     slot: int
     kind: FallKind
@@ -218,6 +255,26 @@ def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -
     return np.asarray(inside.any(axis=-1), dtype=np.bool_)
 
 
+def _group_medians(g: IntArr, *values: FloatArr) -> tuple[IntArr, IntArr, list[FloatArr]]:
+    """Per distinct group id: the group ids (sorted), row counts and the median of each value."""
+    meds: list[FloatArr] = []
+    gu: IntArr = np.zeros(0, dtype=np.int64)
+    cnt: IntArr = np.zeros(0, dtype=np.int64)
+    for v in values:
+        order = np.lexsort((v, g))
+        gs, vs = g[order], v[order]
+        if not meds:
+            start = np.ones(gs.size, dtype=np.bool_)
+            start[1:] = gs[1:] != gs[:-1]
+            si = np.nonzero(start)[0]
+            gu = gs[si]
+            cnt = np.diff(np.append(si, gs.size))
+            lo = si + (cnt - 1) // 2
+            hi = si + cnt // 2
+        meds.append((vs[lo] + vs[hi]) / 2)
+    return gu, cnt, meds
+
+
 class FallDetector:
     """Fall state for ``capacity`` radar slots, stepped with batches of many radars' frames."""
 
@@ -227,25 +284,33 @@ class FallDetector:
         s, k, r = capacity, TRACKS_PER_SLOT, RING_BINS
         self._bed = np.full((s, MAX_BED_ZONES, 4), np.nan)
         self._covered = np.full(s, -np.inf)
-        # tracks
+        # last row per (slot, tid), to recognise held repeats across batches
+        e, ei = np.zeros(0), np.zeros(0, dtype=np.int64)
+        self._h_slot, self._h_tid = ei, ei.copy()
+        self._h_t, self._h_t0, self._h_x, self._h_y, self._h_z = (e.copy() for _ in range(5))
+        # rows of bins not yet complete (carried to the next step), and whether each is fresh
+        self._c_slot = ei.copy()
+        self._c_t, self._c_x, self._c_y, self._c_z = (e.copy() for _ in range(4))
+        self._c_f = np.zeros(0, dtype=np.bool_)
+        # tracks: last bin position and time (NaN = free)
         self._tx = np.full((s, k), np.nan)
         self._ty = np.full((s, k), np.nan)
-        self._tlast = np.full((s, k), np.nan)  # NaN = free
-        self._ttid = np.full((s, k), -1, dtype=np.int64)
-        self._tz = np.full((s, k), np.nan)
-        self._tfresh = np.full((s, k), np.nan)
-        # open (not yet complete) bin per track
-        self._obin = np.full((s, k), -1, dtype=np.int64)
-        self._oz = np.zeros((s, k))
-        self._ox = np.zeros((s, k))
-        self._oy = np.zeros((s, k))
-        self._on = np.zeros((s, k))
-        # rings of closed bins
-        self._rz = np.full((s, k, r), np.nan)  # bin mean height
-        self._rs = np.full((s, k, r), np.nan)  # short median after that bin
-        self._rt = np.full((s, k, r), np.nan)  # bin centre time
-        self._rbed = np.zeros((s, k, r), dtype=np.bool_)
+        self._tlast = np.full((s, k), np.nan)
+        # birth time: inherited history counts for "before", never for "now"
+        self._tborn = np.full((s, k), -np.inf)
+        # rings of bins per track: median height/position, fresh samples, centre time, support
+        self._rz = np.full((s, k, r), np.nan)
+        self._rx = np.full((s, k, r), np.nan)
+        self._ry = np.full((s, k, r), np.nan)
+        self._rt = np.full((s, k, r), np.nan)
+        self._rn = np.zeros((s, k, r))
+        self._rsup = np.zeros((s, k, r), dtype=np.bool_)
         self._rpos = np.zeros((s, k), dtype=np.int64)
+        # floor dwell per track: first seen at floor level (NaN = not down), already reported,
+        # last "height now"
+        self._fsince = np.full((s, k), np.nan)
+        self._fdone = np.zeros((s, k), dtype=np.bool_)
+        self._fz = np.full((s, k), np.nan)
         # pending fall, one per slot
         self._pk = np.full(s, -1, dtype=np.int64)  # which track; -1 = none
         self._pimpact = np.full(s, np.nan)
@@ -272,17 +337,28 @@ class FallDetector:
             (self._tx, np.nan),
             (self._ty, np.nan),
             (self._tlast, np.nan),
-            (self._ttid, -1),
-            (self._obin, -1),
-            (self._on, 0.0),
+            (self._tborn, -np.inf),
             (self._rz, np.nan),
-            (self._rs, np.nan),
+            (self._rx, np.nan),
+            (self._ry, np.nan),
             (self._rt, np.nan),
-            (self._rbed, False),
+            (self._rn, 0.0),
+            (self._rsup, False),
             (self._rpos, 0),
+            (self._fsince, np.nan),
+            (self._fdone, False),
+            (self._fz, np.nan),
         ):
             arr[slot] = val
         self._covered[slot] = -np.inf
+        keep = self._h_slot != slot
+        self._h_slot, self._h_tid = self._h_slot[keep], self._h_tid[keep]
+        self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
+        self._h_x, self._h_y, self._h_z = self._h_x[keep], self._h_y[keep], self._h_z[keep]
+        keep = self._c_slot != slot
+        self._c_slot, self._c_t = self._c_slot[keep], self._c_t[keep]
+        self._c_x, self._c_y, self._c_z = self._c_x[keep], self._c_y[keep], self._c_z[keep]
+        self._c_f = self._c_f[keep]
         self._clear_pending(np.asarray([slot]))
 
     # --- public steps ----------------------------------------------------------------------
@@ -310,188 +386,237 @@ class FallDetector:
             & (batch.z_m >= Z_MIN_M)
             & (batch.z_m <= Z_MAX_M)
         )
-        slot, t = batch.slot[ok], batch.t_s[ok]
-        x, y, z, tid = batch.x_m[ok], batch.y_m[ok], batch.z_m[ok], batch.tid[ok]
-        if slot.size:
-            order = np.lexsort((t, slot))
-            slot, t, x, y, z, tid = slot[order], t[order], x[order], y[order], z[order], tid[order]
-            k, held = self._associate(slot, t, x, y, z, tid)
-            # held repeats carry no new information: they keep the track alive but stay out of
-            # the height statistics (a held noisy sample would otherwise count many times)
-            keep = (k >= 0) & ~held
-            self._bin_rows(slot[keep], k[keep], t[keep], x[keep], y[keep], z[keep], out)
-        else:
-            self._bin_rows(*(np.zeros(0, dtype=np.int64),) * 2, *(np.zeros(0),) * 4, out)
+        rows = self._mark_holds(
+            batch.slot[ok],
+            batch.tid[ok],
+            batch.t_s[ok],
+            batch.x_m[ok],
+            batch.y_m[ok],
+            batch.z_m[ok],
+        )
+        self._bin_rows(*rows, out)
         self._deadline_pass(out)
         out.sort(key=lambda d: (d.at_s, d.slot))
         return out
 
     # --- internals -------------------------------------------------------------------------
-    def _associate(
-        self, slot: IntArr, t: FloatArr, x: FloatArr, y: FloatArr, z: FloatArr, tid: IntArr
-    ) -> tuple[IntArr, BoolArr]:
-        """Assign each row (sorted by slot, time) to a track index, frame by frame; also flag
-        rows that exactly repeat their track's previous sample (held repeats)."""
-        n = slot.shape[0]
-        new_frame = np.ones(n, dtype=np.bool_)
-        new_frame[1:] = (slot[1:] != slot[:-1]) | (t[1:] != t[:-1])
-        new_slot = np.ones(n, dtype=np.bool_)
-        new_slot[1:] = slot[1:] != slot[:-1]
-        cum = np.cumsum(new_frame)
-        slot_start_cum = np.maximum.accumulate(np.where(new_slot, cum, 0))
-        ordinal: IntArr = (cum - slot_start_cum).astype(np.int64)
-        rows_by_ord = np.argsort(ordinal, kind="stable")
-        bounds = np.searchsorted(ordinal[rows_by_ord], np.arange(int(ordinal.max()) + 2))
-        out = np.full(n, -1, dtype=np.int64)
-        held_out = np.zeros(n, dtype=np.bool_)
-        kk = TRACKS_PER_SLOT
-        for o in range(bounds.shape[0] - 1):
-            idx = rows_by_ord[bounds[o] : bounds[o + 1]]
-            if idx.size == 0:
-                continue
-            s, tt, xx, yy, zz, td = slot[idx], t[idx], x[idx], y[idx], z[idx], tid[idx]
-            dt = tt[:, None] - self._tlast[s]
-            gate = np.minimum(GATE_M + GATE_SPEED_MPS * np.nan_to_num(dt, nan=0.0), GATE_MAX_M)
-            d = np.hypot(xx[:, None] - self._tx[s], yy[:, None] - self._ty[s])
-            d = np.where(self._ttid[s] == td[:, None], d - TID_BONUS_M, d)
-            alive = ~np.isnan(dt) & (dt <= TRACK_TTL_S)
-            alive |= self._pk[s][:, None] == np.arange(kk)[None, :]
-            with np.errstate(invalid="ignore"):
-                d = np.where(alive & (d <= gate), d, np.inf)
-            best = np.argmin(d, axis=1)
-            bestd = d[np.arange(idx.size), best]
-            cand = np.isfinite(bestd)
-            # one row per track per frame: the nearest wins
-            ci = np.nonzero(cand)[0]
-            if ci.size:
-                key = s[ci] * kk + best[ci]
-                o2 = np.lexsort((bestd[ci], key))
-                ci = ci[o2]
-                first = np.ones(ci.size, dtype=np.bool_)
-                first[1:] = key[o2][1:] != key[o2][:-1]
-                cand[:] = False
-                cand[ci[first]] = True
-            k_row = np.where(cand, best, -1)
-            a = np.nonzero(cand)[0]
-            self._tlast[s[a], best[a]] = tt[a]
-            # unmatched rows start new tracks in free (or oldest, never pending) track slots
-            u = np.nonzero(~cand)[0]
-            if u.size:
-                su = s[u]
-                age = tt[u][:, None] - self._tlast[su]
-                score = np.where(np.isnan(age), np.inf, age)
-                score = np.where(self._pk[su][:, None] == np.arange(kk)[None, :], -np.inf, score)
-                # free tracks first, then the longest unseen; tracks matched in this frame have
-                # age 0 and a pending fall's track -inf, so neither is ever taken
-                order_k = np.argsort(-score, axis=1, kind="stable")
-                # rank of each unmatched row within its slot
-                uo = np.argsort(su, kind="stable")
-                su_sorted = su[uo]
-                first_u = np.ones(uo.size, dtype=np.bool_)
-                first_u[1:] = su_sorted[1:] != su_sorted[:-1]
-                start = np.maximum.accumulate(np.where(first_u, np.arange(uo.size), 0))
-                rank = np.empty(uo.size, dtype=np.int64)
-                rank[uo] = np.arange(uo.size) - start
-                okr = rank < kk
-                newk = np.where(okr, order_k[np.arange(u.size), np.minimum(rank, kk - 1)], -1)
-                okr &= score[np.arange(u.size), np.maximum(newk, 0)] >= STEAL_AFTER_S
-                ur, nk = u[okr], newk[okr]
-                self._reset_tracks(s[ur], nk)
-                self._tlast[s[ur], nk] = tt[ur]
-                k_row[ur] = nk
-            m = k_row >= 0
-            sm, km = s[m], k_row[m]
-            held = np.zeros(idx.size, dtype=np.bool_)
-            held[m] = (
-                (self._tx[sm, km] == xx[m])
-                & (self._ty[sm, km] == yy[m])
-                & (self._tz[sm, km] == zz[m])
-                & (tt[m] - self._tfresh[sm, km] < HOLD_REFRESH_S)
-            )
-            fresh = m.copy()
-            fresh[m] = ~held[m]
-            self._tfresh[s[fresh], k_row[fresh]] = tt[fresh]
-            self._tx[sm, km] = xx[m]
-            self._ty[sm, km] = yy[m]
-            self._tz[sm, km] = zz[m]
-            self._ttid[sm, km] = td[m]
-            out[idx] = k_row
-            held_out[idx] = held
-        return out, held_out
-
-    def _reset_tracks(self, s: IntArr, k: IntArr) -> None:
-        self._obin[s, k] = -1
-        self._on[s, k] = 0.0
-        self._tz[s, k] = np.nan
-        self._rz[s, k] = np.nan
-        self._rs[s, k] = np.nan
-        self._rt[s, k] = np.nan
-        self._rbed[s, k] = False
-        self._rpos[s, k] = 0
+    def _mark_holds(
+        self, slot: IntArr, tid: IntArr, t: FloatArr, x: FloatArr, y: FloatArr, z: FloatArr
+    ) -> tuple[IntArr, FloatArr, FloatArr, FloatArr, FloatArr, BoolArr]:
+        """The rows sorted by (slot, tid, time), flagged fresh unless they are held repeats
+        (identical to the previous row of the same slot and tid); a repeat is admitted as fresh
+        again every HOLD_REFRESH_S. Held rows still show where a target is, but carry no new
+        height."""
+        m = self._h_slot.shape[0]
+        s_all = np.concatenate([self._h_slot, slot])
+        d_all = np.concatenate([self._h_tid, tid])
+        t_all = np.concatenate([self._h_t, t])
+        x_all = np.concatenate([self._h_x, x])
+        y_all = np.concatenate([self._h_y, y])
+        z_all = np.concatenate([self._h_z, z])
+        t0_all = np.concatenate([self._h_t0, t])
+        is_new = np.concatenate([np.zeros(m, dtype=np.bool_), np.ones(slot.shape[0], np.bool_)])
+        o = np.lexsort((t_all, d_all, s_all))
+        s_all, d_all, t_all = s_all[o], d_all[o], t_all[o]
+        x_all, y_all, z_all, t0_all, is_new = x_all[o], y_all[o], z_all[o], t0_all[o], is_new[o]
+        n = s_all.shape[0]
+        same_key = np.zeros(n, dtype=np.bool_)
+        same_key[1:] = (s_all[1:] == s_all[:-1]) & (d_all[1:] == d_all[:-1])
+        same = same_key.copy()
+        same[1:] &= (
+            (x_all[1:] == x_all[:-1]) & (y_all[1:] == y_all[:-1]) & (z_all[1:] == z_all[:-1])
+        )
+        # start time of each run of identical values (a remembered row carries its run's start)
+        run_first = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
+        run_t0 = t0_all[run_first]
+        q = np.floor((t_all - run_t0) / HOLD_REFRESH_S)
+        refresh = np.zeros(n, dtype=np.bool_)
+        refresh[1:] = q[1:] > q[:-1]
+        fresh = is_new & (~same | refresh)
+        # remember the last row of every (slot, tid) seen lately
+        last = np.ones(n, dtype=np.bool_)
+        last[:-1] = ~same_key[1:]
+        if n:
+            last &= t_all >= self._covered[s_all] - HOLD_MEMORY_S
+        self._h_slot, self._h_tid, self._h_t = s_all[last], d_all[last], t_all[last]
+        self._h_t0, self._h_x = run_t0[last], x_all[last]
+        self._h_y, self._h_z = y_all[last], z_all[last]
+        f = is_new
+        return s_all[f], t_all[f], x_all[f], y_all[f], z_all[f], fresh[f]
 
     def _bin_rows(
         self,
         slot: IntArr,
-        k: IntArr,
         t: FloatArr,
         x: FloatArr,
         y: FloatArr,
         z: FloatArr,
+        fr: BoolArr,
         out: list[FallDetection],
     ) -> None:
-        kk = TRACKS_PER_SLOT
-        # merge rows with the bins left open by the previous batch
-        os_, ok_ = np.nonzero((self._obin >= 0) & (self._on > 0))
-        g = np.concatenate([slot * kk + k, os_ * kk + ok_])
-        b = np.concatenate([np.floor(t / BIN_S + 1e-4).astype(np.int64), self._obin[os_, ok_]])
-        wz = np.concatenate([z, self._oz[os_, ok_]])
-        wx = np.concatenate([x, self._ox[os_, ok_]])
-        wy = np.concatenate([y, self._oy[os_, ok_]])
-        wn = np.concatenate([np.ones(z.shape[0]), self._on[os_, ok_]])
-        self._obin[os_, ok_] = -1
-        self._on[os_, ok_] = 0.0
-        if g.size == 0:
-            return
-        order = np.lexsort((b, g))
-        g, b, wz, wx, wy, wn = g[order], b[order], wz[order], wx[order], wy[order], wn[order]
-        start = np.ones(g.size, dtype=np.bool_)
-        start[1:] = (g[1:] != g[:-1]) | (b[1:] != b[:-1])
-        si = np.nonzero(start)[0]
-        gg, bb = g[si], b[si]
-        sz = np.add.reduceat(wz, si)
-        sx = np.add.reduceat(wx, si)
-        sy = np.add.reduceat(wy, si)
-        sn = np.add.reduceat(wn, si)
-        gs, gk = gg // kk, gg % kk
-        closed = (bb + 1) * BIN_S <= self._covered[gs] + 1e-6
-        # keep the incomplete bin open for the next batch
+        """Merge with carried rows, keep incomplete bins for later, step complete bins in order."""
+        slot = np.concatenate([self._c_slot, slot])
+        t = np.concatenate([self._c_t, t])
+        x = np.concatenate([self._c_x, x])
+        y = np.concatenate([self._c_y, y])
+        z = np.concatenate([self._c_z, z])
+        fr = np.concatenate([self._c_f, fr])
+        b = np.floor(t / BIN_S + 1e-6).astype(np.int64)
+        closed = (b + 1) * BIN_S <= self._covered[slot] + 1e-6
         op = ~closed
-        self._obin[gs[op], gk[op]] = bb[op]
-        self._oz[gs[op], gk[op]] = sz[op]
-        self._ox[gs[op], gk[op]] = sx[op]
-        self._oy[gs[op], gk[op]] = sy[op]
-        self._on[gs[op], gk[op]] = sn[op]
-        c = np.nonzero(closed)[0]
-        if c.size == 0:
+        self._c_slot, self._c_t, self._c_x = slot[op], t[op], x[op]
+        self._c_y, self._c_z, self._c_f = y[op], z[op], fr[op]
+        if not closed.any():
             return
-        gc = gg[c]
-        first = np.ones(c.size, dtype=np.bool_)
-        first[1:] = gc[1:] != gc[:-1]
-        st = np.maximum.accumulate(np.where(first, np.arange(c.size), 0))
-        rank = np.arange(c.size) - st
-        for r in range(int(rank.max()) + 1):
-            ci = c[rank == r]
-            self._update_bins(
-                gs[ci],
-                gk[ci],
-                (bb[ci] + 0.5) * BIN_S,
-                sz[ci] / sn[ci],
-                sx[ci] / sn[ci],
-                sy[ci] / sn[ci],
-                out,
-            )
+        slot, b, x, y, z, fr = (a[closed] for a in (slot, b, x, y, z, fr))
+        order = np.lexsort((b, slot))
+        slot, b, x, y, z, fr = (a[order] for a in (slot, b, x, y, z, fr))
+        n = slot.shape[0]
+        new_slot = np.ones(n, dtype=np.bool_)
+        new_slot[1:] = slot[1:] != slot[:-1]
+        new_bin = new_slot.copy()
+        new_bin[1:] |= b[1:] != b[:-1]
+        cum = np.cumsum(new_bin)
+        ordinal = cum - np.maximum.accumulate(np.where(new_slot, cum, 0))
+        if int(ordinal.max()) == 0:
+            self._bin_step(slot, b, x, y, z, fr, out)
+            return
+        by_ord = np.argsort(ordinal, kind="stable")
+        bounds = np.searchsorted(ordinal[by_ord], np.arange(int(ordinal.max()) + 2))
+        for o in range(bounds.shape[0] - 1):
+            i = by_ord[bounds[o] : bounds[o + 1]]
+            self._bin_step(slot[i], b[i], x[i], y[i], z[i], fr[i], out)
 
-    def _update_bins(
+    def _bin_step(
+        self,
+        s: IntArr,
+        b: IntArr,
+        x: FloatArr,
+        y: FloatArr,
+        z: FloatArr,
+        fr: BoolArr,
+        out: list[FallDetection],
+    ) -> None:
+        """One complete bin per slot (rows sorted by slot): associate rows to tracks, then update
+        each track with the bin's medians."""
+        kk = TRACKS_PER_SLOT
+        arange_k = np.arange(kk)
+        tb = (b + 0.5) * BIN_S
+        dt = tb[:, None] - self._tlast[s]
+        with np.errstate(invalid="ignore"):
+            alive = (dt <= TRACK_TTL_S) | (self._pk[s][:, None] == arange_k[None, :])
+            gate = np.minimum(GATE_M + GATE_SPEED_MPS * np.nan_to_num(dt, nan=0.0), GATE_MAX_M)
+            d = np.hypot(x[:, None] - self._tx[s], y[:, None] - self._ty[s])
+            d = np.where(alive & (d <= gate), d, np.inf)
+        best = np.argmin(d, axis=1)
+        bestd = d[np.arange(s.shape[0]), best]
+        matched = np.isfinite(bestd)
+        # one person per track per bin: rows much farther than the track's nearest row in this
+        # bin belong to someone else (a visitor next to a fallen resident)
+        key = s * kk + best
+        nearest = np.full(self.capacity * kk, np.inf)
+        np.minimum.at(nearest, key[matched], bestd[matched])
+        with np.errstate(invalid="ignore"):
+            matched &= bestd <= nearest[key] + CLUSTER_M
+        k_row = np.where(matched, best, -1)
+        u = np.nonzero(~matched)[0]
+        if u.size:
+            # all unmatched rows of a slot start one new track: a free one, else the longest
+            # unseen, never one matched in this bin or holding a pending fall
+            su = s[u]
+            us, first = np.unique(su, return_index=True)
+            hit = np.zeros((us.shape[0], kk), dtype=np.bool_)
+            mi = np.nonzero(matched)[0]
+            if mi.size:
+                ps = np.searchsorted(us, s[mi])
+                inside = (ps < us.shape[0]) & (us[np.minimum(ps, us.shape[0] - 1)] == s[mi])
+                hit[ps[inside], best[mi[inside]]] = True
+            age = tb[u][first][:, None] - self._tlast[us]
+            score = np.where(np.isnan(age), np.inf, age)
+            score = np.where(hit | (self._pk[us][:, None] == arange_k[None, :]), -np.inf, score)
+            nk = np.argmax(score, axis=1)
+            okn = score[np.arange(us.shape[0]), nk] >= STEAL_AFTER_S
+            self._reset_tracks(us[okn], nk[okn])
+            self._tborn[us[okn], nk[okn]] = tb[u][first][okn] - BIN_S / 2
+            self._inherit(us[okn], nk[okn], x[u][first][okn], y[u][first][okn], tb[u][first][okn])
+            pos = np.searchsorted(us, su)
+            k_row[u] = np.where(okn[pos], nk[pos], -1)
+        seen = k_row >= 0
+        # held rows keep their track seen (the gate stays tight) but add no height
+        self._tlast[s[seen], k_row[seen]] = tb[seen]
+        a = seen & fr
+        if not a.any():
+            return
+        g = s[a] * kk + k_row[a]
+        tba = tb[a]
+        gu, cnt, (zb, xb, yb) = _group_medians(g, z[a], x[a], y[a])
+        # bin time per group: every row of a slot has the same bin in this step
+        tg = tba[np.searchsorted(s[a], gu // kk)]  # rows are sorted by slot
+        self._update(gu // kk, gu % kk, tg, zb, xb, yb, cnt.astype(np.float64), out)
+        self._merge_duplicates(np.unique(gu // kk), tg.max())
+
+    def _merge_duplicates(self, s: IntArr, t: float) -> None:
+        """Two live tracks closer than MERGE_M are one person split by jitter: free the younger
+        one (never the one holding a pending fall), so rows stop being shared between them."""
+        kk = TRACKS_PER_SLOT
+        for a in range(kk):
+            for b in range(a + 1, kk):
+                with np.errstate(invalid="ignore"):
+                    d = np.hypot(self._tx[s, a] - self._tx[s, b], self._ty[s, a] - self._ty[s, b])
+                    both = (t - self._tlast[s, a] <= MERGE_SEEN_S) & (
+                        t - self._tlast[s, b] <= MERGE_SEEN_S
+                    )
+                dup = np.nonzero(both & (d < MERGE_M))[0]
+                if dup.size == 0:
+                    continue
+                sd = s[dup]
+                # drop b unless b holds the pending fall or is older than a
+                drop_b = (self._pk[sd] != b) & (
+                    (self._pk[sd] == a) | (self._tborn[sd, b] >= self._tborn[sd, a])
+                )
+                kd = np.where(drop_b, b, a)
+                self._reset_tracks(sd, kd)
+                self._tx[sd, kd] = np.nan
+                self._ty[sd, kd] = np.nan
+
+    def _inherit(self, s: IntArr, k: IntArr, x: FloatArr, y: FloatArr, t: FloatArr) -> None:
+        """A new track born near a live track copies its history: a person moving fast (rolling
+        out of bed, the 0.4-0.9 m shift of a fall) can outrun one bin's cluster, and trackers
+        re-number targets. A visitor who inherits the resident's history is harmless: the copy
+        only serves as the "before" of a descent."""
+        if s.size == 0:
+            return
+        kk = TRACKS_PER_SLOT
+        with np.errstate(invalid="ignore"):
+            d = np.hypot(x[:, None] - self._tx[s], y[:, None] - self._ty[s])
+            live = (t[:, None] - self._tlast[s] <= INHERIT_SEEN_S) & (
+                np.arange(kk)[None, :] != k[:, None]
+            )
+            d = np.where(live & (d <= INHERIT_M), d, np.inf)
+        src = np.argmin(d, axis=1)
+        ok = np.isfinite(d[np.arange(s.shape[0]), src])
+        s, k, src = s[ok], k[ok], src[ok]
+        for arr in (self._rz, self._rx, self._ry, self._rt, self._rn, self._rsup, self._rpos):
+            arr[s, k] = arr[s, src]
+
+    def _reset_tracks(self, s: IntArr, k: IntArr) -> None:
+        for arr, val in (
+            (self._tlast, np.nan),
+            (self._tborn, -np.inf),
+            (self._rz, np.nan),
+            (self._rx, np.nan),
+            (self._ry, np.nan),
+            (self._rt, np.nan),
+            (self._rn, 0.0),
+            (self._rsup, False),
+            (self._rpos, 0),
+            (self._fsince, np.nan),
+            (self._fdone, False),
+            (self._fz, np.nan),
+        ):
+            arr[s, k] = val
+
+    def _update(
         self,
         s: IntArr,
         k: IntArr,
@@ -499,44 +624,40 @@ class FallDetector:
         zb: FloatArr,
         xb: FloatArr,
         yb: FloatArr,
+        nb: FloatArr,
         out: list[FallDetection],
     ) -> None:
         p = self.params
         r = RING_BINS
         pos = self._rpos[s, k]
-        # descent reference: median of the latest REF_BINS bins at least 1 s old and at most
-        # descent_window_s old (under heavy holds these may be sparse)
-        prev_t = self._rt[s, k]
-        with np.errstate(invalid="ignore"):
-            ok = (prev_t >= tb[:, None] - p.descent_window_s) & (
-                prev_t <= tb[:, None] - p.descent_ref_age_s
-            )
-        newest = np.argsort(np.where(ok, -prev_t, np.inf), axis=1)[:, :REF_BINS]
-        ref = np.zeros_like(ok)
-        np.put_along_axis(ref, newest, True, axis=1)
-        ref &= ok
-        pre = _row_median(np.where(ref, self._rz[s, k], np.nan))
-        # history gate: the whole remembered past before the reference must be off the floor, so
-        # noise while someone sits on the floor for minutes cannot fake a descent
-        with np.errstate(invalid="ignore"):
-            old = prev_t <= tb[:, None] - p.descent_ref_age_s
-        hist = _row_median(np.where(old, self._rz[s, k], np.nan))
-        # fall from bed: most reference bins strictly inside a bed (no margin)
-        n_ref = ref.sum(axis=1)
-        from_bed = (ref & self._rbed[s, k]).sum(axis=1) * 2 > n_ref
-        # push this bin
-        in_bed_strict = in_rects(xb, yb, self._bed[s])
-        in_bed = in_rects(xb, yb, self._bed[s], BED_MARGIN_M)
+        in_sup_strict = in_rects(xb, yb, self._bed[s])
         self._rz[s, k, pos] = zb
+        self._rx[s, k, pos] = xb
+        self._ry[s, k, pos] = yb
         self._rt[s, k, pos] = tb
-        self._rbed[s, k, pos] = in_bed_strict
-        ring = self._rz[s, k]
-        ring_t = self._rt[s, k]
-        idx_recent = (pos[:, None] - np.arange(SHORT_BINS)[None, :]) % r
-        short = _row_median(np.take_along_axis(ring, idx_recent, axis=1))
+        self._rn[s, k, pos] = nb
+        self._rsup[s, k, pos] = in_sup_strict
         self._rpos[s, k] = (pos + 1) % r
+        self._tx[s, k] = xb
+        self._ty[s, k] = yb
+        self._tlast[s, k] = tb
+        # height now: median of the last SHORT_BINS bins still within their span
+        idx = (pos[:, None] - np.arange(SHORT_BINS)[None, :]) % r
+        sc, kc = s[:, None], k[:, None]
+        with np.errstate(invalid="ignore"):
+            since = np.maximum(tb - SHORT_BINS * BIN_S, self._tborn[s, k])
+            recent = self._rt[sc, kc, idx] >= since[:, None]
+        short = _row_median(np.where(recent, self._rz[sc, kc, idx], np.nan))
+        n_short = np.where(recent, self._rn[sc, kc, idx], 0.0).sum(axis=1)
+        # where: the same window's median position (one phantom bin cannot move it off the bed)
+        xs = _row_median(np.where(recent, self._rx[sc, kc, idx], np.nan))
+        ys = _row_median(np.where(recent, self._ry[sc, kc, idx], np.nan))
+        in_sup = in_rects(xs, ys, self._bed[s], BED_MARGIN_M)
+        self._fz[s, k] = short
+        with np.errstate(invalid="ignore"):
+            low = (short <= p.floor_height_m) & ~in_sup & (n_short >= SHORT_MIN_SAMPLES)
+        self._floor_state(s, k, tb, short, low, in_sup, out)
 
-        floor = (short <= p.floor_height_m) & ~in_bed
         # pending falls owned by these tracks
         own = self._pk[s] == k
         if own.any():
@@ -546,57 +667,156 @@ class FallDetector:
             due = tb[oi] >= deadline
             self._resolve(so[due], deadline[due], out)
             live = oi[~due]
-            sl = s[live]
-            # got up: median of the bins since the suspicion, over the last 2 s, at least 3 bins
-            with np.errstate(invalid="ignore"):
-                after = (ring_t[live] > self._psince[sl][:, None] + BIN_S / 2) & (
-                    ring_t[live] >= tb[live][:, None] - GETUP_WINDOW_S
-                )
-            long = _row_median(np.where(after, ring[live], np.nan))
-            up = (after.sum(axis=1) >= GETUP_MIN_BINS) & (long >= p.getup_height_m)
-            self._emit(sl[up], "cancelled", tb[live][up], out, "got_up")
-            self._clear_pending(sl[up])
-        # new suspicions
-        drop = pre - short
+            if live.size:
+                sl, kl = s[live], k[live]
+                rt = self._rt[sl, kl]
+                with np.errstate(invalid="ignore"):
+                    after = (rt > self._psince[sl][:, None] + BIN_S / 2) & (
+                        rt >= tb[live][:, None] - GETUP_WINDOW_S
+                    )
+                long = _row_median(np.where(after, self._rz[sl, kl], np.nan))
+                with np.errstate(invalid="ignore"):
+                    up = (after.sum(axis=1) >= GETUP_MIN_BINS) & (long >= p.getup_height_m)
+                self._emit(sl[up], "cancelled", tb[live][up], out, "got_up")
+                self._clear_pending(sl[up])
+
+        # new suspicions, only where the height now is at floor level (rare)
+        cand = np.nonzero(low & (self._pk[s] < 0))[0]
+        if cand.size == 0:
+            return
+        sc1, kc1, tc = s[cand], k[cand], tb[cand]
+        rz, rt = self._rz[sc1, kc1], self._rt[sc1, kc1]
         with np.errstate(invalid="ignore"):
-            fast = ((drop >= p.min_drop_m) & (hist >= p.pre_min_height_m)) | (
-                from_bed & (drop >= p.min_drop_from_bed_m)
+            ref = (rt >= tc[:, None] - p.descent_window_s) & (
+                rt <= tc[:, None] - p.descent_ref_age_s
             )
-        sus = floor & fast & (self._pk[s] < 0) & (n_ref >= MIN_REF_BINS)
-        if sus.any():
-            si = np.nonzero(sus)[0]
-            _, first = np.unique(s[si], return_index=True)
-            si = si[first]
-            ss = s[si]
-            self._pk[ss] = k[si]
-            self._pimpact[ss] = tb[si] - MEDIAN_LAG_S
-            self._psince[ss] = tb[si]
-            self._ppre[ss] = pre[si]
-            self._pfloor[ss] = short[si]
-            self._px[ss] = xb[si]
-            self._py[ss] = yb[si]
-            self._emit(ss, "suspected", tb[si], out)
+        n_ref = ref.sum(axis=1)
+        pre = _row_median(np.where(ref, rz, np.nan))
+        from_sup = (ref & self._rsup[sc1, kc1]).sum(axis=1) * 2 > n_ref
+        # descent duration: from the last bin whose 3-bin median was upright to now
+        chron = (pos[cand][:, None] + 1 + np.arange(r)[None, :]) % r
+        zc = np.take_along_axis(rz, chron, axis=1)
+        tcr = np.take_along_axis(rt, chron, axis=1)
+        med3 = _row_median(np.stack([zc[:, :-2], zc[:, 1:-1], zc[:, 2:]], axis=-1))
+        with np.errstate(invalid="ignore"):
+            tmid = tcr[:, 1:-1]
+            high = (med3 >= p.high_height_m) & np.isfinite(tmid)
+            t_high = np.max(np.where(high, tmid, -np.inf), axis=1)
+            drop = pre - short[cand]
+            upright_fall = (
+                (pre >= p.pre_min_height_m)
+                & (drop >= p.min_drop_m)
+                & (tc - t_high <= p.max_descent_s)
+            )
+            support_fall = from_sup & (drop >= p.min_drop_from_bed_m)
+        sus = (upright_fall | support_fall) & (n_ref >= MIN_REF_BINS)
+        if not sus.any():
+            return
+        si = np.nonzero(sus)[0]
+        _, first = np.unique(sc1[si], return_index=True)
+        si = si[first]
+        ss, ci = sc1[si], cand[si]
+        self._pk[ss] = kc1[si]
+        self._pimpact[ss] = tc[si] - MEDIAN_LAG_S
+        self._psince[ss] = tc[si]
+        self._ppre[ss] = pre[si]
+        self._pfloor[ss] = short[ci]
+        self._px[ss] = xb[ci]
+        self._py[ss] = yb[ci]
+        self._emit(ss, "suspected", tc[si], out)
+
+    def _floor_state(
+        self,
+        s: IntArr,
+        k: IntArr,
+        tb: FloatArr,
+        short: FloatArr,
+        low: BoolArr,
+        in_sup: BoolArr,
+        out: list[FallDetection],
+    ) -> None:
+        """Track when each person reached floor level, and report a long stay there."""
+        p = self.params
+        fs = self._fsince[s, k]
+        start = low & np.isnan(fs)
+        self._fsince[s[start], k[start]] = tb[start]
+        down = np.nonzero(~np.isnan(fs))[0]
+        if down.size == 0:
+            return
+        sd, kd, td = s[down], k[down], tb[down]
+        rt, rz = self._rt[sd, kd], self._rz[sd, kd]
+        with np.errstate(invalid="ignore"):
+            # up again: a 3 s median back at sitting/standing height, or onto a bed/chair
+            last3 = rt >= td[:, None] - 3.0
+            up = (_row_median(np.where(last3, rz, np.nan)) >= p.getup_height_m) | in_sup[down]
+        self._fsince[sd[up], kd[up]] = np.nan
+        self._fdone[sd[up], kd[up]] = False
+        if p.floor_dwell_s is None:
+            return
+        with np.errstate(invalid="ignore"):
+            check = rt >= td[:, None] - DWELL_CHECK_S
+            dwell = (
+                ~up
+                & ~self._fdone[sd, kd]
+                & (td - fs[down] >= p.floor_dwell_s)
+                & (self._pk[sd] != kd)
+                & (_row_median(np.where(check, rz, np.nan)) <= p.floor_height_m)
+            )
+        for i in np.nonzero(dwell)[0].tolist():
+            self._emit_dwell(int(sd[i]), int(kd[i]), float(td[i]), out)
+
+    def _emit_dwell(self, s: int, k: int, at: float, out: list[FallDetection]) -> None:
+        self._fdone[s, k] = True
+        out.append(
+            FallDetection(
+                slot=s,
+                kind="floor_dwell",
+                at_s=at,
+                impact_s=float(self._fsince[s, k]),
+                pre_height_m=float("nan"),
+                floor_height_m=float(self._fz[s, k]),
+                x_m=float(self._tx[s, k]),
+                y_m=float(self._ty[s, k]),
+            )
+        )
 
     def _deadline_pass(self, out: list[FallDetection]) -> None:
         s = np.nonzero(self._pk >= 0)[0]
-        if s.size == 0:
+        if s.size:
+            deadline = self._pimpact[s] + self.params.confirm_s
+            due = self._covered[s] >= deadline
+            self._resolve(s[due], deadline[due], out)
+        dwell_s = self.params.floor_dwell_s
+        if dwell_s is None:
             return
-        deadline = self._pimpact[s] + self.params.confirm_s
-        due = self._covered[s] >= deadline
-        self._resolve(s[due], deadline[due], out)
+        # a person at floor level who then vanished (still people are dropped) is still down
+        cov = self._covered[:, None]
+        with np.errstate(invalid="ignore"):
+            gone = (
+                ~self._fdone
+                & (cov - self._fsince >= dwell_s)
+                & (self._tlast < cov - 2.0)
+                & (self._fz <= self.params.floor_height_m)
+            )
+        for sl, kl in zip(*np.nonzero(gone), strict=True):
+            self._emit_dwell(int(sl), int(kl), float(self._covered[sl]), out)
 
     def _resolve(self, s: IntArr, at: FloatArr, out: list[FallDetection]) -> None:
-        """Deadline reached: confirm if the median height since the suspicion (last ring span) is
-        down, or if the person was not seen at all (trackers drop people who lie still)."""
+        """Deadline reached: confirm if the median height since the suspicion is down, or if the
+        person was not seen at all (trackers drop people who lie still)."""
         if s.size == 0:
             return
         k = self._pk[s]
         rt = self._rt[s, k]
         with np.errstate(invalid="ignore"):
-            since = (rt >= self._psince[s][:, None]) & (rt <= at[:, None])
+            since = (rt >= self._psince[s][:, None] - 1e-6) & (rt <= at[:, None])
         med = _row_median(np.where(since, self._rz[s, k], np.nan))
         down = np.isnan(med) | (med <= self.params.down_height_m)
-        self._emit(s[down], "confirmed", at[down], out)
+        sc, kc = s[down], k[down]
+        # a confirmed fall is not reported again as a floor dwell
+        self._fsince[sc, kc] = np.fmin(self._fsince[sc, kc], self._pimpact[sc])
+        self._fdone[sc, kc] = True
+        self._emit(sc, "confirmed", at[down], out)
         self._emit(s[~down], "cancelled", at[~down], out, "not_down")
         self._clear_pending(s)
 
