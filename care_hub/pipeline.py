@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +20,13 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.calls import Command, handle_button
+from alerts.detections import handle_detection
 from alerts.models import Alert
 from care_hub.db import now_s
+from care_hub.detections import Detection
 from care_hub.events import EventBus
 from care_hub.models import Measurement
+from care_hub.radar import RadarConfig, RadarProcessor
 from devices.contract import ContractError, decode, excerpt
 from devices.dedupe import SeqTracker
 from devices.events import (
@@ -31,6 +35,8 @@ from devices.events import (
     DeviceEvent,
     Envelope,
     KitEvent,
+    RadarFramesEvent,
+    RadarVitalsEvent,
     StatusEvent,
 )
 from devices.models import DeadLetter, Device
@@ -91,6 +97,11 @@ class Rejection:
     reason: str
     detail: str
     payload: bytes
+
+
+def radar_config(device: DeviceInfo) -> RadarConfig:
+    return RadarConfig(device_id=device.id, resident_id=device.resident_id, zone_map=device.zone_map,
+                       lives_alone=device.lives_alone, at_risk=device.at_risk)
 
 
 def _device_id_of(topic: str) -> str | None:
@@ -154,6 +165,11 @@ class IngestPipeline:
         # Devices with an active device_offline alert (loaded at start): returning devices without
         # one cost no query.
         self.offline_alerted: set[str] = set()
+        # Radar windows are processed here (in-process) unless a radar worker process owns them;
+        # the worker's detections arrive in `inbox`.
+        self.radar: RadarProcessor | None = RadarProcessor()
+        self.inbox: deque[Detection] = deque()
+        self.radar_cancel: Callable[[str, float], None] | None = None
         self._logged: Counter[str] = Counter()
         self._log_window = 0.0
         registry.on_change.append(self._watch)
@@ -162,11 +178,13 @@ class IngestPipeline:
 
     def _watch(self, device: DeviceInfo) -> None:
         self.liveness.register(device.slot, device.type, now_s())
+        if device.type == "radar" and self.radar is not None:
+            self.radar.configure(radar_config(device))
 
     async def run(self) -> None:
         while True:
             batch = self.conn.drain(BATCH_MAX)
-            if not batch:
+            if not batch and not self.inbox:
                 await asyncio.sleep(IDLE_SLEEP_S)
                 continue
             try:
@@ -225,6 +243,11 @@ class IngestPipeline:
         kit_events = [(ev, dev) for ev, _, dev in accepted if isinstance(ev, KitEvent)]
         if kit_events:
             await self.registry.resolve_residents({ev.resident for ev, _ in kit_events})
+        frames = [ev for ev, _, _ in accepted if isinstance(ev, RadarFramesEvent)]
+        windows = [ev for ev, _, _ in accepted if isinstance(ev, RadarVitalsEvent)]
+        if (frames or windows) and self.radar is not None:
+            self.inbox.extend(await asyncio.to_thread(self.radar.process, frames, windows))
+        detections = [self.inbox.popleft() for _ in range(len(self.inbox))]
         commands: list[Command] = []
         now = now_s()
         async with self.session_factory() as session:
@@ -235,8 +258,14 @@ class IngestPipeline:
                     back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
                     await mark_online(session, self.bus, back, at=now, alerted=self.offline_alerted)
                 await self._note_skew(session, accepted)
+            for d in detections:
+                source = self.registry.get(d.device_id)
+                if source is not None:
+                    await handle_detection(session, self.bus, source, d)
             for ev, received_at, device in accepted:
                 if isinstance(ev, ButtonEvent):
+                    if ev.action == "cancel":
+                        self._cancel_pending_fall(device, ev.env.ts)
                     commands += await handle_button(session, self.bus, device, ev)
                 elif isinstance(ev, StatusEvent):
                     await handle_status(session, self.bus, device, ev, received_at=received_at)
@@ -275,6 +304,19 @@ class IngestPipeline:
         self.metrics.accepted += len(accepted)
         self.metrics.batches += 1
         self.metrics.last_batch_s = time.perf_counter() - started
+
+    def _cancel_pending_fall(self, button: DeviceInfo, t_s: float) -> None:
+        """A resident's cancel at their button also cancels a fall pending on their radar."""
+        if button.resident_id is None:
+            return
+        for radar in self.registry.all():
+            if radar.type == "radar" and radar.resident_id == button.resident_id:
+                if self.radar is not None:
+                    found = self.radar.cancel_fall(radar.id, t_s)
+                    if found is not None:
+                        self.inbox.append(found)
+                elif self.radar_cancel is not None:
+                    self.radar_cancel(radar.id, t_s)
 
     async def _note_skew(
         self, session: AsyncSession, accepted: list[tuple[DeviceEvent, float, DeviceInfo]]

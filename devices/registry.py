@@ -28,6 +28,7 @@ class DeviceInfo:
     resident_id: str | None
     slot: int  # row of this device in the signal core's state arrays
     lives_alone: bool = False
+    at_risk: bool = False  # resident at risk of wandering / night-time bed exits
     zone_map: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,13 +107,14 @@ class DeviceRegistry:
         slot = existing.slot if existing else self._next_slot
         if existing is None:
             self._next_slot += 1
-        lives_alone = False
+        lives_alone = at_risk = False
         if device.resident_id:
             resident = await session.get(Resident, device.resident_id)
             lives_alone = bool(resident and resident.lives_alone)
+            at_risk = bool(resident and resident.at_risk_wandering)
         info = DeviceInfo(id=device.id, type=device.type, facility_id=device.facility_id,
                           room_id=device.room_id, resident_id=device.resident_id, slot=slot,
-                          lives_alone=lives_alone, zone_map=dict(device.zone_map or {}))
+                          lives_alone=lives_alone, at_risk=at_risk, zone_map=dict(device.zone_map or {}))
         self._by_id[device.id] = info
         self._by_slot[slot] = info
         self._unknown_checked.pop(device.id, None)

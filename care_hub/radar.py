@@ -1,0 +1,260 @@
+"""The radar processor: feeds decoded radar windows of many devices to the signal core at once.
+
+Pure computation over in-memory state (no I/O): falls, zones and the activity trail, behaviour
+rules, radar vitals and apnea. It runs inside the hub's ingest pipeline, or in a worker process of
+its own for large communities (`care_hub/radar_worker.py`), where it reports only detections.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from care_hub.detections import (
+    ApneaFound,
+    BehaviourFound,
+    Detection,
+    FallFound,
+    VisitFound,
+    VitalsAbnormal,
+    VitalsFound,
+)
+from care_hub.signal_core import behaviour, news2
+from care_hub.signal_core.apnea import ApneaDetector
+from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
+from care_hub.signal_core.vitals import StorageRateLimiter, VitalsEstimator
+from care_hub.signal_core.zones import ZoneMap, ZoneShape, ZoneTracker, ZoneVisit
+from devices.events import RadarFramesEvent, RadarVitalsEvent
+
+log = logging.getLogger(__name__)
+
+# Zones where lying or sitting low is not being on the floor (falls.set_bed_zones takes these).
+SUPPORT_ZONES = ("bed", "chair", "sofa")
+# Behaviour rules are judged at most this often per radar (device time): their timescales are
+# minutes to hours, so 30 s keeps them timely at a tiny cost.
+BEHAVIOUR_EVERY_S = 30.0
+# Visits kept per radar for the behaviour rules (a day of an active person fits easily).
+VISITS_KEPT = 200
+# A radar-derived rate in the NEWS2 '3' band (respiration <= 8 or >= 25/min; pulse <= 40 or
+# >= 131/min, RCP 2017) for this long raises a `vitals` alert; shorter excursions are noise
+# or movement more often than illness.
+ABNORMAL_SUSTAIN_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class RadarConfig:
+    """What the processor needs to know about one radar: where it is and whom it watches."""
+
+    device_id: str
+    resident_id: str | None
+    zone_map: dict[str, Any] = field(default_factory=dict)  # {"bed": {"rect": [...]}, ...}
+    lives_alone: bool = False
+    at_risk: bool = False
+    confirm_s: float = 5.0
+
+
+def zone_shapes(zone_map: dict[str, Any]) -> tuple[ZoneShape, ...]:
+    shapes = []
+    for name, shape in zone_map.items():
+        zone = name if name in ("bed", "bathroom", "chair", "door") else None
+        if zone is None:
+            continue  # zones the trail does not know are ignored, not an error
+        if "rect" in shape:
+            x0, y0, x1, y1 = shape["rect"]
+            shapes.append(ZoneShape.rect(zone, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))  # type: ignore[arg-type]
+        elif "polygon" in shape:
+            shapes.append(ZoneShape(zone, tuple(tuple(p) for p in shape["polygon"])))  # type: ignore[arg-type]
+    return tuple(shapes)
+
+
+def support_rects(zone_map: dict[str, Any]) -> list[tuple[float, float, float, float]]:
+    rects = []
+    for name, shape in zone_map.items():
+        if name in SUPPORT_ZONES and "rect" in shape:
+            x0, y0, x1, y1 = shape["rect"]
+            rects.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+        elif name in SUPPORT_ZONES and "polygon" in shape:
+            xs = [p[0] for p in shape["polygon"]]
+            ys = [p[1] for p in shape["polygon"]]
+            rects.append((min(xs), min(ys), max(xs), max(ys)))
+    return rects[:4]
+
+
+class RadarProcessor:
+    def __init__(self, capacity: int = 1024, *, confirm_s: float = 5.0) -> None:
+        self.capacity = capacity
+        self.params = FallParams(confirm_s=confirm_s)
+        self._slots: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._configs: dict[str, RadarConfig] = {}
+        self._build()
+
+    def _build(self) -> None:
+        c = self.capacity
+        self.falls = FallDetector(c, self.params)
+        self.zones = ZoneTracker(c)
+        self.vitals = VitalsEstimator(c)
+        self.apnea = ApneaDetector(c)
+        self.store = StorageRateLimiter(c)
+        self._visits: list[deque[ZoneVisit]] = [deque(maxlen=VISITS_KEPT) for _ in range(c)]
+        self._behaviour_at = np.full(c, -np.inf)
+        self._raised: list[set[str]] = [set() for _ in range(c)]
+        self._abnormal_since = np.full((c, 2), np.nan)  # respiration, pulse
+        self._abnormal_raised = np.zeros((c, 2), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def configure(self, cfg: RadarConfig) -> None:
+        slot = self._slots.get(cfg.device_id)
+        if slot is None:
+            if len(self._ids) >= self.capacity:
+                self._grow()
+            slot = len(self._ids)
+            self._slots[cfg.device_id] = slot
+            self._ids.append(cfg.device_id)
+        self._configs[cfg.device_id] = cfg
+        self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
+        self.zones.set_map(slot, ZoneMap(zone_shapes(cfg.zone_map)))
+
+    def _grow(self) -> None:
+        """Double the capacity; detector state restarts (rare: only when radars are added)."""
+        log.warning("radar processor capacity %d reached; growing (detector state restarts)", self.capacity)
+        self.capacity *= 2
+        self._build()
+        for cfg in self._configs.values():
+            slot = self._slots[cfg.device_id]
+            self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
+            self.zones.set_map(slot, ZoneMap(zone_shapes(cfg.zone_map)))
+
+    def knows(self, device_id: str) -> bool:
+        return device_id in self._slots
+
+    def cancel_fall(self, device_id: str, t_s: float) -> FallFound | None:
+        slot = self._slots.get(device_id)
+        if slot is None:
+            return None
+        found = self.falls.cancel(slot, t_s)
+        return self._fall(found) if found is not None else None
+
+    def _fall(self, d: FallDetection) -> FallFound:
+        return FallFound(self._ids[d.slot], d.kind, d.at_s, d.impact_s, d.pre_height_m, d.floor_height_m,
+                         d.x_m, d.y_m, d.reason)
+
+    def process(self, frames: list[RadarFramesEvent], vitals: list[RadarVitalsEvent]) -> list[Detection]:
+        out: list[Detection] = []
+        if frames:
+            out += self._frames(frames)
+        if vitals:
+            out += self._vitals(vitals)
+        return out
+
+    def _frames(self, frames: list[RadarFramesEvent]) -> list[Detection]:
+        out: list[Detection] = []
+        pairs = [(self._slots[ev.env.device_id], ev) for ev in frames if ev.env.device_id in self._slots]
+        if not pairs:
+            return out
+        batch = make_batch(pairs)
+        out += [self._fall(d) for d in self.falls.step(batch)]
+        for visit in self.zones.step(batch.slot, batch.t_s, batch.x_m, batch.y_m,
+                                     batch.covered_slot, batch.covered_until_s):
+            self._visits[visit.slot].append(visit)
+            out.append(VisitFound(self._ids[visit.slot], visit.zone, visit.entered_at, visit.left_at))
+        # Behaviour rules, per radar at most every BEHAVIOUR_EVERY_S of its own clock.
+        now = np.full(self.capacity, -np.inf)
+        np.maximum.at(now, batch.covered_slot, batch.covered_until_s)
+        due = np.flatnonzero(now - self._behaviour_at >= BEHAVIOUR_EVERY_S)
+        for slot in due.tolist():
+            self._behaviour_at[slot] = now[slot]
+            out += self._behaviour(slot, float(now[slot]))
+        return out
+
+    def _behaviour(self, slot: int, now_s: float) -> list[Detection]:
+        cfg = self._configs.get(self._ids[slot])
+        if cfg is None or cfg.resident_id is None:
+            return []
+        current = self.zones.current(slot)
+        visits = list(self._visits[slot]) + ([current] if current is not None else [])
+        settings = behaviour.ResidentSettings(at_risk_of_falls=cfg.at_risk, lives_alone=cfg.lives_alone)
+        found = []
+        for alert in behaviour.evaluate(visits, now_s, settings, self.zones.last_seen_s(slot)):
+            if alert.key not in self._raised[slot]:
+                self._raised[slot].add(alert.key)
+                found.append(BehaviourFound(self._ids[slot], alert.kind, alert.reason, alert.since_s, alert.key))
+        if len(self._raised[slot]) > 100:  # keys are per situation; old ones can go
+            self._raised[slot] = {a.key for a in behaviour.evaluate(visits, now_s, settings,
+                                                                    self.zones.last_seen_s(slot))}
+        return found
+
+    def _vitals(self, windows: list[RadarVitalsEvent]) -> list[Detection]:
+        out: list[Detection] = []
+        # One window per slot per call (the detectors' contract): later ones go in the next round.
+        rounds: list[list[RadarVitalsEvent]] = []
+        for ev in windows:
+            if ev.env.device_id not in self._slots:
+                continue
+            for r in rounds:
+                if all(e.env.device_id != ev.env.device_id for e in r):
+                    r.append(ev)
+                    break
+            else:
+                rounds.append([ev])
+        for r in rounds:
+            out += self._vitals_round(r)
+        return out
+
+    def _vitals_round(self, windows: list[RadarVitalsEvent]) -> list[Detection]:
+        out: list[Detection] = []
+        slots = np.array([self._slots[ev.env.device_id] for ev in windows], dtype=np.intp)
+        ts = np.array([ev.env.ts for ev in windows])
+        fs = np.array([ev.fs_hz for ev in windows])
+        self.vitals.push(slots, [ev.displacement_mm for ev in windows], fs_hz=fs, ts_s=ts)
+        est = self.vitals.estimate(slots)
+        end_ts = ts + np.array([len(ev.displacement_mm) for ev in windows]) / fs
+        # Apnea: windows of equal length (after resampling to the detector's rate) go together.
+        lengths = np.array([round(len(ev.displacement_mm) * self.apnea.fs_hz / ev.fs_hz) for ev in windows])
+        for n in np.unique(lengths):
+            idx = np.flatnonzero(lengths == n)
+            groups = [windows[i].displacement_mm if windows[i].fs_hz == self.apnea.fs_hz else None for i in idx]
+            if any(g is None for g in groups):
+                for i in idx:  # rare: mixed rates; resampled one by one
+                    out += self._apnea_one(windows[i])
+                continue
+            for a in self.apnea.update(slots[idx], ts[idx], np.stack(groups)):  # type: ignore[arg-type]
+                out.append(ApneaFound(self._ids[a.slot], a.phase, a.start_ts, a.end_ts, a.duration_s,
+                                      a.severity, a.recent_count))
+        allowed = self.store.allow(slots[est.valid], end_ts[est.valid])
+        for i in np.flatnonzero(est.valid)[allowed]:
+            out.append(VitalsFound(self._ids[slots[i]], float(end_ts[i]), float(est.breathing_bpm[i]),
+                                   float(est.heart_bpm[i]) if est.heart_valid[i] else None,
+                                   float(est.breathing_quality[i])))
+        out += self._sustained(slots, end_ts, est.breathing_bpm, est.valid, 0, "respiration_rate",
+                               news2.score_respiration_rate)
+        out += self._sustained(slots, end_ts, est.heart_bpm, est.heart_valid, 1, "pulse", news2.score_pulse)
+        return out
+
+    def _apnea_one(self, ev: RadarVitalsEvent) -> list[Detection]:
+        slot = self._slots[ev.env.device_id]
+        return [ApneaFound(self._ids[a.slot], a.phase, a.start_ts, a.end_ts, a.duration_s, a.severity,
+                           a.recent_count)
+                for a in self.apnea.update([slot], [ev.env.ts], [ev.displacement_mm], fs_hz=ev.fs_hz)]
+
+    def _sustained(self, slots: np.ndarray, ts: np.ndarray, value: np.ndarray, valid: np.ndarray, col: int,
+                   parameter: str, score_fn: Any) -> list[Detection]:
+        score = np.where(valid, np.nan_to_num(score_fn(value), nan=0.0), 0.0)
+        bad = score >= 3
+        since = self._abnormal_since[slots, col]
+        start = bad & np.isnan(since)
+        self._abnormal_since[slots[start], col] = ts[start]
+        ok = ~bad & valid
+        self._abnormal_since[slots[ok], col] = np.nan
+        self._abnormal_raised[slots[ok], col] = False
+        since = self._abnormal_since[slots, col]
+        due = bad & (ts - since >= ABNORMAL_SUSTAIN_S) & ~self._abnormal_raised[slots, col]
+        self._abnormal_raised[slots[due], col] = True
+        return [VitalsAbnormal(self._ids[slots[i]], float(ts[i]), parameter, float(value[i]), int(score[i]),
+                               float(ts[i] - since[i])) for i in np.flatnonzero(due)]
