@@ -55,10 +55,16 @@ def seed(residents: int) -> dict[str, Any]:
     }
 
 
-def start_hub(data_dir: Path, port: int, mqtt_url: str, db_url: str, residents: int) -> subprocess.Popen[bytes]:
+def start_hub(data_dir: Path, port: int, mqtt_url: str, db_url: str, residents: int,
+              reminders: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CARE_HUB_DATA_DIR": str(data_dir), "CARE_HUB_HTTP_PORT": str(port),
            "CARE_HUB_MQTT_URL": mqtt_url, "CARE_HUB_DATABASE_URL": db_url,
            "CARE_HUB_MQTT__CLIENT_ID": f"care-hub-bench-{port}"}
+    if not reminders:
+        # Measure fan-out alone: without this, every open call (and those a reused database kept
+        # open) is re-announced to every client each 30 s and escalated after 120 s.
+        env |= {f"CARE_HUB_ALERTS__{k}": "86400" for k in (
+            "REMINDER_INTERVAL_S", "ACK_TIMEOUT_CRITICAL_S", "ACK_TIMEOUT_HIGH_S", "ACK_TIMEOUT_MEDIUM_S")}
     seed_file = data_dir / "seed.json"
     seed_file.write_text(json.dumps(seed(residents)))
     cli = [sys.executable, "-m", "care_hub.cli"]
@@ -99,7 +105,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="care-hub-bench-"))
     db_url = args.database_url or f"sqlite:///{data_dir / 'care-hub.db'}"
-    hub = start_hub(data_dir, port, args.mqtt_url, db_url, args.residents)
+    hub = start_hub(data_dir, port, args.mqtt_url, db_url, args.residents, args.reminders)
     try:
         token = httpx.post(f"http://127.0.0.1:{port}/api/auth/token",
                            data={"username": "nurse", "password": PASSWORD}).json()["access_token"]
@@ -156,6 +162,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
     p.add_argument("--database-url", default="", help="default: SQLite in a temporary folder")
+    p.add_argument("--reminders", action="store_true",
+                   help="keep the default reminder/escalation timings (off: fan-out alone)")
     args = p.parse_args()
     r = asyncio.run(run(args))
     print(f"{'db':<10} {'clients':>7} {'presses/s':>9} {'presses':>7} {'delivered':>10} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 
@@ -31,12 +32,13 @@ def audience_for(user: Principal, *, floor: list[str] | None = None, wing: list[
                  mine: bool = False,
                  family_types: dict[str, frozenset[str] | None] | None = None) -> Audience:
     """Role scope, narrowed by place (a wall screen per floor or wing) and roster (`mine`)."""
-    place = {"floors": _set(floor), "wings": _set(wing)}
+    floors, wings = _set(floor), _set(wing)
     if user.role == "admin":
-        return Audience(everything=True, **place)
+        return Audience(everything=True, floors=floors, wings=wings)
     if user.role == "family":
         return Audience(resident_ids=user.resident_ids, family_types=family_types)
-    return Audience(facility_id=user.facility_id, user_id=user.user_id, personal=mine, **place)
+    return Audience(facility_id=user.facility_id, user_id=user.user_id, personal=mine,
+                    floors=floors, wings=wings)
 
 
 @router.websocket("/ws/events")
@@ -57,7 +59,7 @@ async def events(ws: WebSocket, token: str | None = None, since: int | None = No
     audience = audience_for(user, floor=floor, wing=wing, mine=mine, family_types=types)
     family = audience.family
 
-    def wire_event(event: dict) -> dict:  # type: ignore[type-arg]
+    def wire_event(event: dict[str, Any]) -> dict[str, Any]:
         return wire_view(event, family=family)
 
     # Subscribe before replaying so nothing committed in between is missed; drop live duplicates.
