@@ -246,7 +246,12 @@ class IngestPipeline:
         frames = [ev for ev, _, _ in accepted if isinstance(ev, RadarFramesEvent)]
         windows = [ev for ev, _, _ in accepted if isinstance(ev, RadarVitalsEvent)]
         if (frames or windows) and self.radar is not None:
-            self.inbox.extend(await asyncio.to_thread(self.radar.process, frames, windows))
+            try:
+                self.inbox.extend(await asyncio.to_thread(self.radar.process, frames, windows))
+            except Exception:
+                # A bug in the signal core must not cost the calls, kits and statuses beside it.
+                self.metrics.rejected["signal_core_error"] += len(frames) + len(windows)
+                log.exception("radar processing failed for %d windows", len(frames) + len(windows))
         detections = [self.inbox.popleft() for _ in range(len(self.inbox))]
         commands: list[Command] = []
         now = now_s()

@@ -101,7 +101,7 @@ class RadarProcessor:
         self.apnea = ApneaDetector(c)
         self.store = StorageRateLimiter(c)
         self._visits: list[deque[ZoneVisit]] = [deque(maxlen=VISITS_KEPT) for _ in range(c)]
-        self._behaviour_at = np.full(c, -np.inf)
+        self._behaviour_at = np.full(c, -1e18)
         self._raised: list[set[str]] = [set() for _ in range(c)]
         self._abnormal_since = np.full((c, 2), np.nan)  # respiration, pulse
         self._abnormal_raised = np.zeros((c, 2), dtype=bool)
@@ -165,8 +165,8 @@ class RadarProcessor:
             self._visits[visit.slot].append(visit)
             out.append(VisitFound(self._ids[visit.slot], visit.zone, visit.entered_at, visit.left_at))
         # Behaviour rules, per radar at most every BEHAVIOUR_EVERY_S of its own clock.
-        now = np.full(self.capacity, -np.inf)
-        np.maximum.at(now, batch.covered_slot, batch.covered_until_s)
+        now = np.full(self.capacity, np.nan)
+        np.fmax.at(now, batch.covered_slot, batch.covered_until_s)
         due = np.flatnonzero(now - self._behaviour_at >= BEHAVIOUR_EVERY_S)
         for slot in due.tolist():
             self._behaviour_at[slot] = now[slot]

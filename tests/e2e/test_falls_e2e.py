@@ -1,0 +1,83 @@
+"""A simulated fall replayed through a real broker raises a `fall` alert on the caregiver's screen;
+lying down on the bed does not; the trail records zone visits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from simulators import radar_motion as rm
+from tests.conftest import Backend, HubServer, demo_seed, prepare_database
+from tests.e2e.test_calls import WsReader, alerts
+from tests.support.mqtt import close_client, connect_client, publish_and_wait, wait_for
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
+
+
+def episode_seed(prefix: str) -> dict:  # type: ignore[type-arg]
+    seed = demo_seed(prefix)
+    zones = [{"name": "bed", "x0": rm.BED_RECT[0], "y0": rm.BED_RECT[1], "x1": rm.BED_RECT[2], "y1": rm.BED_RECT[3]},
+             {"name": "chair", "x0": rm.CHAIR_RECT[0], "y0": rm.CHAIR_RECT[1], "x1": rm.CHAIR_RECT[2],
+              "y1": rm.CHAIR_RECT[3]},
+             {"name": "bathroom", "x0": rm.BATHROOM_RECT[0], "y0": rm.BATHROOM_RECT[1],
+              "x1": rm.BATHROOM_RECT[2], "y1": rm.BATHROOM_RECT[3]}]
+    for d in seed["devices"]:
+        if d["type"] == "radar":
+            d["zones"] = zones
+    return seed
+
+
+def replay(server: HubServer, prefix: str, kind: str, seed: int, radar: str = "radar-1") -> rm.Episode:
+    """Publish an episode's windows as fast as the broker takes them (device time is what counts)."""
+    rng = np.random.default_rng(seed)
+    ep = rm.make_episode(kind, "clean", rng, t0_s=time.time() - 60)
+    client = connect_client(server.mqtt_url, f"{prefix}{radar}-pub")
+    device = f"{prefix}{radar}"
+    for ev in rm.to_events(ep.rows, device, seq0=1):
+        client.publish(f"care/v1/{device}/radar/frames", orjson.dumps(rm.to_payload(ev)), qos=0)
+    publish_and_wait(client, f"care/v1/{device}/status", orjson.dumps({"ts": time.time(), "seq": 1, "state": "online"}))
+    close_client(client)
+    return ep
+
+
+@pytest.fixture
+def episode_hub(backend: Backend, prefix: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    prepare_database(backend, episode_seed(prefix))
+    server = HubServer(backend).start()
+    yield server
+    server.stop()
+
+
+def test_replayed_fall_raises_a_critical_fall_alert(episode_hub: HubServer, prefix: str) -> None:
+    nurse = episode_hub.token("nurse")
+    screen = WsReader(episode_hub, nurse)
+    ep = replay(episode_hub, prefix, "fall_forward", seed=11)
+    assert ep.is_fall
+    event = screen.next_of("alert.raised", timeout=20)
+    while event["data"]["type"] != "fall":
+        event = screen.next_of("alert.raised", timeout=20)
+    fall = event["data"]
+    assert fall["severity"] == "critical" and fall["priority"] == "high"
+    assert fall["device_id"] == f"{prefix}radar-1" and fall["resident_id"] == "R-1"
+    assert fall["detail"]["kind"] == "confirmed"
+    assert ep.impact_s is not None and abs(fall["detail"]["impact_ts"] - ep.impact_s) < 3.0
+    screen.close()
+
+
+def test_lying_down_on_the_bed_is_not_a_fall_and_the_trail_shows_it(episode_hub: HubServer, prefix: str) -> None:
+    nurse = episode_hub.token("nurse")
+    ep = replay(episode_hub, prefix, "lie_on_bed", seed=12)
+    assert not ep.is_fall
+    with episode_hub.client(nurse) as c:
+        def trail() -> dict:  # type: ignore[type-arg]
+            return c.get("/api/residents/R-1/trail", params={"from": ep.rows.t0_s - 10}).json()  # type: ignore[no-any-return]
+
+        assert wait_for(lambda: any(v["zone"] == "room" for v in trail()["visits"]), timeout=15), trail()
+        time.sleep(1.0)
+        assert [a for a in alerts(episode_hub, nurse) if a["type"] == "fall"] == []
+        visits = trail()["visits"]
+        assert all(v["entered_at"] <= (v["left_at"] or 1e12) for v in visits)
