@@ -17,13 +17,18 @@ from care_hub import migrate
 from care_hub.broker import EmbeddedBroker
 from care_hub.db import make_engine, make_session_factory
 from care_hub.events import EventBus
-from care_hub.pipeline import IngestPipeline
+from care_hub.pipeline import IngestPipeline, radar_config
+from care_hub.radar_worker import RadarWorker
 from care_hub.settings import Settings
+from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
 from devices.mqtt_client import MqttConnection
 from devices.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
+
+# From this many radars the radar streams get a worker process (the second core) by default.
+RADAR_WORKER_AUTO_MIN = 300
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Hub:
     conn: MqttConnection | None = None
     pipeline: IngestPipeline | None = None
     broker: EmbeddedBroker | None = None
+    radar_worker: RadarWorker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -91,22 +97,28 @@ class Hub:
     async def _start_ingest(self) -> None:
         m = self.settings.mqtt
         client_id = m.client_id or f"care-hub-{uuid.uuid4().hex[:8]}"
-        self.conn = MqttConnection(
-            self.mqtt_url,
-            client_id=client_id,
-            username=m.username,
-            password=m.password.get_secret_value() if m.password else None,
-        )
+        password = m.password.get_secret_value() if m.password else None
+        radars = [d for d in self.registry.all() if d.type == "radar"]
+        workers = self.settings.radar_workers
+        use_worker = bool(workers) if workers is not None else len(radars) >= RADAR_WORKER_AUTO_MIN
+        subscriptions = tuple(f for f in SUBSCRIPTION_FILTERS if "/radar/" not in f[0]) if use_worker \
+            else SUBSCRIPTION_FILTERS
+        self.conn = MqttConnection(self.mqtt_url, client_id=client_id, username=m.username,
+                                   password=password, subscriptions=subscriptions)
         seqs = SeqTracker()
         async with self.session_factory() as session:
             await seqs.load(session)
-        self.pipeline = IngestPipeline(
-            conn=self.conn,
-            registry=self.registry,
-            seqs=seqs,
-            session_factory=self.session_factory,
-            bus=self.bus,
-        )
+        self.pipeline = IngestPipeline(conn=self.conn, registry=self.registry, seqs=seqs,
+                                       session_factory=self.session_factory, bus=self.bus,
+                                       radar_capacity=max(1024, 2 * len(radars)), in_process_radar=not use_worker)
+        if use_worker:
+            self.radar_worker = RadarWorker(mqtt_url=self.mqtt_url, client_id=f"{client_id}-radar",
+                                            username=m.username, password=password,
+                                            on_report=self.pipeline.on_worker_report)
+            await asyncio.to_thread(self.radar_worker.start, [radar_config(d) for d in radars],
+                                    {d.id: d.type for d in self.registry.all()})
+            self.pipeline.use_worker(self.radar_worker)
+            log.info("radar streams of %d radars in a worker process", len(radars))
         await self.pipeline.load_offline_alerts()
         await asyncio.to_thread(self.conn.start)
         self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
@@ -127,6 +139,8 @@ class Hub:
         self.tasks.clear()
         if self.conn is not None:
             await asyncio.to_thread(self.conn.stop)
+        if self.radar_worker is not None:
+            await asyncio.to_thread(self.radar_worker.stop)
         await self.engine.dispose()
         if self.broker is not None:
             await asyncio.to_thread(self.broker.stop)

@@ -27,6 +27,7 @@ from care_hub.detections import Detection
 from care_hub.events import EventBus
 from care_hub.models import Measurement
 from care_hub.radar import RadarConfig, RadarProcessor
+from care_hub.radar_worker import RadarWorker, WorkerReport
 from devices.contract import ContractError, decode, excerpt
 from devices.dedupe import SeqTracker
 from devices.events import (
@@ -153,6 +154,8 @@ class IngestPipeline:
         seqs: SeqTracker,
         session_factory: async_sessionmaker[AsyncSession],
         bus: EventBus,
+        radar_capacity: int = 1024,
+        in_process_radar: bool = True,
     ) -> None:
         self.conn = conn
         self.registry = registry
@@ -167,9 +170,11 @@ class IngestPipeline:
         self.offline_alerted: set[str] = set()
         # Radar windows are processed here (in-process) unless a radar worker process owns them;
         # the worker's detections arrive in `inbox`.
-        self.radar: RadarProcessor | None = RadarProcessor()
+        self.radar: RadarProcessor | None = RadarProcessor(radar_capacity) if in_process_radar else None
         self.inbox: deque[Detection] = deque()
         self.radar_cancel: Callable[[str, float], None] | None = None
+        self.worker: RadarWorker | None = None
+        self.worker_reports: deque[WorkerReport] = deque()
         self._logged: Counter[str] = Counter()
         self._log_window = 0.0
         registry.on_change.append(self._watch)
@@ -178,13 +183,27 @@ class IngestPipeline:
 
     def _watch(self, device: DeviceInfo) -> None:
         self.liveness.register(device.slot, device.type, now_s())
-        if device.type == "radar" and self.radar is not None:
+        if self.worker is not None:
+            if device.type == "radar":
+                self.worker.send("config", radar_config(device))
+            else:
+                self.worker.send("type", device.id, device.type)
+        elif device.type == "radar" and self.radar is not None:
             self.radar.configure(radar_config(device))
+
+    def use_worker(self, worker: RadarWorker) -> None:
+        """Hand the radar topics to a worker process (started by the hub with the current radars)."""
+        self.worker = worker
+        self.radar = None
+        self.radar_cancel = lambda device_id, t_s: worker.send("cancel", device_id, t_s)
+
+    def on_worker_report(self, report: WorkerReport) -> None:
+        self.worker_reports.append(report)  # called from the worker's reader thread
 
     async def run(self) -> None:
         while True:
             batch = self.conn.drain(BATCH_MAX)
-            if not batch and not self.inbox:
+            if not batch and not self.inbox and not self.worker_reports:
                 await asyncio.sleep(IDLE_SLEEP_S)
                 continue
             try:
@@ -252,16 +271,30 @@ class IngestPipeline:
                 # A bug in the signal core must not cost the calls, kits and statuses beside it.
                 self.metrics.rejected["signal_core_error"] += len(frames) + len(windows)
                 log.exception("radar processing failed for %d windows", len(frames) + len(windows))
+        seen_elsewhere: list[str] = []
+        uncounted: list[Rejection] = []  # the worker counted these already
+        for _ in range(len(self.worker_reports)):
+            report = self.worker_reports.popleft()
+            self.inbox.extend(report.detections)
+            seen_elsewhere += report.seen
+            self.metrics.received += report.received
+            self.metrics.accepted += report.accepted
+            self.metrics.duplicates += report.duplicates
+            self.metrics.rejected.update(report.rejected)
+            uncounted += [Rejection(t, d, r, detail, ex.encode()) for t, d, r, detail, ex in report.rejects]
         detections = [self.inbox.popleft() for _ in range(len(self.inbox))]
         commands: list[Command] = []
         now = now_s()
         async with self.session_factory() as session:
-            if accepted:
-                slots = np.fromiter((d.slot for _, _, d in accepted), np.intp, len(accepted))
+            heard = [d.slot for _, _, d in accepted] + [
+                d.slot for d in (self.registry.get(i) for i in seen_elsewhere) if d is not None]
+            if heard:
+                slots = np.asarray(heard, dtype=np.intp)
                 back_slots = self.liveness.seen(slots, now)
                 if len(back_slots):
                     back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
                     await mark_online(session, self.bus, back, at=now, alerted=self.offline_alerted)
+            if accepted:
                 await self._note_skew(session, accepted)
             for d in detections:
                 source = self.registry.get(d.device_id)
@@ -300,6 +333,7 @@ class IngestPipeline:
                         )
                     )
             await self._dead_letter(session, rejects)
+            await self._dead_letter(session, uncounted, counted=True)
             await self.seqs.flush(session)
             await self.bus.commit(session)
         # Persisted: now the broker may forget them, and devices may hear about the change.
@@ -410,7 +444,7 @@ class IngestPipeline:
             conn = await session.connection()
             await conn.execute(stmt, rows)
 
-    async def _dead_letter(self, session: AsyncSession, rejects: list[Rejection]) -> None:
+    async def _dead_letter(self, session: AsyncSession, rejects: list[Rejection], *, counted: bool = False) -> None:
         if not rejects:
             return
         now = time.monotonic()
@@ -419,7 +453,8 @@ class IngestPipeline:
             self._log_window = now
         per_device: Counter[str] = Counter()
         for r in rejects:
-            self.metrics.rejected[r.reason] += 1
+            if not counted:
+                self.metrics.rejected[r.reason] += 1
             self._logged[r.reason] += 1
             if self._logged[r.reason] <= REJECT_LOG_PER_MIN:
                 log.warning(

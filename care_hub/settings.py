@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # Convenience flat aliases: CARE_HUB_DATABASE_URL and CARE_HUB_MQTT_URL.
+    # Radar streams in a worker process of their own (uses the second core): None = automatic,
+    # on from RADAR_WORKER_AUTO_MIN radars; 0 = in the hub process; 1 = always.
+    radar_workers: int | None = None
     database_url: str = ""
     mqtt_url: str = ""
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -81,3 +81,31 @@ def test_lying_down_on_the_bed_is_not_a_fall_and_the_trail_shows_it(episode_hub:
         assert [a for a in alerts(episode_hub, nurse) if a["type"] == "fall"] == []
         visits = trail()["visits"]
         assert all(v["entered_at"] <= (v["left_at"] or 1e12) for v in visits)
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_radar_worker_process_detects_the_fall_and_reports_liveness(backend: Backend, prefix: str) -> None:
+    """Large communities run the radar streams in a worker process; the result must be the same."""
+    backend.settings.radar_workers = 1
+    prepare_database(backend, episode_seed(prefix))
+    server = HubServer(backend).start()
+    try:
+        assert server.hub.radar_worker is not None and server.hub.radar_worker.is_alive()
+        screen = WsReader(server, server.token("nurse"))
+        client = connect_client(server.mqtt_url, f"{prefix}junk")
+        publish_and_wait(client, f"care/v1/{prefix}btn-1/radar/frames",  # a button posing as a radar
+                         orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}))
+        close_client(client)
+        replay(server, prefix, "fall_backward", seed=21)
+        event = screen.next_of("alert.raised", timeout=30)
+        while event["data"]["type"] != "fall":
+            event = screen.next_of("alert.raised", timeout=30)
+        assert event["data"]["severity"] == "critical"
+        assert event["data"]["device_id"] == f"{prefix}radar-1"
+        metrics = server.hub.pipeline.metrics
+        assert metrics.rejected["wrong_device_type"] == 1
+        slot = server.hub.registry.get(f"{prefix}radar-1").slot
+        assert server.hub.pipeline.liveness.online[slot]
+        screen.close()
+    finally:
+        server.stop()

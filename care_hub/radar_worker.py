@@ -1,0 +1,182 @@
+"""A worker process that owns the radar streams: its own MQTT connection, decoder and signal core.
+
+Radar windows are ~95% of a community's messages. In one Python process, paho's socket reads, the
+decoder and the hub's database and websocket work share one GIL and top out near one core; a
+separate process for the radar topics uses the second core and sends the hub only what matters:
+detections, which devices were heard from, and rejections (for dead letters). Per-device state
+stays in one place because the split is by topic, not by round-robin (FIELD-NOTES: `$share`
+subscriptions scatter one device's messages across consumers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from devices.contract import excerpt
+from devices.dedupe import SeqTracker
+from devices.events import RadarFramesEvent, RadarVitalsEvent
+
+log = logging.getLogger(__name__)
+
+RADAR_SUBSCRIPTIONS = (("care/v1/+/radar/frames", 0), ("care/v1/+/radar/vitals", 0))
+# The worker drains its queue at least this often; a fall's latency budget is seconds.
+WORKER_TICK_S = 0.05
+# Cap on rejections forwarded per batch: a flood of junk must not flood the pipe (counts stay exact).
+MAX_REJECTS_FORWARDED = 200
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    detections: list[Any]
+    seen: list[str]  # radar ids heard from in this batch
+    received: int
+    accepted: int
+    duplicates: int
+    rejected: dict[str, int]
+    rejects: list[tuple[str, str | None, str, str, str]]  # topic, device, reason, detail, excerpt
+
+
+def worker_main(conn: Connection, mqtt_url: str, client_id: str, username: str | None, password: str | None,
+                configs: list[Any], device_types: dict[str, str]) -> None:
+    """Entry point of the worker process."""
+    from care_hub.radar import RadarProcessor
+    from devices.mqtt_client import MqttConnection
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s")
+    processor = RadarProcessor(capacity=max(1024, 2 * len(configs)))
+    for cfg in configs:
+        processor.configure(cfg)
+    types = dict(device_types)
+    seqs = SeqTracker()
+    mqtt = MqttConnection(mqtt_url, client_id=client_id, username=username, password=password,
+                          subscriptions=RADAR_SUBSCRIPTIONS, persistent=False)
+    mqtt.start()
+    conn.send(("ready",))
+    while True:
+        while conn.poll():
+            msg = conn.recv()
+            if msg[0] == "stop":
+                mqtt.stop()
+                return
+            if msg[0] == "config":
+                processor.configure(msg[1])
+                types[msg[1].device_id] = "radar"
+            elif msg[0] == "type":
+                types[msg[1]] = msg[2]
+            elif msg[0] == "cancel":
+                found = processor.cancel_fall(msg[1], msg[2])
+                if found is not None:
+                    conn.send(("report", WorkerReport([found], [], 0, 0, 0, {}, [])))
+        batch = mqtt.drain(20_000)
+        if not batch:
+            time.sleep(WORKER_TICK_S)
+            continue
+        conn.send(("report", screen_and_process(batch, processor, types, seqs)))
+
+
+def screen_and_process(batch: list[Any], processor: Any, types: dict[str, str], seqs: SeqTracker) -> WorkerReport:
+    """Decode, apply the trust rules (provisioned radar, new seq), run the signal core."""
+    from care_hub.pipeline import decode_batch
+
+    decoded, rejections = decode_batch(batch)
+    frames: list[RadarFramesEvent] = []
+    vitals: list[RadarVitalsEvent] = []
+    seen: set[str] = set()
+    rejected: dict[str, int] = {}
+    forwarded: list[tuple[str, str | None, str, str, str]] = []
+    duplicates = 0
+
+    def reject(topic: str, device: str | None, reason: str, detail: str, payload: bytes) -> None:
+        rejected[reason] = rejected.get(reason, 0) + 1
+        if len(forwarded) < MAX_REJECTS_FORWARDED:
+            forwarded.append((topic, device, reason, detail, excerpt(payload)))
+
+    for r in rejections:
+        reject(r.topic, r.device_id, r.reason, r.detail, r.payload)
+    for ev, _received in decoded:
+        device_id = ev.env.device_id
+        kind = types.get(device_id)
+        if kind != "radar":
+            detail = "device id is not provisioned" if kind is None else f"a {kind} may not publish {ev.env.kind}"
+            reject(f"care/v1/{device_id}/{ev.env.kind}", device_id,
+                   "unknown_device" if kind is None else "wrong_device_type", detail, b"")
+            continue
+        if not seqs.accept(device_id, ev.env.kind, ev.env.seq, persist=False):
+            duplicates += 1
+            continue
+        seen.add(device_id)
+        if isinstance(ev, RadarFramesEvent):
+            frames.append(ev)
+        elif isinstance(ev, RadarVitalsEvent):
+            vitals.append(ev)
+    try:
+        detections = processor.process(frames, vitals)
+    except Exception:
+        log.exception("radar processing failed for %d windows", len(frames) + len(vitals))
+        detections = []
+        rejected["signal_core_error"] = len(frames) + len(vitals)
+    return WorkerReport(detections, sorted(seen), len(batch), len(frames) + len(vitals), duplicates,
+                        rejected, forwarded)
+
+
+class RadarWorker:
+    """The hub's handle on the worker process: start, configure, cancel, stop; reports to a callback."""
+
+    def __init__(self, *, mqtt_url: str, client_id: str, username: str | None, password: str | None,
+                 on_report: Callable[[WorkerReport], None]) -> None:
+        self._args = (mqtt_url, client_id, username, password)
+        self._on_report = on_report
+        self._conn: Connection | None = None
+        self._proc: mp.process.BaseProcess | None = None
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, configs: list[Any], device_types: dict[str, str], *, timeout_s: float = 30.0) -> None:
+        ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads or event loop
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=worker_main, args=(child, *self._args, configs, device_types),
+                                 name="care-hub-radar", daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        if not parent.poll(timeout_s) or parent.recv() != ("ready",):
+            self.stop()
+            raise RuntimeError("radar worker did not start (see its log)")
+        self._reader = threading.Thread(target=self._read, name="radar-worker-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._conn is not None
+        while True:
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg[0] == "report":
+                self._on_report(msg[1])
+
+    def send(self, *msg: Any) -> None:
+        if self._conn is None:
+            return
+        with self._lock, contextlib.suppress(OSError, BrokenPipeError):
+            self._conn.send(msg)
+
+    def is_alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def stop(self) -> None:
+        self.send("stop")
+        if self._proc is not None:
+            self._proc.join(timeout=10)
+            if self._proc.is_alive():
+                self._proc.kill()
+        if self._conn is not None:
+            self._conn.close()
