@@ -98,10 +98,11 @@ FLOOR_HEIGHT_M = 0.5
 MIN_DROP_M = 0.3
 # Reference ("before") height: median of the bins 1.5-4 s before now (a median, not a max: a max
 # is biased upwards by 0.15-0.25 m jitter). Up to 4 s back because holds leave gaps.
-DESCENT_WINDOW_S = 4.0
+DESCENT_WINDOW_S = 5.0
 DESCENT_REF_AGE_S = 1.5
-# At least this many reference bins (heavy holds leave few; one bin is one or two samples).
-MIN_REF_BINS = 2
+# At least this many fresh samples in the reference bins (an 80%-held module gives ~4-5 fresh
+# samples per second, but a single hold can last 4 s).
+MIN_REF_SAMPLES = 3
 # Out of a support zone (rolling out of bed at 0.55-0.72 m) the drop can be tiny; the move out of
 # the zone to floor level is the evidence.
 MIN_DROP_FROM_BED_M = 0.0
@@ -115,11 +116,18 @@ HIGH_HEIGHT_M = 0.8
 # Descent duration, last upright bin -> floor bin: falls 0.4-1 s and faints 1.5-3 s (plus ~1 s of
 # median lag); sitting down on the floor on purpose kneels first (pause 1-3 s, then 2.5-4 s down).
 MAX_DESCENT_S = 4.0
+# A descent is judged up to this long after the first floor-level bin (the 3-bin median lags ~1 s).
+FLOOR_RECENT_S = 2.0
+# A descent nobody saw (no bin between upright and floor: a hold or dropout covered it) is taken as
+# a fall if the gap is at most this long; sitting down on the floor on purpose shows its kneeling
+# plateau unless 6 s of data are missing.
+MAX_UNSEEN_DESCENT_S = 6.0
 # Got up: 2 s median back at sitting/standing height (a lying person's flicker to 1.0 m lasts
 # ~0.5 s, FIELD-NOTES, so it cannot move a 2 s median).
 GETUP_HEIGHT_M = 0.68
 GETUP_WINDOW_S = 2.0
 GETUP_MIN_BINS = 3
+GETUP_MIN_SAMPLES = 5
 # At confirmation the median of all fresh bins since the suspicion must be "down": below chair
 # and kneeling height (>=0.6 m); a fallen person who sits up on the floor (~0.45 m) is still down.
 DOWN_HEIGHT_M = 0.55
@@ -676,12 +684,18 @@ class FallDetector:
                     )
                 long = _row_median(np.where(after, self._rz[sl, kl], np.nan))
                 with np.errstate(invalid="ignore"):
-                    up = (after.sum(axis=1) >= GETUP_MIN_BINS) & (long >= p.getup_height_m)
+                    n_after = np.where(after, self._rn[sl, kl], 0.0).sum(axis=1)
+                    up = (
+                        (after.sum(axis=1) >= GETUP_MIN_BINS)
+                        & (n_after >= GETUP_MIN_SAMPLES)
+                        & (long >= p.getup_height_m)
+                    )
                 self._emit(sl[up], "cancelled", tb[live][up], out, "got_up")
                 self._clear_pending(sl[up])
 
         # new suspicions, only where the height now is at floor level (rare)
-        cand = np.nonzero(low & (self._pk[s] < 0))[0]
+        # (not for someone already reported on the floor and not up since)
+        cand = np.nonzero(low & (self._pk[s] < 0) & ~self._fdone[s, k])[0]
         if cand.size == 0:
             return
         sc1, kc1, tc = s[cand], k[cand], tb[cand]
@@ -691,6 +705,7 @@ class FallDetector:
                 rt <= tc[:, None] - p.descent_ref_age_s
             )
         n_ref = ref.sum(axis=1)
+        n_ref_samples = np.where(ref, self._rn[sc1, kc1], 0.0).sum(axis=1)
         pre = _row_median(np.where(ref, rz, np.nan))
         from_sup = (ref & self._rsup[sc1, kc1]).sum(axis=1) * 2 > n_ref
         # descent duration: from the last bin whose 3-bin median was upright to now
@@ -702,14 +717,39 @@ class FallDetector:
             tmid = tcr[:, 1:-1]
             high = (med3 >= p.high_height_m) & np.isfinite(tmid)
             t_high = np.max(np.where(high, tmid, -np.inf), axis=1)
+            # descent = last upright bin -> first floor-level bin after it (not "now": a hold
+            # after the impact must not make a fall look slow)
+            low_after = (zc[:, 1:-1] <= p.floor_height_m) & (tmid > t_high[:, None])
+            t_low = np.min(np.where(low_after, tmid, np.inf), axis=1)
+            t_low = np.minimum(t_low, tc)
+            # upright reference: the bins up to 2 s before the last upright moment (under
+            # holds and dropouts the 1.5-5 s window may be empty)
+            near_high = (rt >= t_high[:, None] - 2.0) & (rt <= t_high[:, None] + BIN_S / 2)
+            pre_up = _row_median(np.where(near_high, rz, np.nan))
+            n_up = np.where(near_high, self._rn[sc1, kc1], 0.0).sum(axis=1)
+            # unseen descent: no bin at all between the last upright and the first floor bin
+            between = (tmid > t_high[:, None]) & (tmid < t_low[:, None])
+            unseen = ~between.any(axis=1) & (t_low - t_high <= MAX_UNSEEN_DESCENT_S)
             drop = pre - short[cand]
-            upright_fall = (
+            seen_fall = (
                 (pre >= p.pre_min_height_m)
                 & (drop >= p.min_drop_m)
-                & (tc - t_high <= p.max_descent_s)
+                & (n_ref_samples >= MIN_REF_SAMPLES)
+                & (t_low - t_high <= p.max_descent_s)
             )
-            support_fall = from_sup & (drop >= p.min_drop_from_bed_m)
-        sus = (upright_fall | support_fall) & (n_ref >= MIN_REF_BINS)
+            unseen_fall = (
+                unseen
+                & (pre_up >= p.pre_min_height_m)
+                & (pre_up - short[cand] >= p.min_drop_m)
+                & (n_up >= MIN_REF_SAMPLES)
+            )
+            # judged when the floor is reached, not seconds later from the same descent
+            upright_fall = (seen_fall | unseen_fall) & (tc - t_low <= FLOOR_RECENT_S)
+            support_fall = (
+                from_sup & (drop >= p.min_drop_from_bed_m) & (n_ref_samples >= MIN_REF_SAMPLES)
+            )
+            pre = np.where(unseen_fall & ~seen_fall, pre_up, pre)
+        sus = upright_fall | support_fall
         if not sus.any():
             return
         si = np.nonzero(sus)[0]
