@@ -476,16 +476,17 @@ class FallDetector:
         self._c_y, self._c_z, self._c_f = y[op], z[op], fr[op]
         if not closed.any():
             return
-        slot, b, x, y, z, fr = (a[closed] for a in (slot, b, x, y, z, fr))
-        order = np.lexsort((b, slot))
-        slot, b, x, y, z, fr = (a[order] for a in (slot, b, x, y, z, fr))
+        order = np.nonzero(closed)[0]
+        order = order[np.lexsort((b[order], slot[order]))]
+        slot, b, fr = slot[order], b[order], fr[order]
+        x, y, z = x[order], y[order], z[order]
         n = slot.shape[0]
         new_slot = np.ones(n, dtype=np.bool_)
         new_slot[1:] = slot[1:] != slot[:-1]
         new_bin = new_slot.copy()
         new_bin[1:] |= b[1:] != b[:-1]
         cum = np.cumsum(new_bin)
-        ordinal = cum - np.maximum.accumulate(np.where(new_slot, cum, 0))
+        ordinal: IntArr = cum - np.maximum.accumulate(np.where(new_slot, cum, 0))
         if int(ordinal.max()) == 0:
             self._bin_step(slot, b, x, y, z, fr, out)
             return
@@ -556,7 +557,7 @@ class FallDetector:
         if not a.any():
             return
         g = s[a] * kk + k_row[a]
-        tba = tb[a]
+        tba: FloatArr = np.asarray(tb[a], dtype=np.float64)
         gu, cnt, (zb, xb, yb) = _group_medians(g, z[a], x[a], y[a])
         # bin time per group: every row of a slot has the same bin in this step
         tg = tba[np.searchsorted(s[a], gu // kk)]  # rows are sorted by slot

@@ -247,3 +247,44 @@ def test_simulated_confounders_clean_tracker(kind: str) -> None:
     det = FallDetector(1)
     det.set_bed_zones(0, [BED_RECT])
     assert not confirmed(run(to_events(ep.rows, "r1"), det))
+
+
+SIT_FLOOR_LONG = traj(
+    (6, STAND, STAND), (2, STAND, 0.66), (2, 0.66, 0.66), (4, 0.66, 0.42), (100, 0.42, 0.42)
+)
+
+
+def test_long_stay_on_the_floor_gives_one_floor_dwell_when_enabled() -> None:
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    dets = run(events(SIT_FLOOR_LONG, z_sd=0.05), det)
+    assert not confirmed(dets)
+    dwell = [d for d in dets if d.kind == "floor_dwell"]
+    assert len(dwell) == 1
+    # reported about 60 s after first reaching the floor (~12-14 s into the trace)
+    assert 70.0 <= dwell[0].at_s - T0 <= 80.0 and dwell[0].floor_height_m < 0.5
+
+
+def test_floor_dwell_is_off_by_default() -> None:
+    assert not [d for d in run(events(SIT_FLOOR_LONG, z_sd=0.05)) if d.kind == "floor_dwell"]
+
+
+def test_confirmed_fall_is_not_reported_again_as_floor_dwell() -> None:
+    z = traj((6, STAND, STAND), (0.6, STAND, FLOOR), (90, FLOOR, FLOOR))
+    dets = run(events(z, z_sd=0.05), FallDetector(1, FallParams(floor_dwell_s=30.0)))
+    assert [d.kind for d in dets if d.kind in ("confirmed", "floor_dwell")] == ["confirmed"]
+
+
+def test_held_repeats_count_once() -> None:
+    """A value held for 4 s (FIELD-NOTES: holds up to several seconds) must not outvote fresh
+    samples: a standing person whose last fresh sample before a hold was a low outlier is not
+    'on the floor'."""
+    z = np.full(300, STAND)
+    z[100:140] = 0.3  # one outlier at frame 100, then held unchanged for 4 s
+    rng = np.random.default_rng(7)
+    fresh = np.ones(300, dtype=bool)
+    fresh[101:140] = False
+    noisy = np.where(fresh, STAND + rng.normal(0, 0.05, 300), 0.3)
+    noisy[100] = 0.3
+    # (it may be *suspected*: the hold refresh re-admits the held value once a second, which is
+    # what lets a still person on a quantising tracker count; it is not confirmed)
+    assert not confirmed(run(events(noisy)))
