@@ -48,7 +48,7 @@ from devices.supervision import (
     MASS_SILENCE_FRACTION,
     MASS_SILENCE_MIN,
     Liveness,
-    handle_status,
+    StatusBook,
     mark_mass_silence,
     mark_offline,
     mark_online,
@@ -174,12 +174,15 @@ class IngestPipeline:
         self.inbox: deque[Detection] = deque()
         self.radar_cancel: Callable[[str, float], None] | None = None
         self.worker: RadarWorker | None = None
+        self.status_book = StatusBook()
         self.worker_reports: deque[WorkerReport] = deque()
         self._logged: Counter[str] = Counter()
         self._log_window = 0.0
         registry.on_change.append(self._watch)
         for device in registry.all():
-            self._watch(device)
+            self.liveness.register(device.slot, device.type, now_s())
+        if self.radar is not None:
+            self.radar.configure_many([radar_config(d) for d in registry.all() if d.type == "radar"])
 
     def _watch(self, device: DeviceInfo) -> None:
         self.liveness.register(device.slot, device.type, now_s())
@@ -296,6 +299,7 @@ class IngestPipeline:
                     await mark_online(session, self.bus, back, at=now, alerted=self.offline_alerted)
             if accepted:
                 await self._note_skew(session, accepted)
+            statuses: list[tuple[DeviceInfo, StatusEvent, float]] = []
             for d in detections:
                 source = self.registry.get(d.device_id)
                 if source is not None:
@@ -306,10 +310,7 @@ class IngestPipeline:
                         self._cancel_pending_fall(device, ev.env.ts)
                     commands += await handle_button(session, self.bus, device, ev)
                 elif isinstance(ev, StatusEvent):
-                    await handle_status(session, self.bus, device, ev, received_at=received_at)
-                    if ev.state == "offline":
-                        self.liveness.online[device.slot] = False
-                        self.offline_alerted.add(device.id)
+                    statuses.append((device, ev, received_at))
                 elif isinstance(ev, KitEvent):
                     if self.registry.resident_facility(ev.resident) is None:
                         rejects.append(
@@ -332,6 +333,10 @@ class IngestPipeline:
                             source="kit",
                         )
                     )
+            if statuses:
+                for device in await self.status_book.apply(session, self.bus, statuses):
+                    self.liveness.online[device.slot] = False
+                    self.offline_alerted.add(device.id)
             await self._dead_letter(session, rejects)
             await self._dead_letter(session, uncounted, counted=True)
             await self.seqs.flush(session)
@@ -381,6 +386,7 @@ class IngestPipeline:
             rows = await session.scalars(select(Alert.device_id).where(
                 Alert.type == "device_offline", Alert.state != "resolved", Alert.device_id.is_not(None)))
             self.offline_alerted = {d for d in rows.all() if d}
+            await self.status_book.load(session)
 
     async def supervise(self) -> None:
         """Raise device_offline for devices silent past 3 expected intervals; save last-seen times."""
@@ -395,6 +401,9 @@ class IngestPipeline:
                     # Our own link was down: silence says nothing about the devices.
                     self.liveness.grace(now)
                     was_connected = connected
+                    continue
+                if len(self.conn.queue) > BATCH_MAX or len(self.worker_reports) > 2:
+                    # We are behind: last-seen times are stale, silence may be ours. Judge later.
                     continue
                 silent = self.liveness.sweep(now)
                 flush = time.monotonic() - last_flush >= LAST_SEEN_FLUSH_S
@@ -419,7 +428,8 @@ class IngestPipeline:
                 by_facility.setdefault(device.facility_id, []).append(device)
         watched = Counter(d.facility_id for d in self.registry.all())
         for facility_id, devices in by_facility.items():
-            if len(devices) >= max(MASS_SILENCE_MIN, MASS_SILENCE_FRACTION * watched[facility_id]):
+            if len(devices) >= MASS_SILENCE_MIN or (len(devices) > 1 and
+                                                    len(devices) >= MASS_SILENCE_FRACTION * watched[facility_id]):
                 log.warning("%d devices of facility %s fell silent at once", len(devices), facility_id)
                 await mark_mass_silence(session, self.bus, facility_id, devices, at=now)
                 continue

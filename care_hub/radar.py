@@ -110,26 +110,30 @@ class RadarProcessor:
         return len(self._slots)
 
     def configure(self, cfg: RadarConfig) -> None:
-        slot = self._slots.get(cfg.device_id)
-        if slot is None:
-            if len(self._ids) >= self.capacity:
-                self._grow()
-            slot = len(self._ids)
-            self._slots[cfg.device_id] = slot
-            self._ids.append(cfg.device_id)
-        self._configs[cfg.device_id] = cfg
-        self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
-        self.zones.set_map(slot, ZoneMap(zone_shapes(cfg.zone_map)))
+        self.configure_many([cfg])
+
+    def configure_many(self, configs: list[RadarConfig]) -> None:
+        maps: dict[int, ZoneMap] = {}
+        for cfg in configs:
+            slot = self._slots.get(cfg.device_id)
+            if slot is None:
+                if len(self._ids) >= self.capacity:
+                    self._grow()
+                slot = len(self._ids)
+                self._slots[cfg.device_id] = slot
+                self._ids.append(cfg.device_id)
+            self._configs[cfg.device_id] = cfg
+            self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
+            maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
+        self.zones.set_maps(maps)
 
     def _grow(self) -> None:
         """Double the capacity; detector state restarts (rare: only when radars are added)."""
         log.warning("radar processor capacity %d reached; growing (detector state restarts)", self.capacity)
         self.capacity *= 2
         self._build()
-        for cfg in self._configs.values():
-            slot = self._slots[cfg.device_id]
-            self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
-            self.zones.set_map(slot, ZoneMap(zone_shapes(cfg.zone_map)))
+        configs, self._slots, self._ids = list(self._configs.values()), {}, []
+        self.configure_many(configs)
 
     def knows(self, device_id: str) -> bool:
         return device_id in self._slots

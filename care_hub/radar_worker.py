@@ -52,8 +52,7 @@ def worker_main(conn: Connection, mqtt_url: str, client_id: str, username: str |
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s")
     processor = RadarProcessor(capacity=max(1024, 2 * len(configs)))
-    for cfg in configs:
-        processor.configure(cfg)
+    processor.configure_many(configs)
     types = dict(device_types)
     seqs = SeqTracker()
     mqtt = MqttConnection(mqtt_url, client_id=client_id, username=username, password=password,

@@ -76,8 +76,9 @@ class DeviceRegistry:
         async with self._session_factory() as session:
             for rid, fid in (await session.execute(select(Resident.id, Resident.facility_id))).all():
                 self._resident_facility[rid] = fid
+            residents = {r.id: r for r in (await session.scalars(select(Resident))).all()}
             for device in (await session.scalars(select(Device))).all():
-                await self._put(session, device)
+                await self._put(session, device, residents.get(device.resident_id or ""))
 
     async def refresh(self, device_id: str) -> DeviceInfo | None:
         """Reload one device (after provisioning or re-binding)."""
@@ -102,14 +103,14 @@ class DeviceRegistry:
             for device in (await session.scalars(select(Device).where(Device.id.in_(due)))).all():
                 await self._put(session, device)
 
-    async def _put(self, session: AsyncSession, device: Device) -> DeviceInfo:
+    async def _put(self, session: AsyncSession, device: Device, resident: Resident | None = None) -> DeviceInfo:
         existing = self._by_id.get(device.id)
         slot = existing.slot if existing else self._next_slot
         if existing is None:
             self._next_slot += 1
         lives_alone = at_risk = False
         if device.resident_id:
-            resident = await session.get(Resident, device.resident_id)
+            resident = resident or await session.get(Resident, device.resident_id)
             lives_alone = bool(resident and resident.lives_alone)
             at_risk = bool(resident and resident.at_risk_wandering)
         info = DeviceInfo(id=device.id, type=device.type, facility_id=device.facility_id,

@@ -140,7 +140,11 @@ class ZoneTracker:
         self._last_bin = np.full(capacity, -1, dtype=np.int64)
 
     def set_map(self, slot: int, zone_map: ZoneMap) -> None:
-        self._maps[slot] = zone_map
+        self.set_maps({slot: zone_map})
+
+    def set_maps(self, maps: Mapping[int, ZoneMap]) -> None:
+        """Set many slots' maps with one compile (configuring 10,000 radars one by one is quadratic)."""
+        self._maps.update(maps)
         self.zones = compile_zones(self.capacity, self._maps)
 
     def current(self, slot: int) -> ZoneVisit | None:
