@@ -33,23 +33,38 @@ def command_for(alert: Alert, cmd: str) -> Command | None:
     return f"care/v1/{alert.device_id}/cmd", orjson.dumps(payload)
 
 
-async def handle_button(session: AsyncSession, bus: EventBus, device: DeviceInfo,
-                        event: ButtonEvent) -> list[Command]:
+async def handle_button(
+    session: AsyncSession, bus: EventBus, device: DeviceInfo, event: ButtonEvent
+) -> list[Command]:
     ts = event.env.ts
     if event.action == "call":
         _, _created = await service.raise_alert(
-            session, bus, type="call", severity=DEFAULT_SEVERITY["call"],
-            facility_id=device.facility_id, resident_id=device.resident_id, device_id=device.id,
-            dedupe_key=call_key(device.id), detail={"room_id": device.room_id, "device_ts": ts},
-            actor=device.id)
+            session,
+            bus,
+            type="call",
+            severity=DEFAULT_SEVERITY["call"],
+            facility_id=device.facility_id,
+            resident_id=device.resident_id,
+            device_id=device.id,
+            dedupe_key=call_key(device.id),
+            detail={"room_id": device.room_id, "device_ts": ts},
+            actor=device.id,
+        )
         return []
     alert = await service.find_active(session, call_key(device.id))
     if alert is None:
         return []  # a cancel or presence with no call open: nothing to do
     if event.action == "cancel":
         # Only the resident at the button can cancel (FIELD-NOTES: bathroom calls cancel in place).
-        await service.resolve(session, bus, alert, actor=device.id, source="device",
-                              outcome="cancelled", note="cancelled at the button")
+        await service.resolve(
+            session,
+            bus,
+            alert,
+            actor=device.id,
+            source="device",
+            outcome="cancelled",
+            note="cancelled at the button",
+        )
         cmd = command_for(alert, "call_closed")
     else:  # presence: staff arrived in the room (recorded even if a screen acknowledged first)
         changed = await service.record_presence(session, bus, alert, actor=device.id, device_ts=ts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import service
@@ -32,60 +34,134 @@ def fall_key(device_id: str) -> str:
     return f"fall:{device_id}"
 
 
-async def handle_detection(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Detection) -> None:
-    base = {"facility_id": device.facility_id, "resident_id": device.resident_id, "device_id": device.id}
+async def handle_detection(
+    session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Detection
+) -> None:
+    base: dict[str, Any] = {
+        "facility_id": device.facility_id,
+        "resident_id": device.resident_id,
+        "device_id": device.id,
+    }
     if isinstance(d, VisitFound):
-        session.add(ZoneVisit(resident_id=device.resident_id, device_id=device.id, zone=d.zone,
-                              entered_at=d.entered_at, left_at=d.left_at))
+        session.add(
+            ZoneVisit(
+                resident_id=device.resident_id,
+                device_id=device.id,
+                zone=d.zone,
+                entered_at=d.entered_at,
+                left_at=d.left_at,
+            )
+        )
     elif isinstance(d, VitalsFound):
-        session.add(Measurement(resident_id=device.resident_id, device_id=device.id, kind="radar_vitals",
-                                ts=d.ts, source="radar",
-                                values={"breathing_bpm": d.breathing_bpm, "heart_bpm": d.heart_bpm,
-                                        "quality": round(d.quality, 3)}))
+        session.add(
+            Measurement(
+                resident_id=device.resident_id,
+                device_id=device.id,
+                kind="radar_vitals",
+                ts=d.ts,
+                source="radar",
+                values={
+                    "breathing_bpm": d.breathing_bpm,
+                    "heart_bpm": d.heart_bpm,
+                    "quality": round(d.quality, 3),
+                },
+            )
+        )
     elif isinstance(d, FallFound):
         await _fall(session, bus, device, d)
     elif isinstance(d, ApneaFound):
         severity = "critical" if d.severity == "critical" else APNEA_ONSET_SEVERITY
-        detail = {"phase": d.phase, "start_ts": d.start_ts, "end_ts": d.end_ts,
-                  "duration_s": round(d.duration_s, 1), "recent_count": d.recent_count,
-                  "rule": "AASM apnea: >=90% drop in breathing amplitude for >=10 s"}
+        detail = {
+            "phase": d.phase,
+            "start_ts": d.start_ts,
+            "end_ts": d.end_ts,
+            "duration_s": round(d.duration_s, 1),
+            "recent_count": d.recent_count,
+            "rule": "AASM apnea: >=90% drop in breathing amplitude for >=10 s",
+        }
         active = await service.find_active(session, f"apnea:{device.id}")
         if d.phase == "end" and active is None:
             return
-        alert, _ = await service.raise_alert(session, bus, type="apnea", severity=severity,
-                                             dedupe_key=f"apnea:{device.id}", detail=detail, **base)
+        alert, _ = await service.raise_alert(
+            session,
+            bus,
+            type="apnea",
+            severity=severity,
+            dedupe_key=f"apnea:{device.id}",
+            detail=detail,
+            **base,
+        )
         if severity == "critical" and alert.severity != "critical":
             alert.severity = "critical"  # escalated in place: one alert per situation
     elif isinstance(d, VitalsAbnormal):
         await service.raise_alert(
-            session, bus, type="vitals", severity=RADAR_VITALS_SEVERITY,
+            session,
+            bus,
+            type="vitals",
+            severity=RADAR_VITALS_SEVERITY,
             dedupe_key=f"vitals:radar:{device.id}:{d.parameter}",
-            detail={"rule": f"news2:{d.parameter}", "source": "radar", "parameter": d.parameter,
-                    "value": round(d.value, 1), "news2_score": d.news2_score,
-                    "sustained_s": round(d.sustained_s), "reason": "NEWS2 single-parameter score 3 (RCP 2017)"},
-            **base)
+            detail={
+                "rule": f"news2:{d.parameter}",
+                "source": "radar",
+                "parameter": d.parameter,
+                "value": round(d.value, 1),
+                "news2_score": d.news2_score,
+                "sustained_s": round(d.sustained_s),
+                "reason": "NEWS2 single-parameter score 3 (RCP 2017)",
+            },
+            **base,
+        )
     elif isinstance(d, BehaviourFound):
         await service.raise_alert(
-            session, bus, type=d.kind, severity=DEFAULT_SEVERITY.get(d.kind, "medium"),
+            session,
+            bus,
+            type=d.kind,
+            severity=DEFAULT_SEVERITY.get(d.kind, "medium"),
             dedupe_key=f"{d.kind}:{device.id}:{d.key}",
-            detail={"reason": d.reason, "since_ts": d.since_s}, **base)
+            detail={"reason": d.reason, "since_ts": d.since_s},
+            **base,
+        )
 
 
 async def _fall(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: FallFound) -> None:
-    detail = {"impact_ts": d.impact_s, "pre_height_m": _r(d.pre_height_m), "floor_height_m": _r(d.floor_height_m),
-              "x_m": _r(d.x_m), "y_m": _r(d.y_m), "detected_ts": d.at_s}
+    detail = {
+        "impact_ts": d.impact_s,
+        "pre_height_m": _r(d.pre_height_m),
+        "floor_height_m": _r(d.floor_height_m),
+        "x_m": _r(d.x_m),
+        "y_m": _r(d.y_m),
+        "detected_ts": d.at_s,
+    }
     if d.kind == "suspected":
         # Not an alert yet (the resident may get up or cancel), but screens may show it.
-        bus.record(session, type="fall.suspected", data={"device_id": device.id, **detail},
-                   facility_id=device.facility_id, resident_id=device.resident_id)
+        bus.record(
+            session,
+            type="fall.suspected",
+            data={"device_id": device.id, **detail},
+            facility_id=device.facility_id,
+            resident_id=device.resident_id,
+        )
     elif d.kind == "cancelled":
-        bus.record(session, type="fall.cancelled", data={"device_id": device.id, "reason": d.reason, **detail},
-                   facility_id=device.facility_id, resident_id=device.resident_id)
+        bus.record(
+            session,
+            type="fall.cancelled",
+            data={"device_id": device.id, "reason": d.reason, **detail},
+            facility_id=device.facility_id,
+            resident_id=device.resident_id,
+        )
     elif d.kind in ("confirmed", "floor_dwell"):
         severity = DEFAULT_SEVERITY["fall"] if d.kind == "confirmed" else FLOOR_DWELL_SEVERITY
-        await service.raise_alert(session, bus, type="fall", severity=severity, facility_id=device.facility_id,
-                                  resident_id=device.resident_id, device_id=device.id,
-                                  dedupe_key=fall_key(device.id), detail={"kind": d.kind, **detail})
+        await service.raise_alert(
+            session,
+            bus,
+            type="fall",
+            severity=severity,
+            facility_id=device.facility_id,
+            resident_id=device.resident_id,
+            device_id=device.id,
+            dedupe_key=fall_key(device.id),
+            detail={"kind": d.kind, **detail},
+        )
 
 
 def _r(v: float) -> float | None:

@@ -61,9 +61,14 @@ async def start_alert_engine(hub: Hub, *, db_schema: str | None, ingest: bool) -
     m = hub.settings.mqtt
     client_id = f"{m.client_id or 'care-hub'}-pub-{uuid.uuid4().hex[:6]}"
     # Publish-only: it subscribes to its own private topic alone (paho refuses an empty list).
-    hub.conn = MqttConnection(hub.mqtt_url, client_id=client_id, username=m.username,
-                              subscriptions=((f"care-hub/standby/{client_id}", 0),), persistent=False,
-                              password=m.password.get_secret_value() if m.password else None)
+    hub.conn = MqttConnection(
+        hub.mqtt_url,
+        client_id=client_id,
+        username=m.username,
+        subscriptions=((f"care-hub/standby/{client_id}", 0),),
+        persistent=False,
+        password=m.password.get_secret_value() if m.password else None,
+    )
     await asyncio.to_thread(hub.conn.start)
     hub.tasks.append(asyncio.create_task(_standby(hub, conn, sql, key), name="ingest-standby"))
     return False

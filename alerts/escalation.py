@@ -41,13 +41,23 @@ Clock = Callable[[], float]
 
 def timeout_defaults(settings: AlertSettings) -> dict[str, float]:
     """Hub-wide acknowledgement timeouts by severity; `low` never escalates (awareness only)."""
-    return {"critical": settings.ack_timeout_critical_s, "high": settings.ack_timeout_high_s,
-            "medium": settings.ack_timeout_medium_s}
+    return {
+        "critical": settings.ack_timeout_critical_s,
+        "high": settings.ack_timeout_high_s,
+        "medium": settings.ack_timeout_medium_s,
+    }
 
 
 class EscalationEngine:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], bus: EventBus,
-                 settings: AlertSettings, *, clock: Clock = time.time, tick_s: float = TICK_S) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        settings: AlertSettings,
+        *,
+        clock: Clock = time.time,
+        tick_s: float = TICK_S,
+    ) -> None:
         self.session_factory = session_factory
         self.bus = bus
         self.settings = settings
@@ -71,10 +81,18 @@ class EscalationEngine:
         """Handle every due alert once; returns how many were handled."""
         now = self.clock()
         async with self.session_factory() as session:
-            due = (await session.scalars(
-                select(Alert).where(Alert.state == "open",
-                                    or_(Alert.next_reminder_at <= now, Alert.next_escalation_at <= now))
-                .order_by(Alert.id).limit(BATCH).with_for_update(skip_locked=True))).all()
+            due = (
+                await session.scalars(
+                    select(Alert)
+                    .where(
+                        Alert.state == "open",
+                        or_(Alert.next_reminder_at <= now, Alert.next_escalation_at <= now),
+                    )
+                    .order_by(Alert.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
             for alert in due:
                 await self._visit(session, alert, now)
             await self.bus.commit(session)
@@ -86,8 +104,12 @@ class EscalationEngine:
         interval = reminder_interval_s(settings, self.settings.reminder_interval_s)
         if alert.escalation_level == 0 and alert.next_reminder_at is None:
             # Newly raised: deadlines count from when it was raised, not from when we saw it.
-            explicit = alert.next_escalation_at if alert.next_escalation_at != alert.raised_at else None
-            alert.next_escalation_at = explicit or (None if timeout is None else alert.raised_at + timeout)
+            explicit = (
+                alert.next_escalation_at if alert.next_escalation_at != alert.raised_at else None
+            )
+            alert.next_escalation_at = explicit or (
+                None if timeout is None else alert.raised_at + timeout
+            )
             alert.next_reminder_at = None if timeout is None else alert.raised_at + interval
             if alert.next_escalation_at is None or alert.next_escalation_at > now:
                 if alert.next_reminder_at is not None and alert.next_reminder_at <= now:
@@ -98,34 +120,58 @@ class EscalationEngine:
         else:
             await self._remind(session, alert, now, interval)
 
-    async def _remind(self, session: AsyncSession, alert: Alert, now: float, interval: float) -> None:
+    async def _remind(
+        self, session: AsyncSession, alert: Alert, now: float, interval: float
+    ) -> None:
         reason = "snooze_ended" if alert.snoozed_until is not None else "unacknowledged"
         alert.snoozed_until = None
         alert.next_reminder_at = now + interval
         self.reminders += 1
-        await service.announce(session, self.bus, alert, "alert.reminder", at=now,
-                               extra={"reason": reason, "open_for_s": now - alert.raised_at})
+        await service.announce(
+            session,
+            self.bus,
+            alert,
+            "alert.reminder",
+            at=now,
+            extra={"reason": reason, "open_for_s": now - alert.raised_at},
+        )
 
-    async def _escalate(self, session: AsyncSession, alert: Alert, now: float,
-                        timeout: float | None, interval: float) -> None:
+    async def _escalate(
+        self,
+        session: AsyncSession,
+        alert: Alert,
+        now: float,
+        timeout: float | None,
+        interval: float,
+    ) -> None:
         overdue_s = now - (alert.next_escalation_at or now)
         level = min(alert.escalation_level + 1, MAX_ESCALATION_LEVEL)
         alert.escalation_level = level
         alert.snoozed_until = None
         # The next deadline counts from now: a hub that was down escalates once, not per deadline.
-        alert.next_escalation_at = (now + timeout) if timeout and level < MAX_ESCALATION_LEVEL else None
+        alert.next_escalation_at = (
+            (now + timeout) if timeout and level < MAX_ESCALATION_LEVEL else None
+        )
         alert.next_reminder_at = now + interval
         tier = routing.tier_name(level)
-        session.add(AlertEvent(alert_id=alert.id, at=now, action="escalated", actor="system",
-                               source="system", data={"level": level, "tier": tier,
-                                                      "overdue_s": round(overdue_s, 3)}))
+        session.add(
+            AlertEvent(
+                alert_id=alert.id,
+                at=now,
+                action="escalated",
+                actor="system",
+                source="system",
+                data={"level": level, "tier": tier, "overdue_s": round(overdue_s, 3)},
+            )
+        )
         self.escalations += 1
         extra: dict[str, Any] = {"tier": tier, "level": level, "open_for_s": now - alert.raised_at}
         if tier == "family":
             # Addressed to the resident's family contacts (their audience picks it up by resident);
             # staff screens of the facility see it as well.
             extra["family_user_ids"] = await routing.family_user_ids(session, alert.resident_id)
-            await service.announce(session, self.bus, alert, "alert.escalated", at=now,
-                                   extra=extra, recipients=None)
+            await service.announce(
+                session, self.bus, alert, "alert.escalated", at=now, extra=extra, recipients=None
+            )
         else:
             await service.announce(session, self.bus, alert, "alert.escalated", at=now, extra=extra)

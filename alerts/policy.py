@@ -6,11 +6,29 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ALERT_TYPES = ("fall", "call", "vitals", "apnea", "inactivity", "bed_exit", "device_offline", "battery_low")
+ALERT_TYPES = (
+    "fall",
+    "call",
+    "vitals",
+    "apnea",
+    "inactivity",
+    "bed_exit",
+    "device_offline",
+    "battery_low",
+)
 SEVERITIES = ("critical", "high", "medium", "low")
 STATES = ("open", "acknowledged", "resolved")
-OUTCOMES = ("real_fall", "false_alarm", "assisted", "transferred_to_hospital", "resolved", "cancelled",
-            "device_returned", "no_action_needed", "referred_to_gp")
+OUTCOMES = (
+    "real_fall",
+    "false_alarm",
+    "assisted",
+    "transferred_to_hospital",
+    "resolved",
+    "cancelled",
+    "device_returned",
+    "no_action_needed",
+    "referred_to_gp",
+)
 
 # IEC 60601-1-8 has three alarm priorities: high (immediate response), medium (prompt), low (awareness).
 # Our four severities fold onto them; critical and high both demand an immediate response.
@@ -61,8 +79,9 @@ def more_severe(a: str, b: str) -> str:
     return a if SEVERITY_RANK.get(a, 9) <= SEVERITY_RANK.get(b, 9) else b
 
 
-def effective_severity(type: str, requested: str, facility_settings: dict[str, Any] | None,
-                       shift: str | None = None) -> str:
+def effective_severity(
+    type: str, requested: str, facility_settings: dict[str, Any] | None, shift: str | None = None
+) -> str:
     """The severity an alert is raised with, after the facility's overrides.
 
     `alerts.severity` sets a type's severity; `alerts.severity_by_shift.<shift>` overrides it for
@@ -82,8 +101,9 @@ def effective_severity(type: str, requested: str, facility_settings: dict[str, A
     return str(override)
 
 
-def ack_timeout_s(severity: str, facility_settings: dict[str, Any] | None,
-                  defaults: dict[str, float]) -> float | None:
+def ack_timeout_s(
+    severity: str, facility_settings: dict[str, Any] | None, defaults: dict[str, float]
+) -> float | None:
     """Seconds an alert may stay unacknowledged before it escalates; None = never escalates."""
     value = (alert_settings(facility_settings).get("ack_timeout_s") or {}).get(severity)
     if value is None:

@@ -34,8 +34,10 @@ from alerts.policy import NEUTRAL_OUTCOMES, is_false_alarm, shift_at
 from care_hub.db import now_s
 from care_hub.models import Facility
 
-CONTEXT = ("Context: nurse-call response in senior living averages about 8 minutes across more "
-           "than 500 sites, about 2 minutes for the best tenth; no regulation sets a figure.")
+CONTEXT = (
+    "Context: nurse-call response in senior living averages about 8 minutes across more "
+    "than 500 sites, about 2 minutes for the best tenth; no regulation sets a figure."
+)
 STAGES = ("raise_to_ack", "ack_to_presence", "presence_to_resolve")
 
 
@@ -56,8 +58,11 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "median_s": None, "p90_s": None}
     arr = np.asarray(values, dtype=float)
-    return {"n": int(arr.size), "median_s": round(float(np.median(arr)), 3),
-            "p90_s": round(float(np.percentile(arr, 90)), 3)}
+    return {
+        "n": int(arr.size),
+        "median_s": round(float(np.median(arr)), 3),
+        "p90_s": round(float(np.percentile(arr, 90)), 3),
+    }
 
 
 def stage_durations(a: AlertTimes) -> dict[str, float | None]:
@@ -78,8 +83,9 @@ def response_time_report(rows: Iterable[AlertTimes]) -> list[dict[str, Any]]:
         groups[(a.facility_id, a.shift, a.type)].append(a)
         groups[(a.facility_id, "all", a.type)].append(a)
     out = []
-    for (facility_id, shift, type_), alerts in sorted(groups.items(), key=lambda kv: (
-            kv[0][0] or 0, kv[0][1] != "all", kv[0][1], kv[0][2])):
+    for (facility_id, shift, type_), alerts in sorted(
+        groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1] != "all", kv[0][1], kv[0][2])
+    ):
         stages: dict[str, list[float]] = {s: [] for s in STAGES}
         for a in alerts:
             if a.outcome in NEUTRAL_OUTCOMES:
@@ -89,15 +95,24 @@ def response_time_report(rows: Iterable[AlertTimes]) -> list[dict[str, Any]]:
                     stages[stage].append(value)
         verdicts = [is_false_alarm(a.type, a.outcome, a.answers) for a in alerts if a.resolved_at]
         judged = [v for v in verdicts if v is not None]
-        out.append({"facility_id": facility_id, "shift": shift, "type": type_, "alerts": len(alerts),
-                    **{s: summary(v) for s, v in stages.items()},
-                    "resolved": len(judged), "false_alarms": sum(judged),
-                    "false_alarm_rate": round(sum(judged) / len(judged), 4) if judged else None})
+        out.append(
+            {
+                "facility_id": facility_id,
+                "shift": shift,
+                "type": type_,
+                "alerts": len(alerts),
+                **{s: summary(v) for s, v in stages.items()},
+                "resolved": len(judged),
+                "false_alarms": sum(judged),
+                "false_alarm_rate": round(sum(judged) / len(judged), 4) if judged else None,
+            }
+        )
     return out
 
 
-async def load_alert_times(session: AsyncSession, *, since: float, until: float,
-                           facility_id: int | None = None) -> list[AlertTimes]:
+async def load_alert_times(
+    session: AsyncSession, *, since: float, until: float, facility_id: int | None = None
+) -> list[AlertTimes]:
     query = select(Alert).where(Alert.raised_at >= since, Alert.raised_at <= until)
     if facility_id is not None:
         query = query.where(Alert.facility_id == facility_id)
@@ -109,18 +124,36 @@ async def load_alert_times(session: AsyncSession, *, since: float, until: float,
             f = await session.get(Facility, a.facility_id) if a.facility_id is not None else None
             settings[a.facility_id] = dict(f.settings or {}) if f is not None else {}
         detail = a.detail or {}
-        out.append(AlertTimes(a.facility_id, a.type, shift_at(a.raised_at, settings[a.facility_id]),
-                              a.raised_at, a.acknowledged_at, detail.get("presence_at"), a.resolved_at,
-                              a.outcome, detail.get("answers")))
+        out.append(
+            AlertTimes(
+                a.facility_id,
+                a.type,
+                shift_at(a.raised_at, settings[a.facility_id]),
+                a.raised_at,
+                a.acknowledged_at,
+                detail.get("presence_at"),
+                a.resolved_at,
+                a.outcome,
+                detail.get("answers"),
+            )
+        )
     return out
 
 
-async def build_report(session: AsyncSession, *, since: float, until: float,
-                       facility_id: int | None = None) -> dict[str, Any]:
-    rows = response_time_report(await load_alert_times(session, since=since, until=until,
-                                                       facility_id=facility_id))
-    return {"from": since, "to": until, "facility_id": facility_id, "definitions": __doc__,
-            "context": CONTEXT, "rows": rows}
+async def build_report(
+    session: AsyncSession, *, since: float, until: float, facility_id: int | None = None
+) -> dict[str, Any]:
+    rows = response_time_report(
+        await load_alert_times(session, since=since, until=until, facility_id=facility_id)
+    )
+    return {
+        "from": since,
+        "to": until,
+        "facility_id": facility_id,
+        "definitions": __doc__,
+        "context": CONTEXT,
+        "rows": rows,
+    }
 
 
 def _fmt(value: float | None) -> str:
@@ -130,22 +163,32 @@ def _fmt(value: float | None) -> str:
 
 
 def render_table(report: dict[str, Any]) -> str:
-    head = (f"{'facility':>8} {'shift':<6} {'type':<15} {'alerts':>6} "
-            f"{'ack med':>8} {'ack p90':>8} {'pres med':>8} {'pres p90':>8} "
-            f"{'close med':>9} {'close p90':>9} {'false alarms':>12}")
+    head = (
+        f"{'facility':>8} {'shift':<6} {'type':<15} {'alerts':>6} "
+        f"{'ack med':>8} {'ack p90':>8} {'pres med':>8} {'pres p90':>8} "
+        f"{'close med':>9} {'close p90':>9} {'false alarms':>12}"
+    )
     lines = [head, "-" * len(head)]
     for r in report["rows"]:
-        rate = "-" if r["false_alarm_rate"] is None else f"{100 * r['false_alarm_rate']:.0f}% of {r['resolved']}"
+        rate = (
+            "-"
+            if r["false_alarm_rate"] is None
+            else f"{100 * r['false_alarm_rate']:.0f}% of {r['resolved']}"
+        )
         lines.append(
             f"{r['facility_id'] or '-':>8} {r['shift']:<6} {r['type']:<15} {r['alerts']:>6} "
             f"{_fmt(r['raise_to_ack']['median_s']):>8} {_fmt(r['raise_to_ack']['p90_s']):>8} "
             f"{_fmt(r['ack_to_presence']['median_s']):>8} {_fmt(r['ack_to_presence']['p90_s']):>8} "
             f"{_fmt(r['presence_to_resolve']['median_s']):>9} {_fmt(r['presence_to_resolve']['p90_s']):>9} "
-            f"{rate:>12}")
+            f"{rate:>12}"
+        )
     if not report["rows"]:
         lines.append("(no alerts in this window)")
-    lines += ["", "ack = raise -> acknowledge; pres = acknowledge -> staff presence in the room (calls);",
-              "close = presence -> resolve. " + CONTEXT]
+    lines += [
+        "",
+        "ack = raise -> acknowledge; pres = acknowledge -> staff presence in the room (calls);",
+        "close = presence -> resolve. " + CONTEXT,
+    ]
     return "\n".join(lines)
 
 
@@ -158,8 +201,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with make_session_factory(engine)() as session:
             until = now_s()
-            return await build_report(session, since=until - args.days * 86_400, until=until,
-                                      facility_id=args.facility_id)
+            return await build_report(
+                session, since=until - args.days * 86_400, until=until, facility_id=args.facility_id
+            )
     finally:
         await engine.dispose()
 

@@ -20,8 +20,9 @@ from care_hub.models import Facility, FamilyLink, Resident, Room, User
 from devices.models import Device
 
 
-async def place_of(session: AsyncSession, *, resident_id: str | None,
-                   device_id: str | None) -> tuple[str | None, str | None]:
+async def place_of(
+    session: AsyncSession, *, resident_id: str | None, device_id: str | None
+) -> tuple[str | None, str | None]:
     """(floor, wing) of the room of the device that raised it, else of the resident's room."""
     room_id = None
     if device_id:
@@ -46,18 +47,29 @@ async def facility_settings(session: AsyncSession, facility_id: int | None) -> d
 def _covers(row: CoverageAssignment, alert: Alert) -> bool:
     if not (row.floors or row.wings or row.resident_ids):
         return True  # the whole facility
-    return ((alert.floor is not None and str(alert.floor) in {str(f) for f in row.floors})
-            or (alert.wing is not None and str(alert.wing) in {str(w) for w in row.wings})
-            or (alert.resident_id is not None and alert.resident_id in row.resident_ids))
+    return (
+        (alert.floor is not None and str(alert.floor) in {str(f) for f in row.floors})
+        or (alert.wing is not None and str(alert.wing) in {str(w) for w in row.wings})
+        or (alert.resident_id is not None and alert.resident_id in row.resident_ids)
+    )
 
 
-async def roster_user_ids(session: AsyncSession, alert: Alert, *, shift: str, duty: str) -> list[int]:
+async def roster_user_ids(
+    session: AsyncSession, alert: Alert, *, shift: str, duty: str
+) -> list[int]:
     """Users on `shift` with `duty` whose coverage area includes the alert's place."""
     if alert.facility_id is None:
         return []
-    rows = (await session.scalars(select(CoverageAssignment).where(
-        CoverageAssignment.facility_id == alert.facility_id, CoverageAssignment.shift == shift,
-        CoverageAssignment.duty == duty, CoverageAssignment.active.is_(True)))).all()
+    rows = (
+        await session.scalars(
+            select(CoverageAssignment).where(
+                CoverageAssignment.facility_id == alert.facility_id,
+                CoverageAssignment.shift == shift,
+                CoverageAssignment.duty == duty,
+                CoverageAssignment.active.is_(True),
+            )
+        )
+    ).all()
     return sorted({r.user_id for r in rows if _covers(r, alert)})
 
 
@@ -65,8 +77,10 @@ async def family_user_ids(session: AsyncSession, resident_id: str | None) -> lis
     if resident_id is None:
         return []
     rows = await session.scalars(
-        select(FamilyLink.user_id).join(User, User.id == FamilyLink.user_id)
-        .where(FamilyLink.resident_id == resident_id, User.is_active.is_(True)))
+        select(FamilyLink.user_id)
+        .join(User, User.id == FamilyLink.user_id)
+        .where(FamilyLink.resident_id == resident_id, User.is_active.is_(True))
+    )
     return sorted(set(rows.all()))
 
 
@@ -102,8 +116,19 @@ def _family_status(alert: dict[str, Any]) -> str:
 
 # What a family member may see of an alert: their relative's alert and its progress, but never a
 # staff member's username, notes, device ids, other residents or the facility's internals.
-FAMILY_FIELDS = ("id", "type", "severity", "priority", "state", "resident_id", "resident_name",
-                 "raised_at", "acknowledged_at", "resolved_at", "outcome")
+FAMILY_FIELDS = (
+    "id",
+    "type",
+    "severity",
+    "priority",
+    "state",
+    "resident_id",
+    "resident_name",
+    "raised_at",
+    "acknowledged_at",
+    "resolved_at",
+    "outcome",
+)
 
 
 def family_view(alert: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +136,15 @@ def family_view(alert: dict[str, Any]) -> dict[str, Any]:
     out["status"] = _family_status(alert)
     # Who acted, by role only: "a caregiver" (API) or "staff in the room" (presence button).
     acted_by = alert.get("acknowledged_by")
-    out["acknowledged_by_role"] = None if acted_by is None else (
-        "staff_in_room" if alert.get("device_id") and acted_by == alert.get("device_id") else "caregiver")
+    out["acknowledged_by_role"] = (
+        None
+        if acted_by is None
+        else (
+            "staff_in_room"
+            if alert.get("device_id") and acted_by == alert.get("device_id")
+            else "caregiver"
+        )
+    )
     out["detail"] = {"outcome": alert.get("outcome")}  # the family page reads detail.outcome
     if "tier" in alert:
         out["tier"] = alert["tier"]
@@ -129,9 +161,13 @@ def wire_view(event: dict[str, Any], *, family: bool) -> dict[str, Any]:
 
 def chosen_types(links: Iterable[FamilyLink]) -> dict[str, frozenset[str] | None]:
     """Per resident, the alert types a family member chose (an empty choice means all)."""
-    return {link.resident_id: (frozenset(link.alert_types) if link.alert_types else None)
-            for link in links}
+    return {
+        link.resident_id: (frozenset(link.alert_types) if link.alert_types else None)
+        for link in links
+    }
 
 
 async def family_links(session: AsyncSession, user_id: int) -> list[FamilyLink]:
-    return list((await session.scalars(select(FamilyLink).where(FamilyLink.user_id == user_id))).all())
+    return list(
+        (await session.scalars(select(FamilyLink).where(FamilyLink.user_id == user_id))).all()
+    )

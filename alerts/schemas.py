@@ -8,8 +8,15 @@ from pydantic import BaseModel, Field
 
 from alerts.policy import MAX_SNOOZE_S
 
-Outcome = Literal["real_fall", "false_alarm", "assisted", "transferred_to_hospital", "resolved",
-                  "no_action_needed", "referred_to_gp"]
+Outcome = Literal[
+    "real_fall",
+    "false_alarm",
+    "assisted",
+    "transferred_to_hospital",
+    "resolved",
+    "no_action_needed",
+    "referred_to_gp",
+]
 
 
 class FallAnswers(BaseModel):

@@ -41,23 +41,44 @@ async def public_alert(session: AsyncSession, alert: Alert) -> dict[str, Any]:
                 room = await session.get(Room, resident.room_id)
                 room_name = room.name if room else None
     return {
-        "id": alert.id, "type": alert.type, "severity": alert.severity,
-        "priority": priority(alert.severity), "state": alert.state,
-        "resident_id": alert.resident_id, "resident_name": resident_name, "room": room_name,
-        "device_id": alert.device_id, "facility_id": alert.facility_id,
-        "raised_at": alert.raised_at, "acknowledged_at": alert.acknowledged_at,
-        "acknowledged_by": alert.acknowledged_by, "resolved_at": alert.resolved_at,
-        "resolved_by": alert.resolved_by, "outcome": alert.outcome, "count": alert.count,
-        "last_seen_at": alert.last_seen_at, "escalation_level": alert.escalation_level,
-        "detail": alert.detail, "floor": alert.floor, "wing": alert.wing,
-        "assigned_to": alert.assigned_to, "snoozed_until": alert.snoozed_until,
+        "id": alert.id,
+        "type": alert.type,
+        "severity": alert.severity,
+        "priority": priority(alert.severity),
+        "state": alert.state,
+        "resident_id": alert.resident_id,
+        "resident_name": resident_name,
+        "room": room_name,
+        "device_id": alert.device_id,
+        "facility_id": alert.facility_id,
+        "raised_at": alert.raised_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_at": alert.resolved_at,
+        "resolved_by": alert.resolved_by,
+        "outcome": alert.outcome,
+        "count": alert.count,
+        "last_seen_at": alert.last_seen_at,
+        "escalation_level": alert.escalation_level,
+        "detail": alert.detail,
+        "floor": alert.floor,
+        "wing": alert.wing,
+        "assigned_to": alert.assigned_to,
+        "snoozed_until": alert.snoozed_until,
         "next_escalation_at": alert.next_escalation_at,
     }
 
 
-async def announce(session: AsyncSession, bus: EventBus, alert: Alert, event_type: str, *,
-                   at: float | None = None, extra: dict[str, Any] | None = None,
-                   recipients: list[int] | None | bool = True) -> None:
+async def announce(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    event_type: str,
+    *,
+    at: float | None = None,
+    extra: dict[str, Any] | None = None,
+    recipients: list[int] | None | bool = True,
+) -> None:
     """Record an event about this alert, routed by its place and by the roster at time `at`.
 
     `recipients=True` asks the roster; a list or None (everyone in the facility) sets them.
@@ -70,26 +91,47 @@ async def announce(session: AsyncSession, bus: EventBus, alert: Alert, event_typ
     data = await public_alert(session, alert)
     if extra:
         data.update(extra)
-    bus.record(session, type=event_type, data=data, facility_id=alert.facility_id,
-               resident_id=alert.resident_id, floor=alert.floor, wing=alert.wing,
-               recipients=recipients if isinstance(recipients, list) else None)
+    bus.record(
+        session,
+        type=event_type,
+        data=data,
+        facility_id=alert.facility_id,
+        resident_id=alert.resident_id,
+        floor=alert.floor,
+        wing=alert.wing,
+        recipients=recipients if isinstance(recipients, list) else None,
+    )
 
 
-async def _announce(session: AsyncSession, bus: EventBus, alert: Alert, event_type: str,
-                    at: float | None = None) -> None:
+async def _announce(
+    session: AsyncSession, bus: EventBus, alert: Alert, event_type: str, at: float | None = None
+) -> None:
     await announce(session, bus, alert, event_type, at=at)
 
 
 async def find_active(session: AsyncSession, dedupe_key: str) -> Alert | None:
     return await session.scalar(
-        select(Alert).where(Alert.dedupe_key == dedupe_key, Alert.state != "resolved")
-        .order_by(Alert.id.desc()).limit(1))
+        select(Alert)
+        .where(Alert.dedupe_key == dedupe_key, Alert.state != "resolved")
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
 
 
 async def raise_alert(
-    session: AsyncSession, bus: EventBus, *, type: str, severity: str, facility_id: int | None,
-    resident_id: str | None, device_id: str | None, dedupe_key: str, detail: dict[str, Any],
-    at: float | None = None, actor: str = "system", next_escalation_at: float | None = None,
+    session: AsyncSession,
+    bus: EventBus,
+    *,
+    type: str,
+    severity: str,
+    facility_id: int | None,
+    resident_id: str | None,
+    device_id: str | None,
+    dedupe_key: str,
+    detail: dict[str, Any],
+    at: float | None = None,
+    actor: str = "system",
+    next_escalation_at: float | None = None,
 ) -> tuple[Alert, bool]:
     """Raise an alert, or update the active one for the same situation. Returns (alert, created).
 
@@ -103,30 +145,67 @@ async def raise_alert(
         alert.count += 1
         alert.last_seen_at = at
         alert.detail = {**alert.detail, **detail}
-        session.add(AlertEvent(alert_id=alert.id, at=at, action="updated", actor=actor,
-                               source="device" if device_id else "system", data={"count": alert.count}))
+        session.add(
+            AlertEvent(
+                alert_id=alert.id,
+                at=at,
+                action="updated",
+                actor=actor,
+                source="device" if device_id else "system",
+                data={"count": alert.count},
+            )
+        )
         await _announce(session, bus, alert, "alert.updated", at)
         return alert, False
     settings = await routing.facility_settings(session, facility_id)
     severity = effective_severity(type, severity, settings, shift_at(at, settings))
     floor, wing = await routing.place_of(session, resident_id=resident_id, device_id=device_id)
-    alert = Alert(type=type, severity=severity, state="open", facility_id=facility_id,
-                  resident_id=resident_id, device_id=device_id, dedupe_key=dedupe_key,
-                  raised_at=at, last_seen_at=at, count=1, detail=detail, floor=floor, wing=wing,
-                  escalation_level=0, next_reminder_at=None,
-                  # `at` marks "not scheduled yet" for the engine; an explicit deadline is kept.
-                  next_escalation_at=at if next_escalation_at is None else next_escalation_at)
+    alert = Alert(
+        type=type,
+        severity=severity,
+        state="open",
+        facility_id=facility_id,
+        resident_id=resident_id,
+        device_id=device_id,
+        dedupe_key=dedupe_key,
+        raised_at=at,
+        last_seen_at=at,
+        count=1,
+        detail=detail,
+        floor=floor,
+        wing=wing,
+        escalation_level=0,
+        next_reminder_at=None,
+        # `at` marks "not scheduled yet" for the engine; an explicit deadline is kept.
+        next_escalation_at=at if next_escalation_at is None else next_escalation_at,
+    )
     session.add(alert)
     await session.flush()
-    session.add(AlertEvent(alert_id=alert.id, at=at, action="raised", actor=actor,
-                           source="device" if device_id else "system", data={"severity": severity}))
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            action="raised",
+            actor=actor,
+            source="device" if device_id else "system",
+            data={"severity": severity},
+        )
+    )
     await _announce(session, bus, alert, "alert.raised", at)
     return alert, True
 
 
-async def acknowledge(session: AsyncSession, bus: EventBus, alert: Alert, *, actor: str, source: str,
-                      note: str | None = None, at: float | None = None,
-                      origin: str | None = None) -> bool:
+async def acknowledge(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    *,
+    actor: str,
+    source: str,
+    note: str | None = None,
+    at: float | None = None,
+    origin: str | None = None,
+) -> bool:
     """Open -> acknowledged. Returns False (no change) if it was already acknowledged."""
     if alert.state == "resolved":
         raise AlertStateError(f"alert {alert.id} is resolved")
@@ -137,16 +216,34 @@ async def acknowledge(session: AsyncSession, bus: EventBus, alert: Alert, *, act
     alert.acknowledged_at = at
     alert.acknowledged_by = actor
     _stop_schedule(alert)
-    session.add(AlertEvent(alert_id=alert.id, at=at, action="acknowledged", actor=actor,
-                           source=source, note=note, data=_where(origin)))
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            action="acknowledged",
+            actor=actor,
+            source=source,
+            note=note,
+            data=_where(origin),
+        )
+    )
     await _announce(session, bus, alert, "alert.updated", at)
     return True
 
 
-async def resolve(session: AsyncSession, bus: EventBus, alert: Alert, *, actor: str, source: str,
-                  note: str | None = None, outcome: str | None = None,
-                  answers: dict[str, Any] | None = None, at: float | None = None,
-                  origin: str | None = None) -> bool:
+async def resolve(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    *,
+    actor: str,
+    source: str,
+    note: str | None = None,
+    outcome: str | None = None,
+    answers: dict[str, Any] | None = None,
+    at: float | None = None,
+    origin: str | None = None,
+) -> bool:
     """Open/acknowledged -> resolved. Returns False if it was already resolved.
 
     Closing a fall with the three care-home answers (on_floor, was_resident, unintentional) and no
@@ -167,22 +264,40 @@ async def resolve(session: AsyncSession, bus: EventBus, alert: Alert, *, actor: 
     _stop_schedule(alert)
     if answers:
         alert.detail = {**alert.detail, "answers": answers}
-    session.add(AlertEvent(alert_id=alert.id, at=at, action="resolved", actor=actor, source=source,
-                           note=note, data={"outcome": alert.outcome, "answers": answers or {},
-                                            **_where(origin)}))
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            action="resolved",
+            actor=actor,
+            source=source,
+            note=note,
+            data={"outcome": alert.outcome, "answers": answers or {}, **_where(origin)},
+        )
+    )
     await _announce(session, bus, alert, "alert.updated", at)
     return True
 
 
-async def resolve_active(session: AsyncSession, bus: EventBus, *, dedupe_key: str, outcome: str,
-                         actor: str, note: str | None = None, source: str = "system",
-                         at: float | None = None) -> Alert | None:
+async def resolve_active(
+    session: AsyncSession,
+    bus: EventBus,
+    *,
+    dedupe_key: str,
+    outcome: str,
+    actor: str,
+    note: str | None = None,
+    source: str = "system",
+    at: float | None = None,
+) -> Alert | None:
     """Resolve the active alert for this situation, if any (e.g. a device back online closes its
     `device_offline`). Returns the alert it resolved, or None when nothing was active."""
     alert = await find_active(session, dedupe_key)
     if alert is None:
         return None
-    await resolve(session, bus, alert, actor=actor, source=source, note=note, outcome=outcome, at=at)
+    await resolve(
+        session, bus, alert, actor=actor, source=source, note=note, outcome=outcome, at=at
+    )
     return alert
 
 
@@ -197,41 +312,91 @@ def _where(origin: str | None) -> dict[str, Any]:
     return {"where": origin} if origin else {}
 
 
-async def assign(session: AsyncSession, bus: EventBus, alert: Alert, *, user_id: int, actor: str,
-                 source: str = "api", note: str | None = None, at: float | None = None,
-                 origin: str | None = None) -> None:
+async def assign(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    *,
+    user_id: int,
+    actor: str,
+    source: str = "api",
+    note: str | None = None,
+    at: float | None = None,
+    origin: str | None = None,
+) -> None:
     """Give the alert to one caregiver (or admin) of its facility; audited and announced."""
     if alert.state == "resolved":
         raise AlertStateError(f"alert {alert.id} is resolved")
     user = await session.get(User, user_id)
-    if user is None or not user.is_active or user.role not in ("caregiver", "admin") or (
-            user.role == "caregiver" and user.facility_id != alert.facility_id):
+    if (
+        user is None
+        or not user.is_active
+        or user.role not in ("caregiver", "admin")
+        or (user.role == "caregiver" and user.facility_id != alert.facility_id)
+    ):
         raise AlertStateError(f"user {user_id} is not staff of this alert's facility")
     at = now_s() if at is None else at
     previous = alert.assigned_to
     alert.assigned_to = user_id
-    session.add(AlertEvent(alert_id=alert.id, at=at, action="assigned", actor=actor, source=source,
-                           note=note, data={"user_id": user_id, "username": user.username,
-                                            "previous": previous, **_where(origin)}))
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            action="assigned",
+            actor=actor,
+            source=source,
+            note=note,
+            data={
+                "user_id": user_id,
+                "username": user.username,
+                "previous": previous,
+                **_where(origin),
+            },
+        )
+    )
     await _announce(session, bus, alert, "alert.updated", at)
 
 
-async def comment(session: AsyncSession, bus: EventBus, alert: Alert, *, actor: str, text: str,
-                  source: str = "api", at: float | None = None) -> AlertEvent:
+async def comment(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    *,
+    actor: str,
+    text: str,
+    source: str = "api",
+    at: float | None = None,
+) -> AlertEvent:
     at = now_s() if at is None else at
-    row = AlertEvent(alert_id=alert.id, at=at, action="comment", actor=actor, source=source, note=text)
+    row = AlertEvent(
+        alert_id=alert.id, at=at, action="comment", actor=actor, source=source, note=text
+    )
     session.add(row)
     await session.flush()
-    bus.record(session, type="alert.comment",
-               data={"alert_id": alert.id, "at": at, "actor": actor, "text": text},
-               facility_id=alert.facility_id, resident_id=alert.resident_id,
-               floor=alert.floor, wing=alert.wing)
+    bus.record(
+        session,
+        type="alert.comment",
+        data={"alert_id": alert.id, "at": at, "actor": actor, "text": text},
+        facility_id=alert.facility_id,
+        resident_id=alert.resident_id,
+        floor=alert.floor,
+        wing=alert.wing,
+    )
     return row
 
 
-async def snooze(session: AsyncSession, bus: EventBus, alert: Alert, *, seconds: float, actor: str,
-                 timeout_defaults: dict[str, float], note: str | None = None,
-                 at: float | None = None, origin: str | None = None) -> None:
+async def snooze(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    *,
+    seconds: float,
+    actor: str,
+    timeout_defaults: dict[str, float],
+    note: str | None = None,
+    at: float | None = None,
+    origin: str | None = None,
+) -> None:
     """Silence a nuisance alert's reminders and escalation for at most MAX_SNOOZE_S; audited.
 
     When the snooze ends the alert is re-announced and its acknowledgement clock starts again.
@@ -249,13 +414,29 @@ async def snooze(session: AsyncSession, bus: EventBus, alert: Alert, *, seconds:
     alert.snoozed_until = until
     alert.next_reminder_at = until
     alert.next_escalation_at = None if timeout is None else until + timeout
-    session.add(AlertEvent(alert_id=alert.id, at=at, action="snoozed", actor=actor, source="api",
-                           note=note, data={"until": until, "seconds": seconds, **_where(origin)}))
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            action="snoozed",
+            actor=actor,
+            source="api",
+            note=note,
+            data={"until": until, "seconds": seconds, **_where(origin)},
+        )
+    )
     await _announce(session, bus, alert, "alert.updated", at)
 
 
-async def record_presence(session: AsyncSession, bus: EventBus, alert: Alert, *, actor: str,
-                          at: float | None = None, device_ts: float | None = None) -> bool:
+async def record_presence(
+    session: AsyncSession,
+    bus: EventBus,
+    alert: Alert,
+    *,
+    actor: str,
+    at: float | None = None,
+    device_ts: float | None = None,
+) -> bool:
     """Staff presence in the room (nurse-call Presence). Acknowledges an open alert; on an alert
     already acknowledged from a screen it is still audited, since it is when help arrived.
     Returns True if the alert was open (so the button should light)."""
@@ -266,11 +447,26 @@ async def record_presence(session: AsyncSession, bus: EventBus, alert: Alert, *,
     if "presence_at" not in alert.detail:
         alert.detail = {**alert.detail, "presence_at": at, "presence_device_ts": device_ts}
     if was_open:
-        await acknowledge(session, bus, alert, actor=actor, source="device",
-                          note="staff presence at the button", at=at)
+        await acknowledge(
+            session,
+            bus,
+            alert,
+            actor=actor,
+            source="device",
+            note="staff presence at the button",
+            at=at,
+        )
     else:
-        session.add(AlertEvent(alert_id=alert.id, at=at, action="acknowledged", actor=actor,
-                               source="device", note="staff presence at the button",
-                               data={"presence": True}))
+        session.add(
+            AlertEvent(
+                alert_id=alert.id,
+                at=at,
+                action="acknowledged",
+                actor=actor,
+                source="device",
+                note="staff presence at the button",
+                data={"presence": True},
+            )
+        )
         await _announce(session, bus, alert, "alert.updated", at)
     return was_open

@@ -23,8 +23,11 @@ from devices.registry import DeviceInfo
 BASELINE_DAYS = 14.0
 # Which stored value is a vital's own series for its personal baseline.
 BASELINE_SERIES = {
-    ("pulse", "bpm"): "pulse", ("spo2", "percent"): "spo2", ("temperature", "celsius"): "temperature",
-    ("blood_pressure", "systolic"): "systolic_bp", ("blood_pressure", "diastolic"): "diastolic_bp",
+    ("pulse", "bpm"): "pulse",
+    ("spo2", "percent"): "spo2",
+    ("temperature", "celsius"): "temperature",
+    ("blood_pressure", "systolic"): "systolic_bp",
+    ("blood_pressure", "diastolic"): "diastolic_bp",
     ("glucose", "mmol_l"): "glucose",
 }
 
@@ -39,37 +42,94 @@ def _recent_readings(rows: list[Measurement]) -> list[Reading]:
     return out
 
 
-async def judge_kit_reading(session: AsyncSession, bus: EventBus, device: DeviceInfo, ev: KitEvent,
-                            facility_id: int) -> None:
+async def judge_kit_reading(
+    session: AsyncSession, bus: EventBus, device: DeviceInfo, ev: KitEvent, facility_id: int
+) -> None:
     resident = await session.get(Resident, ev.resident)
     ts = ev.env.ts
-    rows = list((await session.scalars(select(Measurement).where(
-        Measurement.resident_id == ev.resident, Measurement.ts >= ts - BASELINE_DAYS * 86_400,
-        Measurement.ts < ts).order_by(Measurement.ts))).all())
+    rows = list(
+        (
+            await session.scalars(
+                select(Measurement)
+                .where(
+                    Measurement.resident_id == ev.resident,
+                    Measurement.ts >= ts - BASELINE_DAYS * 86_400,
+                    Measurement.ts < ts,
+                )
+                .order_by(Measurement.ts)
+            )
+        ).all()
+    )
     recent = [m for m in rows if m.ts >= ts - DEFAULT_WINDOW_S]
-    judgement = kit_rules.judge_kit(ev.kit_kind, ev.values, ts_s=ts, context=ev.context,
-                                    recent=_recent_readings(recent),
-                                    spo2_scale=2 if resident is not None and resident.hypercapnic else 1)
+    judgement = kit_rules.judge_kit(
+        ev.kit_kind,
+        ev.values,
+        ts_s=ts,
+        context=ev.context,
+        recent=_recent_readings(recent),
+        spo2_scale=2 if resident is not None and resident.hypercapnic else 1,
+    )
     if judgement.alert and judgement.severity:
-        await _raise(session, bus, device, ev, facility_id, judgement.severity, judgement.rule_id,
-                     judgement.detail())
+        await _raise(
+            session,
+            bus,
+            device,
+            ev,
+            facility_id,
+            judgement.severity,
+            judgement.rule_id,
+            judgement.detail(),
+        )
         return
     # Inside population bands: is it far from this resident's own usual?
     for (kind, name), series in BASELINE_SERIES.items():
         if kind != ev.kit_kind or name not in ev.values:
             continue
-        history = [(m.ts, float(m.values[name])) for m in rows if m.kind == kind and name in m.values]
-        trend = judge_against_baseline(series, float(ev.values[name]), ts,
-                                       [h[0] for h in history], [h[1] for h in history])
+        history = [
+            (m.ts, float(m.values[name])) for m in rows if m.kind == kind and name in m.values
+        ]
+        trend = judge_against_baseline(
+            series, float(ev.values[name]), ts, [h[0] for h in history], [h[1] for h in history]
+        )
         if trend.alert and trend.severity:
-            await _raise(session, bus, device, ev, facility_id, trend.severity, f"baseline:{series}",
-                         trend.detail())
+            await _raise(
+                session,
+                bus,
+                device,
+                ev,
+                facility_id,
+                trend.severity,
+                f"baseline:{series}",
+                trend.detail(),
+            )
             return
 
 
-async def _raise(session: AsyncSession, bus: EventBus, device: DeviceInfo, ev: KitEvent, facility_id: int,
-                 severity: str, rule: str, detail: dict[str, Any]) -> None:
+async def _raise(
+    session: AsyncSession,
+    bus: EventBus,
+    device: DeviceInfo,
+    ev: KitEvent,
+    facility_id: int,
+    severity: str,
+    rule: str,
+    detail: dict[str, Any],
+) -> None:
     await service.raise_alert(
-        session, bus, type="vitals", severity=severity, facility_id=facility_id, resident_id=ev.resident,
-        device_id=device.id, dedupe_key=f"vitals:{ev.resident}:{rule}", at=None, actor=device.id,
-        detail={**detail, "kit_kind": ev.kit_kind, "values": dict(ev.values), "device_ts": ev.env.ts})
+        session,
+        bus,
+        type="vitals",
+        severity=severity,
+        facility_id=facility_id,
+        resident_id=ev.resident,
+        device_id=device.id,
+        dedupe_key=f"vitals:{ev.resident}:{rule}",
+        at=None,
+        actor=device.id,
+        detail={
+            **detail,
+            "kit_kind": ev.kit_kind,
+            "values": dict(ev.values),
+            "device_ts": ev.env.ts,
+        },
+    )

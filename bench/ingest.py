@@ -52,9 +52,21 @@ def _frames_template(rng: random.Random) -> bytes:
     for _ in range(FRAMES_PER_WINDOW):
         x += rng.uniform(-0.03, 0.03)
         y += rng.uniform(-0.03, 0.03)
-        frames.append({"targets": [{"tid": 1, "x": round(x, 2), "y": round(y, 2), "z": round(rng.uniform(0.95, 1.1), 2),
-                                    "vx": round(rng.uniform(-0.3, 0.3), 2), "vy": round(rng.uniform(-0.3, 0.3), 2),
-                                    "vz": 0.0}]})
+        frames.append(
+            {
+                "targets": [
+                    {
+                        "tid": 1,
+                        "x": round(x, 2),
+                        "y": round(y, 2),
+                        "z": round(rng.uniform(0.95, 1.1), 2),
+                        "vx": round(rng.uniform(-0.3, 0.3), 2),
+                        "vy": round(rng.uniform(-0.3, 0.3), 2),
+                        "vz": 0.0,
+                    }
+                ]
+            }
+        )
     body = json.dumps({"fps": 10, "frames": frames}, separators=(",", ":"))[1:]
     return b'{"ts":%.3f,"seq":%d,' + body.encode()
 
@@ -62,17 +74,33 @@ def _frames_template(rng: random.Random) -> bytes:
 def _vitals_template(rng: random.Random) -> bytes:
     import math
 
-    samples = [round(4 * math.sin(2 * math.pi * 0.25 * i / 20) + 0.3 * math.sin(2 * math.pi * 1.2 * i / 20)
-                     + rng.gauss(0, 0.05), 3) for i in range(100)]
+    samples = [
+        round(
+            4 * math.sin(2 * math.pi * 0.25 * i / 20)
+            + 0.3 * math.sin(2 * math.pi * 1.2 * i / 20)
+            + rng.gauss(0, 0.05),
+            3,
+        )
+        for i in range(100)
+    ]
     body = json.dumps({"tid": 1, "fs": 20.0, "displacement_mm": samples}, separators=(",", ":"))[1:]
     return b'{"ts":%.3f,"seq":%d,' + body.encode()
 
 
-def publisher(index: int, n_pub: int, port: int, residents: int, duration: float, start_at: float,
-              counter: mp.Value) -> None:  # type: ignore[type-arg]
+def publisher(
+    index: int,
+    n_pub: int,
+    port: int,
+    residents: int,
+    duration: float,
+    start_at: float,
+    counter: mp.Value,
+) -> None:  # type: ignore[type-arg]
     rng = random.Random(index)
     mine = [n for n in range(1, residents + 1) if n % n_pub == index]
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}"
+    )
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -96,18 +124,32 @@ def publisher(index: int, n_pub: int, port: int, residents: int, duration: float
             slice_start = t0 + slice_ / 10
             for n in mine[slice_::10]:
                 ts = time.time()
-                client.publish(f"care/v1/radar-{n}/radar/frames", frames_t[mine[n % len(frames_t)]] % (ts, nxt(f"f{n}")), qos=0)
+                client.publish(
+                    f"care/v1/radar-{n}/radar/frames",
+                    frames_t[mine[n % len(frames_t)]] % (ts, nxt(f"f{n}")),
+                    qos=0,
+                )
                 sent += 1
                 if n % 2 == 0 and (n + second) % VITALS_EVERY_S == 0:
-                    client.publish(f"care/v1/radar-{n}/radar/vitals", vitals_t % (ts, nxt(f"v{n}")), qos=0)
+                    client.publish(
+                        f"care/v1/radar-{n}/radar/vitals", vitals_t % (ts, nxt(f"v{n}")), qos=0
+                    )
                     sent += 1
                 if (n + second) % HEARTBEAT_EVERY_S == 0:
                     for dev in (f"radar-{n}", f"btn-{n}"):
-                        client.publish(f"care/v1/{dev}/status", b'{"ts":%.3f,"seq":%d,"state":"online","battery":0.9}'
-                                       % (ts, nxt(f"s{dev}")), qos=1)
+                        client.publish(
+                            f"care/v1/{dev}/status",
+                            b'{"ts":%.3f,"seq":%d,"state":"online","battery":0.9}'
+                            % (ts, nxt(f"s{dev}")),
+                            qos=1,
+                        )
                         sent += 1
                 if rng.random() < 1 / 3600:  # a call per resident per hour
-                    client.publish(f"care/v1/btn-{n}/button", b'{"ts":%.3f,"seq":%d,"action":"call"}' % (ts, nxt(f"b{n}")), qos=1)
+                    client.publish(
+                        f"care/v1/btn-{n}/button",
+                        b'{"ts":%.3f,"seq":%d,"action":"call"}' % (ts, nxt(f"b{n}")),
+                        qos=1,
+                    )
                     sent += 1
             delay = slice_start + 0.1 - time.time()
             if delay > 0:
@@ -150,7 +192,9 @@ def proc_rss_mb(pid: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--residents", type=int, default=10_000)
     ap.add_argument("--duration", type=float, default=60)
     ap.add_argument("--publishers", type=int, default=2)
@@ -160,17 +204,33 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="care-hub-bench-"))
     broker = MosquittoProcess(work / "broker")
     broker.start()
-    seed = build_seed(args.residents, admin_password=PASSWORD, caregiver_password=PASSWORD,
-                      family_password=PASSWORD, n_kits=4)
+    seed = build_seed(
+        args.residents,
+        admin_password=PASSWORD,
+        caregiver_password=PASSWORD,
+        family_password=PASSWORD,
+        n_kits=4,
+    )
     (work / "seed.json").write_text(json.dumps(seed))
-    env = {**os.environ, "CARE_HUB_DATA_DIR": str(work / "var"), "CARE_HUB_MQTT_URL": broker.url,
-           "CARE_HUB_DATABASE_URL": args.database_url, "CARE_HUB_ENVIRONMENT": "development"}
+    env = {
+        **os.environ,
+        "CARE_HUB_DATA_DIR": str(work / "var"),
+        "CARE_HUB_MQTT_URL": broker.url,
+        "CARE_HUB_DATABASE_URL": args.database_url,
+        "CARE_HUB_ENVIRONMENT": "development",
+    }
     exe = shutil.which("care-hub") or str(Path(sys.executable).parent / "care-hub")
-    subprocess.run([exe, "seed", "--file", str(work / "seed.json")], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [exe, "seed", "--file", str(work / "seed.json")],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     port = find_free_port()
     hub_log = open(work / "hub.log", "w")  # noqa: SIM115 (open for the hub's lifetime)
-    hub = subprocess.Popen([exe, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=hub_log)
+    hub = subprocess.Popen(
+        [exe, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=hub_log
+    )
     base = f"http://127.0.0.1:{port}"
     http = httpx.Client(base_url=base, timeout=10)
     for _ in range(600):
@@ -179,7 +239,9 @@ def main() -> int:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    token = http.post("/api/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
+    token = http.post("/api/auth/token", data={"username": "admin", "password": PASSWORD}).json()[
+        "access_token"
+    ]
     http.headers["Authorization"] = f"Bearer {token}"
 
     def metrics() -> dict:  # type: ignore[type-arg]
@@ -187,24 +249,47 @@ def main() -> int:
 
     offered = mp.Value("q", 0)
     start_at = time.time() + 2
-    pubs = [mp.Process(target=publisher, args=(i, args.publishers, broker.port, args.residents, args.duration,
-                                               start_at, offered)) for i in range(args.publishers)]
+    pubs = [
+        mp.Process(
+            target=publisher,
+            args=(
+                i,
+                args.publishers,
+                broker.port,
+                args.residents,
+                args.duration,
+                start_at,
+                offered,
+            ),
+        )
+        for i in range(args.publishers)
+    ]
     for p in pubs:
         p.start()
     time.sleep(max(0.0, start_at - time.time()))
     m0 = metrics()
     cpu0, t0 = tree_cpu_s(hub.pid), time.time()
-    print(f"{'t_s':>5} {'offered/s':>10} {'ingested/s':>10} {'hub_cpu%':>8} {'rss_MB':>7} {'backlog':>8}")
+    print(
+        f"{'t_s':>5} {'offered/s':>10} {'ingested/s':>10} {'hub_cpu%':>8} {'rss_MB':>7} {'backlog':>8}"
+    )
     last = (t0, m0["ingest"].get("received", 0), cpu0, 0)
     rows = []
     while any(p.is_alive() for p in pubs):
         time.sleep(5)
         now, m, cpu = time.time(), metrics(), tree_cpu_s(hub.pid)
         got = m["ingest"]["received"]
-        row = ((offered.value - last[3]) / (now - last[0]), (got - last[1]) / (now - last[0]),
-               100 * (cpu - last[2]) / (now - last[0]), proc_rss_mb(hub.pid), m["backlog"])
+        row = (
+            (offered.value - last[3]) / (now - last[0]),
+            (got - last[1]) / (now - last[0]),
+            100 * (cpu - last[2]) / (now - last[0]),
+            proc_rss_mb(hub.pid),
+            m["backlog"],
+        )
         rows.append(row)
-        print(f"{now - t0:5.0f} {row[0]:10.0f} {row[1]:10.0f} {row[2]:8.0f} {row[3]:7.0f} {row[4]:8d}", flush=True)
+        print(
+            f"{now - t0:5.0f} {row[0]:10.0f} {row[1]:10.0f} {row[2]:8.0f} {row[3]:7.0f} {row[4]:8d}",
+            flush=True,
+        )
         last = (now, got, cpu, offered.value)
     # Let the hub drain what is queued (in the broker, the worker, the hub): sustained throughput
     # is what it ingested over the whole time it needed.
@@ -218,13 +303,19 @@ def main() -> int:
     total_offered = offered.value
     total_got = m1["ingest"]["received"] - m0["ingest"].get("received", 0)
     cpu = tree_cpu_s(hub.pid) - cpu0
-    print(f"\nresidents={args.residents} duration={args.duration:.0f}s publishers={args.publishers} "
-          f"db={'sqlite' if not args.database_url else args.database_url.split('://')[0]}")
-    print(f"offered {total_offered} msgs ({total_offered / args.duration:.0f}/s), hub received {total_got} "
-          f"({100 * total_got / max(1, total_offered):.1f}%) in {elapsed:.0f}s ({total_got / elapsed:.0f}/s sustained), accepted {m1['ingest']['accepted'] - m0['ingest'].get('accepted', 0)}, "
-          f"rejected {m1['ingest']['rejected_total']}")
-    print(f"hub CPU (with its radar worker) {100 * cpu / elapsed:.0f}% of one core, {1e6 * cpu / max(1, total_got):.0f} us/msg; "
-          f"RSS {proc_rss_mb(hub.pid):.0f} MB; backlog at end {m1['backlog']}")
+    print(
+        f"\nresidents={args.residents} duration={args.duration:.0f}s publishers={args.publishers} "
+        f"db={'sqlite' if not args.database_url else args.database_url.split('://')[0]}"
+    )
+    print(
+        f"offered {total_offered} msgs ({total_offered / args.duration:.0f}/s), hub received {total_got} "
+        f"({100 * total_got / max(1, total_offered):.1f}%) in {elapsed:.0f}s ({total_got / elapsed:.0f}/s sustained), accepted {m1['ingest']['accepted'] - m0['ingest'].get('accepted', 0)}, "
+        f"rejected {m1['ingest']['rejected_total']}"
+    )
+    print(
+        f"hub CPU (with its radar worker) {100 * cpu / elapsed:.0f}% of one core, {1e6 * cpu / max(1, total_got):.0f} us/msg; "
+        f"RSS {proc_rss_mb(hub.pid):.0f} MB; backlog at end {m1['backlog']}"
+    )
     hub.terminate()
     hub.wait(timeout=30)
     broker.stop()

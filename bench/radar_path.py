@@ -49,9 +49,15 @@ def messages(radars: int, seconds: int) -> list[list[RawMessage]]:
         batch = []
         for n in range(1, radars + 1):
             ts = t0 + s
-            batch.append(RawMessage(f"care/v1/radar-{n}/radar/frames", templates[n % 50] % (ts, s + 1), 0, 0, ts))
+            batch.append(
+                RawMessage(
+                    f"care/v1/radar-{n}/radar/frames", templates[n % 50] % (ts, s + 1), 0, 0, ts
+                )
+            )
             if n % 2 == 0 and (n + s) % 5 == 0:
-                batch.append(RawMessage(f"care/v1/radar-{n}/radar/vitals", vitals % (ts, s + 1), 0, 0, ts))
+                batch.append(
+                    RawMessage(f"care/v1/radar-{n}/radar/vitals", vitals % (ts, s + 1), 0, 0, ts)
+                )
         out.append(batch)
     return out
 
@@ -68,8 +74,10 @@ def bench_processing(radars: int, seconds: int) -> None:
         report = screen_and_process(batch, proc, types, seqs)
         assert report.accepted == len(batch), report.rejected
     cpu = time.process_time() - t
-    print(f"decode + trust + signal core: {total} msgs in {cpu:.2f} s CPU = {1e6 * cpu / total:.1f} us/msg "
-          f"({total / cpu:,.0f} msg/s per core)")
+    print(
+        f"decode + trust + signal core: {total} msgs in {cpu:.2f} s CPU = {1e6 * cpu / total:.1f} us/msg "
+        f"({total / cpu:,.0f} msg/s per core)"
+    )
 
 
 def _blast(port: int, payloads: list[tuple[str, bytes]], repeat: int) -> None:
@@ -91,12 +99,22 @@ def bench_receive(buffered: bool, n_msgs: int) -> None:
         original = mqtt_client._BufferedSocket
         if not buffered:  # paho's own socket path, for comparison
             mqtt_client._Client._create_socket = mqtt.Client._create_socket  # type: ignore[method-assign]
-        conn = MqttConnection(broker.url, client_id="bench-rx", subscriptions=(("care/v1/+/radar/frames", 0),),
-                              persistent=False)
+        conn = MqttConnection(
+            broker.url,
+            client_id="bench-rx",
+            subscriptions=(("care/v1/+/radar/frames", 0),),
+            persistent=False,
+        )
         conn.start()
         rng = random.Random(2)
-        payloads = [(f"care/v1/radar-{i}/radar/frames", _frames_template(rng) % (time.time(), i)) for i in range(1000)]
-        pubs = [mp.Process(target=_blast, args=(broker.port, payloads, n_msgs // 2000)) for _ in range(2)]
+        payloads = [
+            (f"care/v1/radar-{i}/radar/frames", _frames_template(rng) % (time.time(), i))
+            for i in range(1000)
+        ]
+        pubs = [
+            mp.Process(target=_blast, args=(broker.port, payloads, n_msgs // 2000))
+            for _ in range(2)
+        ]
         t_cpu, t0 = time.process_time(), time.time()
         for p in pubs:
             p.start()
@@ -117,12 +135,16 @@ def bench_receive(buffered: bool, n_msgs: int) -> None:
         broker.stop()
         mqtt_client._BufferedSocket = original
         label = "buffered socket" if buffered else "paho's socket  "
-        print(f"MQTT receive ({label}): {got}/{n_msgs} msgs, {got / wall:,.0f} msg/s, "
-              f"{1e6 * cpu / max(1, got):.1f} us CPU/msg in the receiving process")
+        print(
+            f"MQTT receive ({label}): {got}/{n_msgs} msgs, {got / wall:,.0f} msg/s, "
+            f"{1e6 * cpu / max(1, got):.1f} us CPU/msg in the receiving process"
+        )
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--radars", type=int, default=10_000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--receive-msgs", type=int, default=200_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -34,8 +35,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _add_common(p: argparse.ArgumentParser, *, http: bool = False) -> None:
-    p.add_argument("--data-dir", help="where the embedded database, broker and secret live (default ./var)")
-    p.add_argument("--database-url", help="e.g. postgresql://user@host/db (default: SQLite in data dir)")
+    p.add_argument(
+        "--data-dir", help="where the embedded database, broker and secret live (default ./var)"
+    )
+    p.add_argument(
+        "--database-url", help="e.g. postgresql://user@host/db (default: SQLite in data dir)"
+    )
     p.add_argument("--mqtt-url", help="e.g. mqtt://host:1883 (default: an embedded broker)")
     if http:
         p.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
@@ -48,7 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from care_hub.main import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info"
+    )
     return 0
 
 
@@ -87,7 +94,7 @@ def demo_credentials(data_dir: Path) -> dict[str, str]:
     """Demo passwords: generated on first use and kept in the data dir (never hard-coded)."""
     path = data_dir / "demo-credentials.json"
     if path.exists():
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return json.loads(path.read_text())
     data_dir.mkdir(parents=True, exist_ok=True)
     creds = {role: secrets.token_urlsafe(9) for role in ("admin", "nurse", "family")}
     path.write_text(json.dumps(creds, indent=2))
@@ -99,15 +106,23 @@ def _demo_seed(data_dir: Path, residents: int) -> dict[str, Any]:
     from simulators.residents import build_seed
 
     creds = demo_credentials(data_dir)
-    return build_seed(residents, admin_password=creds["admin"], caregiver_password=creds["nurse"],
-                      family_password=creds["family"])
+    return build_seed(
+        residents,
+        admin_password=creds["admin"],
+        caregiver_password=creds["nurse"],
+        family_password=creds["family"],
+    )
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from care_hub.seed import read_seed_file
 
     settings = _settings(args)
-    seed = read_seed_file(Path(args.file)) if args.file else _demo_seed(settings.data_dir, args.residents)
+    seed = (
+        read_seed_file(Path(args.file))
+        if args.file
+        else _demo_seed(settings.data_dir, args.residents)
+    )
     created = asyncio.run(_seed(settings, seed))
     print("created: " + ", ".join(f"{n} {k}" for k, n in created.items()))
     if not args.file:
@@ -119,9 +134,19 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     import getpass
 
     password = args.password or getpass.getpass(f"password for {args.username}: ")
-    seed = {"version": 1, "users": [{"username": args.username, "password": password, "role": args.role,
-                                     "name": args.name or args.username, "facility_id": args.facility_id,
-                                     "resident_ids": args.resident or []}]}
+    seed = {
+        "version": 1,
+        "users": [
+            {
+                "username": args.username,
+                "password": password,
+                "role": args.role,
+                "name": args.name or args.username,
+                "facility_id": args.facility_id,
+                "resident_ids": args.resident or [],
+            }
+        ],
+    }
     created = asyncio.run(_seed(_settings(args), seed))
     print("created" if created["users"] else f"user {args.username} already exists")
     return 0
@@ -136,8 +161,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     host, port, user, password = parse_mqtt_url(args.mqtt_url)
     fleet = Fleet(args.residents, kits=args.kits, speed=args.speed, seed=args.seed)
-    pub = MqttPublisher(host, port, connections=args.connections, username=user, password=password,
-                        fleet=fleet).connect()
+    pub = MqttPublisher(
+        host, port, connections=args.connections, username=user, password=password, fleet=fleet
+    ).connect()
     print(f"simulating {args.residents} residents on {args.mqtt_url} (Ctrl-C stops)")
     try:
         stats = fleet.run(args.duration, publish=pub.publish)
@@ -160,8 +186,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     seed = _demo_seed(settings.data_dir, args.residents)
     creds = demo_credentials(settings.data_dir)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_level="warning")
+    )
     stop = threading.Event()
 
     async def main() -> None:
@@ -182,16 +209,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Livelier than real life so a visitor sees calls within a minute or two.
         fleet = Fleet.from_seed(seed, speed=args.speed, behaviour=Behaviour(call_rate_per_h=2.0))
         publisher = MqttPublisher(host, port, fleet=fleet).connect()
-        sim = threading.Thread(target=fleet.run, args=(args.duration or 10**9,),
-                               kwargs={"publish": publisher.publish, "stop": stop}, daemon=True)
+        sim = threading.Thread(
+            target=fleet.run,
+            args=(args.duration or 10**9,),
+            kwargs={"publish": publisher.publish, "stop": stop},
+            daemon=True,
+        )
         sim.start()
         base = f"http://{settings.http_host}:{settings.http_port}"
-        print(f"""
-care-hub demo is running: {len(seed['residents'])} simulated residents, broker {hub.mqtt_url}
-  wall screen  {base}/wall     sign in as nurse / {creds['nurse']}
-  family page  {base}/family   sign in as family / {creds['family']}
-  API docs     {base}/docs     admin / {creds['admin']}
-Ctrl-C stops.""", flush=True)
+        print(
+            f"""
+care-hub demo is running: {len(seed["residents"])} simulated residents, broker {hub.mqtt_url}
+  wall screen  {base}/wall     sign in as nurse / {creds["nurse"]}
+  family page  {base}/family   sign in as family / {creds["family"]}
+  API docs     {base}/docs     admin / {creds["admin"]}
+Ctrl-C stops.""",
+            flush=True,
+        )
         try:
             if args.duration:
                 await asyncio.sleep(args.duration)
@@ -202,10 +236,8 @@ Ctrl-C stops.""", flush=True)
             sim.join(timeout=5)
             publisher.close(timeout_s=2)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -214,11 +246,17 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 
     device_ids = list(args.device)
     if args.devices_file:
-        device_ids += [line.strip() for line in Path(args.devices_file).read_text().splitlines() if line.strip()]
+        device_ids += [
+            line.strip()
+            for line in Path(args.devices_file).read_text().splitlines()
+            if line.strip()
+        ]
     hub_password = args.hub_password or secrets.token_urlsafe(24)
     files = write_broker_config(Path(args.out), device_ids, args.hub_username, hub_password)
     print(f"wrote Mosquitto config for {len(device_ids)} devices to {args.out}: {files}")
-    print(f"point the hub at it: CARE_HUB_MQTT__USERNAME={args.hub_username} CARE_HUB_MQTT__PASSWORD=<in credentials file>")
+    print(
+        f"point the hub at it: CARE_HUB_MQTT__USERNAME={args.hub_username} CARE_HUB_MQTT__PASSWORD=<in credentials file>"
+    )
     return 0
 
 
@@ -231,11 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, http=True)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", help="run the hub with simulated residents and print the wall screen URL")
+    p = sub.add_parser(
+        "demo", help="run the hub with simulated residents and print the wall screen URL"
+    )
     _add_common(p, http=True)
     p.add_argument("--residents", type=int, default=20, help="simulated residents (default 20)")
-    p.add_argument("--speed", type=float, default=1.0, help="simulated time per wall second (default 1)")
-    p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (default: run)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="simulated time per wall second (default 1)"
+    )
+    p.add_argument(
+        "--duration", type=float, default=0, help="stop after this many seconds (default: run)"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date (alembic upgrade)")
@@ -246,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seed", help="load a seed file (or the demo community) into the database")
     _add_common(p)
-    p.add_argument("--file", help="seed JSON (format: simulators/residents.py); default: demo community")
+    p.add_argument(
+        "--file", help="seed JSON (format: simulators/residents.py); default: demo community"
+    )
     p.add_argument("--residents", type=int, default=20, help="demo residents when no file is given")
     p.set_defaults(func=cmd_seed)
 
@@ -257,14 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="(prompted if omitted)")
     p.add_argument("--name")
     p.add_argument("--facility-id", type=int)
-    p.add_argument("--resident", action="append", help="resident id a family user may see (repeatable)")
+    p.add_argument(
+        "--resident", action="append", help="resident id a family user may see (repeatable)"
+    )
     p.set_defaults(func=cmd_create_user)
 
     p = sub.add_parser("simulate", help="publish a simulated community to a broker")
     p.add_argument("--mqtt-url", required=False, help="broker, e.g. mqtt://127.0.0.1:1883")
     p.add_argument("--residents", type=int, default=100)
     p.add_argument("--kits", type=int, default=2)
-    p.add_argument("--connections", type=int, default=1, help="MQTT connections to spread devices over")
+    p.add_argument(
+        "--connections", type=int, default=1, help="MQTT connections to spread devices over"
+    )
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
@@ -293,8 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except (ValueError, ConnectionError, OSError) as exc:

@@ -7,6 +7,7 @@ reverse. Nothing connects at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -101,22 +102,43 @@ class Hub:
         radars = [d for d in self.registry.all() if d.type == "radar"]
         workers = self.settings.radar_workers
         use_worker = bool(workers) if workers is not None else len(radars) >= RADAR_WORKER_AUTO_MIN
-        subscriptions = tuple(f for f in SUBSCRIPTION_FILTERS if "/radar/" not in f[0]) if use_worker \
+        subscriptions = (
+            tuple(f for f in SUBSCRIPTION_FILTERS if "/radar/" not in f[0])
+            if use_worker
             else SUBSCRIPTION_FILTERS
-        self.conn = MqttConnection(self.mqtt_url, client_id=client_id, username=m.username,
-                                   password=password, subscriptions=subscriptions)
+        )
+        self.conn = MqttConnection(
+            self.mqtt_url,
+            client_id=client_id,
+            username=m.username,
+            password=password,
+            subscriptions=subscriptions,
+        )
         seqs = SeqTracker()
         async with self.session_factory() as session:
             await seqs.load(session)
-        self.pipeline = IngestPipeline(conn=self.conn, registry=self.registry, seqs=seqs,
-                                       session_factory=self.session_factory, bus=self.bus,
-                                       radar_capacity=max(1024, 2 * len(radars)), in_process_radar=not use_worker)
+        self.pipeline = IngestPipeline(
+            conn=self.conn,
+            registry=self.registry,
+            seqs=seqs,
+            session_factory=self.session_factory,
+            bus=self.bus,
+            radar_capacity=max(1024, 2 * len(radars)),
+            in_process_radar=not use_worker,
+        )
         if use_worker:
-            self.radar_worker = RadarWorker(mqtt_url=self.mqtt_url, client_id=f"{client_id}-radar",
-                                            username=m.username, password=password,
-                                            on_report=self.pipeline.on_worker_report)
-            await asyncio.to_thread(self.radar_worker.start, [radar_config(d) for d in radars],
-                                    {d.id: d.type for d in self.registry.all()})
+            self.radar_worker = RadarWorker(
+                mqtt_url=self.mqtt_url,
+                client_id=f"{client_id}-radar",
+                username=m.username,
+                password=password,
+                on_report=self.pipeline.on_worker_report,
+            )
+            await asyncio.to_thread(
+                self.radar_worker.start,
+                [radar_config(d) for d in radars],
+                {d.id: d.type for d in self.registry.all()},
+            )
             self.pipeline.use_worker(self.radar_worker)
             log.info("radar streams of %d radars in a worker process", len(radars))
         await self.pipeline.load_offline_alerts()
@@ -132,10 +154,8 @@ class Hub:
         for task in reversed(self.tasks):
             task.cancel()
         for task in self.tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         self.tasks.clear()
         if self.conn is not None:
             await asyncio.to_thread(self.conn.stop)

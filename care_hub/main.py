@@ -29,8 +29,12 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         finally:
             await hub.stop()
 
-    app = FastAPI(title="care-hub", version="0.1.0", lifespan=lifespan,
-                  description="Elderly-care monitoring hub: device ingest, alerts, wall screens, family portal.")
+    app = FastAPI(
+        title="care-hub",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Elderly-care monitoring hub: device ingest, alerts, wall screens, family portal.",
+    )
     for module in (auth, provisioning, alerts, system):
         app.include_router(module.router)
     app.include_router(ws.router)

@@ -114,4 +114,3 @@ class EventLog(Base):
     floor: Mapped[str | None] = mapped_column(String(50))
     wing: Mapped[str | None] = mapped_column(String(50))
     recipients: Mapped[list[Any] | None] = mapped_column()
-

@@ -12,11 +12,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.calls import Command, handle_button
@@ -101,8 +101,13 @@ class Rejection:
 
 
 def radar_config(device: DeviceInfo) -> RadarConfig:
-    return RadarConfig(device_id=device.id, resident_id=device.resident_id, zone_map=device.zone_map,
-                       lives_alone=device.lives_alone, at_risk=device.at_risk)
+    return RadarConfig(
+        device_id=device.id,
+        resident_id=device.resident_id,
+        zone_map=device.zone_map,
+        lives_alone=device.lives_alone,
+        at_risk=device.at_risk,
+    )
 
 
 def _device_id_of(topic: str) -> str | None:
@@ -170,7 +175,9 @@ class IngestPipeline:
         self.offline_alerted: set[str] = set()
         # Radar windows are processed here (in-process) unless a radar worker process owns them;
         # the worker's detections arrive in `inbox`.
-        self.radar: RadarProcessor | None = RadarProcessor(radar_capacity) if in_process_radar else None
+        self.radar: RadarProcessor | None = (
+            RadarProcessor(radar_capacity) if in_process_radar else None
+        )
         self.inbox: deque[Detection] = deque()
         self.radar_cancel: Callable[[str, float], None] | None = None
         self.worker: RadarWorker | None = None
@@ -182,7 +189,9 @@ class IngestPipeline:
         for device in registry.all():
             self.liveness.register(device.slot, device.type, now_s())
         if self.radar is not None:
-            self.radar.configure_many([radar_config(d) for d in registry.all() if d.type == "radar"])
+            self.radar.configure_many(
+                [radar_config(d) for d in registry.all() if d.type == "radar"]
+            )
 
     def _watch(self, device: DeviceInfo) -> None:
         self.liveness.register(device.slot, device.type, now_s())
@@ -284,18 +293,25 @@ class IngestPipeline:
             self.metrics.accepted += report.accepted
             self.metrics.duplicates += report.duplicates
             self.metrics.rejected.update(report.rejected)
-            uncounted += [Rejection(t, d, r, detail, ex.encode()) for t, d, r, detail, ex in report.rejects]
+            uncounted += [
+                Rejection(t, d, r, detail, ex.encode()) for t, d, r, detail, ex in report.rejects
+            ]
         detections = [self.inbox.popleft() for _ in range(len(self.inbox))]
         commands: list[Command] = []
         now = now_s()
         async with self.session_factory() as session:
             heard = [d.slot for _, _, d in accepted] + [
-                d.slot for d in (self.registry.get(i) for i in seen_elsewhere) if d is not None]
+                d.slot for d in (self.registry.get(i) for i in seen_elsewhere) if d is not None
+            ]
             if heard:
                 slots = np.asarray(heard, dtype=np.intp)
                 back_slots = self.liveness.seen(slots, now)
                 if len(back_slots):
-                    back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
+                    back = [
+                        d
+                        for d in (self.registry.by_slot(int(s)) for s in back_slots)
+                        if d is not None
+                    ]
                     await mark_online(session, self.bus, back, at=now, alerted=self.offline_alerted)
             if accepted:
                 await self._note_skew(session, accepted)
@@ -383,8 +399,13 @@ class IngestPipeline:
 
     async def load_offline_alerts(self) -> None:
         async with self.session_factory() as session:
-            rows = await session.scalars(select(Alert.device_id).where(
-                Alert.type == "device_offline", Alert.state != "resolved", Alert.device_id.is_not(None)))
+            rows = await session.scalars(
+                select(Alert.device_id).where(
+                    Alert.type == "device_offline",
+                    Alert.state != "resolved",
+                    Alert.device_id.is_not(None),
+                )
+            )
             self.offline_alerted = {d for d in rows.all() if d}
             await self.status_book.load(session)
 
@@ -428,9 +449,12 @@ class IngestPipeline:
                 by_facility.setdefault(device.facility_id, []).append(device)
         watched = Counter(d.facility_id for d in self.registry.all())
         for facility_id, devices in by_facility.items():
-            if len(devices) >= MASS_SILENCE_MIN or (len(devices) > 1 and
-                                                    len(devices) >= MASS_SILENCE_FRACTION * watched[facility_id]):
-                log.warning("%d devices of facility %s fell silent at once", len(devices), facility_id)
+            if len(devices) >= MASS_SILENCE_MIN or (
+                len(devices) > 1 and len(devices) >= MASS_SILENCE_FRACTION * watched[facility_id]
+            ):
+                log.warning(
+                    "%d devices of facility %s fell silent at once", len(devices), facility_id
+                )
                 await mark_mass_silence(session, self.bus, facility_id, devices, at=now)
                 continue
             for device in devices:
@@ -445,7 +469,7 @@ class IngestPipeline:
                     {"b_id": device.id, "seen": float(self.liveness.last_seen_s[device.slot])}
                 )
         if rows:
-            table = Device.__table__
+            table = cast(Table, Device.__table__)
             stmt = (
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
@@ -454,7 +478,9 @@ class IngestPipeline:
             conn = await session.connection()
             await conn.execute(stmt, rows)
 
-    async def _dead_letter(self, session: AsyncSession, rejects: list[Rejection], *, counted: bool = False) -> None:
+    async def _dead_letter(
+        self, session: AsyncSession, rejects: list[Rejection], *, counted: bool = False
+    ) -> None:
         if not rejects:
             return
         now = time.monotonic()

@@ -133,7 +133,9 @@ class RadarProcessor:
 
     def _grow(self) -> None:
         """Double the capacity; detector state restarts (rare: only when radars are added)."""
-        log.warning("radar processor capacity %d reached; growing (detector state restarts)", self.capacity)
+        log.warning(
+            "radar processor capacity %d reached; growing (detector state restarts)", self.capacity
+        )
         self.capacity *= 2
         self._build()
         configs, self._slots, self._ids = list(self._configs.values()), {}, []
@@ -150,10 +152,21 @@ class RadarProcessor:
         return self._fall(found) if found is not None else None
 
     def _fall(self, d: FallDetection) -> FallFound:
-        return FallFound(self._ids[d.slot], d.kind, d.at_s, d.impact_s, d.pre_height_m, d.floor_height_m,
-                         d.x_m, d.y_m, d.reason)
+        return FallFound(
+            self._ids[d.slot],
+            d.kind,
+            d.at_s,
+            d.impact_s,
+            d.pre_height_m,
+            d.floor_height_m,
+            d.x_m,
+            d.y_m,
+            d.reason,
+        )
 
-    def process(self, frames: list[RadarFramesEvent], vitals: list[RadarVitalsEvent]) -> list[Detection]:
+    def process(
+        self, frames: list[RadarFramesEvent], vitals: list[RadarVitalsEvent]
+    ) -> list[Detection]:
         out: list[Detection] = []
         if frames:
             out += self._frames(frames)
@@ -163,15 +176,20 @@ class RadarProcessor:
 
     def _frames(self, frames: list[RadarFramesEvent]) -> list[Detection]:
         out: list[Detection] = []
-        pairs = [(self._slots[ev.env.device_id], ev) for ev in frames if ev.env.device_id in self._slots]
+        pairs = [
+            (self._slots[ev.env.device_id], ev) for ev in frames if ev.env.device_id in self._slots
+        ]
         if not pairs:
             return out
         batch = make_batch(pairs)
         out += [self._fall(d) for d in self.falls.step(batch)]
-        for visit in self.zones.step(batch.slot, batch.t_s, batch.x_m, batch.y_m,
-                                     batch.covered_slot, batch.covered_until_s):
+        for visit in self.zones.step(
+            batch.slot, batch.t_s, batch.x_m, batch.y_m, batch.covered_slot, batch.covered_until_s
+        ):
             self._visits[visit.slot].append(visit)
-            out.append(VisitFound(self._ids[visit.slot], visit.zone, visit.entered_at, visit.left_at))
+            out.append(
+                VisitFound(self._ids[visit.slot], visit.zone, visit.entered_at, visit.left_at)
+            )
         # Behaviour rules, per radar at most every BEHAVIOUR_EVERY_S of its own clock.
         now = np.full(self.capacity, np.nan)
         np.fmax.at(now, batch.covered_slot, batch.covered_until_s)
@@ -187,15 +205,23 @@ class RadarProcessor:
             return []
         current = self.zones.current(slot)
         visits = list(self._visits[slot]) + ([current] if current is not None else [])
-        settings = behaviour.ResidentSettings(at_risk_of_falls=cfg.at_risk, lives_alone=cfg.lives_alone)
-        found = []
+        settings = behaviour.ResidentSettings(
+            at_risk_of_falls=cfg.at_risk, lives_alone=cfg.lives_alone
+        )
+        found: list[Detection] = []
         for alert in behaviour.evaluate(visits, now_s, settings, self.zones.last_seen_s(slot)):
             if alert.key not in self._raised[slot]:
                 self._raised[slot].add(alert.key)
-                found.append(BehaviourFound(self._ids[slot], alert.kind, alert.reason, alert.since_s, alert.key))
+                found.append(
+                    BehaviourFound(
+                        self._ids[slot], alert.kind, alert.reason, alert.since_s, alert.key
+                    )
+                )
         if len(self._raised[slot]) > 100:  # keys are per situation; old ones can go
-            self._raised[slot] = {a.key for a in behaviour.evaluate(visits, now_s, settings,
-                                                                    self.zones.last_seen_s(slot))}
+            self._raised[slot] = {
+                a.key
+                for a in behaviour.evaluate(visits, now_s, settings, self.zones.last_seen_s(slot))
+            }
         return found
 
     def _vitals(self, windows: list[RadarVitalsEvent]) -> list[Detection]:
@@ -224,18 +250,34 @@ class RadarProcessor:
         self.vitals.push(slots, [ev.displacement_mm for ev in windows], fs_hz=fs, ts_s=ts)
         end_ts = ts + np.array([len(ev.displacement_mm) for ev in windows]) / fs
         # Apnea: windows of equal length (after resampling to the detector's rate) go together.
-        lengths = np.array([round(len(ev.displacement_mm) * self.apnea.fs_hz / ev.fs_hz) for ev in windows])
+        lengths = np.array(
+            [round(len(ev.displacement_mm) * self.apnea.fs_hz / ev.fs_hz) for ev in windows]
+        )
         for n in np.unique(lengths):
             idx = np.flatnonzero(lengths == n)
-            groups = [windows[i].displacement_mm if windows[i].fs_hz == self.apnea.fs_hz else None for i in idx]
+            groups = [
+                windows[i].displacement_mm if windows[i].fs_hz == self.apnea.fs_hz else None
+                for i in idx
+            ]
             if any(g is None for g in groups):
                 for i in idx:  # rare: mixed rates; resampled one by one
                     out += self._apnea_one(windows[i])
                 continue
             for a in self.apnea.update(slots[idx], ts[idx], np.stack(groups)):  # type: ignore[arg-type]
-                out.append(ApneaFound(self._ids[a.slot], a.phase, a.start_ts, a.end_ts, a.duration_s,
-                                      a.severity, a.recent_count))
-        due = (end_ts - self._estimated_at[slots] >= ESTIMATE_EVERY_S) | (end_ts < self._estimated_at[slots])
+                out.append(
+                    ApneaFound(
+                        self._ids[a.slot],
+                        a.phase,
+                        a.start_ts,
+                        a.end_ts,
+                        a.duration_s,
+                        a.severity,
+                        a.recent_count,
+                    )
+                )
+        due = (end_ts - self._estimated_at[slots] >= ESTIMATE_EVERY_S) | (
+            end_ts < self._estimated_at[slots]
+        )
         if not due.any():
             return out
         slots, end_ts = slots[due], end_ts[due]
@@ -243,22 +285,54 @@ class RadarProcessor:
         est = self.vitals.estimate(slots)
         allowed = self.store.allow(slots[est.valid], end_ts[est.valid])
         for i in np.flatnonzero(est.valid)[allowed]:
-            out.append(VitalsFound(self._ids[slots[i]], float(end_ts[i]), float(est.breathing_bpm[i]),
-                                   float(est.heart_bpm[i]) if est.heart_valid[i] else None,
-                                   float(est.breathing_quality[i])))
-        out += self._sustained(slots, end_ts, est.breathing_bpm, est.valid, 0, "respiration_rate",
-                               news2.score_respiration_rate)
-        out += self._sustained(slots, end_ts, est.heart_bpm, est.heart_valid, 1, "pulse", news2.score_pulse)
+            out.append(
+                VitalsFound(
+                    self._ids[slots[i]],
+                    float(end_ts[i]),
+                    float(est.breathing_bpm[i]),
+                    float(est.heart_bpm[i]) if est.heart_valid[i] else None,
+                    float(est.breathing_quality[i]),
+                )
+            )
+        out += self._sustained(
+            slots,
+            end_ts,
+            est.breathing_bpm,
+            est.valid,
+            0,
+            "respiration_rate",
+            news2.score_respiration_rate,
+        )
+        out += self._sustained(
+            slots, end_ts, est.heart_bpm, est.heart_valid, 1, "pulse", news2.score_pulse
+        )
         return out
 
     def _apnea_one(self, ev: RadarVitalsEvent) -> list[Detection]:
         slot = self._slots[ev.env.device_id]
-        return [ApneaFound(self._ids[a.slot], a.phase, a.start_ts, a.end_ts, a.duration_s, a.severity,
-                           a.recent_count)
-                for a in self.apnea.update([slot], [ev.env.ts], [ev.displacement_mm], fs_hz=ev.fs_hz)]
+        return [
+            ApneaFound(
+                self._ids[a.slot],
+                a.phase,
+                a.start_ts,
+                a.end_ts,
+                a.duration_s,
+                a.severity,
+                a.recent_count,
+            )
+            for a in self.apnea.update([slot], [ev.env.ts], [ev.displacement_mm], fs_hz=ev.fs_hz)
+        ]
 
-    def _sustained(self, slots: np.ndarray, ts: np.ndarray, value: np.ndarray, valid: np.ndarray, col: int,
-                   parameter: str, score_fn: Any) -> list[Detection]:
+    def _sustained(
+        self,
+        slots: np.ndarray,
+        ts: np.ndarray,
+        value: np.ndarray,
+        valid: np.ndarray,
+        col: int,
+        parameter: str,
+        score_fn: Any,
+    ) -> list[Detection]:
         score = np.where(valid, np.nan_to_num(score_fn(value), nan=0.0), 0.0)
         bad = score >= 3
         since = self._abnormal_since[slots, col]
@@ -270,5 +344,14 @@ class RadarProcessor:
         since = self._abnormal_since[slots, col]
         due = bad & (ts - since >= ABNORMAL_SUSTAIN_S) & ~self._abnormal_raised[slots, col]
         self._abnormal_raised[slots[due], col] = True
-        return [VitalsAbnormal(self._ids[slots[i]], float(ts[i]), parameter, float(value[i]), int(score[i]),
-                               float(ts[i] - since[i])) for i in np.flatnonzero(due)]
+        return [
+            VitalsAbnormal(
+                self._ids[slots[i]],
+                float(ts[i]),
+                parameter,
+                float(value[i]),
+                int(score[i]),
+                float(ts[i] - since[i]),
+            )
+            for i in np.flatnonzero(due)
+        ]

@@ -44,19 +44,34 @@ class WorkerReport:
     rejects: list[tuple[str, str | None, str, str, str]]  # topic, device, reason, detail, excerpt
 
 
-def worker_main(conn: Connection, mqtt_url: str, client_id: str, username: str | None, password: str | None,
-                configs: list[Any], device_types: dict[str, str]) -> None:
+def worker_main(
+    conn: Connection,
+    mqtt_url: str,
+    client_id: str,
+    username: str | None,
+    password: str | None,
+    configs: list[Any],
+    device_types: dict[str, str],
+) -> None:
     """Entry point of the worker process."""
     from care_hub.radar import RadarProcessor
     from devices.mqtt_client import MqttConnection
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s"
+    )
     processor = RadarProcessor(capacity=max(1024, 2 * len(configs)))
     processor.configure_many(configs)
     types = dict(device_types)
     seqs = SeqTracker()
-    mqtt = MqttConnection(mqtt_url, client_id=client_id, username=username, password=password,
-                          subscriptions=RADAR_SUBSCRIPTIONS, persistent=False)
+    mqtt = MqttConnection(
+        mqtt_url,
+        client_id=client_id,
+        username=username,
+        password=password,
+        subscriptions=RADAR_SUBSCRIPTIONS,
+        persistent=False,
+    )
     mqtt.start()
     conn.send(("ready",))
     while True:
@@ -81,7 +96,9 @@ def worker_main(conn: Connection, mqtt_url: str, client_id: str, username: str |
         conn.send(("report", screen_and_process(batch, processor, types, seqs)))
 
 
-def screen_and_process(batch: list[Any], processor: Any, types: dict[str, str], seqs: SeqTracker) -> WorkerReport:
+def screen_and_process(
+    batch: list[Any], processor: Any, types: dict[str, str], seqs: SeqTracker
+) -> WorkerReport:
     """Decode, apply the trust rules (provisioned radar, new seq), run the signal core."""
     from care_hub.pipeline import decode_batch
 
@@ -104,9 +121,18 @@ def screen_and_process(batch: list[Any], processor: Any, types: dict[str, str], 
         device_id = ev.env.device_id
         kind = types.get(device_id)
         if kind != "radar":
-            detail = "device id is not provisioned" if kind is None else f"a {kind} may not publish {ev.env.kind}"
-            reject(f"care/v1/{device_id}/{ev.env.kind}", device_id,
-                   "unknown_device" if kind is None else "wrong_device_type", detail, b"")
+            detail = (
+                "device id is not provisioned"
+                if kind is None
+                else f"a {kind} may not publish {ev.env.kind}"
+            )
+            reject(
+                f"care/v1/{device_id}/{ev.env.kind}",
+                device_id,
+                "unknown_device" if kind is None else "wrong_device_type",
+                detail,
+                b"",
+            )
             continue
         if not seqs.accept(device_id, ev.env.kind, ev.env.seq, persist=False):
             duplicates += 1
@@ -122,15 +148,29 @@ def screen_and_process(batch: list[Any], processor: Any, types: dict[str, str], 
         log.exception("radar processing failed for %d windows", len(frames) + len(vitals))
         detections = []
         rejected["signal_core_error"] = len(frames) + len(vitals)
-    return WorkerReport(detections, sorted(seen), len(batch), len(frames) + len(vitals), duplicates,
-                        rejected, forwarded)
+    return WorkerReport(
+        detections,
+        sorted(seen),
+        len(batch),
+        len(frames) + len(vitals),
+        duplicates,
+        rejected,
+        forwarded,
+    )
 
 
 class RadarWorker:
     """The hub's handle on the worker process: start, configure, cancel, stop; reports to a callback."""
 
-    def __init__(self, *, mqtt_url: str, client_id: str, username: str | None, password: str | None,
-                 on_report: Callable[[WorkerReport], None]) -> None:
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        client_id: str,
+        username: str | None,
+        password: str | None,
+        on_report: Callable[[WorkerReport], None],
+    ) -> None:
         self._args = (mqtt_url, client_id, username, password)
         self._on_report = on_report
         self._conn: Connection | None = None
@@ -138,11 +178,17 @@ class RadarWorker:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def start(self, configs: list[Any], device_types: dict[str, str], *, timeout_s: float = 30.0) -> None:
+    def start(
+        self, configs: list[Any], device_types: dict[str, str], *, timeout_s: float = 30.0
+    ) -> None:
         ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads or event loop
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=worker_main, args=(child, *self._args, configs, device_types),
-                                 name="care-hub-radar", daemon=True)
+        self._proc = ctx.Process(
+            target=worker_main,
+            args=(child, *self._args, configs, device_types),
+            name="care-hub-radar",
+            daemon=True,
+        )
         self._proc.start()
         child.close()
         self._conn = parent

@@ -61,5 +61,8 @@ class AckRequest(BaseModel):
 
 class ResolveRequest(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
-    outcome: Literal["real_fall", "false_alarm", "assisted", "transferred_to_hospital", "resolved"] | None = None
+    outcome: (
+        Literal["real_fall", "false_alarm", "assisted", "transferred_to_hospital", "resolved"]
+        | None
+    ) = None
     answers: dict[str, bool] | None = None

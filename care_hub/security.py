@@ -44,7 +44,11 @@ def issue_token(*, user_id: int, role: str, secret: str, ttl_s: int) -> str:
 
 def read_token(token: str, *, secret: str) -> TokenClaims:
     try:
-        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]})
-        return TokenClaims(user_id=int(claims["sub"]), role=str(claims["role"]), expires_at=float(claims["exp"]))
+        claims = jwt.decode(
+            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+        return TokenClaims(
+            user_id=int(claims["sub"]), role=str(claims["role"]), expires_at=float(claims["exp"])
+        )
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -51,25 +51,36 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
     facility_ids = set((await session.scalars(select(Facility.id))).all())
     for f in seed.get("facilities", []):
         if f["id"] not in facility_ids:
-            await service.create_facility(session=session, name=f["name"], facility_id=f["id"],
-                                          settings=f.get("settings"))
+            await service.create_facility(
+                session=session, name=f["name"], facility_id=f["id"], settings=f.get("settings")
+            )
             facility_ids.add(f["id"])
             created["facilities"] += 1
     room_ids: dict[tuple[int, str], int] = {
-        (fid, name): rid for rid, fid, name in (await session.execute(select(Room.id, Room.facility_id, Room.name))).all()}
+        (fid, name): rid
+        for rid, fid, name in (
+            await session.execute(select(Room.id, Room.facility_id, Room.name))
+        ).all()
+    }
     new_rooms: list[tuple[Room, list[dict[str, Any]]]] = []
     for r in seed.get("rooms", []):
         key = (r["facility_id"], str(r["id"]))
         if key in room_ids or r["facility_id"] not in facility_ids:
             continue
-        room = Room(facility_id=r["facility_id"], name=str(r["id"]), floor=str(r.get("floor", "")) or None,
-                    wing=r.get("wing"))
+        room = Room(
+            facility_id=r["facility_id"],
+            name=str(r["id"]),
+            floor=str(r.get("floor", "")) or None,
+            wing=r.get("wing"),
+        )
         new_rooms.append((room, r.get("zones", [])))
     session.add_all([room for room, _ in new_rooms])
     await session.flush()
     for room, zones in new_rooms:
         room_ids[(room.facility_id, room.name)] = room.id
-        session.add_all([Zone(room_id=room.id, name=z["name"], shape=_zone_shape(z)) for z in zones])
+        session.add_all(
+            [Zone(room_id=room.id, name=z["name"], shape=_zone_shape(z)) for z in zones]
+        )
     created["rooms"] = len(new_rooms)
 
     def room_of(item: dict[str, Any]) -> int | None:
@@ -77,7 +88,9 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
             return None
         rid = room_ids.get((item["facility_id"], str(item["room"])))
         if rid is None:
-            raise service.ProvisioningError(f"room {item['room']} is not in facility {item['facility_id']}")
+            raise service.ProvisioningError(
+                f"room {item['room']} is not in facility {item['facility_id']}"
+            )
         return rid
 
     resident_ids = set((await session.scalars(select(Resident.id))).all())
@@ -85,11 +98,21 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
         if p["id"] in resident_ids:
             continue
         if p["facility_id"] not in facility_ids:
-            raise service.ProvisioningError(f"resident {p['id']}: facility {p['facility_id']} does not exist")
-        session.add(Resident(id=p["id"], facility_id=p["facility_id"], name=p["name"], room_id=room_of(p),
-                             lives_alone=bool(p.get("lives_alone")),
-                             at_risk_wandering=bool(p.get("at_risk_wandering")),
-                             hypercapnic=bool(p.get("hypercapnic")), settings=p.get("settings") or {}))
+            raise service.ProvisioningError(
+                f"resident {p['id']}: facility {p['facility_id']} does not exist"
+            )
+        session.add(
+            Resident(
+                id=p["id"],
+                facility_id=p["facility_id"],
+                name=p["name"],
+                room_id=room_of(p),
+                lives_alone=bool(p.get("lives_alone")),
+                at_risk_wandering=bool(p.get("at_risk_wandering")),
+                hypercapnic=bool(p.get("hypercapnic")),
+                settings=p.get("settings") or {},
+            )
+        )
         resident_ids.add(p["id"])
         created["residents"] += 1
     await session.flush()
@@ -100,19 +123,36 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
         if not is_valid_device_id(d["id"]) or d["type"] not in device_service.DEVICE_TYPES:
             raise service.ProvisioningError(f"device {d['id']!r}: bad id or type {d.get('type')!r}")
         if d.get("resident_id") and d["resident_id"] not in resident_ids:
-            raise service.ProvisioningError(f"device {d['id']}: resident {d['resident_id']} does not exist")
+            raise service.ProvisioningError(
+                f"device {d['id']}: resident {d['resident_id']} does not exist"
+            )
         room_id = room_of(d)
-        session.add(Device(id=d["id"], type=d["type"], facility_id=d["facility_id"], room_id=room_id,
-                           resident_id=d.get("resident_id"), zone_map=zone_map_of(d.get("zones", []))))
-        session.add(DeviceBinding(device_id=d["id"], room_id=room_id, resident_id=d.get("resident_id")))
+        session.add(
+            Device(
+                id=d["id"],
+                type=d["type"],
+                facility_id=d["facility_id"],
+                room_id=room_id,
+                resident_id=d.get("resident_id"),
+                zone_map=zone_map_of(d.get("zones", [])),
+            )
+        )
+        session.add(
+            DeviceBinding(device_id=d["id"], room_id=room_id, resident_id=d.get("resident_id"))
+        )
         device_ids.add(d["id"])
         created["devices"] += 1
     await session.flush()
     for u in seed.get("users", []):
         if await session.scalar(select(User).where(User.username == u["username"])) is None:
             await service.create_user(
-                session=session, username=u["username"], password=u["password"], role=u["role"],
-                name=u.get("name", ""), facility_id=u.get("facility_id"),
-                resident_ids=u.get("resident_ids") or [])
+                session=session,
+                username=u["username"],
+                password=u["password"],
+                role=u["role"],
+                name=u.get("name", ""),
+                facility_id=u.get("facility_id"),
+                resident_ids=u.get("resident_ids") or [],
+            )
             created["users"] += 1
     return created

@@ -15,16 +15,28 @@ class ProvisioningError(ValueError):
     """A request that conflicts with what exists (duplicate id, unknown reference)."""
 
 
-async def create_facility(*, session: AsyncSession, name: str, settings: dict[str, Any] | None = None,
-                          facility_id: int | None = None) -> Facility:
+async def create_facility(
+    *,
+    session: AsyncSession,
+    name: str,
+    settings: dict[str, Any] | None = None,
+    facility_id: int | None = None,
+) -> Facility:
     facility = Facility(id=facility_id, name=name, settings=settings or {})
     session.add(facility)
     await session.flush()
     return facility
 
 
-async def create_room(*, session: AsyncSession, facility_id: int, name: str, floor: str | None = None,
-                      wing: str | None = None, zones: list[dict[str, Any]] | None = None) -> Room:
+async def create_room(
+    *,
+    session: AsyncSession,
+    facility_id: int,
+    name: str,
+    floor: str | None = None,
+    wing: str | None = None,
+    zones: list[dict[str, Any]] | None = None,
+) -> Room:
     if await session.get(Facility, facility_id) is None:
         raise ProvisioningError(f"facility {facility_id} does not exist")
     room = Room(facility_id=facility_id, name=name, floor=floor, wing=wing)
@@ -35,35 +47,62 @@ async def create_room(*, session: AsyncSession, facility_id: int, name: str, flo
     return room
 
 
-async def create_resident(*, session: AsyncSession, resident_id: str, facility_id: int, name: str,
-                          room_id: int | None = None, lives_alone: bool = False,
-                          at_risk_wandering: bool = False, hypercapnic: bool = False,
-                          settings: dict[str, Any] | None = None) -> Resident:
+async def create_resident(
+    *,
+    session: AsyncSession,
+    resident_id: str,
+    facility_id: int,
+    name: str,
+    room_id: int | None = None,
+    lives_alone: bool = False,
+    at_risk_wandering: bool = False,
+    hypercapnic: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> Resident:
     if await session.get(Resident, resident_id) is not None:
         raise ProvisioningError(f"resident {resident_id} already exists")
     if await session.get(Facility, facility_id) is None:
         raise ProvisioningError(f"facility {facility_id} does not exist")
     if room_id is not None and await session.get(Room, room_id) is None:
         raise ProvisioningError(f"room {room_id} does not exist")
-    resident = Resident(id=resident_id, facility_id=facility_id, name=name, room_id=room_id,
-                        lives_alone=lives_alone, at_risk_wandering=at_risk_wandering,
-                        hypercapnic=hypercapnic, settings=settings or {})
+    resident = Resident(
+        id=resident_id,
+        facility_id=facility_id,
+        name=name,
+        room_id=room_id,
+        lives_alone=lives_alone,
+        at_risk_wandering=at_risk_wandering,
+        hypercapnic=hypercapnic,
+        settings=settings or {},
+    )
     session.add(resident)
     await session.flush()
     return resident
 
 
-async def create_user(*, session: AsyncSession, username: str, password: str, role: str,
-                      name: str = "", facility_id: int | None = None,
-                      resident_ids: list[str] | None = None) -> User:
+async def create_user(
+    *,
+    session: AsyncSession,
+    username: str,
+    password: str,
+    role: str,
+    name: str = "",
+    facility_id: int | None = None,
+    resident_ids: list[str] | None = None,
+) -> User:
     if role not in ROLES:
         raise ProvisioningError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise ProvisioningError("password must have at least 8 characters")
     if await session.scalar(select(User).where(User.username == username)) is not None:
         raise ProvisioningError(f"user {username!r} already exists")
-    user = User(username=username, name=name or username, password_hash=hash_password(password),
-                role=role, facility_id=facility_id)
+    user = User(
+        username=username,
+        name=name or username,
+        password_hash=hash_password(password),
+        role=role,
+        facility_id=facility_id,
+    )
     session.add(user)
     await session.flush()
     for resident_id in resident_ids or []:
@@ -84,7 +123,9 @@ async def authenticate(*, session: AsyncSession, username: str, password: str) -
 
 
 async def linked_resident_ids(*, session: AsyncSession, user_id: int) -> list[str]:
-    rows = await session.scalars(select(FamilyLink.resident_id).where(FamilyLink.user_id == user_id))
+    rows = await session.scalars(
+        select(FamilyLink.resident_id).where(FamilyLink.user_id == user_id)
+    )
     return list(rows.all())
 
 

@@ -47,6 +47,7 @@ class SeqTracker:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = insert(DeviceSeq).values(rows)
-        stmt = stmt.on_conflict_do_update(index_elements=["device_id", "kind"],
-                                          set_={"last_seq": stmt.excluded.last_seq})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["device_id", "kind"], set_={"last_seq": stmt.excluded.last_seq}
+        )
         await session.execute(stmt)

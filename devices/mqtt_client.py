@@ -57,7 +57,7 @@ class _BufferedSocket:
                 return data
             self._buf, self._pos, avail = data, 0, len(data)
         take = n if n < avail else avail
-        out = self._buf[self._pos:self._pos + take]
+        out = self._buf[self._pos : self._pos + take]
         self._pos += take
         return out
 
@@ -73,7 +73,7 @@ class _Client(mqtt.Client):
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
-        if self._ssl or self._transport != "tcp":  # type: ignore[attr-defined]
+        if self._ssl or self._transport != "tcp":
             return sock
         return _BufferedSocket(sock)
 
@@ -81,7 +81,7 @@ class _Client(mqtt.Client):
         rc = super().loop_read(max_packets)
         turns = 0
         while rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and turns < MAX_PACKETS_PER_TURN:
-            sock = self._sock  # type: ignore[attr-defined]
+            sock = self._sock
             if not isinstance(sock, _BufferedSocket) or sock.pending() <= 0:
                 break
             rc = super().loop_read(max_packets)
@@ -105,9 +105,16 @@ def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
 
 
 class MqttConnection:
-    def __init__(self, url: str, *, client_id: str, username: str | None = None,
-                 password: str | None = None, subscriptions: tuple[tuple[str, int], ...] = SUBSCRIPTION_FILTERS,
-                 persistent: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        subscriptions: tuple[tuple[str, int], ...] = SUBSCRIPTION_FILTERS,
+        persistent: bool = True,
+    ) -> None:
         host, port, url_user, url_password = parse_mqtt_url(url)
         self.host, self.port = host, port
         self.subscriptions = subscriptions
@@ -115,8 +122,12 @@ class MqttConnection:
         self.connected = threading.Event()
         self.connect_count = 0
         self._client = _Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
-            clean_session=not persistent, protocol=mqtt.MQTTv311, manual_ack=True)
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=not persistent,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
         user = username or url_user
         if user:
             self._client.username_pw_set(user, password or url_password)
@@ -126,7 +137,9 @@ class MqttConnection:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
 
-    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
         if reason.is_failure:
             log.error("MQTT connect to %s:%s refused: %s", self.host, self.port, reason)
             return
@@ -135,19 +148,23 @@ class MqttConnection:
         self.connected.set()
         log.info("MQTT connected to %s:%s", self.host, self.port)
 
-    def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+    def _on_disconnect(
+        self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
         self.connected.clear()
         log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason)
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        self.queue.append(RawMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time()))
+        self.queue.append(RawMessage(msg.topic, bytes(msg.payload), msg.qos, msg.mid, time.time()))
 
     def start(self, *, wait_s: float = 10.0) -> None:
         self._client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
         if not self.connected.wait(wait_s):
             self.stop()
-            raise ConnectionError(f"no MQTT connection to {self.host}:{self.port} within {wait_s:.0f} s")
+            raise ConnectionError(
+                f"no MQTT connection to {self.host}:{self.port} within {wait_s:.0f} s"
+            )
 
     def stop(self) -> None:
         self._client.disconnect()

@@ -61,20 +61,28 @@ class DeviceRegistry:
     async def resolve_residents(self, resident_ids: set[str]) -> None:
         """Learn residents not yet cached (provisioned after start), rate-limited like devices."""
         now = time.monotonic()
-        due = {r for r in resident_ids if r not in self._resident_facility
-               and now - self._unknown_checked.get("resident:" + r, -1e9) >= UNKNOWN_RECHECK_S}
+        due = {
+            r
+            for r in resident_ids
+            if r not in self._resident_facility
+            and now - self._unknown_checked.get("resident:" + r, -1e9) >= UNKNOWN_RECHECK_S
+        }
         if not due:
             return
         for r in due:
             self._unknown_checked["resident:" + r] = now
         async with self._session_factory() as session:
-            rows = await session.execute(select(Resident.id, Resident.facility_id).where(Resident.id.in_(due)))
+            rows = await session.execute(
+                select(Resident.id, Resident.facility_id).where(Resident.id.in_(due))
+            )
             for rid, fid in rows.all():
                 self._resident_facility[rid] = fid
 
     async def load(self) -> None:
         async with self._session_factory() as session:
-            for rid, fid in (await session.execute(select(Resident.id, Resident.facility_id))).all():
+            for rid, fid in (
+                await session.execute(select(Resident.id, Resident.facility_id))
+            ).all():
                 self._resident_facility[rid] = fid
             residents = {r.id: r for r in (await session.scalars(select(Resident))).all()}
             for device in (await session.scalars(select(Device))).all():
@@ -92,7 +100,9 @@ class DeviceRegistry:
     async def resolve_unknown(self, device_ids: set[str]) -> None:
         """Check ids not in memory against the database, rate-limited per id."""
         now = time.monotonic()
-        due = {d for d in device_ids if now - self._unknown_checked.get(d, -1e9) >= UNKNOWN_RECHECK_S}
+        due = {
+            d for d in device_ids if now - self._unknown_checked.get(d, -1e9) >= UNKNOWN_RECHECK_S
+        }
         if not due:
             return
         for d in due:
@@ -103,7 +113,9 @@ class DeviceRegistry:
             for device in (await session.scalars(select(Device).where(Device.id.in_(due)))).all():
                 await self._put(session, device)
 
-    async def _put(self, session: AsyncSession, device: Device, resident: Resident | None = None) -> DeviceInfo:
+    async def _put(
+        self, session: AsyncSession, device: Device, resident: Resident | None = None
+    ) -> DeviceInfo:
         existing = self._by_id.get(device.id)
         slot = existing.slot if existing else self._next_slot
         if existing is None:
@@ -113,9 +125,17 @@ class DeviceRegistry:
             resident = resident or await session.get(Resident, device.resident_id)
             lives_alone = bool(resident and resident.lives_alone)
             at_risk = bool(resident and resident.at_risk_wandering)
-        info = DeviceInfo(id=device.id, type=device.type, facility_id=device.facility_id,
-                          room_id=device.room_id, resident_id=device.resident_id, slot=slot,
-                          lives_alone=lives_alone, at_risk=at_risk, zone_map=dict(device.zone_map or {}))
+        info = DeviceInfo(
+            id=device.id,
+            type=device.type,
+            facility_id=device.facility_id,
+            room_id=device.room_id,
+            resident_id=device.resident_id,
+            slot=slot,
+            lives_alone=lives_alone,
+            at_risk=at_risk,
+            zone_map=dict(device.zone_map or {}),
+        )
         self._by_id[device.id] = info
         self._by_slot[slot] = info
         self._unknown_checked.pop(device.id, None)

@@ -16,9 +16,16 @@ from devices.models import Device, DeviceBinding
 DEVICE_TYPES = ("radar", "button", "kit")
 
 
-async def create_device(*, session: AsyncSession, device_id: str, type: str, facility_id: int,
-                        room_id: int | None = None, resident_id: str | None = None,
-                        zone_map: dict[str, Any] | None = None) -> Device:
+async def create_device(
+    *,
+    session: AsyncSession,
+    device_id: str,
+    type: str,
+    facility_id: int,
+    room_id: int | None = None,
+    resident_id: str | None = None,
+    zone_map: dict[str, Any] | None = None,
+) -> Device:
     if not is_valid_device_id(device_id):
         raise ProvisioningError("device id must match [A-Za-z0-9_-]{1,64}")
     if type not in DEVICE_TYPES:
@@ -26,8 +33,14 @@ async def create_device(*, session: AsyncSession, device_id: str, type: str, fac
     if await session.get(Device, device_id) is not None:
         raise ProvisioningError(f"device {device_id} already exists")
     await _check_refs(session, facility_id, room_id, resident_id)
-    device = Device(id=device_id, type=type, facility_id=facility_id, room_id=room_id,
-                    resident_id=resident_id, zone_map=zone_map or {})
+    device = Device(
+        id=device_id,
+        type=type,
+        facility_id=facility_id,
+        room_id=room_id,
+        resident_id=resident_id,
+        zone_map=zone_map or {},
+    )
     session.add(device)
     await session.flush()
     session.add(DeviceBinding(device_id=device_id, room_id=room_id, resident_id=resident_id))
@@ -35,26 +48,38 @@ async def create_device(*, session: AsyncSession, device_id: str, type: str, fac
     return device
 
 
-async def rebind_device(*, session: AsyncSession, device: Device, room_id: int | None,
-                        resident_id: str | None, zone_map: dict[str, Any] | None = None) -> Device:
+async def rebind_device(
+    *,
+    session: AsyncSession,
+    device: Device,
+    room_id: int | None,
+    resident_id: str | None,
+    zone_map: dict[str, Any] | None = None,
+) -> Device:
     """Move a device: close its current binding and open a new one; its history stays."""
     await _check_refs(session, device.facility_id, room_id, resident_id)
     at = now_s()
-    current = await session.scalar(select(DeviceBinding).where(
-        DeviceBinding.device_id == device.id, DeviceBinding.unbound_at.is_(None)))
+    current = await session.scalar(
+        select(DeviceBinding).where(
+            DeviceBinding.device_id == device.id, DeviceBinding.unbound_at.is_(None)
+        )
+    )
     if current is not None:
         current.unbound_at = at
     device.room_id = room_id
     device.resident_id = resident_id
     if zone_map is not None:
         device.zone_map = zone_map
-    session.add(DeviceBinding(device_id=device.id, room_id=room_id, resident_id=resident_id, bound_at=at))
+    session.add(
+        DeviceBinding(device_id=device.id, room_id=room_id, resident_id=resident_id, bound_at=at)
+    )
     await session.flush()
     return device
 
 
-async def _check_refs(session: AsyncSession, facility_id: int, room_id: int | None,
-                      resident_id: str | None) -> None:
+async def _check_refs(
+    session: AsyncSession, facility_id: int, room_id: int | None, resident_id: str | None
+) -> None:
     if await session.get(Facility, facility_id) is None:
         raise ProvisioningError(f"facility {facility_id} does not exist")
     if room_id is not None:

@@ -7,10 +7,11 @@ Liveness is tracked in numpy arrays indexed by the registry's device slot, so ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import service as alert_service
@@ -65,8 +66,12 @@ class Liveness:
 
     @classmethod
     def empty(cls, capacity: int = 1024) -> Liveness:
-        return cls(np.zeros(capacity), np.full(capacity, np.inf), np.zeros(capacity, bool),
-                   np.zeros(capacity, bool))
+        return cls(
+            np.zeros(capacity),
+            np.full(capacity, np.inf),
+            np.zeros(capacity, bool),
+            np.zeros(capacity, bool),
+        )
 
     def ensure(self, slot: int) -> None:
         if slot < len(self.last_seen_s):
@@ -106,55 +111,100 @@ class Liveness:
         return slots
 
 
-async def mark_offline(session: AsyncSession, bus: EventBus, device: DeviceInfo, *, reason: str,
-                       at: float) -> None:
+async def mark_offline(
+    session: AsyncSession, bus: EventBus, device: DeviceInfo, *, reason: str, at: float
+) -> None:
     row = await session.get(Device, device.id)
     if row is not None:
         row.state = "offline"
     if await alert_service.find_active(session, offline_key(device.id)) is not None:
         return  # already raised (e.g. Last Will, then the silence sweep)
     await alert_service.raise_alert(
-        session, bus, type="device_offline", severity=offline_severity(device),
-        facility_id=device.facility_id, resident_id=device.resident_id, device_id=device.id,
-        dedupe_key=offline_key(device.id), at=at, actor="system",
-        detail={"reason": reason, "device_type": device.type, "lives_alone": device.lives_alone})
+        session,
+        bus,
+        type="device_offline",
+        severity=offline_severity(device),
+        facility_id=device.facility_id,
+        resident_id=device.resident_id,
+        device_id=device.id,
+        dedupe_key=offline_key(device.id),
+        at=at,
+        actor="system",
+        detail={"reason": reason, "device_type": device.type, "lives_alone": device.lives_alone},
+    )
 
 
 def mass_key(facility_id: int) -> str:
     return f"device_offline:facility:{facility_id}"
 
 
-async def mark_mass_silence(session: AsyncSession, bus: EventBus, facility_id: int,
-                            devices: list[DeviceInfo], *, at: float) -> None:
-    await session.execute(update(Device).where(Device.id.in_([d.id for d in devices])).values(state="offline"))
+async def mark_mass_silence(
+    session: AsyncSession, bus: EventBus, facility_id: int, devices: list[DeviceInfo], *, at: float
+) -> None:
+    await session.execute(
+        update(Device).where(Device.id.in_([d.id for d in devices])).values(state="offline")
+    )
     await alert_service.raise_alert(
-        session, bus, type="device_offline", severity="high", facility_id=facility_id, resident_id=None,
-        device_id=None, dedupe_key=mass_key(facility_id), at=at, actor="system",
-        detail={"reason": "mass_silence", "devices": len(devices),
-                "device_ids": sorted(d.id for d in devices)[:50]})
+        session,
+        bus,
+        type="device_offline",
+        severity="high",
+        facility_id=facility_id,
+        resident_id=None,
+        device_id=None,
+        dedupe_key=mass_key(facility_id),
+        at=at,
+        actor="system",
+        detail={
+            "reason": "mass_silence",
+            "devices": len(devices),
+            "device_ids": sorted(d.id for d in devices)[:50],
+        },
+    )
 
 
-async def mark_online(session: AsyncSession, bus: EventBus, devices: list[DeviceInfo], *, at: float,
-                      alerted: set[str]) -> None:
+async def mark_online(
+    session: AsyncSession, bus: EventBus, devices: list[DeviceInfo], *, at: float, alerted: set[str]
+) -> None:
     """Devices heard from again: one UPDATE for all; resolve device_offline alerts where raised.
 
     `alerted` holds the ids with an active device_offline alert; returned ones are removed from it.
     """
-    await session.execute(update(Device).where(Device.id.in_([d.id for d in devices])).values(state="online"))
+    await session.execute(
+        update(Device).where(Device.id.in_([d.id for d in devices])).values(state="online")
+    )
     for device in devices:
         if device.id not in alerted:
             continue
         alerted.discard(device.id)
         alert = await alert_service.find_active(session, offline_key(device.id))
         if alert is not None:
-            await alert_service.resolve(session, bus, alert, actor="system", source="device",
-                                        outcome="device_returned", note="device is back online", at=at)
+            await alert_service.resolve(
+                session,
+                bus,
+                alert,
+                actor="system",
+                source="device",
+                outcome="device_returned",
+                note="device is back online",
+                at=at,
+            )
     facilities = {d.facility_id for d in devices}
     for facility_id in facilities:
-        mass = await alert_service.find_active(session, mass_key(facility_id)) if facilities else None
+        mass = (
+            await alert_service.find_active(session, mass_key(facility_id)) if facilities else None
+        )
         if mass is not None and mass.state == "open" and len(devices) >= MASS_SILENCE_MIN:
-            await alert_service.resolve(session, bus, mass, actor="system", source="device",
-                                        outcome="device_returned", note="devices are reporting again", at=at)
+            await alert_service.resolve(
+                session,
+                bus,
+                mass,
+                actor="system",
+                source="device",
+                outcome="device_returned",
+                note="devices are reporting again",
+                at=at,
+            )
 
 
 class StatusBook:
@@ -170,55 +220,101 @@ class StatusBook:
         self.battery_alerted: set[str] = set()
 
     async def load(self, session: AsyncSession) -> None:
-        rows = await session.execute(select(Device.id, Device.state, Device.battery, Device.fw, Device.rssi))
+        rows = await session.execute(
+            select(Device.id, Device.state, Device.battery, Device.fw, Device.rssi)
+        )
         self._written = {i: (st, b, fw, rs) for i, st, b, fw, rs in rows.all()}
-        keys = await session.scalars(select(Alert.device_id).where(Alert.type == "battery_low",
-                                                                   Alert.state != "resolved"))
+        keys = await session.scalars(
+            select(Alert.device_id).where(Alert.type == "battery_low", Alert.state != "resolved")
+        )
         self.battery_alerted = {k for k in keys.all() if k}
 
-    async def apply(self, session: AsyncSession, bus: EventBus,
-                    items: list[tuple[DeviceInfo, StatusEvent, float]]) -> list[DeviceInfo]:
+    async def apply(
+        self,
+        session: AsyncSession,
+        bus: EventBus,
+        items: list[tuple[DeviceInfo, StatusEvent, float]],
+    ) -> list[DeviceInfo]:
         """Record a batch of statuses; returns the devices that reported themselves offline."""
         rows: dict[str, dict[str, object]] = {}
         went_offline: list[DeviceInfo] = []
         for device, event, received_at in items:
             old = self._written.get(device.id, ("unknown", None, None, None))
-            new = (event.state, event.battery if event.battery is not None else old[1],
-                   event.fw or old[2], event.rssi if event.rssi is not None else old[3])
+            new = (
+                event.state,
+                event.battery if event.battery is not None else old[1],
+                event.fw or old[2],
+                event.rssi if event.rssi is not None else old[3],
+            )
             if _health_changed(old, new):
                 self._written[device.id] = new
-                rows[device.id] = {"b_id": device.id, "state": new[0], "battery": new[1], "fw": new[2],
-                                   "rssi": new[3], "seen": received_at}
+                rows[device.id] = {
+                    "b_id": device.id,
+                    "state": new[0],
+                    "battery": new[1],
+                    "fw": new[2],
+                    "rssi": new[3],
+                    "seen": received_at,
+                }
             if event.state == "offline":
                 went_offline.append(device)
-                await mark_offline(session, bus, device, at=received_at,
-                                   reason="last_will" if event.env.seq < 0 else "reported")
+                await mark_offline(
+                    session,
+                    bus,
+                    device,
+                    at=received_at,
+                    reason="last_will" if event.env.seq < 0 else "reported",
+                )
             if event.battery is not None:
                 await self._battery(session, bus, device, event.battery, received_at)
         if rows:
-            table = Device.__table__
-            stmt = update(table).where(table.c.id == bindparam("b_id")).values(
-                state=bindparam("state"), battery=bindparam("battery"), fw=bindparam("fw"),
-                rssi=bindparam("rssi"), last_seen_at=bindparam("seen"))
+            table = cast(Table, Device.__table__)
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    state=bindparam("state"),
+                    battery=bindparam("battery"),
+                    fw=bindparam("fw"),
+                    rssi=bindparam("rssi"),
+                    last_seen_at=bindparam("seen"),
+                )
+            )
             await (await session.connection()).execute(stmt, list(rows.values()))
         return went_offline
 
-    async def _battery(self, session: AsyncSession, bus: EventBus, device: DeviceInfo, battery: float,
-                       at: float) -> None:
+    async def _battery(
+        self, session: AsyncSession, bus: EventBus, device: DeviceInfo, battery: float, at: float
+    ) -> None:
         alerted = device.id in self.battery_alerted
         if battery < BATTERY_LOW and not alerted:
             self.battery_alerted.add(device.id)
             if await alert_service.find_active(session, battery_key(device.id)) is None:
                 await alert_service.raise_alert(
-                    session, bus, type="battery_low", severity=DEFAULT_SEVERITY["battery_low"],
-                    facility_id=device.facility_id, resident_id=device.resident_id, device_id=device.id,
-                    dedupe_key=battery_key(device.id), at=at, detail={"battery": battery, "threshold": BATTERY_LOW})
+                    session,
+                    bus,
+                    type="battery_low",
+                    severity=DEFAULT_SEVERITY["battery_low"],
+                    facility_id=device.facility_id,
+                    resident_id=device.resident_id,
+                    device_id=device.id,
+                    dedupe_key=battery_key(device.id),
+                    at=at,
+                    detail={"battery": battery, "threshold": BATTERY_LOW},
+                )
         elif battery >= BATTERY_OK and alerted:
             self.battery_alerted.discard(device.id)
             active = await alert_service.find_active(session, battery_key(device.id))
             if active is not None:
-                await alert_service.resolve(session, bus, active, actor="system", source="device",
-                                            outcome="resolved", note="battery replaced or charged")
+                await alert_service.resolve(
+                    session,
+                    bus,
+                    active,
+                    actor="system",
+                    source="device",
+                    outcome="resolved",
+                    note="battery replaced or charged",
+                )
 
 
 # Changes smaller than these are not worth a database write (the last written value stays).
@@ -226,11 +322,16 @@ BATTERY_WRITE_STEP = 0.01
 RSSI_WRITE_STEP_DBM = 3.0
 
 
-def _health_changed(old: tuple[str, float | None, str | None, float | None],
-                    new: tuple[str, float | None, str | None, float | None]) -> bool:
+def _health_changed(
+    old: tuple[str, float | None, str | None, float | None],
+    new: tuple[str, float | None, str | None, float | None],
+) -> bool:
     if old[0] != new[0] or old[2] != new[2]:
         return True
-    if (old[1] is None) != (new[1] is None) or (new[1] is not None and abs(new[1] - old[1]) >= BATTERY_WRITE_STEP):  # type: ignore[operator]
-        return True
-    return (old[3] is None) != (new[3] is None) or (
-        new[3] is not None and abs(new[3] - old[3]) >= RSSI_WRITE_STEP_DBM)  # type: ignore[operator]
+    return _moved(old[1], new[1], BATTERY_WRITE_STEP) or _moved(old[3], new[3], RSSI_WRITE_STEP_DBM)
+
+
+def _moved(old: float | None, new: float | None, step: float) -> bool:
+    if old is None or new is None:
+        return old is not new
+    return abs(new - old) >= step

@@ -20,7 +20,7 @@ async def _visible_resident(session: Any, resident_id: str, user: Any) -> Reside
     # 404 rather than 403 for someone else's relative: do not confirm who lives here.
     if resident is None or not user.can_see_resident(resident.id, resident.facility_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"resident {resident_id} not found")
-    return resident  # type: ignore[no-any-return]
+    return resident
 
 
 def _window(from_: float | None, to: float | None) -> tuple[float, float]:
@@ -32,40 +32,85 @@ def _window(from_: float | None, to: float | None) -> tuple[float, float]:
 
 
 @router.get("/{resident_id}/trail")
-async def trail(resident_id: str, session: SessionDep, user: CurrentUser,
-                from_: Annotated[float | None, Query(alias="from")] = None,
-                to: float | None = None) -> dict[str, Any]:
+async def trail(
+    resident_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    from_: Annotated[float | None, Query(alias="from")] = None,
+    to: float | None = None,
+) -> dict[str, Any]:
     await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
-    visits = (await session.scalars(
-        select(ZoneVisit).where(ZoneVisit.resident_id == resident_id, ZoneVisit.entered_at <= end,
-                                (ZoneVisit.left_at.is_(None)) | (ZoneVisit.left_at >= start))
-        .order_by(ZoneVisit.entered_at))).all()
+    visits = (
+        await session.scalars(
+            select(ZoneVisit)
+            .where(
+                ZoneVisit.resident_id == resident_id,
+                ZoneVisit.entered_at <= end,
+                (ZoneVisit.left_at.is_(None)) | (ZoneVisit.left_at >= start),
+            )
+            .order_by(ZoneVisit.entered_at)
+        )
+    ).all()
     from alerts.models import Alert
 
-    alerts = (await session.scalars(
-        select(Alert).where(Alert.resident_id == resident_id, Alert.raised_at >= start,
-                            Alert.raised_at <= end).order_by(Alert.raised_at))).all()
-    return {"resident_id": resident_id, "from": start, "to": end,
-            "visits": [{"zone": v.zone, "entered_at": v.entered_at, "left_at": v.left_at} for v in visits],
-            "events": [{"ts": a.raised_at, "type": a.type, "detail": {"alert_id": a.id, "state": a.state,
-                                                                      "severity": a.severity}}
-                       for a in alerts]}
+    alerts = (
+        await session.scalars(
+            select(Alert)
+            .where(
+                Alert.resident_id == resident_id, Alert.raised_at >= start, Alert.raised_at <= end
+            )
+            .order_by(Alert.raised_at)
+        )
+    ).all()
+    return {
+        "resident_id": resident_id,
+        "from": start,
+        "to": end,
+        "visits": [
+            {"zone": v.zone, "entered_at": v.entered_at, "left_at": v.left_at} for v in visits
+        ],
+        "events": [
+            {
+                "ts": a.raised_at,
+                "type": a.type,
+                "detail": {"alert_id": a.id, "state": a.state, "severity": a.severity},
+            }
+            for a in alerts
+        ],
+    }
 
 
 @router.get("/{resident_id}/vitals")
-async def vitals(resident_id: str, session: SessionDep, user: CurrentUser,
-                 kind: str | None = None,
-                 from_: Annotated[float | None, Query(alias="from")] = None,
-                 to: float | None = None) -> dict[str, Any]:
+async def vitals(
+    resident_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    kind: str | None = None,
+    from_: Annotated[float | None, Query(alias="from")] = None,
+    to: float | None = None,
+) -> dict[str, Any]:
     await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
-    query = select(Measurement).where(Measurement.resident_id == resident_id, Measurement.ts >= start,
-                                      Measurement.ts <= end)
+    query = select(Measurement).where(
+        Measurement.resident_id == resident_id, Measurement.ts >= start, Measurement.ts <= end
+    )
     if kind:
         query = query.where(Measurement.kind == kind)
     rows = (await session.scalars(query.order_by(Measurement.ts).limit(10_000))).all()
-    return {"resident_id": resident_id, "from": start, "to": end,
-            "readings": [{"ts": m.ts, "kind": m.kind, "values": m.values, "source": m.source,
-                          "device_id": m.device_id} for m in rows],
-            "bands": {}}
+    return {
+        "resident_id": resident_id,
+        "from": start,
+        "to": end,
+        "readings": [
+            {
+                "ts": m.ts,
+                "kind": m.kind,
+                "values": m.values,
+                "source": m.source,
+                "device_id": m.device_id,
+            }
+            for m in rows
+        ],
+        "bands": {},
+    }

@@ -98,20 +98,52 @@ def demo_seed(prefix: str, *, residents: int = 2) -> dict[str, Any]:
     """A small facility: residents R-1.., buttons <prefix>btn-N, radars <prefix>radar-N, a kit."""
     rooms, people, devices = [], [], []
     for n in range(1, residents + 1):
-        rooms.append({"id": f"{100 + n}", "facility_id": 1, "floor": 1, "zones": [
-            {"name": "bed", "x0": 0.2, "y0": 3.0, "x1": 1.6, "y1": 4.9},
-            {"name": "bathroom", "x0": 2.6, "y0": 0.0, "x1": 4.0, "y1": 1.8}]})
-        people.append({"id": f"R-{n}", "name": f"Resident {n}", "facility_id": 1, "room": f"{100 + n}",
-                       "lives_alone": n == 2})
-        devices.append({"id": f"{prefix}btn-{n}", "type": "button", "facility_id": 1, "room": f"{100 + n}",
-                        "resident_id": f"R-{n}"})
-        devices.append({"id": f"{prefix}radar-{n}", "type": "radar", "facility_id": 1,
-                        "room": f"{100 + n}", "resident_id": f"R-{n}", "zones": rooms[-1]["zones"]})
+        rooms.append(
+            {
+                "id": f"{100 + n}",
+                "facility_id": 1,
+                "floor": 1,
+                "zones": [
+                    {"name": "bed", "x0": 0.2, "y0": 3.0, "x1": 1.6, "y1": 4.9},
+                    {"name": "bathroom", "x0": 2.6, "y0": 0.0, "x1": 4.0, "y1": 1.8},
+                ],
+            }
+        )
+        people.append(
+            {
+                "id": f"R-{n}",
+                "name": f"Resident {n}",
+                "facility_id": 1,
+                "room": f"{100 + n}",
+                "lives_alone": n == 2,
+            }
+        )
+        devices.append(
+            {
+                "id": f"{prefix}btn-{n}",
+                "type": "button",
+                "facility_id": 1,
+                "room": f"{100 + n}",
+                "resident_id": f"R-{n}",
+            }
+        )
+        devices.append(
+            {
+                "id": f"{prefix}radar-{n}",
+                "type": "radar",
+                "facility_id": 1,
+                "room": f"{100 + n}",
+                "resident_id": f"R-{n}",
+                "zones": rooms[-1]["zones"],
+            }
+        )
     devices.append({"id": f"{prefix}kit-1", "type": "kit", "facility_id": 1})
     return {
         "version": 1,
         "facilities": [{"id": 1, "name": "Test Home"}, {"id": 2, "name": "Other Home"}],
-        "rooms": rooms, "residents": people, "devices": devices,
+        "rooms": rooms,
+        "residents": people,
+        "devices": devices,
         "users": [
             {"username": "admin", "password": PASSWORD, "role": "admin"},
             {"username": "nurse", "password": PASSWORD, "role": "caregiver", "facility_id": 1},
@@ -144,8 +176,11 @@ class HubServer:
         self.backend = backend
         self.port = find_free_port()
         self.app = create_app(backend.settings, db_schema=backend.db_schema)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events"

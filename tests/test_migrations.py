@@ -20,6 +20,7 @@ def _tables_and_diff(url: str, schema: str | None) -> tuple[set[str], list[objec
     async def go() -> tuple[set[str], list[object]]:
         engine = make_engine(url, schema=schema)
         async with engine.connect() as conn:
+
             def check(sync_conn: object) -> tuple[set[str], list[object]]:
                 tables = set(inspect(sync_conn).get_table_names())  # type: ignore[arg-type]
                 ctx = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]

@@ -38,9 +38,13 @@ async def _scope(session: Any, query: Any, user: Principal) -> Any:
     if user.role == "family":
         # Only their relatives' alerts, and only of the types they chose for each.
         chosen = routing.chosen_types(await routing.family_links(session, user.user_id))
-        clauses = [Alert.resident_id == rid if types is None else
-                   (Alert.resident_id == rid) & Alert.type.in_(sorted(types))
-                   for rid, types in chosen.items() if rid in user.resident_ids]
+        clauses = [
+            Alert.resident_id == rid
+            if types is None
+            else (Alert.resident_id == rid) & Alert.type.in_(sorted(types))
+            for rid, types in chosen.items()
+            if rid in user.resident_ids
+        ]
         return query.where(or_(*clauses)) if clauses else query.where(Alert.id < 0)
     return query
 
@@ -56,7 +60,8 @@ def _origin(request: Request) -> str | None:
 
 @alerts_router.get("")
 async def list_alerts(
-    session: SessionDep, user: CurrentUser,
+    session: SessionDep,
+    user: CurrentUser,
     state: Annotated[list[str] | None, Query()] = None,
     type: Annotated[list[str] | None, Query()] = None,
     resident_id: str | None = None,
@@ -66,8 +71,10 @@ async def list_alerts(
     for value, allowed, name in ((state, STATES, "state"), (type, ALERT_TYPES, "type")):
         bad = [v for v in value or [] if v not in allowed]
         if bad:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"unknown {name} {bad[0]!r}; one of {', '.join(allowed)}")
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"unknown {name} {bad[0]!r}; one of {', '.join(allowed)}",
+            )
     query = await _scope(session, select(Alert), user)
     if state:
         query = query.where(Alert.state.in_(state))
@@ -86,11 +93,12 @@ async def _get_visible(session: Any, alert_id: int, user: Principal) -> Alert:
     if alert is None or not user.can_see_resident(alert.resident_id, alert.facility_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
     if user.role == "family":
-        visible = await session.scalar((await _scope(session, select(Alert.id), user))
-                                       .where(Alert.id == alert_id))
+        visible = await session.scalar(
+            (await _scope(session, select(Alert.id), user)).where(Alert.id == alert_id)
+        )
         if visible is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
-    return alert  # type: ignore[no-any-return]
+    return alert
 
 
 # What a family member sees of the audit trail: when things happened, not who or why.
@@ -102,23 +110,50 @@ async def get_alert(alert_id: int, session: SessionDep, user: CurrentUser) -> di
     """One alert with its audit trail (who, when, from where, note, outcome) and comments."""
     alert = await _get_visible(session, alert_id, user)
     out = await _shape(session, alert, user)
-    events = (await session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id)
-                                    .order_by(AlertEvent.id))).all()
+    events = (
+        await session.scalars(
+            select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+        )
+    ).all()
     if user.role == "family":
-        out["history"] = [{"at": e.at, "action": e.action} for e in events if e.action in FAMILY_HISTORY]
+        out["history"] = [
+            {"at": e.at, "action": e.action} for e in events if e.action in FAMILY_HISTORY
+        ]
     else:
-        out["history"] = [{"at": e.at, "action": e.action, "actor": e.actor, "source": e.source,
-                           "note": e.note, "data": e.data} for e in events]
+        out["history"] = [
+            {
+                "at": e.at,
+                "action": e.action,
+                "actor": e.actor,
+                "source": e.source,
+                "note": e.note,
+                "data": e.data,
+            }
+            for e in events
+        ]
     return out
 
 
 @alerts_router.post("/{alert_id}/ack")
-async def acknowledge(alert_id: int, request: Request, session: SessionDep, hub: HubDep,
-                      user: StaffUser, body: AckRequest | None = None) -> dict[str, Any]:
+async def acknowledge(
+    alert_id: int,
+    request: Request,
+    session: SessionDep,
+    hub: HubDep,
+    user: StaffUser,
+    body: AckRequest | None = None,
+) -> dict[str, Any]:
     alert = await _get_visible(session, alert_id, user)
     try:
-        changed = await service.acknowledge(session, hub.bus, alert, actor=user.username, source="api",
-                                            note=body.note if body else None, origin=_origin(request))
+        changed = await service.acknowledge(
+            session,
+            hub.bus,
+            alert,
+            actor=user.username,
+            source="api",
+            note=body.note if body else None,
+            origin=_origin(request),
+        )
     except service.AlertStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await hub.bus.commit(session)
@@ -128,16 +163,30 @@ async def acknowledge(alert_id: int, request: Request, session: SessionDep, hub:
 
 
 @alerts_router.post("/{alert_id}/resolve")
-async def resolve(alert_id: int, request: Request, session: SessionDep, hub: HubDep,
-                  user: StaffUser, body: ResolveRequest | None = None) -> dict[str, Any]:
+async def resolve(
+    alert_id: int,
+    request: Request,
+    session: SessionDep,
+    hub: HubDep,
+    user: StaffUser,
+    body: ResolveRequest | None = None,
+) -> dict[str, Any]:
     """Close an alert with an outcome; a fall takes the three answers (on_floor, was_resident,
     unintentional), from which the outcome follows when none is given."""
     alert = await _get_visible(session, alert_id, user)
     body = body or ResolveRequest()
     answers = body.answers.model_dump(exclude_none=True) if body.answers else None
-    changed = await service.resolve(session, hub.bus, alert, actor=user.username, source="api",
-                                    note=body.note, outcome=body.outcome, answers=answers,
-                                    origin=_origin(request))
+    changed = await service.resolve(
+        session,
+        hub.bus,
+        alert,
+        actor=user.username,
+        source="api",
+        note=body.note,
+        outcome=body.outcome,
+        answers=answers,
+        origin=_origin(request),
+    )
     await hub.bus.commit(session)
     if changed and (cmd := command_for(alert, "call_closed")):
         hub.send_command(*cmd)
@@ -145,12 +194,25 @@ async def resolve(alert_id: int, request: Request, session: SessionDep, hub: Hub
 
 
 @alerts_router.post("/{alert_id}/assign")
-async def assign(alert_id: int, body: AssignRequest, request: Request, session: SessionDep,
-                 hub: HubDep, user: StaffUser) -> dict[str, Any]:
+async def assign(
+    alert_id: int,
+    body: AssignRequest,
+    request: Request,
+    session: SessionDep,
+    hub: HubDep,
+    user: StaffUser,
+) -> dict[str, Any]:
     alert = await _get_visible(session, alert_id, user)
     try:
-        await service.assign(session, hub.bus, alert, user_id=body.user_id, actor=user.username,
-                             note=body.note, origin=_origin(request))
+        await service.assign(
+            session,
+            hub.bus,
+            alert,
+            user_id=body.user_id,
+            actor=user.username,
+            note=body.note,
+            origin=_origin(request),
+        )
     except service.AlertStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await hub.bus.commit(session)
@@ -158,8 +220,9 @@ async def assign(alert_id: int, body: AssignRequest, request: Request, session: 
 
 
 @alerts_router.post("/{alert_id}/comments", status_code=status.HTTP_201_CREATED)
-async def add_comment(alert_id: int, body: CommentCreate, session: SessionDep, hub: HubDep,
-                      user: StaffUser) -> dict[str, Any]:
+async def add_comment(
+    alert_id: int, body: CommentCreate, session: SessionDep, hub: HubDep, user: StaffUser
+) -> dict[str, Any]:
     alert = await _get_visible(session, alert_id, user)
     row = await service.comment(session, hub.bus, alert, actor=user.username, text=body.text)
     await hub.bus.commit(session)
@@ -167,23 +230,46 @@ async def add_comment(alert_id: int, body: CommentCreate, session: SessionDep, h
 
 
 @alerts_router.get("/{alert_id}/comments")
-async def list_comments(alert_id: int, session: SessionDep, user: StaffUser) -> list[dict[str, Any]]:
+async def list_comments(
+    alert_id: int, session: SessionDep, user: StaffUser
+) -> list[dict[str, Any]]:
     await _get_visible(session, alert_id, user)
-    rows = (await session.scalars(select(AlertEvent).where(
-        AlertEvent.alert_id == alert_id, AlertEvent.action == "comment").order_by(AlertEvent.id))).all()
-    return [{"id": r.id, "alert_id": alert_id, "at": r.at, "actor": r.actor, "text": r.note} for r in rows]
+    rows = (
+        await session.scalars(
+            select(AlertEvent)
+            .where(AlertEvent.alert_id == alert_id, AlertEvent.action == "comment")
+            .order_by(AlertEvent.id)
+        )
+    ).all()
+    return [
+        {"id": r.id, "alert_id": alert_id, "at": r.at, "actor": r.actor, "text": r.note}
+        for r in rows
+    ]
 
 
 @alerts_router.post("/{alert_id}/snooze")
-async def snooze(alert_id: int, body: SnoozeRequest, request: Request, session: SessionDep,
-                 hub: HubDep, user: StaffUser) -> dict[str, Any]:
+async def snooze(
+    alert_id: int,
+    body: SnoozeRequest,
+    request: Request,
+    session: SessionDep,
+    hub: HubDep,
+    user: StaffUser,
+) -> dict[str, Any]:
     """Silence a nuisance alert (offline device, low battery, inactivity, bed exit, vitals) for at
     most 30 minutes; reminders and escalation resume when it ends. Audited."""
     alert = await _get_visible(session, alert_id, user)
     try:
-        await service.snooze(session, hub.bus, alert, seconds=body.seconds, actor=user.username,
-                             note=body.note, timeout_defaults=timeout_defaults(hub.settings.alerts),
-                             origin=_origin(request))
+        await service.snooze(
+            session,
+            hub.bus,
+            alert,
+            seconds=body.seconds,
+            actor=user.username,
+            note=body.note,
+            timeout_defaults=timeout_defaults(hub.settings.alerts),
+            origin=_origin(request),
+        )
     except service.AlertStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await hub.bus.commit(session)
@@ -191,17 +277,29 @@ async def snooze(alert_id: int, body: SnoozeRequest, request: Request, session: 
 
 
 def _coverage_public(row: CoverageAssignment) -> dict[str, Any]:
-    return {"id": row.id, "facility_id": row.facility_id, "user_id": row.user_id, "shift": row.shift,
-            "duty": row.duty, "floors": row.floors, "wings": row.wings,
-            "resident_ids": row.resident_ids, "active": row.active}
+    return {
+        "id": row.id,
+        "facility_id": row.facility_id,
+        "user_id": row.user_id,
+        "shift": row.shift,
+        "duty": row.duty,
+        "floors": row.floors,
+        "wings": row.wings,
+        "resident_ids": row.resident_ids,
+        "active": row.active,
+    }
 
 
 @coverage_router.post("", status_code=status.HTTP_201_CREATED)
-async def create_coverage(body: CoverageCreate, session: SessionDep, _: AdminUser) -> dict[str, Any]:
+async def create_coverage(
+    body: CoverageCreate, session: SessionDep, _: AdminUser
+) -> dict[str, Any]:
     """Put a caregiver (or charge nurse) on a shift for an area: floors, wings or residents."""
     user = await session.get(User, body.user_id)
     if user is None or user.role not in ("caregiver", "admin"):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"user {body.user_id} is not staff")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"user {body.user_id} is not staff"
+        )
     row = CoverageAssignment(**body.model_dump(), active=True)
     session.add(row)
     await session.commit()
@@ -209,8 +307,9 @@ async def create_coverage(body: CoverageCreate, session: SessionDep, _: AdminUse
 
 
 @coverage_router.get("")
-async def list_coverage(session: SessionDep, user: StaffUser,
-                        facility_id: int | None = None) -> dict[str, Any]:
+async def list_coverage(
+    session: SessionDep, user: StaffUser, facility_id: int | None = None
+) -> dict[str, Any]:
     """The roster, with the shift running now at the facility."""
     if user.role == "caregiver":
         facility_id = user.facility_id
@@ -219,8 +318,10 @@ async def list_coverage(session: SessionDep, user: StaffUser,
         query = query.where(CoverageAssignment.facility_id == facility_id)
     rows = (await session.scalars(query.order_by(CoverageAssignment.id))).all()
     settings = await routing.facility_settings(session, facility_id)
-    return {"current_shift": shift_at(now_s(), settings) if facility_id is not None else None,
-            "assignments": [_coverage_public(r) for r in rows]}
+    return {
+        "current_shift": shift_at(now_s(), settings) if facility_id is not None else None,
+        "assignments": [_coverage_public(r) for r in rows],
+    }
 
 
 @coverage_router.delete("/{coverage_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -233,9 +334,13 @@ async def delete_coverage(coverage_id: int, session: SessionDep, _: AdminUser) -
 
 
 @reports_router.get("/response-times")
-async def response_times(session: SessionDep, user: StaffUser, facility_id: int | None = None,
-                         from_: Annotated[float | None, Query(alias="from")] = None,
-                         to: float | None = None) -> dict[str, Any]:
+async def response_times(
+    session: SessionDep,
+    user: StaffUser,
+    facility_id: int | None = None,
+    from_: Annotated[float | None, Query(alias="from")] = None,
+    to: float | None = None,
+) -> dict[str, Any]:
     """Median and p90 of raise -> acknowledge, acknowledge -> presence and presence -> resolve per
     facility, shift and type, and false-alarm rates (definitions in the response)."""
     if user.role == "caregiver":

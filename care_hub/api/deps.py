@@ -19,7 +19,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=Fals
 
 
 def get_hub(request: Request) -> Hub:
-    return request.app.state.hub  # type: ignore[no-any-return]
+    return request.app.state.hub
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
@@ -53,8 +53,9 @@ class Principal:
 
 
 async def principal_from_token(hub: Hub, session: AsyncSession, token: str | None) -> Principal:
-    unauthorised = HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated",
-                                 headers={"WWW-Authenticate": "Bearer"})
+    unauthorised = HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "not authenticated", headers={"WWW-Authenticate": "Bearer"}
+    )
     if not token:
         raise unauthorised
     try:
@@ -64,20 +65,29 @@ async def principal_from_token(hub: Hub, session: AsyncSession, token: str | Non
     user = await session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise unauthorised
-    residents = await linked_resident_ids(session=session, user_id=user.id) if user.role == "family" else []
-    return Principal(user_id=user.id, username=user.username, name=user.name, role=user.role,
-                     facility_id=user.facility_id, resident_ids=frozenset(residents))
+    residents = (
+        await linked_resident_ids(session=session, user_id=user.id) if user.role == "family" else []
+    )
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        name=user.name,
+        role=user.role,
+        facility_id=user.facility_id,
+        resident_ids=frozenset(residents),
+    )
 
 
-async def get_principal(hub: HubDep, session: SessionDep,
-                        token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+async def get_principal(
+    hub: HubDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
     return await principal_from_token(hub, session, token)
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+def require_roles(*roles: str):
     async def check(user: CurrentUser) -> Principal:
         if user.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {' or '.join(roles)}")

@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 from care_hub import service
 from care_hub.api.deps import AdminUser, CurrentUser, HubDep, SessionDep
 from care_hub.models import Facility, Resident, Room, User
-from care_hub.schemas import DeviceCreate, DeviceRebind, FacilityCreate, ResidentCreate, RoomCreate, UserCreate
+from care_hub.schemas import (
+    DeviceCreate,
+    DeviceRebind,
+    FacilityCreate,
+    ResidentCreate,
+    RoomCreate,
+    UserCreate,
+)
 from devices import service as device_service
 from devices.models import DeadLetter, Device, DeviceBinding
 
@@ -23,20 +30,40 @@ def _conflict(exc: Exception) -> HTTPException:
 
 async def resident_public(session: Any, r: Resident) -> dict[str, Any]:
     room = await session.get(Room, r.room_id) if r.room_id else None
-    return {"id": r.id, "name": r.name, "facility_id": r.facility_id, "room_id": r.room_id,
-            "room": room.name if room else None, "lives_alone": r.lives_alone,
-            "at_risk_wandering": r.at_risk_wandering, "hypercapnic": r.hypercapnic}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "facility_id": r.facility_id,
+        "room_id": r.room_id,
+        "room": room.name if room else None,
+        "lives_alone": r.lives_alone,
+        "at_risk_wandering": r.at_risk_wandering,
+        "hypercapnic": r.hypercapnic,
+    }
 
 
 def device_public(d: Device) -> dict[str, Any]:
-    return {"id": d.id, "type": d.type, "facility_id": d.facility_id, "room_id": d.room_id,
-            "resident_id": d.resident_id, "zone_map": d.zone_map, "state": d.state,
-            "last_seen_at": d.last_seen_at, "battery": d.battery, "fw": d.fw, "rssi": d.rssi,
-            "clock_skew_s": d.clock_skew_s, "rejected_count": d.rejected_count}
+    return {
+        "id": d.id,
+        "type": d.type,
+        "facility_id": d.facility_id,
+        "room_id": d.room_id,
+        "resident_id": d.resident_id,
+        "zone_map": d.zone_map,
+        "state": d.state,
+        "last_seen_at": d.last_seen_at,
+        "battery": d.battery,
+        "fw": d.fw,
+        "rssi": d.rssi,
+        "clock_skew_s": d.clock_skew_s,
+        "rejected_count": d.rejected_count,
+    }
 
 
 @router.post("/facilities", status_code=201)
-async def create_facility(body: FacilityCreate, session: SessionDep, _: AdminUser) -> dict[str, Any]:
+async def create_facility(
+    body: FacilityCreate, session: SessionDep, _: AdminUser
+) -> dict[str, Any]:
     f = await service.create_facility(session=session, name=body.name, settings=body.settings)
     await session.commit()
     return {"id": f.id, "name": f.name, "settings": f.settings}
@@ -45,8 +72,14 @@ async def create_facility(body: FacilityCreate, session: SessionDep, _: AdminUse
 @router.post("/rooms", status_code=201)
 async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> dict[str, Any]:
     try:
-        room = await service.create_room(session=session, facility_id=body.facility_id, name=body.name,
-                                         floor=body.floor, wing=body.wing, zones=body.zones)
+        room = await service.create_room(
+            session=session,
+            facility_id=body.facility_id,
+            name=body.name,
+            floor=body.floor,
+            wing=body.wing,
+            zones=body.zones,
+        )
     except service.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
@@ -54,12 +87,21 @@ async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> di
 
 
 @router.post("/residents", status_code=201)
-async def create_resident(body: ResidentCreate, session: SessionDep, _: AdminUser) -> dict[str, Any]:
+async def create_resident(
+    body: ResidentCreate, session: SessionDep, _: AdminUser
+) -> dict[str, Any]:
     try:
         r = await service.create_resident(
-            session=session, resident_id=body.id, facility_id=body.facility_id, name=body.name,
-            room_id=body.room_id, lives_alone=body.lives_alone, at_risk_wandering=body.at_risk_wandering,
-            hypercapnic=body.hypercapnic, settings=body.settings)
+            session=session,
+            resident_id=body.id,
+            facility_id=body.facility_id,
+            name=body.name,
+            room_id=body.room_id,
+            lives_alone=body.lives_alone,
+            at_risk_wandering=body.at_risk_wandering,
+            hypercapnic=body.hypercapnic,
+            settings=body.settings,
+        )
     except service.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
@@ -77,11 +119,19 @@ async def list_residents(session: SessionDep, user: CurrentUser) -> list[dict[st
 
 
 @router.post("/devices", status_code=201)
-async def create_device(body: DeviceCreate, session: SessionDep, hub: HubDep, _: AdminUser) -> dict[str, Any]:
+async def create_device(
+    body: DeviceCreate, session: SessionDep, hub: HubDep, _: AdminUser
+) -> dict[str, Any]:
     try:
         d = await device_service.create_device(
-            session=session, device_id=body.id, type=body.type, facility_id=body.facility_id,
-            room_id=body.room_id, resident_id=body.resident_id, zone_map=body.zone_map)
+            session=session,
+            device_id=body.id,
+            type=body.type,
+            facility_id=body.facility_id,
+            room_id=body.room_id,
+            resident_id=body.resident_id,
+            zone_map=body.zone_map,
+        )
     except service.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
@@ -90,14 +140,20 @@ async def create_device(body: DeviceCreate, session: SessionDep, hub: HubDep, _:
 
 
 @router.post("/devices/{device_id}/bind")
-async def rebind_device(device_id: str, body: DeviceRebind, session: SessionDep, hub: HubDep,
-                        _: AdminUser) -> dict[str, Any]:
+async def rebind_device(
+    device_id: str, body: DeviceRebind, session: SessionDep, hub: HubDep, _: AdminUser
+) -> dict[str, Any]:
     d = await session.get(Device, device_id)
     if d is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id} not found")
     try:
-        await device_service.rebind_device(session=session, device=d, room_id=body.room_id,
-                                           resident_id=body.resident_id, zone_map=body.zone_map)
+        await device_service.rebind_device(
+            session=session,
+            device=d,
+            room_id=body.room_id,
+            resident_id=body.resident_id,
+            zone_map=body.zone_map,
+        )
     except service.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
@@ -154,9 +210,15 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> di
     if body.facility_id is not None and await session.get(Facility, body.facility_id) is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"facility {body.facility_id} does not exist")
     try:
-        u = await service.create_user(session=session, username=body.username, password=body.password,
-                                      role=body.role, name=body.name, facility_id=body.facility_id,
-                                      resident_ids=body.resident_ids)
+        u = await service.create_user(
+            session=session,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            name=body.name,
+            facility_id=body.facility_id,
+            resident_ids=body.resident_ids,
+        )
     except service.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
@@ -164,5 +226,11 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> di
 
 
 def user_public(u: User, resident_ids: list[str]) -> dict[str, Any]:
-    return {"id": u.id, "username": u.username, "name": u.name, "role": u.role,
-            "facility_id": u.facility_id, "resident_ids": resident_ids}
+    return {
+        "id": u.id,
+        "username": u.username,
+        "name": u.name,
+        "role": u.role,
+        "facility_id": u.facility_id,
+        "resident_ids": resident_ids,
+    }

@@ -14,13 +14,20 @@ router = APIRouter(prefix="/api", tags=["system"])
 @router.get("/health")
 async def health(hub: HubDep) -> dict[str, Any]:
     connected = bool(hub.conn and hub.conn.connected.is_set())
-    return {"status": "ok" if connected or hub.conn is None else "degraded", "mqtt_connected": connected,
-            "broker": hub.broker.kind if hub.broker else "external"}
+    return {
+        "status": "ok" if connected or hub.conn is None else "degraded",
+        "mqtt_connected": connected,
+        "broker": hub.broker.kind if hub.broker else "external",
+    }
 
 
 @router.get("/metrics")
 async def metrics(hub: HubDep, _: StaffUser) -> dict[str, Any]:
     ingest = hub.pipeline.metrics.as_dict() if hub.pipeline else {}
     backlog = len(hub.conn.queue) if hub.conn else 0
-    return {"ingest": ingest, "backlog": backlog, "websocket_clients": hub.bus.subscriber_count,
-            "devices": len(hub.registry)}
+    return {
+        "ingest": ingest,
+        "backlog": backlog,
+        "websocket_clients": hub.bus.subscriber_count,
+        "devices": len(hub.registry),
+    }

@@ -28,23 +28,38 @@ def _set(values: list[str] | None) -> frozenset[str] | None:
     return frozenset(v for raw in values for v in raw.split(",") if v) if values else None
 
 
-def audience_for(user: Principal, *, floor: list[str] | None = None, wing: list[str] | None = None,
-                 mine: bool = False,
-                 family_types: dict[str, frozenset[str] | None] | None = None) -> Audience:
+def audience_for(
+    user: Principal,
+    *,
+    floor: list[str] | None = None,
+    wing: list[str] | None = None,
+    mine: bool = False,
+    family_types: dict[str, frozenset[str] | None] | None = None,
+) -> Audience:
     """Role scope, narrowed by place (a wall screen per floor or wing) and roster (`mine`)."""
     floors, wings = _set(floor), _set(wing)
     if user.role == "admin":
         return Audience(everything=True, floors=floors, wings=wings)
     if user.role == "family":
         return Audience(resident_ids=user.resident_ids, family_types=family_types)
-    return Audience(facility_id=user.facility_id, user_id=user.user_id, personal=mine,
-                    floors=floors, wings=wings)
+    return Audience(
+        facility_id=user.facility_id,
+        user_id=user.user_id,
+        personal=mine,
+        floors=floors,
+        wings=wings,
+    )
 
 
 @router.websocket("/ws/events")
-async def events(ws: WebSocket, token: str | None = None, since: int | None = None,
-                 floor: list[str] | None = Query(None), wing: list[str] | None = Query(None),
-                 mine: bool = False) -> None:
+async def events(
+    ws: WebSocket,
+    token: str | None = None,
+    since: int | None = None,
+    floor: list[str] | None = Query(None),
+    wing: list[str] | None = Query(None),
+    mine: bool = False,
+) -> None:
     """Events for this user. `floor`/`wing` (repeatable or comma-separated) narrow a wall screen
     to its part of the building; `mine=1` keeps only what the roster addresses to this caregiver."""
     hub: Hub = ws.app.state.hub
@@ -54,7 +69,11 @@ async def events(ws: WebSocket, token: str | None = None, since: int | None = No
         except HTTPException:
             await ws.close(code=CLOSE_UNAUTHORISED, reason="not authenticated")
             return
-        types = chosen_types(await family_links(session, user.user_id)) if user.role == "family" else None
+        types = (
+            chosen_types(await family_links(session, user.user_id))
+            if user.role == "family"
+            else None
+        )
     await ws.accept()
     audience = audience_for(user, floor=floor, wing=wing, mine=mine, family_types=types)
     family = audience.family
@@ -66,22 +85,25 @@ async def events(ws: WebSocket, token: str | None = None, since: int | None = No
     sub = hub.bus.subscribe(audience)
     try:
         last = await hub.bus.last_seq()
-        await ws.send_json({"seq": last, "type": "hello", "data": {"last_seq": last, "role": user.role}})
+        await ws.send_json(
+            {"seq": last, "type": "hello", "data": {"last_seq": last, "role": user.role}}
+        )
         sent = since if since is not None else last
         if since is not None:
             for event in await hub.bus.replay(since, audience):
                 await ws.send_json(wire_event(event))
                 sent = event["seq"]
         receiver = asyncio.create_task(_drain_incoming(ws))
-        getter: asyncio.Task[dict] | None = None  # type: ignore[type-arg]
+        getter: asyncio.Task[dict] | None = None
         try:
             while True:
                 if sub.overflowed:
                     await ws.close(code=CLOSE_TOO_SLOW, reason="too slow; resume with since")
                     return
                 getter = getter or asyncio.create_task(sub.queue.get())
-                done, _ = await asyncio.wait({getter, receiver}, timeout=HEARTBEAT_S,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED
+                )
                 if receiver in done:
                     return  # the client went away
                 if getter not in done:

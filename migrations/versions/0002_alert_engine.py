@@ -21,8 +21,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("wing", sa.String(length=50), nullable=True))
         batch_op.add_column(sa.Column("next_reminder_at", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("snoozed_until", sa.Float(), nullable=True))
-        batch_op.create_index("ix_alerts_state_next_escalation", ["state", "next_escalation_at"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_alerts_state_next_escalation", ["state", "next_escalation_at"], unique=False
+        )
 
     with op.batch_alter_table("event_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("floor", sa.String(length=50), nullable=True))
@@ -40,17 +41,23 @@ def upgrade() -> None:
         sa.Column("wings", sa.JSON(), nullable=False),
         sa.Column("resident_ids", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["facility_id"], ["facilities.id"],
-                                name=op.f("fk_coverage_assignments_facility_id_facilities")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"],
-                                name=op.f("fk_coverage_assignments_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["facility_id"],
+            ["facilities.id"],
+            name=op.f("fk_coverage_assignments_facility_id_facilities"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_coverage_assignments_user_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_coverage_assignments")),
     )
     with op.batch_alter_table("coverage_assignments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_coverage_assignments_facility_id"), ["facility_id"],
-                              unique=False)
-        batch_op.create_index(batch_op.f("ix_coverage_assignments_user_id"), ["user_id"],
-                              unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_coverage_assignments_facility_id"), ["facility_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_coverage_assignments_user_id"), ["user_id"], unique=False
+        )
 
 
 def downgrade() -> None:

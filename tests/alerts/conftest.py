@@ -43,22 +43,32 @@ async def user_id(session: AsyncSession, username: str) -> int:
     return int((await session.scalar(select(User.id).where(User.username == username))) or 0)
 
 
-async def set_roster(session: AsyncSession, *, shifts: tuple[str, ...] = ("day", "night")) -> dict[str, int]:
+async def set_roster(
+    session: AsyncSession, *, shifts: tuple[str, ...] = ("day", "night")
+) -> dict[str, int]:
     """nurse covers floor 1, nurse_b floor 2, charge is the charge nurse, on every shift."""
     ids = {name: await user_id(session, name) for name in ("nurse", "nurse_b", "charge")}
     for shift in shifts:
-        session.add_all([
-            CoverageAssignment(facility_id=1, user_id=ids["nurse"], shift=shift, floors=["1"]),
-            CoverageAssignment(facility_id=1, user_id=ids["nurse_b"], shift=shift, floors=["2"]),
-            CoverageAssignment(facility_id=1, user_id=ids["charge"], shift=shift, duty="charge_nurse"),
-        ])
+        session.add_all(
+            [
+                CoverageAssignment(facility_id=1, user_id=ids["nurse"], shift=shift, floors=["1"]),
+                CoverageAssignment(
+                    facility_id=1, user_id=ids["nurse_b"], shift=shift, floors=["2"]
+                ),
+                CoverageAssignment(
+                    facility_id=1, user_id=ids["charge"], shift=shift, duty="charge_nurse"
+                ),
+            ]
+        )
     await session.commit()
     return ids
 
 
 async def choose_family_types(session: AsyncSession, username: str, types: list[str]) -> None:
     uid = await user_id(session, username)
-    await session.execute(update(FamilyLink).where(FamilyLink.user_id == uid).values(alert_types=types))
+    await session.execute(
+        update(FamilyLink).where(FamilyLink.user_id == uid).values(alert_types=types)
+    )
     await session.commit()
 
 
@@ -90,7 +100,9 @@ async def db(tmp_path: Path, migrated_sqlite: Path) -> AsyncIterator[Db]:
     await engine.dispose()
 
 
-def run_on_hub(server: HubServer, make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 20) -> T:
+def run_on_hub(
+    server: HubServer, make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 20
+) -> T:
     """Run a coroutine on the hub's own event loop (its sessions and bus live there)."""
     loop = server.hub.tasks[0].get_loop()
     return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout)

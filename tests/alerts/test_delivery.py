@@ -21,15 +21,29 @@ from tests.e2e.test_calls import WsReader
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 
 
-def raise_alert(server: HubServer, *, type: str = "call", resident: str | None = "R-1",
-                key: str | None = None, facility_id: int = 1) -> int:
+def raise_alert(
+    server: HubServer,
+    *,
+    type: str = "call",
+    resident: str | None = "R-1",
+    key: str | None = None,
+    facility_id: int = 1,
+) -> int:
     hub = server.hub
 
     async def go() -> int:
         async with hub.session_factory() as session:
             alert, _ = await service.raise_alert(
-                session, hub.bus, type=type, severity="high", facility_id=facility_id, resident_id=resident,
-                device_id=None, dedupe_key=key or f"{type}:{resident}", detail={})
+                session,
+                hub.bus,
+                type=type,
+                severity="high",
+                facility_id=facility_id,
+                resident_id=resident,
+                device_id=None,
+                dedupe_key=key or f"{type}:{resident}",
+                detail={},
+            )
             await hub.bus.commit(session)
             return alert.id
 
@@ -55,8 +69,15 @@ def event_seqs(server: HubServer, after: int, facility_id: int = 1) -> list[int]
 
     async def go() -> list[int]:
         async with hub.session_factory() as session:
-            return list((await session.scalars(select(EventLog.seq).where(
-                EventLog.seq > after, EventLog.facility_id == facility_id).order_by(EventLog.seq))).all())
+            return list(
+                (
+                    await session.scalars(
+                        select(EventLog.seq)
+                        .where(EventLog.seq > after, EventLog.facility_id == facility_id)
+                        .order_by(EventLog.seq)
+                    )
+                ).all()
+            )
 
     return run_on_hub(server, go)
 
@@ -87,7 +108,11 @@ def test_drop_and_resume_receives_exactly_the_missed_events(alert_hub: HubServer
     resumed = WsReader(alert_hub, nurse, since=seen)
     got = receive_until(resumed, missed[-1])
     assert [e["seq"] for e in got] == missed
-    assert [e["data"].get("text") for e in got if e["type"] == "alert.comment"] == ["one", "two", "three"]
+    assert [e["data"].get("text") for e in got if e["type"] == "alert.comment"] == [
+        "one",
+        "two",
+        "three",
+    ]
     # Live events continue after the replay, with no duplicate of a replayed one.
     comment(alert_hub, alert_id, ["four"])
     live = receive_until(resumed, missed[-1] + 1)
@@ -95,8 +120,9 @@ def test_drop_and_resume_receives_exactly_the_missed_events(alert_hub: HubServer
     resumed.close()
 
 
-def test_slow_client_is_disconnected_and_resumes(alert_hub: HubServer,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slow_client_is_disconnected_and_resumes(
+    alert_hub: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(events_module, "CLIENT_QUEUE_MAX", 5)
     nurse = alert_hub.token("nurse")
     alert_id = raise_alert(alert_hub)
@@ -126,8 +152,14 @@ def test_family_sees_only_their_relative_and_chosen_types(alert_hub: HubServer) 
     fall_r1 = raise_alert(alert_hub, type="fall", resident="R-1")
     nurse = alert_hub.token("nurse")
     with alert_hub.client(nurse) as c:
-        assert c.post(f"/api/alerts/{fall_r1}/ack", json={"note": "private staff note"}).status_code == 200
-        assert c.post(f"/api/alerts/{fall_r1}/comments", json={"text": "staff only"}).status_code == 201
+        assert (
+            c.post(f"/api/alerts/{fall_r1}/ack", json={"note": "private staff note"}).status_code
+            == 200
+        )
+        assert (
+            c.post(f"/api/alerts/{fall_r1}/comments", json={"text": "staff only"}).status_code
+            == 201
+        )
     raised = family.next_of("alert.raised")
     assert raised["data"]["id"] == fall_r1
     updated = family.next_of("alert.updated")
@@ -143,7 +175,9 @@ def test_family_sees_only_their_relative_and_chosen_types(alert_hub: HubServer) 
     family.close()
     with alert_hub.client(alert_hub.token("family")) as c:
         listed = c.get("/api/alerts").json()
-        assert {a["type"] for a in listed} == {"fall"} and {a["resident_id"] for a in listed} == {"R-1"}
+        assert {a["type"] for a in listed} == {"fall"} and {a["resident_id"] for a in listed} == {
+            "R-1"
+        }
         assert all("acknowledged_by" not in a for a in listed)
         assert c.get(f"/api/alerts/{call_r1}").status_code == 404
         assert c.get(f"/api/alerts/{fall_r2}").status_code == 404

@@ -31,16 +31,30 @@ class Clock:
 async def _raise_fall(db: Db, *, at: float = T0, resident: str = "R-1") -> int:
     async with db.factory() as session:
         alert, _ = await service.raise_alert(
-            session, db.bus, type="fall", severity="critical", facility_id=1, resident_id=resident,
-            device_id=f"t-radar-{resident[-1]}", dedupe_key=f"fall:{resident}", detail={}, at=at)
+            session,
+            db.bus,
+            type="fall",
+            severity="critical",
+            facility_id=1,
+            resident_id=resident,
+            device_id=f"t-radar-{resident[-1]}",
+            dedupe_key=f"fall:{resident}",
+            detail={},
+            at=at,
+        )
         await db.bus.commit(session)
         return alert.id
 
 
 async def _events(db: Db, type_: str) -> list[EventLog]:
     async with db.factory() as session:
-        return list((await session.scalars(select(EventLog).where(EventLog.type == type_)
-                                           .order_by(EventLog.seq))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(EventLog).where(EventLog.type == type_).order_by(EventLog.seq)
+                )
+            ).all()
+        )
 
 
 async def _alert(db: Db, alert_id: int) -> Alert:
@@ -100,8 +114,13 @@ async def test_reminders_then_charge_nurse_then_family_then_ack_stops(db: Db) ->
     assert await engine.tick() == 0
     assert len(await _events(db, "alert.reminder")) == reminders_before
     async with db.factory() as session:
-        actions = (await session.scalars(select(AlertEvent.action).where(AlertEvent.alert_id == alert_id)
-                                         .order_by(AlertEvent.id))).all()
+        actions = (
+            await session.scalars(
+                select(AlertEvent.action)
+                .where(AlertEvent.alert_id == alert_id)
+                .order_by(AlertEvent.id)
+            )
+        ).all()
     assert actions == ["raised", "escalated", "escalated", "acknowledged"]
 
 
@@ -111,11 +130,22 @@ async def test_facility_timeouts_and_low_severity_never_escalates(db: Db) -> Non
 
         facility = await session.get(Facility, 1)
         assert facility is not None
-        facility.settings = {"alerts": {"ack_timeout_s": {"critical": 10}, "reminder_interval_s": 5}}
+        facility.settings = {
+            "alerts": {"ack_timeout_s": {"critical": 10}, "reminder_interval_s": 5}
+        }
         await session.commit()
         low, _ = await service.raise_alert(
-            session, db.bus, type="battery_low", severity="low", facility_id=1, resident_id="R-1",
-            device_id="t-btn-1", dedupe_key="battery_low:t-btn-1", detail={}, at=T0)
+            session,
+            db.bus,
+            type="battery_low",
+            severity="low",
+            facility_id=1,
+            resident_id="R-1",
+            device_id="t-btn-1",
+            dedupe_key="battery_low:t-btn-1",
+            detail={},
+            at=T0,
+        )
         await db.bus.commit(session)
     clock = Clock(T0 + 11)
     fall_id = await _raise_fall(db, at=T0)
@@ -179,6 +209,13 @@ async def test_real_hub_restart_resumes_persisted_deadline_once(tmp_path: Path) 
 
 
 def _public(row: EventLog) -> dict:  # type: ignore[type-arg]
-    return {"seq": row.seq, "type": row.type, "data": row.data, "facility_id": row.facility_id,
-            "resident_id": row.resident_id, "floor": row.floor, "wing": row.wing,
-            "recipients": row.recipients}
+    return {
+        "seq": row.seq,
+        "type": row.type,
+        "data": row.data,
+        "facility_id": row.facility_id,
+        "resident_id": row.resident_id,
+        "floor": row.floor,
+        "wing": row.wing,
+        "recipients": row.recipients,
+    }

@@ -14,39 +14,89 @@ from tests.alerts.conftest import Db, user_id
 T0 = 1_764_331_200.0  # 2025-11-28 12:00 UTC: the day shift
 
 
-async def _raise(db: Db, session, *, type="call", severity="high", key="call:t-btn-1",  # type: ignore[no-untyped-def]
-                 resident="R-1", device="t-btn-1", at=T0):
+async def _raise(
+    db: Db,
+    session,
+    *,
+    type="call",
+    severity="high",
+    key="call:t-btn-1",  # type: ignore[no-untyped-def]
+    resident="R-1",
+    device="t-btn-1",
+    at=T0,
+):
     alert, created = await service.raise_alert(
-        session, db.bus, type=type, severity=severity, facility_id=1, resident_id=resident,
-        device_id=device, dedupe_key=key, detail={}, at=at)
+        session,
+        db.bus,
+        type=type,
+        severity=severity,
+        facility_id=1,
+        resident_id=resident,
+        device_id=device,
+        dedupe_key=key,
+        detail={},
+        at=at,
+    )
     await db.bus.commit(session)
     return alert, created
 
 
 async def _audit(session, alert_id: int) -> list[AlertEvent]:  # type: ignore[no-untyped-def]
-    return list((await session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id)
-                                       .order_by(AlertEvent.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+            )
+        ).all()
+    )
 
 
 async def test_open_ack_resolve_each_audited(db: Db) -> None:
     async with db.factory() as session:
         alert, created = await _raise(db, session)
         assert created and alert.state == "open" and (alert.floor, alert.wing) == ("1", "A")
-        assert await service.acknowledge(session, db.bus, alert, actor="nurse", source="api",
-                                         note="on my way", at=T0 + 30, origin="10.0.0.7")
+        assert await service.acknowledge(
+            session,
+            db.bus,
+            alert,
+            actor="nurse",
+            source="api",
+            note="on my way",
+            at=T0 + 30,
+            origin="10.0.0.7",
+        )
         await db.bus.commit(session)
         assert not await service.acknowledge(session, db.bus, alert, actor="nurse", source="api")
-        assert await service.resolve(session, db.bus, alert, actor="nurse", source="api",
-                                     outcome="assisted", note="helped to the bathroom", at=T0 + 300)
+        assert await service.resolve(
+            session,
+            db.bus,
+            alert,
+            actor="nurse",
+            source="api",
+            outcome="assisted",
+            note="helped to the bathroom",
+            at=T0 + 300,
+        )
         await db.bus.commit(session)
         with pytest.raises(service.AlertStateError):
             await service.acknowledge(session, db.bus, alert, actor="nurse", source="api")
         trail = await _audit(session, alert.id)
         assert [(e.action, e.actor, e.source) for e in trail] == [
-            ("raised", "system", "device"), ("acknowledged", "nurse", "api"), ("resolved", "nurse", "api")]
-        assert trail[1].at == T0 + 30 and trail[1].note == "on my way" and trail[1].data == {"where": "10.0.0.7"}
+            ("raised", "system", "device"),
+            ("acknowledged", "nurse", "api"),
+            ("resolved", "nurse", "api"),
+        ]
+        assert (
+            trail[1].at == T0 + 30
+            and trail[1].note == "on my way"
+            and trail[1].data == {"where": "10.0.0.7"}
+        )
         assert trail[2].data["outcome"] == "assisted" and trail[2].note == "helped to the bathroom"
-        assert (alert.state, alert.acknowledged_at, alert.resolved_at) == ("resolved", T0 + 30, T0 + 300)
+        assert (alert.state, alert.acknowledged_at, alert.resolved_at) == (
+            "resolved",
+            T0 + 30,
+            T0 + 300,
+        )
         assert alert.next_escalation_at is None and alert.next_reminder_at is None
         events = (await session.scalars(select(EventLog).order_by(EventLog.seq))).all()
         assert [e.type for e in events] == ["alert.raised", "alert.updated", "alert.updated"]
@@ -68,28 +118,61 @@ async def test_one_alert_per_situation(db: Db) -> None:
 
 async def test_resolve_active_closes_by_dedupe_key(db: Db) -> None:
     async with db.factory() as session:
-        alert, _ = await _raise(db, session, type="device_offline", severity="medium",
-                                key="device_offline:t-radar-1", device="t-radar-1")
-        closed = await service.resolve_active(session, db.bus, dedupe_key="device_offline:t-radar-1",
-                                              outcome="device_returned", actor="system")
+        alert, _ = await _raise(
+            db,
+            session,
+            type="device_offline",
+            severity="medium",
+            key="device_offline:t-radar-1",
+            device="t-radar-1",
+        )
+        closed = await service.resolve_active(
+            session,
+            db.bus,
+            dedupe_key="device_offline:t-radar-1",
+            outcome="device_returned",
+            actor="system",
+        )
         await db.bus.commit(session)
         assert closed is not None and closed.id == alert.id and closed.outcome == "device_returned"
-        assert await service.resolve_active(session, db.bus, dedupe_key="device_offline:t-radar-1",
-                                            outcome="device_returned", actor="system") is None
+        assert (
+            await service.resolve_active(
+                session,
+                db.bus,
+                dedupe_key="device_offline:t-radar-1",
+                outcome="device_returned",
+                actor="system",
+            )
+            is None
+        )
 
 
 async def test_fall_answers_decide_the_outcome(db: Db) -> None:
     async with db.factory() as session:
-        fall, _ = await _raise(db, session, type="fall", severity="critical", key="fall:R-1",
-                               device="t-radar-1")
+        fall, _ = await _raise(
+            db, session, type="fall", severity="critical", key="fall:R-1", device="t-radar-1"
+        )
         answers = {"on_floor": True, "was_resident": True, "unintentional": False}
         await service.resolve(session, db.bus, fall, actor="nurse", source="api", answers=answers)
         await db.bus.commit(session)
         assert fall.outcome == "false_alarm" and fall.detail["answers"] == answers
-        real, _ = await _raise(db, session, type="fall", severity="critical", key="fall:R-2",
-                               resident="R-2", device="t-radar-2")
-        await service.resolve(session, db.bus, real, actor="nurse", source="api",
-                              answers={"on_floor": True, "was_resident": True, "unintentional": True})
+        real, _ = await _raise(
+            db,
+            session,
+            type="fall",
+            severity="critical",
+            key="fall:R-2",
+            resident="R-2",
+            device="t-radar-2",
+        )
+        await service.resolve(
+            session,
+            db.bus,
+            real,
+            actor="nurse",
+            source="api",
+            answers={"on_floor": True, "was_resident": True, "unintentional": True},
+        )
         assert real.outcome == "real_fall"
 
 
@@ -98,7 +181,9 @@ async def test_assign_and_comment_are_audited(db: Db) -> None:
         alert, _ = await _raise(db, session)
         nurse_b = await user_id(session, "nurse_b")
         await service.assign(session, db.bus, alert, user_id=nurse_b, actor="charge", at=T0 + 10)
-        await service.comment(session, db.bus, alert, actor="nurse_b", text="resident asked for water")
+        await service.comment(
+            session, db.bus, alert, actor="nurse_b", text="resident asked for water"
+        )
         await db.bus.commit(session)
         other_facility = await user_id(session, "nurse2")
         with pytest.raises(service.AlertStateError):
@@ -107,7 +192,9 @@ async def test_assign_and_comment_are_audited(db: Db) -> None:
         assert [e.action for e in trail] == ["raised", "assigned", "comment"]
         assert trail[1].data["username"] == "nurse_b" and trail[1].actor == "charge"
         assert alert.assigned_to == nurse_b
-        types = [e.type for e in (await session.scalars(select(EventLog).order_by(EventLog.seq))).all()]
+        types = [
+            e.type for e in (await session.scalars(select(EventLog).order_by(EventLog.seq))).all()
+        ]
         assert types == ["alert.raised", "alert.updated", "alert.comment"]
 
 
@@ -115,13 +202,18 @@ async def test_facility_overrides_severity_by_type_and_shift(db: Db) -> None:
     async with db.factory() as session:
         facility = await session.get(Facility, 1)
         assert facility is not None
-        facility.settings = {"timezone": "UTC", "alerts": {
-            "severity": {"bed_exit": "low", "fall": "low"},
-            "severity_by_shift": {"night": {"bed_exit": "critical"}}}}
+        facility.settings = {
+            "timezone": "UTC",
+            "alerts": {
+                "severity": {"bed_exit": "low", "fall": "low"},
+                "severity_by_shift": {"night": {"bed_exit": "critical"}},
+            },
+        }
         await session.commit()
         day, _ = await _raise(db, session, type="bed_exit", severity="high", key="bed:1", at=T0)
-        night, _ = await _raise(db, session, type="bed_exit", severity="high", key="bed:2",
-                                at=T0 + 11 * 3600)  # 23:00 UTC
+        night, _ = await _raise(
+            db, session, type="bed_exit", severity="high", key="bed:2", at=T0 + 11 * 3600
+        )  # 23:00 UTC
         fall, _ = await _raise(db, session, type="fall", severity="critical", key="fall:1")
         assert (day.severity, night.severity, fall.severity) == ("low", "critical", "critical")
 
@@ -129,13 +221,34 @@ async def test_facility_overrides_severity_by_type_and_shift(db: Db) -> None:
 async def test_snooze_is_bounded_audited_and_only_for_nuisance_alerts(db: Db) -> None:
     defaults = {"critical": 60.0, "high": 120.0, "medium": 600.0}
     async with db.factory() as session:
-        offline, _ = await _raise(db, session, type="device_offline", severity="medium",
-                                  key="device_offline:x", device="t-radar-1")
+        offline, _ = await _raise(
+            db,
+            session,
+            type="device_offline",
+            severity="medium",
+            key="device_offline:x",
+            device="t-radar-1",
+        )
         with pytest.raises(service.AlertStateError):
-            await service.snooze(session, db.bus, offline, seconds=MAX_SNOOZE_S + 1, actor="nurse",
-                                 timeout_defaults=defaults, at=T0)
-        await service.snooze(session, db.bus, offline, seconds=900, actor="nurse", note="known outage",
-                             timeout_defaults=defaults, at=T0)
+            await service.snooze(
+                session,
+                db.bus,
+                offline,
+                seconds=MAX_SNOOZE_S + 1,
+                actor="nurse",
+                timeout_defaults=defaults,
+                at=T0,
+            )
+        await service.snooze(
+            session,
+            db.bus,
+            offline,
+            seconds=900,
+            actor="nurse",
+            note="known outage",
+            timeout_defaults=defaults,
+            at=T0,
+        )
         await db.bus.commit(session)
         assert offline.snoozed_until == T0 + 900 and offline.next_reminder_at == T0 + 900
         assert offline.next_escalation_at == T0 + 900 + 600
@@ -143,4 +256,6 @@ async def test_snooze_is_bounded_audited_and_only_for_nuisance_alerts(db: Db) ->
         assert trail[-1].action == "snoozed" and trail[-1].data["seconds"] == 900
         call, _ = await _raise(db, session)
         with pytest.raises(service.AlertStateError):
-            await service.snooze(session, db.bus, call, seconds=60, actor="nurse", timeout_defaults=defaults)
+            await service.snooze(
+                session, db.bus, call, seconds=60, actor="nurse", timeout_defaults=defaults
+            )

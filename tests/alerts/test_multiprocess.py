@@ -17,8 +17,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.mosquitto]
 
 
 @pytest.fixture
-def two_hubs(request: pytest.FixtureRequest, tmp_path, prefix: str,  # type: ignore[no-untyped-def]
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[HubServer, HubServer]]:
+def two_hubs(
+    request: pytest.FixtureRequest,
+    tmp_path,
+    prefix: str,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[HubServer, HubServer]]:
     from tests.conftest import make_backend
 
     monkeypatch.setattr(alert_engine, "LEADER_RETRY_S", 0.2)
@@ -38,7 +42,8 @@ def two_hubs(request: pytest.FixtureRequest, tmp_path, prefix: str,  # type: ign
 
 
 def test_alert_ingested_by_one_process_reaches_a_websocket_on_the_other(
-        two_hubs: tuple[HubServer, HubServer], prefix: str) -> None:
+    two_hubs: tuple[HubServer, HubServer], prefix: str
+) -> None:
     hub_a, hub_b = two_hubs
     assert hub_a.hub.ingest_leader and not hub_b.hub.ingest_leader
     assert hub_b.hub.pipeline is None  # B does not ingest: no double handling of one press
@@ -63,7 +68,9 @@ def test_alert_ingested_by_one_process_reaches_a_websocket_on_the_other(
     close_client(button)
 
 
-def test_standby_process_takes_over_ingest(two_hubs: tuple[HubServer, HubServer], prefix: str) -> None:
+def test_standby_process_takes_over_ingest(
+    two_hubs: tuple[HubServer, HubServer], prefix: str
+) -> None:
     hub_a, hub_b = two_hubs
     hub_a.stop()  # the ingesting process goes away; its advisory lock goes with its connection
     assert wait_for(lambda: hub_b.hub.ingest_leader and hub_b.hub.pipeline is not None, timeout=15)

@@ -14,10 +14,21 @@ from tests.alerts.conftest import Db
 T0 = 1_764_331_200.0  # 12:00 UTC (day shift)
 
 
-def _call(i: int, ack_s: float, presence_s: float, close_s: float, shift: str = "day") -> AlertTimes:
+def _call(
+    i: int, ack_s: float, presence_s: float, close_s: float, shift: str = "day"
+) -> AlertTimes:
     raised = T0 + 1000 * i
-    return AlertTimes(1, "call", shift, raised, raised + ack_s, raised + ack_s + presence_s,
-                      raised + ack_s + presence_s + close_s, "assisted", None)
+    return AlertTimes(
+        1,
+        "call",
+        shift,
+        raised,
+        raised + ack_s,
+        raised + ack_s + presence_s,
+        raised + ack_s + presence_s + close_s,
+        "assisted",
+        None,
+    )
 
 
 def test_median_and_p90_per_stage_and_shift() -> None:
@@ -41,21 +52,40 @@ def test_false_alarm_rate_counts_fall_answers() -> None:
 
     no = {"on_floor": False, "was_resident": True, "unintentional": True}
     yes = {"on_floor": True, "was_resident": True, "unintentional": True}
-    rows = [fall("false_alarm", None), fall("resolved", no), fall("real_fall", yes), fall("resolved", yes)]
+    rows = [
+        fall("false_alarm", None),
+        fall("resolved", no),
+        fall("real_fall", yes),
+        fall("resolved", yes),
+    ]
     (all_row,) = [r for r in response_time_report(rows) if r["shift"] == "all"]
-    assert (all_row["false_alarms"], all_row["resolved"], all_row["false_alarm_rate"]) == (2, 4, 0.5)
+    assert (all_row["false_alarms"], all_row["resolved"], all_row["false_alarm_rate"]) == (
+        2,
+        4,
+        0.5,
+    )
 
 
 async def test_report_from_the_database_with_presence(db: Db) -> None:
     async with db.factory() as session:
         alert, _ = await service.raise_alert(
-            session, db.bus, type="call", severity="high", facility_id=1, resident_id="R-1",
-            device_id="t-btn-1", dedupe_key="call:t-btn-1", detail={}, at=T0)
+            session,
+            db.bus,
+            type="call",
+            severity="high",
+            facility_id=1,
+            resident_id="R-1",
+            device_id="t-btn-1",
+            dedupe_key="call:t-btn-1",
+            detail={},
+            at=T0,
+        )
         await service.acknowledge(session, db.bus, alert, actor="nurse", source="api", at=T0 + 40)
         # Presence after a screen acknowledged: still recorded, as an acknowledged audit row.
         await service.record_presence(session, db.bus, alert, actor="t-btn-1", at=T0 + 100)
-        await service.resolve(session, db.bus, alert, actor="nurse", source="api", outcome="assisted",
-                              at=T0 + 400)
+        await service.resolve(
+            session, db.bus, alert, actor="nurse", source="api", outcome="assisted", at=T0 + 400
+        )
         await db.bus.commit(session)
         report = await build_report(session, since=T0 - 1, until=T0 + 1000)
     (day,) = [r for r in report["rows"] if r["shift"] == "day"]
@@ -84,5 +114,3 @@ def test_report_endpoint_is_for_staff(alert_hub) -> None:  # type: ignore[no-unt
         assert r.status_code == 200 and r.json()["facility_id"] == 1
     with alert_hub.client(alert_hub.token("family")) as c:
         assert c.get("/api/reports/response-times").status_code == 403
-
-

@@ -16,8 +16,11 @@ from tests.conftest import Backend, HubServer, demo_seed, prepare_database
 from tests.e2e.test_ingest_trust import db
 from tests.support.mqtt import close_client, connect_client, wait_for
 
-pytestmark = [pytest.mark.mosquitto, pytest.mark.slow,
-              pytest.mark.skipif(find_mosquitto() is None, reason="needs the mosquitto binary")]
+pytestmark = [
+    pytest.mark.mosquitto,
+    pytest.mark.slow,
+    pytest.mark.skipif(find_mosquitto() is None, reason="needs the mosquitto binary"),
+]
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
@@ -38,8 +41,15 @@ def test_every_qos1_message_is_ingested_exactly_once_across_a_broker_restart(
         nonlocal sent
         while not stop.is_set() and sent < 300:
             sent += 1
-            payload = orjson.dumps({"ts": time.time(), "seq": sent, "resident": "R-1", "kind": "pulse",
-                                    "values": {"bpm": 60 + sent % 40}})
+            payload = orjson.dumps(
+                {
+                    "ts": time.time(),
+                    "seq": sent,
+                    "resident": "R-1",
+                    "kind": "pulse",
+                    "values": {"bpm": 60 + sent % 40},
+                }
+            )
             device.publish(topic, payload, qos=1)  # paho queues it while the broker is down
             time.sleep(0.01)
 
@@ -54,8 +64,12 @@ def test_every_qos1_message_is_ingested_exactly_once_across_a_broker_restart(
         assert sent == 300
 
         def stored() -> tuple[int, int]:
-            row = db(server, select(func.count(), func.count(func.distinct(Measurement.ts)))
-                     .select_from(Measurement))[0]
+            row = db(
+                server,
+                select(func.count(), func.count(func.distinct(Measurement.ts))).select_from(
+                    Measurement
+                ),
+            )[0]
             return int(row[0]), int(row[1])
 
         assert wait_for(lambda: stored()[0] >= sent, timeout=60), stored()

@@ -46,12 +46,16 @@ def alerts(server: HubServer, token: str, **params: Any) -> list[dict[str, Any]]
 
 @pytest.mark.mosquitto
 @pytest.mark.postgres
-def test_call_reaches_caregiver_and_ack_lights_the_button(hub_server: HubServer, prefix: str) -> None:
+def test_call_reaches_caregiver_and_ack_lights_the_button(
+    hub_server: HubServer, prefix: str
+) -> None:
     device = f"{prefix}btn-1"
     nurse = hub_server.token("nurse")
     screen = WsReader(hub_server, nurse)
     button = connect_client(hub_server.mqtt_url, f"{prefix}dev")
-    with Collector(hub_server.mqtt_url, [f"care/v1/{device}/cmd"], client_id=f"{prefix}cmd") as cmds:
+    with Collector(
+        hub_server.mqtt_url, [f"care/v1/{device}/cmd"], client_id=f"{prefix}cmd"
+    ) as cmds:
         publish_and_wait(button, f"care/v1/{device}/button", button_payload(1), qos=1)
         raised = screen.next_of("alert.raised")
         assert raised["data"]["type"] == "call"
@@ -60,15 +64,29 @@ def test_call_reaches_caregiver_and_ack_lights_the_button(hub_server: HubServer,
         assert raised["data"]["severity"] == "high"
         listed = alerts(hub_server, nurse, state="open")
         assert [a["id"] for a in listed] == [raised["data"]["id"]]
-        for key in ("id", "type", "severity", "state", "resident_id", "device_id", "raised_at",
-                    "acknowledged_at", "resolved_at", "detail"):
+        for key in (
+            "id",
+            "type",
+            "severity",
+            "state",
+            "resident_id",
+            "device_id",
+            "raised_at",
+            "acknowledged_at",
+            "resolved_at",
+            "detail",
+        ):
             assert key in listed[0]
 
         # The same seq again (a QoS 1 redelivery) is ignored: still one alert, pressed once.
         publish_and_wait(button, f"care/v1/{device}/button", button_payload(1), qos=1)
         # A later good message proves the duplicate was processed (and dropped) before it.
-        publish_and_wait(button, f"care/v1/{device}/status",
-                         orjson.dumps({"ts": time.time(), "seq": 1, "state": "online"}), qos=1)
+        publish_and_wait(
+            button,
+            f"care/v1/{device}/status",
+            orjson.dumps({"ts": time.time(), "seq": 1, "state": "online"}),
+            qos=1,
+        )
         assert wait_for(lambda: hub_server.hub.pipeline.metrics.duplicates >= 1, timeout=10)
         listed = alerts(hub_server, nurse)
         assert len(listed) == 1 and listed[0]["count"] == 1
@@ -103,7 +121,12 @@ def test_malformed_button_payload_is_dead_lettered_and_next_good_one_raises(
     screen = WsReader(hub_server, nurse)
     button = connect_client(hub_server.mqtt_url, f"{prefix}dev")
     publish_and_wait(button, f"care/v1/{device}/button", b"{not json", qos=1)
-    publish_and_wait(button, f"care/v1/{device}/button", orjson.dumps({"ts": 1.0, "seq": 1, "action": "dance"}), qos=1)
+    publish_and_wait(
+        button,
+        f"care/v1/{device}/button",
+        orjson.dumps({"ts": 1.0, "seq": 1, "action": "dance"}),
+        qos=1,
+    )
     publish_and_wait(button, f"care/v1/{device}/button", button_payload(2), qos=1)
     raised = screen.next_of("alert.raised")
     assert raised["data"]["device_id"] == device
@@ -125,7 +148,9 @@ def test_presence_acknowledges_and_cancel_closes(hub_server: HubServer, prefix: 
     nurse = hub_server.token("nurse")
     screen = WsReader(hub_server, nurse)
     button = connect_client(hub_server.mqtt_url, f"{prefix}dev")
-    with Collector(hub_server.mqtt_url, [f"care/v1/{device}/cmd"], client_id=f"{prefix}cmd") as cmds:
+    with Collector(
+        hub_server.mqtt_url, [f"care/v1/{device}/cmd"], client_id=f"{prefix}cmd"
+    ) as cmds:
         publish_and_wait(button, f"care/v1/{device}/button", button_payload(1, "call"), qos=1)
         first = screen.next_of("alert.raised")["data"]
         publish_and_wait(button, f"care/v1/{device}/button", button_payload(2, "presence"), qos=1)
@@ -154,7 +179,12 @@ def test_acknowledging_needs_a_staff_token(hub_server: HubServer, prefix: str) -
     alert_id = screen.next_of("alert.raised")["data"]["id"]
     with hub_server.client() as c:
         assert c.post(f"/api/alerts/{alert_id}/ack").status_code == 401
-        assert c.post(f"/api/alerts/{alert_id}/ack", headers={"Authorization": "Bearer forged"}).status_code == 401
+        assert (
+            c.post(
+                f"/api/alerts/{alert_id}/ack", headers={"Authorization": "Bearer forged"}
+            ).status_code
+            == 401
+        )
     with hub_server.client(hub_server.token("family")) as c:
         assert c.post(f"/api/alerts/{alert_id}/ack").status_code == 403
         assert c.post(f"/api/alerts/{alert_id}/resolve").status_code == 403
@@ -180,8 +210,13 @@ def test_websocket_resume_replays_missed_events(hub_server: HubServer, prefix: s
     # While the screen is away: a second resident calls, and the first call is updated.
     publish_and_wait(button, f"care/v1/{prefix}btn-2/button", button_payload(1), qos=1)
     publish_and_wait(button, f"care/v1/{prefix}btn-1/button", button_payload(2), qos=1)
-    assert wait_for(lambda: len(alerts(hub_server, nurse)) == 2 and
-                    max(a["count"] for a in alerts(hub_server, nurse)) == 2, timeout=10)
+    assert wait_for(
+        lambda: (
+            len(alerts(hub_server, nurse)) == 2
+            and max(a["count"] for a in alerts(hub_server, nurse)) == 2
+        ),
+        timeout=10,
+    )
     resumed = WsReader(hub_server, nurse, since=seen)
     missed = [resumed.next_of("alert.raised"), resumed.next_of("alert.updated")]
     assert [m["data"]["device_id"] for m in missed] == [f"{prefix}btn-2", f"{prefix}btn-1"]

@@ -20,18 +20,38 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 
 def episode_seed(prefix: str) -> dict:  # type: ignore[type-arg]
     seed = demo_seed(prefix)
-    zones = [{"name": "bed", "x0": rm.BED_RECT[0], "y0": rm.BED_RECT[1], "x1": rm.BED_RECT[2], "y1": rm.BED_RECT[3]},
-             {"name": "chair", "x0": rm.CHAIR_RECT[0], "y0": rm.CHAIR_RECT[1], "x1": rm.CHAIR_RECT[2],
-              "y1": rm.CHAIR_RECT[3]},
-             {"name": "bathroom", "x0": rm.BATHROOM_RECT[0], "y0": rm.BATHROOM_RECT[1],
-              "x1": rm.BATHROOM_RECT[2], "y1": rm.BATHROOM_RECT[3]}]
+    zones = [
+        {
+            "name": "bed",
+            "x0": rm.BED_RECT[0],
+            "y0": rm.BED_RECT[1],
+            "x1": rm.BED_RECT[2],
+            "y1": rm.BED_RECT[3],
+        },
+        {
+            "name": "chair",
+            "x0": rm.CHAIR_RECT[0],
+            "y0": rm.CHAIR_RECT[1],
+            "x1": rm.CHAIR_RECT[2],
+            "y1": rm.CHAIR_RECT[3],
+        },
+        {
+            "name": "bathroom",
+            "x0": rm.BATHROOM_RECT[0],
+            "y0": rm.BATHROOM_RECT[1],
+            "x1": rm.BATHROOM_RECT[2],
+            "y1": rm.BATHROOM_RECT[3],
+        },
+    ]
     for d in seed["devices"]:
         if d["type"] == "radar":
             d["zones"] = zones
     return seed
 
 
-def replay(server: HubServer, prefix: str, kind: str, seed: int, radar: str = "radar-1") -> rm.Episode:
+def replay(
+    server: HubServer, prefix: str, kind: str, seed: int, radar: str = "radar-1"
+) -> rm.Episode:
     """Publish an episode's windows as fast as the broker takes them (device time is what counts)."""
     rng = np.random.default_rng(seed)
     ep = rm.make_episode(kind, "clean", rng, t0_s=time.time() - 60)
@@ -39,7 +59,11 @@ def replay(server: HubServer, prefix: str, kind: str, seed: int, radar: str = "r
     device = f"{prefix}{radar}"
     for ev in rm.to_events(ep.rows, device, seq0=1):
         client.publish(f"care/v1/{device}/radar/frames", orjson.dumps(rm.to_payload(ev)), qos=0)
-    publish_and_wait(client, f"care/v1/{device}/status", orjson.dumps({"ts": time.time(), "seq": 1, "state": "online"}))
+    publish_and_wait(
+        client,
+        f"care/v1/{device}/status",
+        orjson.dumps({"ts": time.time(), "seq": 1, "state": "online"}),
+    )
     close_client(client)
     return ep
 
@@ -68,15 +92,20 @@ def test_replayed_fall_raises_a_critical_fall_alert(episode_hub: HubServer, pref
     screen.close()
 
 
-def test_lying_down_on_the_bed_is_not_a_fall_and_the_trail_shows_it(episode_hub: HubServer, prefix: str) -> None:
+def test_lying_down_on_the_bed_is_not_a_fall_and_the_trail_shows_it(
+    episode_hub: HubServer, prefix: str
+) -> None:
     nurse = episode_hub.token("nurse")
     ep = replay(episode_hub, prefix, "lie_on_bed", seed=12)
     assert not ep.is_fall
     with episode_hub.client(nurse) as c:
+
         def trail() -> dict:  # type: ignore[type-arg]
             return c.get("/api/residents/R-1/trail", params={"from": ep.rows.t0_s - 10}).json()  # type: ignore[no-any-return]
 
-        assert wait_for(lambda: any(v["zone"] == "room" for v in trail()["visits"]), timeout=15), trail()
+        assert wait_for(lambda: any(v["zone"] == "room" for v in trail()["visits"]), timeout=15), (
+            trail()
+        )
         time.sleep(1.0)
         assert [a for a in alerts(episode_hub, nurse) if a["type"] == "fall"] == []
         visits = trail()["visits"]
@@ -84,7 +113,9 @@ def test_lying_down_on_the_bed_is_not_a_fall_and_the_trail_shows_it(episode_hub:
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
-def test_radar_worker_process_detects_the_fall_and_reports_liveness(backend: Backend, prefix: str) -> None:
+def test_radar_worker_process_detects_the_fall_and_reports_liveness(
+    backend: Backend, prefix: str
+) -> None:
     """Large communities run the radar streams in a worker process; the result must be the same."""
     backend.settings.radar_workers = 1
     prepare_database(backend, episode_seed(prefix))
@@ -93,8 +124,11 @@ def test_radar_worker_process_detects_the_fall_and_reports_liveness(backend: Bac
         assert server.hub.radar_worker is not None and server.hub.radar_worker.is_alive()
         screen = WsReader(server, server.token("nurse"))
         client = connect_client(server.mqtt_url, f"{prefix}junk")
-        publish_and_wait(client, f"care/v1/{prefix}btn-1/radar/frames",  # a button posing as a radar
-                         orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}))
+        publish_and_wait(
+            client,
+            f"care/v1/{prefix}btn-1/radar/frames",  # a button posing as a radar
+            orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}),
+        )
         close_client(client)
         replay(server, prefix, "fall_backward", seed=21)
         event = screen.next_of("alert.raised", timeout=30)

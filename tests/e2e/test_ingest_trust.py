@@ -21,8 +21,15 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 
 
 def kit(seq: int, **values: Any) -> bytes:
-    return orjson.dumps({"ts": time.time(), "seq": seq, "resident": "R-1", "kind": "spo2",
-                         "values": values or {"percent": 97}})
+    return orjson.dumps(
+        {
+            "ts": time.time(),
+            "seq": seq,
+            "resident": "R-1",
+            "kind": "spo2",
+            "values": values or {"percent": 97},
+        }
+    )
 
 
 def db(server: HubServer, query: Any) -> Any:
@@ -38,8 +45,12 @@ def server_loop(server: HubServer) -> asyncio.AbstractEventLoop:
 
 
 def dead_letters(server: HubServer) -> list[Any]:
-    return db(server, select(DeadLetter.device_id, DeadLetter.reason, DeadLetter.topic, DeadLetter.excerpt)
-              .order_by(DeadLetter.id))
+    return db(
+        server,
+        select(
+            DeadLetter.device_id, DeadLetter.reason, DeadLetter.topic, DeadLetter.excerpt
+        ).order_by(DeadLetter.id),
+    )
 
 
 def measurement_count(server: HubServer) -> int:
@@ -49,7 +60,11 @@ def measurement_count(server: HubServer) -> int:
 def test_unknown_and_spoofing_devices_are_rejected(hub_server: HubServer, prefix: str) -> None:
     client = connect_client(hub_server.mqtt_url, f"{prefix}dev")
     # An unprovisioned id, and a call button pretending to be a health kit.
-    publish_and_wait(client, f"care/v1/{prefix}ghost/button", orjson.dumps({"ts": time.time(), "seq": 1, "action": "call"}))
+    publish_and_wait(
+        client,
+        f"care/v1/{prefix}ghost/button",
+        orjson.dumps({"ts": time.time(), "seq": 1, "action": "call"}),
+    )
     publish_and_wait(client, f"care/v1/{prefix}btn-1/kit", kit(1))
     publish_and_wait(client, f"care/v1/{prefix}kit-1/kit", kit(1))  # the good one beside them
     assert wait_for(lambda: measurement_count(hub_server) == 1, timeout=10)
@@ -60,35 +75,81 @@ def test_unknown_and_spoofing_devices_are_rejected(hub_server: HubServer, prefix
     close_client(client)
 
 
-def test_bad_payloads_are_dead_lettered_and_good_ones_beside_them_kept(hub_server: HubServer, prefix: str) -> None:
+def test_bad_payloads_are_dead_lettered_and_good_ones_beside_them_kept(
+    hub_server: HubServer, prefix: str
+) -> None:
     client = connect_client(hub_server.mqtt_url, f"{prefix}dev")
     topic = f"care/v1/{prefix}kit-1/kit"
     bad = [
         (b"x" * (64 * 1024 + 1), "too_large"),
         (b"\xff\xfe not json", "not_json"),
         (orjson.dumps([1, 2, 3]), "not_object"),
-        (orjson.dumps({"ts": time.time(), "seq": 2, "resident": "R-1", "kind": "spo2"}), "missing_field"),
+        (
+            orjson.dumps({"ts": time.time(), "seq": 2, "resident": "R-1", "kind": "spo2"}),
+            "missing_field",
+        ),
         (kit(3, percent=104), "out_of_range"),
-        (orjson.dumps({"ts": time.time(), "seq": 4, "resident": "R-1", "kind": "blood_pressure",
-                       "values": {"systolic": 80, "diastolic": 95}}), None),
-        (orjson.dumps({"ts": time.time(), "seq": 5, "resident": "R-1", "kind": "temperature",
-                       "values": {"celsius": 50}}), "out_of_range"),
-        (b'{"ts": 1764320000.0, "seq": 6, "resident": "R-1", "kind": "pulse", "values": {"bpm": NaN}}', None),
-        (orjson.dumps({"ts": time.time(), "seq": 115, "resident": "R-404", "kind": "spo2",
-                       "values": {"percent": 97}}), "unknown_resident"),
+        (
+            orjson.dumps(
+                {
+                    "ts": time.time(),
+                    "seq": 4,
+                    "resident": "R-1",
+                    "kind": "blood_pressure",
+                    "values": {"systolic": 80, "diastolic": 95},
+                }
+            ),
+            None,
+        ),
+        (
+            orjson.dumps(
+                {
+                    "ts": time.time(),
+                    "seq": 5,
+                    "resident": "R-1",
+                    "kind": "temperature",
+                    "values": {"celsius": 50},
+                }
+            ),
+            "out_of_range",
+        ),
+        (
+            b'{"ts": 1764320000.0, "seq": 6, "resident": "R-1", "kind": "pulse", "values": {"bpm": NaN}}',
+            None,
+        ),
+        (
+            orjson.dumps(
+                {
+                    "ts": time.time(),
+                    "seq": 115,
+                    "resident": "R-404",
+                    "kind": "spo2",
+                    "values": {"percent": 97},
+                }
+            ),
+            "unknown_resident",
+        ),
     ]
     # seqs keep rising in publish order (a lower one would be, rightly, a duplicate).
     for i, (payload, _) in enumerate(bad):
         publish_and_wait(client, topic, payload)
         publish_and_wait(client, topic, kit(100 + 2 * i))  # a good reading after each bad one
     radar = f"care/v1/{prefix}radar-1/radar/frames"
-    publish_and_wait(client, radar, orjson.dumps({"ts": time.time(), "seq": 1, "fps": -10,
-                                                  "frames": [{"targets": []}]}))
-    assert wait_for(lambda: measurement_count(hub_server) == len(bad), timeout=15), (measurement_count(hub_server), hub_server.hub.pipeline.metrics)
+    publish_and_wait(
+        client,
+        radar,
+        orjson.dumps({"ts": time.time(), "seq": 1, "fps": -10, "frames": [{"targets": []}]}),
+    )
+    assert wait_for(lambda: measurement_count(hub_server) == len(bad), timeout=15), (
+        measurement_count(hub_server),
+        hub_server.hub.pipeline.metrics,
+    )
     rows = dead_letters(hub_server)
     assert len(rows) == len(bad) + 1
     got = Counter(r for _, r, _, _ in rows)
-    expected = Counter(reason for _, reason in bad if reason) + Counter({"out_of_range": 1})  # + fps
+    expected = Counter(reason for _, reason in bad if reason) + Counter(
+        {"out_of_range": 1}
+    )  # + fps
     assert got - Counter({"inconsistent": 1, "not_json": 1}) >= expected - Counter()  # named codes
     assert sum(got.values()) == len(bad) + 1
     assert all(d in (f"{prefix}kit-1", f"{prefix}radar-1") for d, _, _, _ in rows)
@@ -98,12 +159,25 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_beside_them_kept(hub_serve
     close_client(client)
 
 
-def test_timestamp_far_from_hub_clock_is_accepted_but_flagged(hub_server: HubServer, prefix: str) -> None:
+def test_timestamp_far_from_hub_clock_is_accepted_but_flagged(
+    hub_server: HubServer, prefix: str
+) -> None:
     client = connect_client(hub_server.mqtt_url, f"{prefix}dev")
     device = f"{prefix}btn-1"
-    publish_and_wait(client, f"care/v1/{device}/status",
-                     orjson.dumps({"ts": time.time() - 3600, "seq": 1, "state": "online", "battery": 0.9,
-                                   "fw": "1.4.2", "rssi": -61}))
+    publish_and_wait(
+        client,
+        f"care/v1/{device}/status",
+        orjson.dumps(
+            {
+                "ts": time.time() - 3600,
+                "seq": 1,
+                "state": "online",
+                "battery": 0.9,
+                "fw": "1.4.2",
+                "rssi": -61,
+            }
+        ),
+    )
     admin = hub_server.token("admin")
 
     def health() -> dict[str, Any]:
@@ -118,7 +192,9 @@ def test_timestamp_far_from_hub_clock_is_accepted_but_flagged(hub_server: HubSer
     close_client(client)
 
 
-def test_last_will_silence_and_battery_raise_and_resolve(hub_server: HubServer, prefix: str) -> None:
+def test_last_will_silence_and_battery_raise_and_resolve(
+    hub_server: HubServer, prefix: str
+) -> None:
     nurse = hub_server.token("nurse")
     screen = WsReader(hub_server, nurse)
     client = connect_client(hub_server.mqtt_url, f"{prefix}dev")
@@ -126,16 +202,29 @@ def test_last_will_silence_and_battery_raise_and_resolve(hub_server: HubServer, 
     # The broker publishes a device's Last Will as a bare {"state":"offline"}.
     publish_and_wait(client, f"care/v1/{button}/status", b'{"state":"offline"}')
     raised = screen.next_of("alert.raised")["data"]
-    assert (raised["type"], raised["device_id"], raised["detail"]["reason"]) == ("device_offline", button, "last_will")
-    publish_and_wait(client, f"care/v1/{button}/status",
-                     orjson.dumps({"ts": time.time(), "seq": 2, "state": "online", "battery": 0.12}))
+    assert (raised["type"], raised["device_id"], raised["detail"]["reason"]) == (
+        "device_offline",
+        button,
+        "last_will",
+    )
+    publish_and_wait(
+        client,
+        f"care/v1/{button}/status",
+        orjson.dumps({"ts": time.time(), "seq": 2, "state": "online", "battery": 0.12}),
+    )
     events = [screen.next_of("alert.updated"), screen.next_of("alert.raised")]
-    assert events[0]["data"]["state"] == "resolved" and events[0]["data"]["outcome"] == "device_returned"
+    assert (
+        events[0]["data"]["state"] == "resolved"
+        and events[0]["data"]["outcome"] == "device_returned"
+    )
     assert events[1]["data"]["type"] == "battery_low" and events[1]["data"]["severity"] == "low"
     # A radar of a resident who lives alone that goes silent for 3 s is offline, severity high.
     radar = f"{prefix}radar-2"
-    publish_and_wait(client, f"care/v1/{radar}/radar/frames",
-                     orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}))
+    publish_and_wait(
+        client,
+        f"care/v1/{radar}/radar/frames",
+        orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}),
+    )
     offline = screen.next_of("alert.raised", timeout=15)["data"]
     while offline["device_id"] != radar:  # other radars of this facility go silent too
         offline = screen.next_of("alert.raised", timeout=15)["data"]
