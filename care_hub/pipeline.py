@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts.calls import Command, handle_button
 from alerts.detections import handle_detection
 from alerts.models import Alert
+from alerts.vitals import judge_kit_reading
 from care_hub.db import now_s
 from care_hub.detections import Detection
 from care_hub.events import EventBus
@@ -339,6 +340,13 @@ class IngestPipeline:
                             )
                         )
                         continue
+                    await judge_kit_reading(
+                        session,
+                        self.bus,
+                        device,
+                        ev,
+                        self.registry.resident_facility(ev.resident) or device.facility_id,
+                    )
                     session.add(
                         Measurement(
                             resident_id=ev.resident,

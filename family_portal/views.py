@@ -9,10 +9,24 @@ from sqlalchemy import select
 
 from care_hub.api.deps import CurrentUser, SessionDep
 from care_hub.db import now_s
+from care_hub.fhir import vitals_bundle
 from care_hub.models import Measurement, Resident, ZoneVisit
 
 router = APIRouter(prefix="/api/residents", tags=["residents"])
 DAY_S = 86_400.0
+
+# Normal bands for charts, per kind and value: the NEWS2 zero-score ranges (Royal College of
+# Physicians, 2017) and, for glucose, the ADA/consensus target range 3.9-10.0 mmol/L (Battelino
+# et al., Diabetes Care 2019). SpO2 scale 2 (hypercapnic failure) targets 88-92%.
+NORMAL_BANDS: dict[str, dict[str, list[float]]] = {
+    "blood_pressure": {"systolic": [111, 219], "pulse": [51, 90]},
+    "spo2": {"percent": [96, 100], "pulse": [51, 90]},
+    "pulse": {"bpm": [51, 90]},
+    "temperature": {"celsius": [36.1, 38.0]},
+    "glucose": {"mmol_l": [3.9, 10.0]},
+    "radar_vitals": {"breathing_bpm": [12, 20], "heart_bpm": [51, 90]},
+}
+SPO2_SCALE2_BAND: list[float] = [88.0, 92.0]
 
 
 async def _visible_resident(session: Any, resident_id: str, user: Any) -> Resident:
@@ -90,7 +104,7 @@ async def vitals(
     from_: Annotated[float | None, Query(alias="from")] = None,
     to: float | None = None,
 ) -> dict[str, Any]:
-    await _visible_resident(session, resident_id, user)
+    resident = await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
     query = select(Measurement).where(
         Measurement.resident_id == resident_id, Measurement.ts >= start, Measurement.ts <= end
@@ -112,5 +126,39 @@ async def vitals(
             }
             for m in rows
         ],
-        "bands": {},
+        "bands": _bands(resident),
     }
+
+
+def _bands(resident: Resident) -> dict[str, dict[str, list[float]]]:
+    bands = {kind: dict(values) for kind, values in NORMAL_BANDS.items()}
+    if resident.hypercapnic:
+        bands["spo2"]["percent"] = SPO2_SCALE2_BAND
+    return bands
+
+
+@router.get("/{resident_id}/fhir")
+async def fhir_export(
+    resident_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    from_: Annotated[float | None, Query(alias="from")] = None,
+    to: float | None = None,
+) -> dict[str, Any]:
+    """The resident's vitals as a FHIR R4 Bundle of Observations (LOINC), for a clinic's system."""
+    await _visible_resident(session, resident_id, user)
+    start, end = _window(from_, to)
+    rows = (
+        await session.scalars(
+            select(Measurement)
+            .where(
+                Measurement.resident_id == resident_id,
+                Measurement.ts >= start,
+                Measurement.ts <= end,
+            )
+            .order_by(Measurement.ts)
+            .limit(10_000)
+        )
+    ).all()
+    records = [{"kind": m.kind, "values": m.values, "ts": m.ts, "source": m.source} for m in rows]
+    return vitals_bundle(resident_id, records)
