@@ -152,6 +152,25 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_device(args: argparse.Namespace) -> int:
+    """Provision one device (the seed loader does the checks: facility, room and resident must exist)."""
+    zones = json.loads(Path(args.zones).read_text()) if args.zones else []
+    device = {
+        "id": args.device_id,
+        "type": args.type,
+        "facility_id": args.facility_id,
+        "room": args.room,
+        "resident_id": args.resident,
+        "zones": zones,
+    }
+    created = asyncio.run(_seed(_settings(args), {"version": 1, "devices": [device]}))
+    print(
+        f"device {args.device_id} "
+        + ("created" if created["devices"] else "already exists (unchanged)")
+    )
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from devices.mqtt_client import parse_mqtt_url
     from simulators.fleet import Fleet, MqttPublisher
@@ -307,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--resident", action="append", help="resident id a family user may see (repeatable)"
     )
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("add-device", help="provision a device (radar, button or kit)")
+    _add_common(p)
+    p.add_argument("device_id", help="the id it publishes under: [A-Za-z0-9_-]{1,64}")
+    p.add_argument("--type", required=True, choices=["radar", "button", "kit"])
+    p.add_argument("--facility-id", type=int, required=True)
+    p.add_argument("--room", help="room name (as in the seed), for radars and buttons")
+    p.add_argument("--resident", help="resident id it watches")
+    p.add_argument(
+        "--zones", help="JSON file: [{name, x0, y0, x1, y1}, ...] in room metres (radars)"
+    )
+    p.set_defaults(func=cmd_add_device)
 
     p = sub.add_parser("simulate", help="publish a simulated community to a broker")
     p.add_argument("--mqtt-url", required=False, help="broker, e.g. mqtt://127.0.0.1:1883")

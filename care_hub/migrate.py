@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+# alembic announces its plugins at INFO when its command module loads: noise for operators.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-import migrations
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+
+import migrations  # noqa: E402
 
 SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
 

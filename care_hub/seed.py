@@ -122,6 +122,10 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
             continue
         if not is_valid_device_id(d["id"]) or d["type"] not in device_service.DEVICE_TYPES:
             raise service.ProvisioningError(f"device {d['id']!r}: bad id or type {d.get('type')!r}")
+        if d["facility_id"] not in facility_ids:
+            raise service.ProvisioningError(
+                f"device {d['id']}: facility {d['facility_id']} does not exist"
+            )
         if d.get("resident_id") and d["resident_id"] not in resident_ids:
             raise service.ProvisioningError(
                 f"device {d['id']}: resident {d['resident_id']} does not exist"

@@ -11,6 +11,8 @@ from care_hub.api.deps import CurrentUser, SessionDep
 from care_hub.db import now_s
 from care_hub.fhir import vitals_bundle
 from care_hub.models import Measurement, Resident, ZoneVisit
+from care_hub.signal_core.behaviour import ResidentSettings, daily_summary
+from care_hub.signal_core.zones import ZoneVisit as ZoneVisitRecord
 
 router = APIRouter(prefix="/api/residents", tags=["residents"])
 DAY_S = 86_400.0
@@ -135,6 +137,37 @@ def _bands(resident: Resident) -> dict[str, dict[str, list[float]]]:
     if resident.hypercapnic:
         bands["spo2"]["percent"] = SPO2_SCALE2_BAND
     return bands
+
+
+@router.get("/{resident_id}/summary")
+async def summary(
+    resident_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    day_start: Annotated[
+        float | None, Query(description="local midnight, epoch s; default: 24 h ago")
+    ] = None,
+) -> dict[str, Any]:
+    """Daily summary from the trail: time in bed, active and away, bathroom visits, night-time bed
+    exits and room changes (`care_hub.signal_core.behaviour.daily_summary`)."""
+    resident = await _visible_resident(session, resident_id, user)
+    now = now_s()
+    start = day_start if day_start is not None else now - DAY_S
+    rows = (
+        await session.scalars(
+            select(ZoneVisit)
+            .where(ZoneVisit.resident_id == resident_id, ZoneVisit.entered_at < start + DAY_S)
+            .where((ZoneVisit.left_at.is_(None)) | (ZoneVisit.left_at >= start))
+            .order_by(ZoneVisit.entered_at)
+        )
+    ).all()
+    visits = [ZoneVisitRecord(0, v.zone, v.entered_at, v.left_at) for v in rows]  # type: ignore[arg-type]
+    s = daily_summary(visits, start, ResidentSettings(lives_alone=resident.lives_alone), now_s=now)
+    return {
+        "resident_id": resident_id,
+        "day_start": start,
+        **{k: getattr(s, k) for k in s.__slots__},
+    }
 
 
 @router.get("/{resident_id}/fhir")
