@@ -108,6 +108,7 @@ def radar_config(device: DeviceInfo) -> RadarConfig:
         zone_map=device.zone_map,
         lives_alone=device.lives_alone,
         at_risk=device.at_risk,
+        behaviour=dict(device.resident_settings.get("behaviour", {})),
     )
 
 

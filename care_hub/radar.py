@@ -57,7 +57,23 @@ class RadarConfig:
     zone_map: dict[str, Any] = field(default_factory=dict)  # {"bed": {"rect": [...]}, ...}
     lives_alone: bool = False
     at_risk: bool = False
-    confirm_s: float = 5.0
+    # Per-resident overrides of the behaviour rules (Resident.settings["behaviour"]), e.g.
+    # {"bathroom_max_min": 30, "night_start_h": 21, "no_movement_h": 8, "utc_offset_s": 3600}.
+    behaviour: dict[str, Any] = field(default_factory=dict)
+
+
+BEHAVIOUR_FIELDS = frozenset(behaviour.ResidentSettings.__dataclass_fields__) - {
+    "at_risk_of_falls",
+    "lives_alone",
+}
+
+
+def resident_settings(cfg: RadarConfig) -> behaviour.ResidentSettings:
+    """Defaults (cited in `signal_core.behaviour`) overridden by the resident's own settings."""
+    overrides = {k: v for k, v in cfg.behaviour.items() if k in BEHAVIOUR_FIELDS}
+    return behaviour.ResidentSettings(
+        at_risk_of_falls=cfg.at_risk, lives_alone=cfg.lives_alone, **overrides
+    )
 
 
 def zone_shapes(zone_map: dict[str, Any]) -> tuple[ZoneShape, ...]:
@@ -94,6 +110,7 @@ class RadarProcessor:
         self._slots: dict[str, int] = {}
         self._ids: list[str] = []
         self._configs: dict[str, RadarConfig] = {}
+        self._settings: dict[str, behaviour.ResidentSettings] = {}
         self._build()
 
     def _build(self) -> None:
@@ -127,6 +144,7 @@ class RadarProcessor:
                 self._slots[cfg.device_id] = slot
                 self._ids.append(cfg.device_id)
             self._configs[cfg.device_id] = cfg
+            self._settings[cfg.device_id] = resident_settings(cfg)
             self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
             maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
         self.zones.set_maps(maps)
@@ -205,9 +223,7 @@ class RadarProcessor:
             return []
         current = self.zones.current(slot)
         visits = list(self._visits[slot]) + ([current] if current is not None else [])
-        settings = behaviour.ResidentSettings(
-            at_risk_of_falls=cfg.at_risk, lives_alone=cfg.lives_alone
-        )
+        settings = self._settings.get(cfg.device_id) or resident_settings(cfg)
         found: list[Detection] = []
         for alert in behaviour.evaluate(visits, now_s, settings, self.zones.last_seen_s(slot)):
             if alert.key not in self._raised[slot]:

@@ -29,6 +29,7 @@ class DeviceInfo:
     slot: int  # row of this device in the signal core's state arrays
     lives_alone: bool = False
     at_risk: bool = False  # resident at risk of wandering / night-time bed exits
+    resident_settings: dict[str, Any] = field(default_factory=dict)
     zone_map: dict[str, Any] = field(default_factory=dict)
 
 
@@ -134,6 +135,7 @@ class DeviceRegistry:
             slot=slot,
             lives_alone=lives_alone,
             at_risk=at_risk,
+            resident_settings=dict(resident.settings or {}) if resident is not None else {},
             zone_map=dict(device.zone_map or {}),
         )
         self._by_id[device.id] = info

@@ -1,0 +1,81 @@
+"""The radar processor that feeds the signal core: behaviour overrides, vitals storage rate, apnea."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from care_hub.detections import ApneaFound, BehaviourFound, VitalsFound
+from care_hub.radar import RadarConfig, RadarProcessor, resident_settings
+from devices.events import Envelope, RadarFramesEvent, RadarVitalsEvent
+
+ZONES = {"bed": {"rect": [0.2, 3.0, 1.6, 4.9]}, "bathroom": {"rect": [2.6, 0.0, 4.0, 1.8]}}
+T0 = 1_764_320_000.0
+
+
+def window(
+    device: str, ts: float, seq: int, x: float, y: float, z: float = 1.0
+) -> RadarFramesEvent:
+    n = 10
+    f = np.full(n, np.nan)
+    return RadarFramesEvent(
+        Envelope(device, "radar/frames", ts, seq),
+        10.0,
+        n,
+        np.arange(n, dtype=np.int32),
+        np.ones(n, dtype=np.int64),
+        np.full(n, x),
+        np.full(n, y),
+        np.full(n, z) + np.random.default_rng(seq).normal(0, 0.02, n),
+        f,
+        f,
+        f,
+    )
+
+
+def vitals(
+    device: str, ts: float, seq: int, breaths_per_min: float, amplitude_mm: float = 5.0
+) -> RadarVitalsEvent:
+    t = ts + np.arange(100) / 20.0
+    x = amplitude_mm * np.sin(2 * np.pi * breaths_per_min / 60 * t) + np.random.default_rng(
+        seq
+    ).normal(0, 0.05, 100)
+    return RadarVitalsEvent(Envelope(device, "radar/vitals", ts, seq), 1, 20.0, x)
+
+
+def test_resident_overrides_change_the_behaviour_rules() -> None:
+    default = resident_settings(RadarConfig("r", "R-1"))
+    custom = resident_settings(
+        RadarConfig("r", "R-1", behaviour={"bathroom_max_min": 2, "unknown_key": 1})
+    )
+    assert custom.bathroom_max_min == 2 and default.bathroom_max_min != 2
+
+    proc = RadarProcessor(capacity=4)
+    proc.configure(RadarConfig("r", "R-1", ZONES, behaviour={"bathroom_max_min": 2}))
+    found = []
+    for s in range(300):  # five minutes standing in the bathroom
+        found += proc.process([window("r", T0 + s, s, 3.3, 0.9)], [])
+    alerts = [d for d in found if isinstance(d, BehaviourFound)]
+    assert [(a.kind, a.reason) for a in alerts] == [
+        ("inactivity", "bathroom_long")
+    ]  # once, not every 30 s
+
+
+def test_radar_vitals_are_stored_once_a_minute_and_apnea_is_reported() -> None:
+    proc = RadarProcessor(capacity=4)
+    proc.configure(RadarConfig("r", "R-1", ZONES))
+    found = []
+    for k in range(36):  # 3 minutes of 5 s windows at 15 breaths/min
+        found += proc.process([], [vitals("r", T0 + 5 * k, k, 15.0)])
+    stored = [d for d in found if isinstance(d, VitalsFound)]
+    assert 2 <= len(stored) <= 4
+    assert all(abs(d.breathing_bpm - 15.0) < 1.5 for d in stored if d.breathing_bpm is not None)
+    for k in range(36, 42):  # 30 s of flat chest: apnea
+        flat = RadarVitalsEvent(
+            Envelope("r", "radar/vitals", T0 + 5 * k, k),
+            1,
+            20.0,
+            np.random.default_rng(k).normal(0, 0.05, 100),
+        )
+        found += proc.process([], [flat])
+    apnea = [d for d in found if isinstance(d, ApneaFound)]
+    assert apnea and apnea[0].phase == "onset" and apnea[0].duration_s >= 10
