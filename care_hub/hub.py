@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -125,6 +126,7 @@ class Hub:
             bus=self.bus,
             radar_capacity=max(1024, 2 * len(radars)),
             in_process_radar=not use_worker,
+            fall_confirm_s=self.settings.fall_confirm_s,
         )
         if use_worker:
             self.radar_worker = RadarWorker(
@@ -135,9 +137,12 @@ class Hub:
                 on_report=self.pipeline.on_worker_report,
             )
             await asyncio.to_thread(
-                self.radar_worker.start,
-                [radar_config(d) for d in radars],
-                {d.id: d.type for d in self.registry.all()},
+                functools.partial(
+                    self.radar_worker.start,
+                    [radar_config(d) for d in radars],
+                    {d.id: d.type for d in self.registry.all()},
+                    fall_confirm_s=self.settings.fall_confirm_s,
+                )
             )
             self.pipeline.use_worker(self.radar_worker)
             log.info("radar streams of %d radars in a worker process", len(radars))

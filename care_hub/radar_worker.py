@@ -52,6 +52,7 @@ def worker_main(
     password: str | None,
     configs: list[Any],
     device_types: dict[str, str],
+    fall_confirm_s: float = 5.0,
 ) -> None:
     """Entry point of the worker process."""
     from care_hub.radar import RadarProcessor
@@ -60,7 +61,7 @@ def worker_main(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s"
     )
-    processor = RadarProcessor(capacity=max(1024, 2 * len(configs)))
+    processor = RadarProcessor(capacity=max(1024, 2 * len(configs)), confirm_s=fall_confirm_s)
     processor.configure_many(configs)
     types = dict(device_types)
     seqs = SeqTracker()
@@ -179,13 +180,18 @@ class RadarWorker:
         self._lock = threading.Lock()
 
     def start(
-        self, configs: list[Any], device_types: dict[str, str], *, timeout_s: float = 30.0
+        self,
+        configs: list[Any],
+        device_types: dict[str, str],
+        *,
+        fall_confirm_s: float = 5.0,
+        timeout_s: float = 30.0,
     ) -> None:
         ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads or event loop
         parent, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=worker_main,
-            args=(child, *self._args, configs, device_types),
+            args=(child, *self._args, configs, device_types, fall_confirm_s),
             name="care-hub-radar",
             daemon=True,
         )

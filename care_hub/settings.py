@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # Radar streams in a worker process of their own (uses the second core): None = automatic,
     # on from RADAR_WORKER_AUTO_MIN radars; 0 = in the hub process; 1 = always.
     radar_workers: int | None = None
+    # A fall is raised once the person has stayed down this long (device time): the cancel window.
+    # Commercial radars wait longer (Vayyar ~52 s, FIELD-NOTES); 5 s favours speed, because among
+    # people over 90 who fell, 30% lay on the floor for an hour or more (Fleming & Brayne, BMJ 2008).
+    fall_confirm_s: float = 5.0
     database_url: str = ""
     mqtt_url: str = ""
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
