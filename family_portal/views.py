@@ -16,6 +16,8 @@ from care_hub.signal_core.zones import ZoneVisit as ZoneVisitRecord
 
 router = APIRouter(prefix="/api/residents", tags=["residents"])
 DAY_S = 86_400.0
+# A chart needs no more; a week of one reading a minute is ~10,000.
+MAX_READINGS = 10_000
 
 # Normal bands for charts, per kind and value: the NEWS2 zero-score ranges (Royal College of
 # Physicians, 2017) and, for glucose, the ADA/consensus target range 3.9-10.0 mmol/L (Battelino
@@ -37,6 +39,17 @@ async def _visible_resident(session: Any, resident_id: str, user: Any) -> Reside
     if resident is None or not user.can_see_resident(resident.id, resident.facility_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"resident {resident_id} not found")
     return resident
+
+
+async def _measurements(
+    session: Any, resident_id: str, start: float, end: float, kind: str | None = None
+) -> list[Measurement]:
+    query = select(Measurement).where(
+        Measurement.resident_id == resident_id, Measurement.ts >= start, Measurement.ts <= end
+    )
+    if kind:
+        query = query.where(Measurement.kind == kind)
+    return list((await session.scalars(query.order_by(Measurement.ts).limit(MAX_READINGS))).all())
 
 
 def _window(from_: float | None, to: float | None) -> tuple[float, float]:
@@ -108,12 +121,7 @@ async def vitals(
 ) -> dict[str, Any]:
     resident = await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
-    query = select(Measurement).where(
-        Measurement.resident_id == resident_id, Measurement.ts >= start, Measurement.ts <= end
-    )
-    if kind:
-        query = query.where(Measurement.kind == kind)
-    rows = (await session.scalars(query.order_by(Measurement.ts).limit(10_000))).all()
+    rows = await _measurements(session, resident_id, start, end, kind)
     return {
         "resident_id": resident_id,
         "from": start,
@@ -181,17 +189,6 @@ async def fhir_export(
     """The resident's vitals as a FHIR R4 Bundle of Observations (LOINC), for a clinic's system."""
     await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
-    rows = (
-        await session.scalars(
-            select(Measurement)
-            .where(
-                Measurement.resident_id == resident_id,
-                Measurement.ts >= start,
-                Measurement.ts <= end,
-            )
-            .order_by(Measurement.ts)
-            .limit(10_000)
-        )
-    ).all()
+    rows = await _measurements(session, resident_id, start, end)
     records = [{"kind": m.kind, "values": m.values, "ts": m.ts, "source": m.source} for m in rows]
     return vitals_bundle(resident_id, records)
