@@ -255,3 +255,32 @@ def test_duplicate_seq_is_ignored_across_a_hub_restart(backend: Backend, prefix:
     assert server.hub.pipeline.metrics.duplicates == 1
     close_client(client)
     server.stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_many_devices_falling_silent_at_once_raise_one_facility_alert(
+    backend: Backend, prefix: str
+) -> None:
+    """A broker, network or power outage silences every radar: one alert says so, not 25."""
+    prepare_database(backend, demo_seed(prefix, residents=25))
+    server = HubServer(backend).start()
+    try:
+        nurse = server.token("nurse")
+        screen = WsReader(server, nurse)
+        raised = screen.next_of("alert.raised", timeout=15)["data"]
+        assert raised["type"] == "device_offline" and raised["device_id"] is None
+        assert raised["detail"]["reason"] == "mass_silence" and raised["detail"]["devices"] == 25
+        assert raised["severity"] == "high"
+        client = connect_client(server.mqtt_url, f"{prefix}dev")
+        for n in range(1, 26):  # the radars come back
+            client.publish(
+                f"care/v1/{prefix}radar-{n}/radar/frames",
+                orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}),
+            )
+        assert screen.next_of("alert.updated", timeout=15)["data"]["state"] == "resolved"
+        offline = [a for a in alerts(server, nurse) if a["type"] == "device_offline"]
+        assert len(offline) == 1
+        close_client(client)
+        screen.close()
+    finally:
+        server.stop()
