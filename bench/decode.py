@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from devices.contract import decode, decode_object, encode
+from devices.frames_batch import decode_frames_many
 
 # Messages per second for 10,000 residents (FIELD-NOTES "realistic mix"), per kind.
 MIX_PER_S: dict[str, float] = {
@@ -150,6 +151,37 @@ def main() -> None:
             f"  {label:<12} {mean:6.2f} us/msg weighted -> {1e6 / mean:>9,.0f} msg/s per core; "
             f"the mix costs {total * mean / 1e4:5.1f}% of one core"
         )
+    _batched_frames(args.seconds)
+
+
+def _batched_frames(seconds: float) -> None:
+    """radar/frames in batches of many different realistic windows: per-message decode vs batched.
+
+    Each window is different (as in the worker's drained batches), so the figures include the cache
+    and GC effects of a batch that the single-payload rows above do not see.
+    """
+    rng = random.Random(11)
+    print()
+    print("radar/frames in a batch of different windows (us/window, incl. orjson)")
+    print(f"{'windows':>9}{'decode':>10}{'batched':>10}{'speed-up':>10}")
+    for n in (1_000, 10_000):
+        items = [
+            (f"care/v1/radar-{i:05d}/radar/frames", encode(_frames_payload(rng, i)))
+            for i in range(n)
+        ]
+        rounds = max(3, int(seconds / 0.05))
+        per_message = batched = float("inf")
+        for _ in range(rounds):
+            start = time.perf_counter()
+            events = [decode(t, p) for t, p in items]
+            per_message = min(per_message, time.perf_counter() - start)
+            del events
+            start = time.perf_counter()
+            columns = decode_frames_many(items)
+            batched = min(batched, time.perf_counter() - start)
+            del columns
+        a, b = per_message / n * 1e6, batched / n * 1e6
+        print(f"{n:>9,}{a:>10.2f}{b:>10.2f}{a / b:>9.1f}x")
 
 
 if __name__ == "__main__":
