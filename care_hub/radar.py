@@ -25,7 +25,13 @@ from care_hub.detections import (
 )
 from care_hub.signal_core import behaviour, news2
 from care_hub.signal_core.apnea import ApneaDetector
-from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
+from care_hub.signal_core.falls import (
+    FallBatch,
+    FallDetection,
+    FallDetector,
+    FallParams,
+    make_batch,
+)
 from care_hub.signal_core.vitals import StorageRateLimiter, VitalsEstimator
 from care_hub.signal_core.zones import ZoneMap, ZoneShape, ZoneTracker, ZoneVisit
 from devices.events import RadarFramesEvent, RadarVitalsEvent
@@ -192,14 +198,22 @@ class RadarProcessor:
             out += self._vitals(vitals)
         return out
 
+    @property
+    def slot_of(self) -> dict[str, int]:
+        """device id -> row in the detectors' arrays (for `FramesColumns.slots_for`)."""
+        return self._slots
+
     def _frames(self, frames: list[RadarFramesEvent]) -> list[Detection]:
-        out: list[Detection] = []
         pairs = [
             (self._slots[ev.env.device_id], ev) for ev in frames if ev.env.device_id in self._slots
         ]
-        if not pairs:
+        return self.process_frames_batch(make_batch(pairs)) if pairs else []
+
+    def process_frames_batch(self, batch: FallBatch) -> list[Detection]:
+        """Many radars' windows already flattened (e.g. by `devices.frames_batch`)."""
+        out: list[Detection] = []
+        if batch.covered_slot.size == 0:
             return out
-        batch = make_batch(pairs)
         out += [self._fall(d) for d in self.falls.step(batch)]
         for visit in self.zones.step(
             batch.slot, batch.t_s, batch.x_m, batch.y_m, batch.covered_slot, batch.covered_until_s
