@@ -46,6 +46,7 @@ from devices.mqtt_client import MqttConnection, RawMessage
 from devices.registry import DeviceInfo, DeviceRegistry
 from devices.supervision import (
     CLOCK_SKEW_FLAG_S,
+    MASS_RESOLVE_REMAINING_FRACTION,
     MASS_SILENCE_FRACTION,
     MASS_SILENCE_MIN,
     Liveness,
@@ -53,6 +54,7 @@ from devices.supervision import (
     mark_mass_silence,
     mark_offline,
     mark_online,
+    resolve_mass_silence,
 )
 
 log = logging.getLogger(__name__)
@@ -185,6 +187,8 @@ class IngestPipeline:
         self.radar_cancel: Callable[[str, float], None] | None = None
         self.worker: RadarWorker | None = None
         self.status_book = StatusBook()
+        # facility -> (devices silenced together, ids still silent) while a mass alert is open
+        self.mass_silent: dict[int, tuple[int, set[str]]] = {}
         self.worker_reports: deque[WorkerReport] = deque()
         self._logged: Counter[str] = Counter()
         self._log_window = 0.0
@@ -316,6 +320,7 @@ class IngestPipeline:
                         if d is not None
                     ]
                     await mark_online(session, self.bus, back, at=now, alerted=self.offline_alerted)
+                    await self._mass_returns(session, back, now)
             if accepted:
                 await self._note_skew(session, accepted)
             statuses: list[tuple[DeviceInfo, StatusEvent, float]] = []
@@ -466,10 +471,35 @@ class IngestPipeline:
                     "%d devices of facility %s fell silent at once", len(devices), facility_id
                 )
                 await mark_mass_silence(session, self.bus, facility_id, devices, at=now)
+                total, still = self.mass_silent.get(facility_id, (0, set()))
+                self.mass_silent[facility_id] = (
+                    total + len(devices),
+                    still | {d.id for d in devices},
+                )
                 continue
             for device in devices:
                 await mark_offline(session, self.bus, device, reason="silent", at=now)
                 self.offline_alerted.add(device.id)
+
+    async def _mass_returns(
+        self, session: AsyncSession, back: list[DeviceInfo], now: float
+    ) -> None:
+        """Resolve a facility's mass-silence alert once most of its devices are back; the few
+        still silent then get device_offline alerts of their own."""
+        for facility_id in {d.facility_id for d in back}:
+            if facility_id not in self.mass_silent:
+                continue
+            total, still = self.mass_silent[facility_id]
+            still -= {d.id for d in back}
+            if len(still) > MASS_RESOLVE_REMAINING_FRACTION * total:
+                continue
+            del self.mass_silent[facility_id]
+            await resolve_mass_silence(session, self.bus, facility_id, at=now)
+            for device_id in still:
+                device = self.registry.get(device_id)
+                if device is not None:
+                    await mark_offline(session, self.bus, device, reason="silent", at=now)
+                    self.offline_alerted.add(device_id)
 
     async def _flush_last_seen(self, session: AsyncSession) -> None:
         rows = []

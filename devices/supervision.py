@@ -37,6 +37,9 @@ CLOCK_SKEW_FLAG_S = 30.0
 # alert tells the staff that, instead of a wall of thousands of per-device alerts.
 MASS_SILENCE_FRACTION = 0.2
 MASS_SILENCE_MIN = 20
+# A mass-silence alert resolves when all but this share of its devices are back; the ones still
+# silent then get their own device_offline alerts (they are broken, not the network).
+MASS_RESOLVE_REMAINING_FRACTION = 0.2
 # A radar watching someone who lives alone is their only safety net: its loss matters more.
 OFFLINE_SEVERITY_LIVES_ALONE_RADAR = "high"
 
@@ -189,22 +192,23 @@ async def mark_online(
                 note="device is back online",
                 at=at,
             )
-    facilities = {d.facility_id for d in devices}
-    for facility_id in facilities:
-        mass = (
-            await alert_service.find_active(session, mass_key(facility_id)) if facilities else None
+
+
+async def resolve_mass_silence(
+    session: AsyncSession, bus: EventBus, facility_id: int, *, at: float
+) -> None:
+    mass = await alert_service.find_active(session, mass_key(facility_id))
+    if mass is not None:
+        await alert_service.resolve(
+            session,
+            bus,
+            mass,
+            actor="system",
+            source="device",
+            outcome="device_returned",
+            note="devices are reporting again",
+            at=at,
         )
-        if mass is not None and mass.state == "open" and len(devices) >= MASS_SILENCE_MIN:
-            await alert_service.resolve(
-                session,
-                bus,
-                mass,
-                actor="system",
-                source="device",
-                outcome="device_returned",
-                note="devices are reporting again",
-                at=at,
-            )
 
 
 class StatusBook:
