@@ -35,7 +35,7 @@ OUTCOMES = (
 PRIORITY_BY_SEVERITY = {"critical": "high", "high": "high", "medium": "medium", "low": "low"}
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # 0 = most severe
 
-# Default severity by source (issue: fall/apnea critical, call high; the rest per facility settings).
+# Default severity by source: falls and apnea are critical, calls high; the rest per facility settings.
 DEFAULT_SEVERITY = {
     "fall": "critical",
     "apnea": "critical",
@@ -52,7 +52,7 @@ def priority(severity: str) -> str:
     return PRIORITY_BY_SEVERITY.get(severity, "low")
 
 
-# --- Issue 6: per-facility overrides, escalation tiers, snooze, shifts (all pure) -----------------
+# --- Per-facility overrides, escalation tiers, snooze, shifts (all pure) -----------------
 
 # Types whose severity a facility may change in Facility.settings["alerts"]["severity"]: the
 # nuisance-prone ones. Falls, apnea and calls keep their severity everywhere.

@@ -359,7 +359,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub-password", help="(generated if omitted)")
     p.set_defaults(func=cmd_broker_config)
 
-    # --- issue 6, alert engine: response-time report ---
     from alerts.report import cmd_report
 
     p = sub.add_parser("report", help="alert response times (median, p90) and false-alarm rates")
@@ -368,7 +367,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=float, default=30.0, help="window ending now (default 30 days)")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     p.set_defaults(func=cmd_report)
-    # --- end issue 6 ---
     return parser
 
 

@@ -87,11 +87,10 @@ class Hub:
             mqtt_url=mqtt_url,
             broker=broker,
         )
-        # --- issue 6, alert engine: escalation loop, cross-process fan-out, ingest leadership ---
+        # Alert engine: escalation loop, cross-process fan-out, and which process ingests.
         from alerts.engine import start_alert_engine
 
         ingest = await start_alert_engine(hub, db_schema=db_schema, ingest=ingest)
-        # --- end issue 6 ---
         if ingest:
             await hub._start_ingest()
         return hub

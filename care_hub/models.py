@@ -109,7 +109,7 @@ class EventLog(Base):
     facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
     resident_id: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column()
-    # Routing fields (issue 6): wall screens subscribe per floor/wing; `recipients` lists the user
+    # Routing fields: wall screens subscribe per floor/wing; `recipients` lists the user
     # ids an event is addressed to by the roster (None: everyone allowed to see the facility).
     floor: Mapped[str | None] = mapped_column(String(50))
     wing: Mapped[str | None] = mapped_column(String(50))

@@ -26,7 +26,7 @@ from devices.registry import DeviceInfo
 # window every second; buttons and kits send a status heartbeat every 60 s.
 EXPECTED_INTERVAL_S = {"radar": 1.0, "button": 60.0, "kit": 60.0}
 MISSED_INTERVALS = 3
-# Battery below this raises battery_low (issue 3); hysteresis avoids flapping at the threshold.
+# Battery below this raises battery_low; hysteresis avoids flapping at the threshold.
 BATTERY_LOW = 0.20
 BATTERY_OK = 0.25
 # A device clock this far from the hub's is flagged (stored on the device), not rejected: the data

@@ -1,4 +1,4 @@
-"""Trust rules of the ingest path, against a real hub and a real broker (issue 3)."""
+"""Trust rules of the ingest path, against a real hub and a real broker."""
 
 from __future__ import annotations
 
