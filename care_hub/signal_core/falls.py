@@ -16,7 +16,11 @@ How it works (the signal core's README for falls):
    chair) and either the track came out of a support zone, or it dropped from upright: the median
    1.5-4 s earlier was high and the descent from the last upright moment took at most
    ``max_descent_s`` (falls take 0.4-1 s, a faint 1.5-3 s; sitting down on the floor on purpose goes
-   via kneeling and takes longer). It is *confirmed* ``confirm_s`` after the estimated impact unless
+   via kneeling and takes longer). "Upright" is relative to the person: each slot keeps a running
+   high quantile of its upright heights, independent of track identity, so a track born at floor
+   level after a fall (too far from the old one to inherit it) is judged against it (TI's 0.6 x
+   rule), and 2.5 s of fresh data at kneeling height just before the floor vetoes a fall unless
+   the last step down was large. It is *confirmed* ``confirm_s`` after the estimated impact unless
    the person got up (2 s median back above ``getup_height_m``) or was seen mostly off the floor; a
    track that vanishes after a fall is presumed still down (TI's static clutter removal).
 5. Optionally (``FallParams.floor_dwell_s``), a person seen on the floor outside support zones for
@@ -137,6 +141,38 @@ DEFAULT_CONFIRM_S = 5.0
 # Floor dwell: the median of this many recent seconds of bins must be at floor level.
 DWELL_CHECK_S = 10.0
 MAX_BED_ZONES = 4
+# --- per-slot (per-room, per-person) upright reference ----------------------------------------
+# Independent of track identity: trackers re-number people, and a fall can move the centroid so far
+# that the post-fall track starts with no history. Each slot keeps a running 80th-percentile
+# estimate of its "height now" while upright (>= UPRIGHT_MIN_M: above kneeling 0.6-0.72 m), and the
+# last time and track at which anyone there was seen upright (3-bin median >= high_height_m).
+UPRIGHT_MIN_M = 0.75
+UPRIGHT_QUANTILE = 0.8
+UPRIGHT_STEP_M = 0.04  # per bin: rises 0.032 m, falls 0.008 m
+# TI's rule (FIELD-NOTES): fallen = below 0.6 x the person's height some seconds earlier. Used for a
+# track born at floor level (no history of its own) against the slot's upright reference.
+FALLEN_FRACTION = 0.6
+# The upright track must have been unseen this long when the floor-level track is judged (a visitor
+# still standing there is not the person who fell).
+ORPHAN_GONE_S = 1.0
+# "Upright" for the descent duration, relative to the person: a 3-bin median >= 0.8 x the slot's
+# upright reference (and >= high_height_m). Kneeling at 0.6-0.72 m under 0.25 m jitter often reaches
+# an absolute 0.8 m, which made a kneel-then-sit look like a 1-2 s fall (0.85 x cost a clean fall).
+UPRIGHT_REL = 0.8
+# Kneeling plateau: sitting down on the floor on purpose kneels first (1.5-2.5 s down, 1-3 s pause
+# at 0.6-0.72 m, 2.5-4 s down to 0.36-0.48 m); a fall or a faint crosses 0.55-0.8 m in under ~1 s.
+# KNEEL_BINS or more 3-bin medians in that band in the 6 s before the floor was reached veto an
+# upright fall (not a fall out of a support zone) unless the last step down was >= 0.3 m (kneeling
+# 0.6-0.72 m -> sitting 0.36-0.48 m drops ~0.25 m; a fall from an unmapped chair drops more).
+KNEEL_BAND_M = 0.55
+KNEEL_TOP_M = 0.8
+KNEEL_LOOKBACK_S = 6.0
+KNEEL_BINS = 5
+KNEEL_MAX_DROP_M = 0.3
+# Under holds the 3-bin median can confirm floor level seconds after the first floor bin: the first
+# such confirmation still judges the descent if the floor bin is at most this old (the reference
+# window is then taken before the floor bin, never after the fall).
+FIRST_LOW_MAX_S = 5.0
 
 FallKind = Literal["suspected", "confirmed", "cancelled", "floor_dwell"]
 CancelReason = Literal["got_up", "button", "not_down"]
@@ -319,6 +355,10 @@ class FallDetector:
         self._fsince = np.full((s, k), np.nan)
         self._fdone = np.zeros((s, k), dtype=np.bool_)
         self._fz = np.full((s, k), np.nan)
+        # per-slot upright reference: height estimate, last upright time and track
+        self._uref = np.full(s, np.nan)
+        self._uthigh = np.full(s, -np.inf)
+        self._ukhigh = np.full(s, -1, dtype=np.int64)
         # pending fall, one per slot
         self._pk = np.full(s, -1, dtype=np.int64)  # which track; -1 = none
         self._pimpact = np.full(s, np.nan)
@@ -359,6 +399,9 @@ class FallDetector:
         ):
             arr[slot] = val
         self._covered[slot] = -np.inf
+        self._uref[slot] = np.nan
+        self._uthigh[slot] = -np.inf
+        self._ukhigh[slot] = -1
         keep = self._h_slot != slot
         self._h_slot, self._h_tid = self._h_slot[keep], self._h_tid[keep]
         self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
@@ -666,6 +709,7 @@ class FallDetector:
         with np.errstate(invalid="ignore"):
             low = (short <= p.floor_height_m) & ~in_sup & (n_short >= SHORT_MIN_SAMPLES)
         self._floor_state(s, k, tb, short, low, in_sup, out)
+        self._upright_ref(s, k, tb, short, n_short, in_sup)
 
         # pending falls owned by these tracks
         own = self._pk[s] == k
@@ -701,14 +745,6 @@ class FallDetector:
             return
         sc1, kc1, tc = s[cand], k[cand], tb[cand]
         rz, rt = self._rz[sc1, kc1], self._rt[sc1, kc1]
-        with np.errstate(invalid="ignore"):
-            ref = (rt >= tc[:, None] - p.descent_window_s) & (
-                rt <= tc[:, None] - p.descent_ref_age_s
-            )
-        n_ref = ref.sum(axis=1)
-        n_ref_samples = np.where(ref, self._rn[sc1, kc1], 0.0).sum(axis=1)
-        pre = _row_median(np.where(ref, rz, np.nan))
-        from_sup = (ref & self._rsup[sc1, kc1]).sum(axis=1) * 2 > n_ref
         # descent duration: from the last bin whose 3-bin median was upright to now
         chron = (pos[cand][:, None] + 1 + np.arange(r)[None, :]) % r
         zc = np.take_along_axis(rz, chron, axis=1)
@@ -716,13 +752,27 @@ class FallDetector:
         med3 = _row_median(np.stack([zc[:, :-2], zc[:, 1:-1], zc[:, 2:]], axis=-1))
         with np.errstate(invalid="ignore"):
             tmid = tcr[:, 1:-1]
-            high = (med3 >= p.high_height_m) & np.isfinite(tmid)
+            # "upright" relative to this person's own standing height when known: kneeling at
+            # 0.6-0.72 m under 0.25 m jitter reaches an absolute 0.8 m, rarely 0.8 x a 1.1 m stance
+            high_thr = np.fmax(p.high_height_m, UPRIGHT_REL * self._uref[sc1])
+            high = (med3 >= high_thr[:, None]) & np.isfinite(tmid)
             t_high = np.max(np.where(high, tmid, -np.inf), axis=1)
             # descent = last upright bin -> first floor-level bin after it (not "now": a hold
             # after the impact must not make a fall look slow)
             low_after = (zc[:, 1:-1] <= p.floor_height_m) & (tmid > t_high[:, None])
             t_low = np.min(np.where(low_after, tmid, np.inf), axis=1)
             t_low = np.minimum(t_low, tc)
+            # reference ("before") window: 1.5-5 s before now, or before the first floor bin
+            # when the 3-bin median needed longer to confirm it (holds): never post-fall
+            anchor = np.where(tc - t_low > FLOOR_RECENT_S, t_low + p.descent_ref_age_s, tc)
+            ref = (rt >= anchor[:, None] - p.descent_window_s) & (
+                rt <= anchor[:, None] - p.descent_ref_age_s
+            )
+        n_ref = ref.sum(axis=1)
+        n_ref_samples = np.where(ref, self._rn[sc1, kc1], 0.0).sum(axis=1)
+        pre = _row_median(np.where(ref, rz, np.nan))
+        from_sup = (ref & self._rsup[sc1, kc1]).sum(axis=1) * 2 > n_ref
+        with np.errstate(invalid="ignore"):
             # upright reference: the bins up to 2 s before the last upright moment (under
             # holds and dropouts the 1.5-5 s window may be empty)
             near_high = (rt >= t_high[:, None] - 2.0) & (rt <= t_high[:, None] + BIN_S / 2)
@@ -744,12 +794,47 @@ class FallDetector:
                 & (pre_up - short[cand] >= p.min_drop_m)
                 & (n_up >= MIN_REF_SAMPLES)
             )
-            # judged when the floor is reached, not seconds later from the same descent
-            upright_fall = (seen_fall | unseen_fall) & (tc - t_low <= FLOOR_RECENT_S)
+            # orphan: this track never saw its person upright (born at floor level after a fall
+            # moved the centroid too far to inherit), but the slot saw someone upright shortly
+            # before on a track that has vanished since: judged against the slot's reference
+            uref = self._uref[sc1]
+            uth = self._uthigh[sc1]
+            ukh = self._ukhigh[sc1]
+            ukc = np.maximum(ukh, 0)
+            gone = (
+                (ukh == kc1)
+                | (self._tlast[sc1, ukc] < tc - ORPHAN_GONE_S)
+                | np.isnan(self._tlast[sc1, ukc])
+            )
+            orphan_fall = (
+                (ukh >= 0)
+                & (uth > t_high + BIN_S)
+                & (self._tborn[sc1, kc1] >= uth)
+                & gone
+                & (t_low - uth <= MAX_UNSEEN_DESCENT_S)
+                & (uref >= p.pre_min_height_m)
+                & (short[cand] <= FALLEN_FRACTION * uref)
+            )
+            # a kneeling plateau on the way down (KNEEL_BINS): 3-bin medians at 0.55-0.8 m in
+            # the 6 s before the floor was reached
+            band = (
+                (med3 >= KNEEL_BAND_M)
+                & (med3 < KNEEL_TOP_M)
+                & (tmid >= t_low[:, None] - KNEEL_LOOKBACK_S)
+                & (tmid < t_low[:, None])
+            )
+            plateau = _row_median(np.where(band, med3, np.nan))
+            kneeled = (band.sum(axis=1) >= KNEEL_BINS) & (plateau - short[cand] < KNEEL_MAX_DROP_M)
+            # judged when the floor is reached (or first confirmed by the 3-bin median under
+            # holds), not seconds later from the same descent
+            first_low = self._fsince[sc1, kc1] >= tc - BIN_S / 2
+            recent = (tc - t_low <= FLOOR_RECENT_S) | (first_low & (tc - t_low <= FIRST_LOW_MAX_S))
+            upright_fall = (seen_fall | unseen_fall | orphan_fall) & recent & ~kneeled
             support_fall = (
                 from_sup & (drop >= p.min_drop_from_bed_m) & (n_ref_samples >= MIN_REF_SAMPLES)
             )
             pre = np.where(unseen_fall & ~seen_fall, pre_up, pre)
+            pre = np.where(orphan_fall & ~seen_fall & ~unseen_fall, uref, pre)
         sus = upright_fall | support_fall
         if not sus.any():
             return
@@ -765,6 +850,29 @@ class FallDetector:
         self._px[ss] = xb[ci]
         self._py[ss] = yb[ci]
         self._emit(ss, "suspected", tc[si], out)
+
+    def _upright_ref(
+        self,
+        s: IntArr,
+        k: IntArr,
+        tb: FloatArr,
+        short: FloatArr,
+        n_short: FloatArr,
+        in_sup: BoolArr,
+    ) -> None:
+        """Per slot: running quantile of upright heights, and when/which track was last upright."""
+        with np.errstate(invalid="ignore"):
+            up = (short >= UPRIGHT_MIN_M) & (n_short >= SHORT_MIN_SAMPLES) & ~in_sup
+        if not up.any():
+            return
+        su, zu = s[up], short[up]
+        u = self._uref[su]
+        u = np.where(np.isnan(u), zu, u)
+        self._uref[su] = u + UPRIGHT_STEP_M * (UPRIGHT_QUANTILE - (zu < u))
+        with np.errstate(invalid="ignore"):
+            hi = up & (short >= self.params.high_height_m)
+        self._uthigh[s[hi]] = tb[hi]
+        self._ukhigh[s[hi]] = k[hi]
 
     def _floor_state(
         self,
