@@ -111,6 +111,7 @@ def radar_config(device: DeviceInfo) -> RadarConfig:
         lives_alone=device.lives_alone,
         at_risk=device.at_risk,
         behaviour=dict(device.resident_settings.get("behaviour", {})),
+        confirm_s=device.fall_confirm_s,
     )
 
 

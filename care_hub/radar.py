@@ -66,6 +66,8 @@ class RadarConfig:
     # Per-resident overrides of the behaviour rules (Resident.settings["behaviour"]), e.g.
     # {"bathroom_max_min": 30, "night_start_h": 21, "no_movement_h": 8, "utc_offset_s": 3600}.
     behaviour: dict[str, Any] = field(default_factory=dict)
+    # The facility's fall confirmation time (Facility.settings["fall_confirm_s"]); None: the hub's.
+    confirm_s: float | None = None
 
 
 BEHAVIOUR_FIELDS = frozenset(behaviour.ResidentSettings.__dataclass_fields__) - {
@@ -152,6 +154,7 @@ class RadarProcessor:
             self._configs[cfg.device_id] = cfg
             self._settings[cfg.device_id] = resident_settings(cfg)
             self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
+            self.falls.set_confirm_s(slot, cfg.confirm_s or self.params.confirm_s)
             maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
         self.zones.set_maps(maps)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from care_hub.models import Resident
+from care_hub.models import Facility, Resident
 from devices.models import Device
 
 # An unknown id is looked up in the database at most this often, so a flood of messages from an
@@ -30,6 +30,7 @@ class DeviceInfo:
     lives_alone: bool = False
     at_risk: bool = False  # resident at risk of wandering / night-time bed exits
     resident_settings: dict[str, Any] = field(default_factory=dict)
+    fall_confirm_s: float | None = None  # the facility's own, if it set one
     zone_map: dict[str, Any] = field(default_factory=dict)
 
 
@@ -39,6 +40,7 @@ class DeviceRegistry:
         self._by_id: dict[str, DeviceInfo] = {}
         self._by_slot: dict[int, DeviceInfo] = {}
         self._resident_facility: dict[str, int] = {}
+        self._fall_confirm: dict[int, float] = {}
         self._unknown_checked: dict[str, float] = {}
         self._next_slot = 0
         # Called with each device (re)loaded: the signal core and supervision size their arrays.
@@ -81,6 +83,12 @@ class DeviceRegistry:
 
     async def load(self) -> None:
         async with self._session_factory() as session:
+            for fid, fsettings in (
+                await session.execute(select(Facility.id, Facility.settings))
+            ).all():
+                value = (fsettings or {}).get("fall_confirm_s")
+                if isinstance(value, int | float) and value > 0:
+                    self._fall_confirm[fid] = float(value)
             for rid, fid in (
                 await session.execute(select(Resident.id, Resident.facility_id))
             ).all():
@@ -136,6 +144,7 @@ class DeviceRegistry:
             lives_alone=lives_alone,
             at_risk=at_risk,
             resident_settings=dict(resident.settings or {}) if resident is not None else {},
+            fall_confirm_s=self._fall_confirm.get(device.facility_id),
             zone_map=dict(device.zone_map or {}),
         )
         self._by_id[device.id] = info

@@ -79,3 +79,24 @@ def test_radar_vitals_are_stored_once_a_minute_and_apnea_is_reported() -> None:
         found += proc.process([], [flat])
     apnea = [d for d in found if isinstance(d, ApneaFound)]
     assert apnea and apnea[0].phase == "onset" and apnea[0].duration_s >= 10
+
+
+def test_a_facility_can_choose_its_own_fall_confirmation_time() -> None:
+    from care_hub.detections import FallFound
+    from simulators import radar_motion as rm
+
+    ep = rm.make_episode("fall_forward", "clean", np.random.default_rng(5), t0_s=T0)
+    assert ep.impact_s is not None
+    zones = {"bed": {"rect": list(rm.BED_RECT)}, "chair": {"rect": list(rm.CHAIR_RECT)}}
+    confirmed = {}
+    for confirm_s in (None, 20.0):
+        proc = RadarProcessor(capacity=4)
+        proc.configure(RadarConfig("r", "R-1", zones, confirm_s=confirm_s))
+        found = []
+        for ev in rm.to_events(ep.rows, "r"):
+            found += proc.process([ev], [])
+        falls = [d for d in found if isinstance(d, FallFound) and d.kind == "confirmed"]
+        assert len(falls) == 1
+        confirmed[confirm_s] = falls[0].at_s - falls[0].impact_s
+    assert abs(confirmed[None] - 5.0) < 1.0  # the hub's default
+    assert abs(confirmed[20.0] - 20.0) < 1.0

@@ -365,10 +365,18 @@ class FallDetector:
         self._psince = np.full(s, np.nan)
         self._ppre = np.full(s, np.nan)
         self._pfloor = np.full(s, np.nan)
+        # confirmation time per slot (a facility may choose its own cancel window)
+        self._confirm = np.full(s, self.params.confirm_s)
         self._px = np.full(s, np.nan)
         self._py = np.full(s, np.nan)
 
     # --- configuration ---------------------------------------------------------------------
+    def set_confirm_s(self, slot: int, confirm_s: float) -> None:
+        """How long the person must stay down on this slot before a fall is confirmed."""
+        if not confirm_s > 0:
+            raise ValueError("confirm_s must be positive")
+        self._confirm[slot] = confirm_s
+
     def set_bed_zones(self, slot: int, rects: Sequence[tuple[float, float, float, float]]) -> None:
         """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot:
         beds, and also chairs/sofas, where being low is not being on the floor. A drop out of one
@@ -716,7 +724,7 @@ class FallDetector:
         if own.any():
             oi = np.nonzero(own)[0]
             so = s[oi]
-            deadline = self._pimpact[so] + p.confirm_s
+            deadline = self._pimpact[so] + self._confirm[so]
             due = tb[oi] >= deadline
             self._resolve(so[due], deadline[due], out)
             live = oi[~due]
@@ -932,7 +940,7 @@ class FallDetector:
     def _deadline_pass(self, out: list[FallDetection]) -> None:
         s = np.nonzero(self._pk >= 0)[0]
         if s.size:
-            deadline = self._pimpact[s] + self.params.confirm_s
+            deadline = self._pimpact[s] + self._confirm[s]
             due = self._covered[s] >= deadline
             self._resolve(s[due], deadline[due], out)
         dwell_s = self.params.floor_dwell_s
