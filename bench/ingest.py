@@ -291,7 +291,7 @@ def main() -> int:
             flush=True,
         )
         last = (now, got, cpu, offered.value)
-    # Let the hub drain what is queued (in the broker, the worker, the hub): sustained throughput
+    # Let the hub drain what is queued (in the broker, the worker, the hub): how long it needs
     # is what it ingested over the whole time it needed.
     m1 = metrics()
     last_change = time.time()
@@ -311,7 +311,7 @@ def main() -> int:
     )
     print(
         f"offered {total_offered} msgs ({total_offered / args.duration:.0f}/s), hub received {total_got} "
-        f"({100 * total_got / max(1, total_offered):.1f}%) in {elapsed:.0f}s ({total_got / elapsed:.0f}/s sustained), accepted {m1['ingest']['accepted'] - m0['ingest'].get('accepted', 0)}, "
+        f"({100 * total_got / max(1, total_offered):.1f}%) the last of it {max(0.0, elapsed - args.duration):.1f} s after the publishers stopped, accepted {m1['ingest']['accepted'] - m0['ingest'].get('accepted', 0)}, "
         f"rejected {m1['ingest']['rejected_total']}"
     )
     print(
