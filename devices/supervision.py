@@ -180,35 +180,31 @@ async def mark_online(
         if device.id not in alerted:
             continue
         alerted.discard(device.id)
-        alert = await alert_service.find_active(session, offline_key(device.id))
-        if alert is not None:
-            await alert_service.resolve(
-                session,
-                bus,
-                alert,
-                actor="system",
-                source="device",
-                outcome="device_returned",
-                note="device is back online",
-                at=at,
-            )
+        await alert_service.resolve_active(
+            session,
+            bus,
+            dedupe_key=offline_key(device.id),
+            outcome="device_returned",
+            actor="system",
+            source="device",
+            note="device is back online",
+            at=at,
+        )
 
 
 async def resolve_mass_silence(
     session: AsyncSession, bus: EventBus, facility_id: int, *, at: float
 ) -> None:
-    mass = await alert_service.find_active(session, mass_key(facility_id))
-    if mass is not None:
-        await alert_service.resolve(
-            session,
-            bus,
-            mass,
-            actor="system",
-            source="device",
-            outcome="device_returned",
-            note="devices are reporting again",
-            at=at,
-        )
+    await alert_service.resolve_active(
+        session,
+        bus,
+        dedupe_key=mass_key(facility_id),
+        outcome="device_returned",
+        actor="system",
+        source="device",
+        note="devices are reporting again",
+        at=at,
+    )
 
 
 class StatusBook:
@@ -308,17 +304,16 @@ class StatusBook:
                 )
         elif battery >= BATTERY_OK and alerted:
             self.battery_alerted.discard(device.id)
-            active = await alert_service.find_active(session, battery_key(device.id))
-            if active is not None:
-                await alert_service.resolve(
-                    session,
-                    bus,
-                    active,
-                    actor="system",
-                    source="device",
-                    outcome="resolved",
-                    note="battery replaced or charged",
-                )
+            await alert_service.resolve_active(
+                session,
+                bus,
+                dedupe_key=battery_key(device.id),
+                outcome="resolved",
+                actor="system",
+                source="device",
+                note="battery replaced or charged",
+                at=at,
+            )
 
 
 # Changes smaller than these are not worth a database write (the last written value stays).
