@@ -21,6 +21,7 @@ from care_hub.db import make_engine, make_session_factory
 from care_hub.events import EventBus
 from care_hub.pipeline import IngestPipeline, radar_config
 from care_hub.radar_worker import RadarWorker
+from care_hub.security import LoginThrottle
 from care_hub.settings import Settings
 from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
@@ -47,6 +48,7 @@ class Hub:
     broker: EmbeddedBroker | None = None
     radar_worker: RadarWorker | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @classmethod
     async def start(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from care_hub.api.deps import CurrentUser, HubDep, SessionDep
@@ -16,15 +16,28 @@ router = APIRouter(prefix="/api", tags=["auth"])
 
 @router.post("/auth/token")
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], hub: HubDep, session: SessionDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    hub: HubDep,
+    session: SessionDep,
+    request: Request,
 ) -> dict[str, Any]:
+    address = request.client.host if request.client else "?"
+    wait_s = hub.login_throttle.retry_after(form.username, address)
+    if wait_s > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed sign-ins; try again later",
+            headers={"Retry-After": str(int(wait_s) + 1)},
+        )
     user = await authenticate(session=session, username=form.username, password=form.password)
     if user is None:
+        hub.login_throttle.failed(form.username, address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    hub.login_throttle.succeeded(form.username, address)
     access = issue_token(
         user_id=user.id, role=user.role, secret=hub.secret, ttl_s=hub.settings.token_ttl_s
     )
