@@ -5,7 +5,7 @@ None), when anyone was last seen, and the device time now; rules return the aler
 An alert's ``key`` identifies the situation, so the caller raises each key once.
 Telecare practice (FIELD-NOTES, "Care practice"): inactivity monitoring allows 30 minutes to 50
 hours without activity before alarming; bed sensors alarm when a person has not got up by a set
-time or has not returned to bed within a set time.
+time, has not returned to bed within a set time, or has not gone to bed by a set time.
 """
 
 from __future__ import annotations
@@ -34,9 +34,14 @@ BATHROOM_MAX_MIN = 45.0
 NO_MOVEMENT_H = 12.0
 # Not up by 10:00 local.
 UP_BY_H = 10.0
+# "Not in bed by" is off unless set per resident (e.g. 23.5 for 23:30): bedtimes vary too much
+# for one default. Judged for this many hours after the set time (then the night rules take over).
+IN_BED_BY_WINDOW_H = 6.0
 
 AlertKind = Literal["bed_exit", "inactivity"]
-Reason = Literal["bed_exit", "bathroom_long", "no_movement", "not_up_by", "not_back_to_bed"]
+Reason = Literal[
+    "bed_exit", "bathroom_long", "no_movement", "not_up_by", "not_back_to_bed", "not_in_bed_by"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,7 @@ class ResidentSettings:
     bathroom_max_min: float = BATHROOM_MAX_MIN
     no_movement_h: float = NO_MOVEMENT_H
     up_by_h: float | None = UP_BY_H  # None: rule off
+    in_bed_by_h: float | None = None  # None: rule off
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,15 @@ def evaluate(
         up_by = day0 + settings.up_by_h * HOUR_S
         if now_s >= up_by and cur.entered_at < up_by and h < settings.night_start_h:
             out.append(BehaviourAlert.make("inactivity", "not_up_by", up_by))
+    # not gone to bed by the set time (and not out of the home)
+    if settings.in_bed_by_h is not None and cur.zone not in ("bed", "away"):
+        h = local_hour(now_s, settings.utc_offset_s)
+        deadline = now_s - ((h - settings.in_bed_by_h) % 24.0) * HOUR_S  # latest past occurrence
+        in_bed_since = any(
+            v.zone == "bed" and (v.left_at is None or v.left_at > deadline) for v in visits
+        )
+        if now_s - deadline < IN_BED_BY_WINDOW_H * HOUR_S and not in_bed_since:
+            out.append(BehaviourAlert.make("inactivity", "not_in_bed_by", deadline))
     return out
 
 

@@ -85,3 +85,22 @@ def test_daily_summary() -> None:
     assert s.time_away_s == 2 * H
     assert s.time_active_s == (0.25 + 4 + 0.5 + 8) * H
     assert s.room_changes == 7
+
+
+def test_not_in_bed_by_set_time_only_when_asked_for() -> None:
+    by_2330 = ResidentSettings(in_bed_by_h=23.5)
+    up_late = [v("room", 18, 22), v("chair", 22, None)]
+    assert reasons(evaluate(up_late, MIDNIGHT + 23.0 * H, by_2330)) == set()  # not yet 23:30
+    alerts = evaluate(up_late, MIDNIGHT + 23.75 * H, by_2330)
+    assert "not_in_bed_by" in reasons(alerts)
+    assert {a.since_s for a in alerts if a.reason == "not_in_bed_by"} == {MIDNIGHT + 23.5 * H}
+    # Same after midnight (the set time was yesterday), with a stable key.
+    later = evaluate(up_late, MIDNIGHT + 24.5 * H, by_2330)
+    assert {a.key for a in later if a.reason == "not_in_bed_by"} == {
+        a.key for a in alerts if a.reason == "not_in_bed_by"
+    }
+    assert reasons(evaluate(up_late, MIDNIGHT + 23.75 * H, ResidentSettings())) == set()  # off
+    went_to_bed = [v("room", 18, 23.2), v("bed", 23.2, None)]
+    assert reasons(evaluate(went_to_bed, MIDNIGHT + 23.75 * H, by_2330)) == set()
+    out = [v("room", 18, 21), v("away", 21, None)]  # not at home: not this rule's business
+    assert "not_in_bed_by" not in reasons(evaluate(out, MIDNIGHT + 23.75 * H, by_2330))
