@@ -10,7 +10,8 @@ How it works (the signal core's README for falls):
    (FIELD-NOTES), and a held value counted many times would pass for stillness.
 3. Fresh rows are grouped into ``BIN_S`` bins per radar. Bin by bin (not frame by frame) they are
    associated by position to up to ``TRACKS_PER_SLOT`` tracks (nearest within a gate that widens
-   with time unseen; tids are ignored, trackers change them), and each track gets the bin's median
+   with time unseen; tids are ignored, trackers change them; a track seen just now in a support
+   zone wins over one unseen for seconds), and each track gets the bin's median
    height and position. A 1.5 s median of bin medians is the robust "height now".
 4. A fall is *suspected* when the height now reaches floor level outside any support zone (bed,
    chair) and either the track came out of a support zone, or it dropped from upright: the median
@@ -81,6 +82,10 @@ MERGE_SEEN_S = 2.0
 # shifts the centroid 0.4-0.9 m, plus ~0.15 m of xy jitter).
 INHERIT_M = 1.2
 INHERIT_SEEN_S = 1.0
+# Association: while a track seen within SUPPORT_RECENT_S was last in a support zone, tracks
+# unseen for over STALE_TRACK_S are not candidates (see _bin_step).
+SUPPORT_RECENT_S = 1.0
+STALE_TRACK_S = 3.0
 # Forget a track unseen this long (its pending fall, if any, is kept until resolved).
 TRACK_TTL_S = 20.0
 # With every track in use, a new target may replace one unseen for at least this long.
@@ -568,6 +573,18 @@ class FallDetector:
             gate = np.minimum(GATE_M + GATE_SPEED_MPS * np.nan_to_num(dt, nan=0.0), GATE_MAX_M)
             d = np.hypot(x[:, None] - self._tx[s], y[:, None] - self._ty[s])
             d = np.where(alive & (d <= gate), d, np.inf)
+            # a track just seen in a support zone (chair, bed) wins over a stale one, even a
+            # nearer one: the stale gate has widened to 2 m, and a fall out of a chair can land
+            # nearer to where the person walked seconds earlier than to the chair (and that
+            # stale track has no "before" of the sitting, so the fall went unnoticed)
+            stale = np.isfinite(d) & (dt > STALE_TRACK_S)
+            ri = np.nonzero(stale.any(axis=1))[0]
+            if ri.size:
+                sr = s[ri]
+                last = (self._rpos[sr] - 1) % RING_BINS
+                last_sup = self._rsup[sr[:, None], arange_k[None, :], last]
+                sup_now = np.isfinite(d[ri]) & last_sup & (dt[ri] <= SUPPORT_RECENT_S)
+                d[ri] = np.where(sup_now.any(axis=1)[:, None] & stale[ri], np.inf, d[ri])
         best = np.argmin(d, axis=1)
         bestd = d[np.arange(s.shape[0]), best]
         matched = np.isfinite(bestd)

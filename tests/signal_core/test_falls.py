@@ -7,7 +7,14 @@ import pytest
 
 from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
 from devices.events import Envelope, RadarFramesEvent
-from simulators.radar_motion import BED_RECT, CONFOUNDER_KINDS, FALL_KINDS, make_episode, to_events
+from simulators.radar_motion import (
+    BED_RECT,
+    CHAIR_RECT,
+    CONFOUNDER_KINDS,
+    FALL_KINDS,
+    make_episode,
+    to_events,
+)
 
 T0 = 1_764_320_000.0
 FPS = 10.0
@@ -322,3 +329,20 @@ def test_kneeling_plateau_before_the_floor_rarely_alarms_under_jitter() -> None:
     alarms = [seed for seed in range(40) if confirmed(run(events(z, z_sd=0.15, seed=seed)))]
     assert len(alarms) <= 2
     assert 10 not in alarms
+
+
+def test_fall_out_of_chair_landing_near_a_stale_track_is_a_fall() -> None:
+    # The person stood at (2.6, 2.0), the tracker jumped to the chair (a new track; the old one
+    # goes stale with a 2 m gate), sat 6 s, then fell out of the chair onto (3.2, 1.75): nearer
+    # the stale track than the chair track. The chair track, seen just now, must take the rows
+    # (the stale one has no "before" of the sitting, so the fall went unnoticed).
+    z = traj((4, STAND, STAND), (1, STAND, 0.75), (6, 0.75, 0.75), (0.6, 0.75, 0.3), (20, 0.3, 0.3))
+    n = z.shape[0]
+    i_chair, i_fall = 40, 110
+    x = np.where(np.arange(n) < i_chair, 2.6, 4.0)
+    y = np.where(np.arange(n) < i_chair, 2.0, 1.0)
+    x = np.where(np.arange(n) < i_fall + 5, x, 3.2)
+    y = np.where(np.arange(n) < i_fall + 5, y, 1.75)
+    det = FallDetector(1)
+    det.set_bed_zones(0, [CHAIR_RECT])
+    assert len(confirmed(run(events(z, x=x, y=y, z_sd=0.02), det))) == 1
