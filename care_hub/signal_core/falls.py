@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -394,22 +394,9 @@ class FallDetector:
 
     def reset_slot(self, slot: int) -> None:
         """Forget everything about a slot (device unbound or reassigned); keeps its bed zones."""
-        for arr, val in (
-            (self._tx, np.nan),
-            (self._ty, np.nan),
-            (self._tlast, np.nan),
-            (self._tborn, -np.inf),
-            (self._rz, np.nan),
-            (self._rx, np.nan),
-            (self._ry, np.nan),
-            (self._rt, np.nan),
-            (self._rn, 0.0),
-            (self._rsup, False),
-            (self._rpos, 0),
-            (self._fsince, np.nan),
-            (self._fdone, False),
-            (self._fz, np.nan),
-        ):
+        self._tx[slot] = np.nan
+        self._ty[slot] = np.nan
+        for arr, val in self._track_state():
             arr[slot] = val
         self._covered[slot] = -np.inf
         self._uref[slot] = np.nan
@@ -677,7 +664,12 @@ class FallDetector:
             arr[s, k] = arr[s, src]
 
     def _reset_tracks(self, s: IntArr, k: IntArr) -> None:
-        for arr, val in (
+        for arr, val in self._track_state():
+            arr[s, k] = val
+
+    def _track_state(self) -> tuple[tuple[npt.NDArray[Any], float | bool | int], ...]:
+        """Per-track arrays and their empty value (one list for slot and track resets)."""
+        return (
             (self._tlast, np.nan),
             (self._tborn, -np.inf),
             (self._rz, np.nan),
@@ -690,8 +682,7 @@ class FallDetector:
             (self._fsince, np.nan),
             (self._fdone, False),
             (self._fz, np.nan),
-        ):
-            arr[s, k] = val
+        )
 
     def _update(
         self,
