@@ -128,6 +128,7 @@ class Hub:
             radar_capacity=max(1024, 2 * len(radars)),
             in_process_radar=not use_worker,
             fall_confirm_s=self.settings.fall_confirm_s,
+            floor_dwell_s=self.settings.fall_floor_dwell_s,
         )
         if use_worker:
             self.radar_worker = RadarWorker(
@@ -143,6 +144,7 @@ class Hub:
                     [radar_config(d) for d in radars],
                     {d.id: d.type for d in self.registry.all()},
                     fall_confirm_s=self.settings.fall_confirm_s,
+                    floor_dwell_s=self.settings.fall_floor_dwell_s,
                 )
             )
             self.pipeline.use_worker(self.radar_worker)

@@ -167,6 +167,7 @@ class IngestPipeline:
         radar_capacity: int = 1024,
         in_process_radar: bool = True,
         fall_confirm_s: float = 5.0,
+        floor_dwell_s: float = 0.0,
     ) -> None:
         self.conn = conn
         self.registry = registry
@@ -182,7 +183,9 @@ class IngestPipeline:
         # Radar windows are processed here (in-process) unless a radar worker process owns them;
         # the worker's detections arrive in `inbox`.
         self.radar: RadarProcessor | None = (
-            RadarProcessor(radar_capacity, confirm_s=fall_confirm_s) if in_process_radar else None
+            RadarProcessor(radar_capacity, confirm_s=fall_confirm_s, floor_dwell_s=floor_dwell_s)
+            if in_process_radar
+            else None
         )
         self.inbox: deque[Detection] = deque()
         self.radar_cancel: Callable[[str, float], None] | None = None

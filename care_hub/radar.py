@@ -38,8 +38,11 @@ from devices.events import RadarFramesEvent, RadarVitalsEvent
 
 log = logging.getLogger(__name__)
 
-# Zones where lying or sitting low is not being on the floor (falls.set_bed_zones takes these).
+# Zones where lying or sitting low is not being on the floor (falls.set_bed_zones takes these):
+# beds and sofas at any height; seats only while the person is above floor level (someone low in
+# a chair's margin is on the floor beside it).
 SUPPORT_ZONES = ("bed", "chair", "sofa")
+SEAT_ZONES = ("chair",)
 # Behaviour rules are judged at most this often per radar (device time): their timescales are
 # minutes to hours, so 30 s keeps them timely at a tiny cost.
 BEHAVIOUR_EVERY_S = 30.0
@@ -98,23 +101,36 @@ def zone_shapes(zone_map: dict[str, Any]) -> tuple[ZoneShape, ...]:
     return tuple(shapes)
 
 
-def support_rects(zone_map: dict[str, Any]) -> list[tuple[float, float, float, float]]:
-    rects = []
+Rect = tuple[float, float, float, float]
+
+
+def support_rects(zone_map: dict[str, Any]) -> tuple[list[Rect], list[Rect]]:
+    """Bounding rectangles of the zone map's support zones: (beds and sofas, seats), at most 4."""
+    beds: list[Rect] = []
+    seats: list[Rect] = []
     for name, shape in zone_map.items():
-        if name in SUPPORT_ZONES and "rect" in shape:
+        if name not in SUPPORT_ZONES:
+            continue
+        if "rect" in shape:
             x0, y0, x1, y1 = shape["rect"]
-            rects.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-        elif name in SUPPORT_ZONES and "polygon" in shape:
+            rect = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        elif "polygon" in shape:
             xs = [p[0] for p in shape["polygon"]]
             ys = [p[1] for p in shape["polygon"]]
-            rects.append((min(xs), min(ys), max(xs), max(ys)))
-    return rects[:4]
+            rect = (min(xs), min(ys), max(xs), max(ys))
+        else:
+            continue
+        (seats if name in SEAT_ZONES else beds).append(rect)
+    beds = beds[:4]
+    return beds, seats[: 4 - len(beds)]
 
 
 class RadarProcessor:
-    def __init__(self, capacity: int = 1024, *, confirm_s: float = 5.0) -> None:
+    def __init__(
+        self, capacity: int = 1024, *, confirm_s: float = 5.0, floor_dwell_s: float = 0.0
+    ) -> None:
         self.capacity = capacity
-        self.params = FallParams(confirm_s=confirm_s)
+        self.params = FallParams(confirm_s=confirm_s, floor_dwell_s=floor_dwell_s or None)
         self._slots: dict[str, int] = {}
         self._ids: list[str] = []
         self._configs: dict[str, RadarConfig] = {}
@@ -153,7 +169,8 @@ class RadarProcessor:
                 self._ids.append(cfg.device_id)
             self._configs[cfg.device_id] = cfg
             self._settings[cfg.device_id] = resident_settings(cfg)
-            self.falls.set_bed_zones(slot, support_rects(cfg.zone_map))
+            beds, seats = support_rects(cfg.zone_map)
+            self.falls.set_bed_zones(slot, beds, seats=seats)
             self.falls.set_confirm_s(slot, cfg.confirm_s or self.params.confirm_s)
             maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
         self.zones.set_maps(maps)

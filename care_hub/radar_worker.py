@@ -56,6 +56,7 @@ def worker_main(
     configs: list[Any],
     device_types: dict[str, str],
     fall_confirm_s: float = 5.0,
+    floor_dwell_s: float = 0.0,
 ) -> None:
     """Entry point of the worker process."""
     from care_hub.radar import RadarProcessor
@@ -64,7 +65,9 @@ def worker_main(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s"
     )
-    processor = RadarProcessor(capacity=max(1024, 2 * len(configs)), confirm_s=fall_confirm_s)
+    processor = RadarProcessor(
+        capacity=max(1024, 2 * len(configs)), confirm_s=fall_confirm_s, floor_dwell_s=floor_dwell_s
+    )
     processor.configure_many(configs)
     types = dict(device_types)
     seqs = SeqTracker()
@@ -203,13 +206,14 @@ class RadarWorker:
         device_types: dict[str, str],
         *,
         fall_confirm_s: float = 5.0,
+        floor_dwell_s: float = 0.0,
         timeout_s: float = 30.0,
     ) -> None:
         ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads or event loop
         parent, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=worker_main,
-            args=(child, *self._args, configs, device_types, fall_confirm_s),
+            args=(child, *self._args, configs, device_types, fall_confirm_s, floor_dwell_s),
             name="care-hub-radar",
             daemon=True,
         )

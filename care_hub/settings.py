@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # Commercial radars wait longer (Vayyar ~52 s, FIELD-NOTES); 5 s favours speed, because among
     # people over 90 who fell, 30% lay on the floor for an hour or more (Fleming & Brayne, BMJ 2008).
     fall_confirm_s: float = 5.0
+    # Someone at floor level outside bed and chair zones this long without a recognised fall gets
+    # a `fall` alert of kind floor_dwell (0 = off): on low-cost radars held frames can hide a
+    # descent, and a person on the floor for minutes needs checking whatever brought them there.
+    fall_floor_dwell_s: float = Field(default=120.0, ge=0.0)
     database_url: str = ""
     mqtt_url: str = ""
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -493,6 +493,23 @@ def _start(rng: np.random.Generator, fps: float, p: Person) -> Script:
     return sc
 
 
+def _beside_furniture(x: float, y: float) -> tuple[float, float]:
+    """Nobody lies on the floor under a chair: a landing point inside the chair's footprint
+    (the open-floor clip box overlaps it) moves to just beyond its nearest edge."""
+    x0, y0, x1, y1 = CHAIR_RECT
+    if not (x0 < x < x1 and y0 < y < y1):
+        return x, y
+    gap = 0.05
+    exits = [
+        (x - x0, x0 - gap, y),
+        (x1 - x, x1 + gap, y),
+        (y - y0, x, y0 - gap),
+        (y1 - y, x, y1 + gap),
+    ]
+    _, nx, ny = min(exits)
+    return nx, ny
+
+
 def _fall_to_floor(
     sc: Script, rng: np.random.Generator, dur: tuple[float, float], shift_m: float, angle: float
 ) -> float:
@@ -500,6 +517,7 @@ def _fall_to_floor(
     zf = _u(rng, FLOOR_Z_RANGE_M)
     nx = float(np.clip(sc.x + shift_m * np.cos(angle), 1.5, 3.8))
     ny = float(np.clip(sc.y + shift_m * np.sin(angle), 0.8, 3.6))
+    nx, ny = _beside_furniture(nx, ny)
     sc.move(_u(rng, dur), z=zf, xy=(nx, ny), shape="fall", lying=True)
     return sc.t_s
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from care_hub.detections import ApneaFound, BehaviourFound, VitalsFound
-from care_hub.radar import RadarConfig, RadarProcessor, resident_settings
+from care_hub.detections import ApneaFound, BehaviourFound, FallFound, VitalsFound
+from care_hub.radar import RadarConfig, RadarProcessor, resident_settings, support_rects
 from devices.events import Envelope, RadarFramesEvent, RadarVitalsEvent
 
 ZONES = {"bed": {"rect": [0.2, 3.0, 1.6, 4.9]}, "bathroom": {"rect": [2.6, 0.0, 4.0, 1.8]}}
@@ -82,7 +82,6 @@ def test_radar_vitals_are_stored_once_a_minute_and_apnea_is_reported() -> None:
 
 
 def test_a_facility_can_choose_its_own_fall_confirmation_time() -> None:
-    from care_hub.detections import FallFound
     from simulators import radar_motion as rm
 
     ep = rm.make_episode("fall_forward", "clean", np.random.default_rng(5), t0_s=T0)
@@ -100,3 +99,32 @@ def test_a_facility_can_choose_its_own_fall_confirmation_time() -> None:
         confirmed[confirm_s] = falls[0].at_s - falls[0].impact_s
     assert abs(confirmed[None] - 5.0) < 1.0  # the hub's default
     assert abs(confirmed[20.0] - 20.0) < 1.0
+
+
+def test_support_rects_split_beds_and_sofas_from_chairs() -> None:
+    beds, seats = support_rects(
+        {
+            "bed": {"rect": [1.2, 5.0, 0.2, 3.0]},
+            "chair": {"polygon": [[3.6, 0.6], [4.4, 0.6], [4.0, 1.4]]},
+            "sofa": {"rect": [0.0, 0.0, 2.0, 0.8]},
+            "bathroom": {"rect": [3.8, 3.8, 5.0, 5.0]},
+        }
+    )
+    assert beds == [(0.2, 3.0, 1.2, 5.0), (0.0, 0.0, 2.0, 0.8)]
+    assert seats == [(3.6, 0.6, 4.4, 1.4)]
+
+
+def test_someone_on_the_floor_for_minutes_is_reported_when_floor_dwell_is_on() -> None:
+    # a slow sit on the floor (kneel, pause, slow descent: no fall is recognised), then 3 minutes
+    # there; the hub turns this on by default (settings.fall_floor_dwell_s = 120 s)
+    heights = [1.0] * 5 + [0.8, 0.66, 0.66, 0.66, 0.6, 0.54, 0.48, 0.42] + [0.42] * 180
+    kinds = {}
+    for dwell_s in (0.0, 120.0):
+        proc = RadarProcessor(capacity=4, floor_dwell_s=dwell_s)
+        proc.configure(RadarConfig("r", "R-1", ZONES))
+        found = []
+        for s, z in enumerate(heights):
+            found += proc.process([window("r", T0 + s, s, 2.5, 2.5, z)], [])
+        kinds[dwell_s] = [d.kind for d in found if isinstance(d, FallFound)]
+    assert "confirmed" not in kinds[0.0] and "floor_dwell" not in kinds[0.0]
+    assert kinds[120.0].count("floor_dwell") == 1

@@ -117,6 +117,12 @@ MIN_REF_SAMPLES = 3
 MIN_DROP_FROM_BED_M = 0.0
 # Bed rectangles are widened by this margin so a sleeper's xy jitter at the edge stays "in bed".
 BED_MARGIN_M = 0.15
+# The margin around a seat (chair) protects only someone sitting on it: a seated person's radar
+# centroid is 0.6-0.85 m, so at or below this height just outside a chair's footprint the person is
+# on the floor beside or in front of it (sliding off a chair is a common fall). Beds and sofas
+# keep their whole margin: people lie on them, and "floor beds" for residents at risk are 0.2 m
+# high. Inside a chair's footprint nobody lies on the floor: low there is still the chair.
+SEAT_FLOOR_M = 0.45
 # Before a fall from upright the reference is at least this (standing centroid 0.9-1.2 m).
 PRE_MIN_HEIGHT_M = 0.7
 # "Upright" for the descent duration: a 3-bin median at least this high (kneeling 0.6-0.72 m,
@@ -289,8 +295,8 @@ def _row_median(values: FloatArr) -> FloatArr:
     return out
 
 
-def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -> BoolArr:
-    """True where point i lies in any of its rectangles ``rects[i]`` (k, 4: xmin, ymin, xmax, ymax).
+def in_each_rect(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -> BoolArr:
+    """(n, k): whether point i lies in its rectangle ``rects[i, j]`` (xmin, ymin, xmax, ymax).
 
     Unused rectangles are NaN and never match.
     """
@@ -301,7 +307,15 @@ def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -
             & (y[:, None] >= rects[..., 1] - margin_m)
             & (y[:, None] <= rects[..., 3] + margin_m)
         )
-    return np.asarray(inside.any(axis=-1), dtype=np.bool_)
+    return np.asarray(inside, dtype=np.bool_)
+
+
+def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -> BoolArr:
+    """True where point i lies in any of its rectangles ``rects[i]`` (k, 4: xmin, ymin, xmax, ymax).
+
+    Unused rectangles are NaN and never match.
+    """
+    return np.asarray(in_each_rect(x, y, rects, margin_m).any(axis=-1), dtype=np.bool_)
 
 
 def _group_medians(g: IntArr, *values: FloatArr) -> tuple[IntArr, IntArr, list[FloatArr]]:
@@ -332,6 +346,7 @@ class FallDetector:
         self.params = params or FallParams()
         s, k, r = capacity, TRACKS_PER_SLOT, RING_BINS
         self._bed = np.full((s, MAX_BED_ZONES, 4), np.nan)
+        self._seat = np.zeros((s, MAX_BED_ZONES), dtype=np.bool_)
         self._covered = np.full(s, -np.inf)
         # last row per (slot, tid), to recognise held repeats across batches
         e, ei = np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -382,15 +397,25 @@ class FallDetector:
             raise ValueError("confirm_s must be positive")
         self._confirm[slot] = confirm_s
 
-    def set_bed_zones(self, slot: int, rects: Sequence[tuple[float, float, float, float]]) -> None:
-        """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot:
-        beds, and also chairs/sofas, where being low is not being on the floor. A drop out of one
-        of them onto the floor nearby (rolling out of bed, sliding off a chair) is a fall."""
-        if len(rects) > MAX_BED_ZONES:
-            raise ValueError(f"at most {MAX_BED_ZONES} bed zones per slot")
+    def set_bed_zones(
+        self,
+        slot: int,
+        rects: Sequence[tuple[float, float, float, float]],
+        seats: Sequence[tuple[float, float, float, float]] = (),
+    ) -> None:
+        """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot,
+        where being low is not being on the floor: ``rects`` for beds and sofas (any height),
+        ``seats`` for chairs (only above ``SEAT_FLOOR_M``: lower is on the floor next to it).
+        A drop out of one of them onto the floor nearby (rolling out of bed, sliding off a
+        chair) is a fall."""
+        zones = [*rects, *seats]
+        if len(zones) > MAX_BED_ZONES:
+            raise ValueError(f"at most {MAX_BED_ZONES} bed and seat zones per slot")
         self._bed[slot] = np.nan
-        for i, (x0, y0, x1, y1) in enumerate(rects):
+        self._seat[slot] = False
+        for i, (x0, y0, x1, y1) in enumerate(zones):
             self._bed[slot, i] = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+            self._seat[slot, i] = i >= len(rects)
 
     def reset_slot(self, slot: int) -> None:
         """Forget everything about a slot (device unbound or reassigned); keeps its bed zones."""
@@ -720,11 +745,16 @@ class FallDetector:
         # where: the same window's median position (one phantom bin cannot move it off the bed)
         xs = _row_median(np.where(recent, self._rx[sc, kc, idx], np.nan))
         ys = _row_median(np.where(recent, self._ry[sc, kc, idx], np.nan))
-        in_sup = in_rects(xs, ys, self._bed[s], BED_MARGIN_M)
+        seat = self._seat[s]
+        near = in_each_rect(xs, ys, self._bed[s], BED_MARGIN_M)
+        # on a support for sure: a bed's margin or a chair's footprint
+        on_sup = (near & ~seat).any(axis=1) | in_rects(xs, ys, self._bed[s])
+        with np.errstate(invalid="ignore"):
+            in_sup = on_sup | ((near & seat).any(axis=1) & (short > SEAT_FLOOR_M))
         self._fz[s, k] = short
         with np.errstate(invalid="ignore"):
             low = (short <= p.floor_height_m) & ~in_sup & (n_short >= SHORT_MIN_SAMPLES)
-        self._floor_state(s, k, tb, short, low, in_sup, out)
+        self._floor_state(s, k, tb, short, low, on_sup, out)
         self._upright_ref(s, k, tb, short, n_short, in_sup)
 
         # pending falls owned by these tracks

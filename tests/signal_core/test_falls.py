@@ -346,3 +346,40 @@ def test_fall_out_of_chair_landing_near_a_stale_track_is_a_fall() -> None:
     det = FallDetector(1)
     det.set_bed_zones(0, [CHAIR_RECT])
     assert len(confirmed(run(events(z, x=x, y=y, z_sd=0.02), det))) == 1
+
+
+# CHAIR_RECT spans x 3.6-4.4, y 0.6-1.4; the detector's margin around support zones is 0.15 m.
+SEATED = 0.75
+SLIDE_OFF = traj((6, SEATED, SEATED), (0.8, SEATED, 0.3), (20, 0.3, 0.3))
+
+
+def _slide_off_chair(landing_x: float) -> tuple[np.ndarray, np.ndarray]:
+    n = SLIDE_OFF.shape[0]
+    x = np.where(np.arange(n) < 64, 4.0, landing_x)
+    return x, np.full(n, 1.0)
+
+
+def test_sliding_off_a_chair_onto_the_floor_in_front_of_it_is_a_fall() -> None:
+    # lands 0.1 m in front of the seat: inside the chair zone's margin, on the floor
+    x, y = _slide_off_chair(3.5)
+    seat = FallDetector(1)
+    seat.set_bed_zones(0, [], seats=[CHAIR_RECT])
+    assert len(confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), seat))) == 1
+    # the same place beside a bed (or sofa) is lying on it: beds keep their whole margin
+    bed = FallDetector(1)
+    bed.set_bed_zones(0, [CHAIR_RECT])
+    assert confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), bed)) == []
+
+
+def test_sinking_low_inside_a_chair_is_not_a_fall() -> None:
+    # a deep armchair: the centroid sinks to 0.4 m but stays inside the chair's footprint
+    x, y = _slide_off_chair(3.9)
+    det = FallDetector(1)
+    det.set_bed_zones(0, [], seats=[CHAIR_RECT])
+    assert confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), det)) == []
+
+
+def test_bed_and_seat_zones_share_the_limit() -> None:
+    det = FallDetector(1)
+    with pytest.raises(ValueError):
+        det.set_bed_zones(0, [BED_RECT] * 3, seats=[CHAIR_RECT, CHAIR_RECT])
