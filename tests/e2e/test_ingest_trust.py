@@ -144,6 +144,8 @@ def test_bad_payloads_are_dead_lettered_and_good_ones_beside_them_kept(
         measurement_count(hub_server),
         hub_server.hub.pipeline.metrics,
     )
+    # the radar window travels its own path (batched frames decoding): wait for its dead letter too
+    assert wait_for(lambda: len(dead_letters(hub_server)) == len(bad) + 1, timeout=15)
     rows = dead_letters(hub_server)
     assert len(rows) == len(bad) + 1
     got = Counter(r for _, r, _, _ in rows)
