@@ -442,7 +442,11 @@ class IngestPipeline:
                     self.liveness.grace(now)
                     was_connected = connected
                     continue
-                if len(self.conn.queue) > BATCH_MAX or len(self.worker_reports) > 2:
+                if (
+                    len(self.conn.queue) > BATCH_MAX
+                    or len(self.worker_reports) > 2
+                    or (self.worker is not None and self.worker.progress.behind(time.monotonic()))
+                ):
                     # We are behind: last-seen times are stale, silence may be ours. Judge later.
                     continue
                 silent = self.liveness.sweep(now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing as mp
 import threading
 import time
@@ -34,6 +35,39 @@ RADAR_SUBSCRIPTIONS = (("care/v1/+/radar/frames", 0), ("care/v1/+/radar/vitals",
 WORKER_TICK_S = 0.05
 # Cap on rejections forwarded per batch: a flood of junk must not flood the pipe (counts stay exact).
 MAX_REJECTS_FORWARDED = 200
+# The hub judges no radar silent while the worker is this far behind: the radars' last-seen times
+# are stale and the silence is the worker's (a radar is silent after 3 s). Judging anyway turned a
+# slow patch into thousands of offline/online transitions, which slowed the hub further.
+WORKER_BEHIND_S = 1.0
+# How long a lag notice counts without a newer one (an idle worker sends none).
+WORKER_LAG_VALID_S = 5.0
+# A batch running this long is a stuck worker, not a slow one: then silence is real.
+WORKER_STUCK_S = 30.0
+
+
+class WorkerProgress:
+    """What the hub knows of the worker's progress: the queueing delay of the batch it started
+    last, and whether that batch is still running. Times are the hub's monotonic clock."""
+
+    def __init__(self) -> None:
+        self.lag_s = 0.0
+        self.lag_at = -math.inf
+        self.busy_since: float | None = None
+
+    def started(self, lag_s: float, at: float) -> None:
+        self.lag_s, self.lag_at, self.busy_since = lag_s, at, at
+
+    def finished(self) -> None:
+        self.busy_since = None
+
+    def behind(self, now: float) -> bool:
+        busy = self.busy_since
+        if busy is not None:
+            if now - busy > WORKER_STUCK_S:
+                return False
+            if now - busy > WORKER_BEHIND_S:
+                return True
+        return self.lag_s > WORKER_BEHIND_S and now - self.lag_at <= WORKER_LAG_VALID_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +134,7 @@ def worker_main(
         if not batch:
             time.sleep(WORKER_TICK_S)
             continue
+        conn.send(("busy", time.time() - batch[0].received_at))
         conn.send(("report", screen_and_process(batch, processor, types, seqs)))
 
 
@@ -195,6 +230,7 @@ class RadarWorker:
     ) -> None:
         self._args = (mqtt_url, client_id, username, password)
         self._on_report = on_report
+        self.progress = WorkerProgress()
         self._conn: Connection | None = None
         self._proc: mp.process.BaseProcess | None = None
         self._reader: threading.Thread | None = None
@@ -233,7 +269,10 @@ class RadarWorker:
                 msg = self._conn.recv()
             except (EOFError, OSError):
                 return
-            if msg[0] == "report":
+            if msg[0] == "busy":
+                self.progress.started(msg[1], time.monotonic())
+            elif msg[0] == "report":
+                self.progress.finished()
                 self._on_report(msg[1])
 
     def send(self, *msg: Any) -> None:

@@ -1,0 +1,38 @@
+"""The hub's view of the radar worker's progress decides whether radar silence can be judged."""
+
+from __future__ import annotations
+
+from care_hub.radar_worker import (
+    WORKER_BEHIND_S,
+    WORKER_LAG_VALID_S,
+    WORKER_STUCK_S,
+    WorkerProgress,
+)
+
+
+def test_a_worker_keeping_up_is_not_behind() -> None:
+    p = WorkerProgress()
+    assert not p.behind(100.0)
+    p.started(0.05, at=100.0)
+    p.finished()
+    assert not p.behind(100.1)
+
+
+def test_queueing_delay_over_a_second_means_behind_until_a_newer_notice_or_it_expires() -> None:
+    p = WorkerProgress()
+    p.started(WORKER_BEHIND_S + 2.0, at=100.0)
+    p.finished()
+    assert p.behind(100.5)
+    assert not p.behind(100.0 + WORKER_LAG_VALID_S + 0.1)  # idle since: no newer notice
+    p.started(0.1, at=101.0)  # caught up
+    p.finished()
+    assert not p.behind(101.1)
+
+
+def test_a_long_batch_means_behind_and_a_stuck_worker_does_not_hide_silence() -> None:
+    p = WorkerProgress()
+    p.started(0.0, at=100.0)
+    assert not p.behind(100.0 + WORKER_BEHIND_S / 2)
+    assert p.behind(100.0 + WORKER_BEHIND_S + 0.5)
+    # a batch that never ends is a stuck worker: radars must be judged (and reported) silent
+    assert not p.behind(100.0 + WORKER_STUCK_S + 1.0)
