@@ -20,7 +20,7 @@ from care_hub.broker import EmbeddedBroker
 from care_hub.db import make_engine, make_session_factory
 from care_hub.events import EventBus
 from care_hub.pipeline import IngestPipeline, radar_config
-from care_hub.radar_worker import RadarWorker
+from care_hub.radar_worker import RadarWorkerGroup
 from care_hub.security import LoginThrottle
 from care_hub.settings import Settings
 from devices.contract import SUBSCRIPTION_FILTERS
@@ -31,6 +31,8 @@ from devices.registry import DeviceRegistry
 log = logging.getLogger(__name__)
 
 # From this many radars the radar streams get a worker process (the second core) by default.
+# More workers (CARE_HUB_RADAR_WORKERS=N) are for machines with more cores: on 2 cores, two
+# workers measured no better than one (worker 0 still receives every radar topic).
 RADAR_WORKER_AUTO_MIN = 300
 
 
@@ -46,7 +48,7 @@ class Hub:
     conn: MqttConnection | None = None
     pipeline: IngestPipeline | None = None
     broker: EmbeddedBroker | None = None
-    radar_worker: RadarWorker | None = None
+    radar_worker: RadarWorkerGroup | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
@@ -103,7 +105,9 @@ class Hub:
         password = m.password.get_secret_value() if m.password else None
         radars = [d for d in self.registry.all() if d.type == "radar"]
         workers = self.settings.radar_workers
-        use_worker = bool(workers) if workers is not None else len(radars) >= RADAR_WORKER_AUTO_MIN
+        if workers is None:
+            workers = int(len(radars) >= RADAR_WORKER_AUTO_MIN)
+        use_worker = workers > 0
         subscriptions = (
             tuple(f for f in SUBSCRIPTION_FILTERS if "/radar/" not in f[0])
             if use_worker
@@ -131,7 +135,8 @@ class Hub:
             floor_dwell_s=self.settings.fall_floor_dwell_s,
         )
         if use_worker:
-            self.radar_worker = RadarWorker(
+            self.radar_worker = RadarWorkerGroup(
+                workers,
                 mqtt_url=self.mqtt_url,
                 client_id=f"{client_id}-radar",
                 username=m.username,
@@ -148,7 +153,7 @@ class Hub:
                 )
             )
             self.pipeline.use_worker(self.radar_worker)
-            log.info("radar streams of %d radars in a worker process", len(radars))
+            log.info("radar streams of %d radars in %d worker process(es)", len(radars), workers)
         await self.pipeline.load_offline_alerts()
         await asyncio.to_thread(self.conn.start)
         self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))

@@ -28,7 +28,7 @@ from care_hub.detections import Detection
 from care_hub.events import EventBus
 from care_hub.models import Measurement
 from care_hub.radar import RadarConfig, RadarProcessor
-from care_hub.radar_worker import RadarWorker, WorkerReport
+from care_hub.radar_worker import RadarWorkerGroup, WorkerReport
 from devices.contract import ContractError, decode, excerpt
 from devices.dedupe import SeqTracker
 from devices.events import (
@@ -189,7 +189,7 @@ class IngestPipeline:
         )
         self.inbox: deque[Detection] = deque()
         self.radar_cancel: Callable[[str, float], None] | None = None
-        self.worker: RadarWorker | None = None
+        self.worker: RadarWorkerGroup | None = None
         self.status_book = StatusBook()
         # facility -> (devices silenced together, ids still silent) while a mass alert is open
         self.mass_silent: dict[int, tuple[int, set[str]]] = {}
@@ -214,7 +214,7 @@ class IngestPipeline:
         elif device.type == "radar" and self.radar is not None:
             self.radar.configure(radar_config(device))
 
-    def use_worker(self, worker: RadarWorker) -> None:
+    def use_worker(self, worker: RadarWorkerGroup) -> None:
         """Hand the radar topics to a worker process (started by the hub with the current radars)."""
         self.worker = worker
         self.radar = None
@@ -445,7 +445,7 @@ class IngestPipeline:
                 if (
                     len(self.conn.queue) > BATCH_MAX
                     or len(self.worker_reports) > 2
-                    or (self.worker is not None and self.worker.progress.behind(time.monotonic()))
+                    or (self.worker is not None and self.worker.behind(time.monotonic()))
                 ):
                     # We are behind: last-seen times are stale, silence may be ours. Judge later.
                     continue

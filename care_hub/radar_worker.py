@@ -16,6 +16,7 @@ import math
 import multiprocessing as mp
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -41,7 +42,8 @@ MAX_REJECTS_FORWARDED = 200
 WORKER_BEHIND_S = 1.0
 # How long a lag notice counts without a newer one (an idle worker sends none).
 WORKER_LAG_VALID_S = 5.0
-# A batch running this long is a stuck worker, not a slow one: then silence is real.
+# A batch running this long (or a worker silent this long after its start) is a stuck worker,
+# not a slow one: then silence is real.
 WORKER_STUCK_S = 30.0
 
 
@@ -70,6 +72,15 @@ class WorkerProgress:
         return self.lag_s > WORKER_BEHIND_S and now - self.lag_at <= WORKER_LAG_VALID_S
 
 
+def partition(device_id: str, parts: int) -> int:
+    """Which of ``parts`` workers owns a radar: stable across restarts and processes."""
+    return zlib.crc32(device_id.encode()) % parts if parts > 1 else 0
+
+
+def radar_topics(device_id: str) -> tuple[tuple[str, int], ...]:
+    return ((f"care/v1/{device_id}/radar/frames", 0), (f"care/v1/{device_id}/radar/vitals", 0))
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerReport:
     detections: list[Any]
@@ -91,8 +102,14 @@ def worker_main(
     device_types: dict[str, str],
     fall_confirm_s: float = 5.0,
     floor_dwell_s: float = 0.0,
+    part: int = 0,
+    parts: int = 1,
 ) -> None:
-    """Entry point of the worker process."""
+    """Entry point of the worker process ``part`` of ``parts``.
+
+    Worker 0 subscribes to every radar topic, so radars that are unknown, of the wrong type or
+    spoofing still get their dead letters; it drops the windows of provisioned radars that another
+    worker owns. Workers 1.. subscribe to their own radars' topics only."""
     from care_hub.radar import RadarProcessor
     from devices.mqtt_client import MqttConnection
 
@@ -105,14 +122,31 @@ def worker_main(
     processor.configure_many(configs)
     types = dict(device_types)
     seqs = SeqTracker()
+    subscribed = {c.device_id for c in configs}
     mqtt = MqttConnection(
         mqtt_url,
         client_id=client_id,
         username=username,
         password=password,
-        subscriptions=RADAR_SUBSCRIPTIONS,
+        subscriptions=(
+            RADAR_SUBSCRIPTIONS
+            if part == 0
+            else tuple(t for d in sorted(subscribed) for t in radar_topics(d))
+        ),
         persistent=False,
     )
+    foreign: dict[str, bool] = {}  # worker 0: topic -> another worker owns it
+
+    def is_foreign(topic: str) -> bool:
+        hit = foreign.get(topic)
+        if hit is None:
+            levels = topic.split("/")
+            device = levels[2] if len(levels) > 2 else ""
+            hit = types.get(device) == "radar" and partition(device, parts) != 0
+            if len(foreign) < 200_000:
+                foreign[topic] = hit
+        return hit
+
     mqtt.start()
     conn.send(("ready",))
     while True:
@@ -124,13 +158,20 @@ def worker_main(
             if msg[0] == "config":
                 processor.configure(msg[1])
                 types[msg[1].device_id] = "radar"
+                foreign.clear()
+                if part != 0 and msg[1].device_id not in subscribed:
+                    subscribed.add(msg[1].device_id)
+                    mqtt.subscribe(radar_topics(msg[1].device_id))
             elif msg[0] == "type":
                 types[msg[1]] = msg[2]
+                foreign.clear()
             elif msg[0] == "cancel":
                 found = processor.cancel_fall(msg[1], msg[2])
                 if found is not None:
                     conn.send(("report", WorkerReport([found], [], 0, 0, 0, {}, [])))
         batch = mqtt.drain(20_000)
+        if parts > 1 and part == 0 and batch:
+            batch = [m for m in batch if not is_foreign(m.topic)]
         if not batch:
             time.sleep(WORKER_TICK_S)
             continue
@@ -243,14 +284,25 @@ class RadarWorker:
         *,
         fall_confirm_s: float = 5.0,
         floor_dwell_s: float = 0.0,
+        part: int = 0,
+        parts: int = 1,
         timeout_s: float = 30.0,
     ) -> None:
         ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads or event loop
         parent, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=worker_main,
-            args=(child, *self._args, configs, device_types, fall_confirm_s, floor_dwell_s),
-            name="care-hub-radar",
+            args=(
+                child,
+                *self._args,
+                configs,
+                device_types,
+                fall_confirm_s,
+                floor_dwell_s,
+                part,
+                parts,
+            ),
+            name=f"care-hub-radar-{part}",
             daemon=True,
         )
         self._proc.start()
@@ -259,6 +311,9 @@ class RadarWorker:
         if not parent.poll(timeout_s) or parent.recv() != ("ready",):
             self.stop()
             raise RuntimeError("radar worker did not start (see its log)")
+        # until its first report the worker counts as busy since now (subscribing, first batch):
+        # radars are not judged silent for up to WORKER_STUCK_S after a start
+        self.progress.started(0.0, time.monotonic())
         self._reader = threading.Thread(target=self._read, name="radar-worker-reader", daemon=True)
         self._reader.start()
 
@@ -284,6 +339,9 @@ class RadarWorker:
     def is_alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
+    def behind(self, now: float) -> bool:
+        return self.progress.behind(now)
+
     def stop(self) -> None:
         self.send("stop")
         if self._proc is not None:
@@ -292,3 +350,80 @@ class RadarWorker:
                 self._proc.kill()
         if self._conn is not None:
             self._conn.close()
+
+
+class RadarWorkerGroup:
+    """One or more radar workers, each owning the radars ``partition`` gives it, behind the
+    interface of one: configuration and cancels go to the owner, reports to one callback."""
+
+    def __init__(
+        self,
+        parts: int,
+        *,
+        mqtt_url: str,
+        client_id: str,
+        username: str | None,
+        password: str | None,
+        on_report: Callable[[WorkerReport], None],
+    ) -> None:
+        if parts < 1:
+            raise ValueError("at least one radar worker")
+        self.workers = [
+            RadarWorker(
+                mqtt_url=mqtt_url,
+                client_id=f"{client_id}-radar" if k == 0 else f"{client_id}-radar{k}",
+                username=username,
+                password=password,
+                on_report=on_report,
+            )
+            for k in range(parts)
+        ]
+
+    def start(
+        self,
+        configs: list[Any],
+        device_types: dict[str, str],
+        *,
+        fall_confirm_s: float = 5.0,
+        floor_dwell_s: float = 0.0,
+    ) -> None:
+        n = len(self.workers)
+        try:
+            for k, worker in enumerate(self.workers):
+                worker.start(
+                    [c for c in configs if partition(c.device_id, n) == k],
+                    device_types,
+                    fall_confirm_s=fall_confirm_s,
+                    floor_dwell_s=floor_dwell_s,
+                    part=k,
+                    parts=n,
+                )
+        except Exception:
+            self.stop()
+            raise
+
+    def send(self, *msg: Any) -> None:
+        n = len(self.workers)
+        if msg[0] == "config":
+            owner = partition(msg[1].device_id, n)
+            for k, worker in enumerate(self.workers):
+                if k == owner:
+                    worker.send(*msg)
+                else:  # worker 0 must know it belongs elsewhere
+                    worker.send("type", msg[1].device_id, "radar")
+        elif msg[0] == "cancel":
+            self.workers[partition(msg[1], n)].send(*msg)
+        else:
+            for worker in self.workers:
+                worker.send(*msg)
+
+    def behind(self, now: float) -> bool:
+        """Whether any worker is behind (its radars' silence must not be judged yet)."""
+        return any(w.progress.behind(now) for w in self.workers)
+
+    def is_alive(self) -> bool:
+        return all(w.is_alive() for w in self.workers)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()

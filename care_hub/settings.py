@@ -56,9 +56,10 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # Convenience flat aliases: CARE_HUB_DATABASE_URL and CARE_HUB_MQTT_URL.
-    # Radar streams in a worker process of their own (uses the second core): None = automatic,
-    # on from RADAR_WORKER_AUTO_MIN radars; 0 = in the hub process; 1 = always.
-    radar_workers: int | None = None
+    # Radar streams in worker processes of their own (the other core): None = automatic (one
+    # worker from 300 radars); 0 = in the hub process; N = N workers, each owning the radars a
+    # hash of their id gives it (for machines with more than 2 cores).
+    radar_workers: int | None = Field(default=None, ge=0, le=8)
     # A fall is raised once the person has stayed down this long (device time): the cancel window.
     # Commercial radars wait longer (Vayyar ~52 s, FIELD-NOTES); 5 s favours speed, because among
     # people over 90 who fell, 30% lay on the floor for an hour or more (Fleming & Brayne, BMJ 2008).

@@ -89,6 +89,10 @@ class _Client(mqtt.Client):
         return rc
 
 
+# Topic filters per SUBSCRIBE packet (a radar worker may hold thousands of per-device topics).
+SUBSCRIBE_CHUNK = 500
+
+
 class RawMessage(NamedTuple):
     topic: str
     payload: bytes
@@ -144,7 +148,9 @@ class MqttConnection:
             log.error("MQTT connect to %s:%s refused: %s", self.host, self.port, reason)
             return
         self.connect_count += 1
-        client.subscribe(list(self.subscriptions))
+        subs = list(self.subscriptions)
+        for i in range(0, len(subs), SUBSCRIBE_CHUNK):  # thousands of per-device topics: in parts
+            client.subscribe(subs[i : i + SUBSCRIBE_CHUNK])
         self.connected.set()
         log.info("MQTT connected to %s:%s", self.host, self.port)
 
@@ -153,6 +159,12 @@ class MqttConnection:
     ) -> None:
         self.connected.clear()
         log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason)
+
+    def subscribe(self, filters: tuple[tuple[str, int], ...]) -> None:
+        """Add topic filters now and on every reconnect."""
+        self.subscriptions = (*self.subscriptions, *filters)
+        if filters and self.connected.is_set():
+            self._client.subscribe(list(filters))
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         self.queue.append(RawMessage(msg.topic, bytes(msg.payload), msg.qos, msg.mid, time.time()))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from care_hub.radar import RadarConfig
 from care_hub.radar_worker import (
     WORKER_BEHIND_S,
     WORKER_LAG_VALID_S,
     WORKER_STUCK_S,
+    RadarWorkerGroup,
     WorkerProgress,
+    partition,
 )
 
 
@@ -36,3 +39,26 @@ def test_a_long_batch_means_behind_and_a_stuck_worker_does_not_hide_silence() ->
     assert p.behind(100.0 + WORKER_BEHIND_S + 0.5)
     # a batch that never ends is a stuck worker: radars must be judged (and reported) silent
     assert not p.behind(100.0 + WORKER_STUCK_S + 1.0)
+
+
+def test_a_group_routes_configuration_and_cancels_to_the_owner() -> None:
+    sent: list[tuple[int, tuple[object, ...]]] = []
+    group = RadarWorkerGroup(
+        3,
+        mqtt_url="mqtt://127.0.0.1:1",
+        client_id="t",
+        username=None,
+        password=None,
+        on_report=lambda r: None,
+    )
+    for k, w in enumerate(group.workers):
+        w.send = lambda *msg, k=k: sent.append((k, msg))  # type: ignore[method-assign]
+    cfg = RadarConfig("radar-7", "R-7")
+    owner = partition("radar-7", 3)
+    group.send("config", cfg)
+    assert (owner, ("config", cfg)) in sent
+    assert {k for k, m in sent if m[0] == "type"} == {0, 1, 2} - {owner}
+    sent.clear()
+    group.send("cancel", "radar-7", 12.0)
+    assert sent == [(owner, ("cancel", "radar-7", 12.0))]
+    assert {partition(f"radar-{n}", 3) for n in range(50)} == {0, 1, 2}

@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
+from care_hub.radar_worker import partition
 from simulators import radar_motion as rm
 from tests.conftest import Backend, HubServer, demo_seed, prepare_database
 from tests.e2e.test_calls import WsReader, alerts
@@ -18,8 +19,8 @@ from tests.support.mqtt import close_client, connect_client, publish_and_wait, w
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
 
 
-def episode_seed(prefix: str) -> dict:  # type: ignore[type-arg]
-    seed = demo_seed(prefix)
+def episode_seed(prefix: str, residents: int = 2) -> dict:  # type: ignore[type-arg]
+    seed = demo_seed(prefix, residents=residents)
     zones = [
         {
             "name": "bed",
@@ -50,14 +51,14 @@ def episode_seed(prefix: str) -> dict:  # type: ignore[type-arg]
 
 
 def replay(
-    server: HubServer, prefix: str, kind: str, seed: int, radar: str = "radar-1"
+    server: HubServer, prefix: str, kind: str, seed: int, radar: str = "radar-1", seq0: int = 1
 ) -> rm.Episode:
     """Publish an episode's windows as fast as the broker takes them (device time is what counts)."""
     rng = np.random.default_rng(seed)
     ep = rm.make_episode(kind, "clean", rng, t0_s=time.time() - 60)
     client = connect_client(server.mqtt_url, f"{prefix}{radar}-pub")
     device = f"{prefix}{radar}"
-    for ev in rm.to_events(ep.rows, device, seq0=1):
+    for ev in rm.to_events(ep.rows, device, seq0=seq0):
         client.publish(f"care/v1/{device}/radar/frames", orjson.dumps(rm.to_payload(ev)), qos=0)
     publish_and_wait(
         client,
@@ -140,6 +141,68 @@ def test_radar_worker_process_detects_the_fall_and_reports_liveness(
         assert metrics.rejected["wrong_device_type"] == 1
         slot = server.hub.registry.get(f"{prefix}radar-1").slot
         assert server.hub.pipeline.liveness.online[slot]
+        screen.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_two_radar_workers_each_detect_falls_of_their_own_radars(
+    backend: Backend, prefix: str
+) -> None:
+    """With two workers each radar belongs to one (by a hash of its id): falls on radars of both
+    workers are raised, and worker 0 still dead-letters radar topics of non-radars."""
+    backend.settings.radar_workers = 2
+    prepare_database(backend, episode_seed(prefix, residents=12))  # both workers own some
+    radars = [f"radar-{n}" for n in range(1, 13)]
+    owner = {r: partition(f"{prefix}{r}", 2) for r in radars}
+    picks = [next(r for r in radars if owner[r] == k) for k in (0, 1)]
+    server = HubServer(backend).start()
+    try:
+        group = server.hub.radar_worker
+        assert group is not None and len(group.workers) == 2 and group.is_alive()
+        screen = WsReader(server, server.token("nurse"))
+        client = connect_client(server.mqtt_url, f"{prefix}junk")
+        publish_and_wait(
+            client,
+            f"care/v1/{prefix}btn-1/radar/frames",  # a button posing as a radar
+            orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}),
+        )
+        close_client(client)
+        for i, radar in enumerate(picks):
+            replay(server, prefix, "fall_forward", seed=31 + i, radar=radar)
+        falls: set[str] = set()
+        while len(falls) < 2:
+            event = screen.next_of("alert.raised", timeout=30)
+            if event["data"]["type"] == "fall":
+                falls.add(event["data"]["device_id"])
+        assert falls == {f"{prefix}{r}" for r in picks}
+        assert wait_for(lambda: server.hub.pipeline.metrics.rejected["wrong_device_type"] == 1)
+
+        # a radar provisioned while running, owned by worker 1: it subscribes to its topics
+        new = next(f"radar-{n}" for n in range(100, 200) if partition(f"{prefix}radar-{n}", 2))
+        with server.client(server.token("admin")) as c:
+            body = {"id": f"{prefix}{new}", "type": "radar", "facility_id": 1, "resident_id": "R-3"}
+            assert c.post("/api/devices", json=body).status_code == 201
+        accepted = server.hub.pipeline.metrics.accepted  # nothing else publishes now
+        probe = connect_client(server.mqtt_url, f"{prefix}probe")
+        seq = 0
+
+        def heard() -> bool:
+            nonlocal seq
+            seq += 1
+            window = {"ts": time.time() - 120, "seq": seq, "fps": 10, "frames": [{"targets": []}]}
+            client_topic = f"care/v1/{prefix}{new}/radar/frames"
+            probe.publish(client_topic, orjson.dumps(window), qos=0)
+            return server.hub.pipeline.metrics.accepted > accepted  # worker 1 subscribed
+
+        assert wait_for(heard, timeout=15)
+        close_client(probe)
+        replay(server, prefix, "fall_forward", seed=41, radar=new, seq0=seq + 1)
+        event = screen.next_of("alert.raised", timeout=30)
+        while event["data"]["type"] != "fall":
+            event = screen.next_of("alert.raised", timeout=30)
+        assert event["data"]["device_id"] == f"{prefix}{new}"
         screen.close()
     finally:
         server.stop()
