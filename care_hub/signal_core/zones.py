@@ -73,6 +73,12 @@ class CompiledZones:
     vy: FloatArr = field(repr=False)
     nv: IntArr = field(repr=False)  # vertices per shape (0 = unused)
     code: IntArr = field(repr=False)  # zone code per shape
+    # per edge, precomputed once (classification runs on every row): the next vertex's y, the
+    # edge's x and y extents, and whether the edge exists
+    y2: FloatArr = field(repr=False)
+    dx: FloatArr = field(repr=False)
+    dy: FloatArr = field(repr=False)
+    valid: npt.NDArray[np.bool_] = field(repr=False)
 
 
 def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
@@ -94,26 +100,34 @@ def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
     # trim to the shapes and vertices actually used: classification cost scales with both
     p_used = max(1, int((nv > 0).sum(axis=1).max(initial=0)))
     v_used = max(3, int(nv.max(initial=0)))
-    return CompiledZones(
+    vx, vy, nv = (
         vx[:, :p_used, :v_used].copy(),
         vy[:, :p_used, :v_used].copy(),
         nv[:, :p_used].copy(),
+    )
+    j = np.arange(v_used)
+    nxt = (j[None, None, :] + 1) % np.maximum(nv[..., None], 1)
+    x2 = np.take_along_axis(vx, nxt, axis=2)
+    y2 = np.take_along_axis(vy, nxt, axis=2)
+    return CompiledZones(
+        vx,
+        vy,
+        nv,
         code[:, :p_used].copy(),
+        y2,
+        x2 - vx,
+        y2 - vy,
+        j[None, None, :] < nv[..., None],
     )
 
 
 def classify_points(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: FloatArr) -> IntArr:
     """Zone code of each point (ray casting over every shape of its slot's map; 'room' if none)."""
-    vx, vy, nv = zones.vx[slot], zones.vy[slot], zones.nv[slot]  # (n, P, V)
-    j = np.arange(vx.shape[2])
-    nxt = (j[None, None, :] + 1) % np.maximum(nv[..., None], 1)
-    x2 = np.take_along_axis(vx, nxt, axis=2)
-    y2 = np.take_along_axis(vy, nxt, axis=2)
+    vx, vy, y2 = zones.vx[slot], zones.vy[slot], zones.y2[slot]  # (n, P, V)
     px, py = x_m[:, None, None], y_m[:, None, None]
-    valid = j[None, None, :] < nv[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        crosses = ((vy > py) != (y2 > py)) & (px < (x2 - vx) * (py - vy) / (y2 - vy) + vx)
-    inside = (np.sum(crosses & valid, axis=2) % 2) == 1  # (n, P)
+        crosses = ((vy > py) != (y2 > py)) & (px < zones.dx[slot] * (py - vy) / zones.dy[slot] + vx)
+    inside = (np.sum(crosses & zones.valid[slot], axis=2) % 2) == 1  # (n, P)
     codes = np.where(inside, zones.code[slot], 99)
     best = codes.min(axis=1)
     return np.where(best == 99, ROOM, best).astype(np.int64)

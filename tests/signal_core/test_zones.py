@@ -88,3 +88,29 @@ def test_nobody_seen_after_room_means_away_but_after_bed_keeps_bed() -> None:
     assert tr.current(0).zone == "away"  # type: ignore[union-attr]
     assert tr.current(1).zone == "bed"  # type: ignore[union-attr]
     assert tr.last_seen_s(1) == T0 + 1.0
+
+
+def _inside(px: float, py: float, poly: list[tuple[float, float]]) -> bool:
+    """Plain ray casting, one point and one polygon at a time (the reference)."""
+    inside = False
+    for (x1, y1), (x2, y2) in zip(poly, poly[1:] + poly[:1], strict=True):
+        if (y1 > py) != (y2 > py) and px < (x2 - x1) * (py - y1) / (y2 - y1) + x1:
+            inside = not inside
+    return inside
+
+
+def test_classify_points_agrees_with_plain_ray_casting_on_random_polygons() -> None:
+    rng = np.random.default_rng(3)
+    polys: dict[int, list[tuple[float, float]]] = {}
+    for s in range(40):
+        ang = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(3, 9))))
+        cx, cy, r = *rng.uniform(1, 4, 2), rng.uniform(0.3, 1.5)
+        polys[s] = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in ang]
+    z = compile_zones(40, {s: ZoneMap((ZoneShape("bed", tuple(p)),)) for s, p in polys.items()})
+    slot = rng.integers(0, 40, 4000)
+    x, y = rng.uniform(0, 5, 4000), rng.uniform(0, 5, 4000)
+    got = classify_points(z, slot, x, y)
+    want = [_inside(px, py, polys[int(s)]) for s, px, py in zip(slot, x, y, strict=True)]
+    assert sum(want) > 200  # the points hit polygons often enough to mean something
+    assert list(got == ZONE_CODE["bed"]) == want
+    assert set(got[~np.asarray(want)].tolist()) == {ZONE_CODE["room"]}
