@@ -499,7 +499,10 @@ class IngestPipeline:
                 continue
             total, still = self.mass_silent[facility_id]
             still -= {d.id for d in back}
-            if len(still) > MASS_RESOLVE_REMAINING_FRACTION * total:
+            if (
+                len(still) > MASS_RESOLVE_REMAINING_FRACTION * total
+                or len(still) >= MASS_SILENCE_MIN
+            ):
                 continue
             del self.mass_silent[facility_id]
             await resolve_mass_silence(session, self.bus, facility_id, at=now)

@@ -37,8 +37,10 @@ CLOCK_SKEW_FLAG_S = 30.0
 # alert tells the staff that, instead of a wall of thousands of per-device alerts.
 MASS_SILENCE_FRACTION = 0.2
 MASS_SILENCE_MIN = 20
-# A mass-silence alert resolves when all but this share of its devices are back; the ones still
-# silent then get their own device_offline alerts (they are broken, not the network).
+# A mass-silence alert resolves when all but this share of its devices, and fewer than
+# MASS_SILENCE_MIN, are back; the ones still silent then get their own device_offline alerts (they
+# are broken, not the network). Hundreds still silent stay under the one alert: a wall of
+# per-device alerts is what it exists to prevent, and writing them all at once stalled ingest.
 MASS_RESOLVE_REMAINING_FRACTION = 0.2
 # A radar watching someone who lives alone is their only safety net: its loss matters more.
 OFFLINE_SEVERITY_LIVES_ALONE_RADAR = "high"

@@ -281,10 +281,51 @@ def test_many_devices_falling_silent_at_once_raise_one_facility_alert(
             )
         assert screen.next_of("alert.updated", timeout=15)["data"]["state"] == "resolved"
         # The ones still silent are broken on their own: one device_offline alert each.
-        singles = {screen.next_of("alert.raised", timeout=15)["data"]["device_id"] for _ in range(3)}
+        singles = {
+            screen.next_of("alert.raised", timeout=15)["data"]["device_id"] for _ in range(3)
+        }
         assert singles == {f"{prefix}radar-{n}" for n in (23, 24, 25)}
         offline = [a for a in alerts(server, nurse) if a["type"] == "device_offline"]
         assert len(offline) == 4 and sum(a["state"] == "resolved" for a in offline) == 1
+        close_client(client)
+        screen.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_a_mass_silence_alert_stays_while_many_devices_are_still_silent(
+    backend: Backend, prefix: str
+) -> None:
+    """20 of 125 radars still silent is 16%, but 20 per-device alerts would be the wall of alerts
+    the facility alert exists to prevent: it resolves only when fewer than 20 remain."""
+    prepare_database(backend, demo_seed(prefix, residents=125))
+    server = HubServer(backend).start()
+    try:
+        nurse = server.token("nurse")
+        screen = WsReader(server, nurse)
+        raised = screen.next_of("alert.raised", timeout=15)["data"]
+        assert raised["detail"]["reason"] == "mass_silence" and raised["detail"]["devices"] == 125
+        client = connect_client(server.mqtt_url, f"{prefix}dev")
+
+        def window(n: int) -> None:
+            client.publish(
+                f"care/v1/{prefix}radar-{n}/radar/frames",
+                orjson.dumps({"ts": time.time(), "seq": 1, "fps": 10, "frames": [{"targets": []}]}),
+            )
+
+        for n in range(1, 106):  # 105 back, 20 still silent
+            window(n)
+        assert wait_for(lambda: server.hub.pipeline.metrics.accepted >= 105, timeout=15)
+        time.sleep(1.0)
+        offline = [a for a in alerts(server, nurse) if a["type"] == "device_offline"]
+        assert [a["state"] for a in offline] == ["open"]  # still the one facility alert
+        window(106)  # 19 left: now they are broken devices, each with its own alert
+        assert screen.next_of("alert.updated", timeout=15)["data"]["state"] == "resolved"
+        singles = {
+            screen.next_of("alert.raised", timeout=15)["data"]["device_id"] for _ in range(19)
+        }
+        assert singles == {f"{prefix}radar-{n}" for n in range(107, 126)}
         close_client(client)
         screen.close()
     finally:
