@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from devices.contract import excerpt
+from devices.contract import ContractError, excerpt, parse_topic, topic_for
 from devices.dedupe import SeqTracker
 from devices.events import RadarVitalsEvent
 from devices.frames_batch import decode_frames_many
@@ -78,7 +78,7 @@ def partition(device_id: str, parts: int) -> int:
 
 
 def radar_topics(device_id: str) -> tuple[tuple[str, int], ...]:
-    return ((f"care/v1/{device_id}/radar/frames", 0), (f"care/v1/{device_id}/radar/vitals", 0))
+    return ((topic_for(device_id, "radar/frames"), 0), (topic_for(device_id, "radar/vitals"), 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +135,14 @@ def worker_main(
         ),
         persistent=False,
     )
-    foreign: dict[str, bool] = {}  # worker 0: topic -> another worker owns it
 
     def is_foreign(topic: str) -> bool:
-        hit = foreign.get(topic)
-        if hit is None:
-            levels = topic.split("/")
-            device = levels[2] if len(levels) > 2 else ""
-            hit = types.get(device) == "radar" and partition(device, parts) != 0
-            if len(foreign) < 200_000:
-                foreign[topic] = hit
-        return hit
+        """Worker 0: a provisioned radar another worker owns (bad topics stay, for dead letters)."""
+        try:
+            device, _ = parse_topic(topic)  # lru-cached
+        except ContractError:
+            return False
+        return types.get(device) == "radar" and partition(device, parts) != 0
 
     mqtt.start()
     conn.send(("ready",))
@@ -158,13 +155,11 @@ def worker_main(
             if msg[0] == "config":
                 processor.configure(msg[1])
                 types[msg[1].device_id] = "radar"
-                foreign.clear()
                 if part != 0 and msg[1].device_id not in subscribed:
                     subscribed.add(msg[1].device_id)
                     mqtt.subscribe(radar_topics(msg[1].device_id))
             elif msg[0] == "type":
                 types[msg[1]] = msg[2]
-                foreign.clear()
             elif msg[0] == "cancel":
                 found = processor.cancel_fall(msg[1], msg[2])
                 if found is not None:
@@ -419,7 +414,7 @@ class RadarWorkerGroup:
 
     def behind(self, now: float) -> bool:
         """Whether any worker is behind (its radars' silence must not be judged yet)."""
-        return any(w.progress.behind(now) for w in self.workers)
+        return any(w.behind(now) for w in self.workers)
 
     def is_alive(self) -> bool:
         return all(w.is_alive() for w in self.workers)
