@@ -331,6 +331,34 @@ def test_kneeling_plateau_before_the_floor_rarely_alarms_under_jitter() -> None:
     assert 10 not in alarms
 
 
+def test_slow_descent_through_a_low_kneel_rarely_alarms_under_jitter() -> None:
+    # Kneeling low (0.62 m, within 0.15 m jitter of floor level) for 1.5 s, then 3 s down to
+    # 0.38 m. Bin medians of a kneeling person dip below 0.5 m, so "reached the floor" came early
+    # and the descent looked short; counting the bins between upright and the floor level the
+    # 3-bin median confirms (SLOW_BINS) cut alarms over 60 noise seeds from 13 to 7.
+    z = traj((8, STAND, STAND), (2.0, STAND, 0.62), (1.5, 0.62, 0.62), (3.0, 0.62, 0.38))
+    z = np.concatenate([z, np.full(150, 0.38)])
+    alarms = [seed for seed in range(60) if confirmed(run(events(z, z_sd=0.15, seed=seed)))]
+    assert len(alarms) <= 8
+
+
+@pytest.mark.parametrize("sit_s", [1.0, 2.0])
+def test_fall_from_an_unmapped_seat_after_a_short_sit_is_a_fall(sit_s: float) -> None:
+    # Sat on a chair nobody mapped (0.74 m) for 1-2 s, then fell to 0.35 m: the seated bins lie
+    # between floor and upright height like a kneel, but the 0.39 m step down from them is a fall
+    # (SLOW_MAX_DROP_M); without that exception 15 of 40 such 2 s sits were missed.
+    z = traj(
+        (6, STAND, STAND),
+        (0.5, STAND, 0.74),
+        (sit_s, 0.74, 0.74),
+        (0.6, 0.74, 0.35),
+        (20, 0.35, 0.35),
+    )
+    runs = [(seed, sd) for seed in range(20) for sd in (0.05, 0.15)]
+    hits = sum(bool(confirmed(run(events(z, z_sd=sd, seed=seed)))) for seed, sd in runs)
+    assert hits >= 36
+
+
 def test_fall_out_of_chair_landing_near_a_stale_track_is_a_fall() -> None:
     # The person stood at (2.6, 2.0), the tracker jumped to the chair (a new track; the old one
     # goes stale with a 2 m gate), sat 6 s, then fell out of the chair onto (3.2, 1.75): nearer
