@@ -1,4 +1,4 @@
-"""`care-hub` command line: serve, demo, migrate, seed, simulate, broker-config, create-user."""
+"""`care-hub` command line: serve, demo, migrate, seed, simulate, record, broker-config, create-user."""
 
 from __future__ import annotations
 
@@ -194,6 +194,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from devices.recording import record
+
+    if not args.mqtt_url:
+        print("record needs --mqtt-url (the broker the radars publish to)", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    which = ", ".join(args.device) if args.device else "every radar"
+    until = f"for {args.duration:.0f} s" if args.duration else "until Ctrl-C"
+    print(f"recording radar/frames of {which} from {args.mqtt_url} to {out} {until}")
+    try:
+        n = record(
+            args.mqtt_url,
+            out,
+            device_ids=args.device,
+            duration_s=args.duration,
+            max_messages=args.max_messages,
+            progress=lambda c: print(f"  {c} messages", file=sys.stderr, flush=True),
+        )
+    except KeyboardInterrupt:
+        print("stopped")
+        return 0
+    print(f"wrote {n} messages to {out}; label it in labels.csv (see devices/recording.py)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -350,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "record", help="append radar/frames messages from a broker to a JSONL recording"
+    )
+    p.add_argument("--mqtt-url", help="broker, e.g. mqtt://user:password@127.0.0.1:1883")
+    p.add_argument("--out", required=True, help="recording file (appended to)")
+    p.add_argument("--device", action="append", default=[], help="radar id (repeatable)")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds (default: until Ctrl-C)")
+    p.add_argument("--max-messages", type=int, default=0, help="stop after this many (0 = no cap)")
+    p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("broker-config", help="write a Mosquitto password file and per-device ACL")
     p.add_argument("--out", required=True, help="output folder")
