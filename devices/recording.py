@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from devices.contract import ContractError, decode_object, parse_topic, topic_for
+from devices.contract import TOPIC_PREFIX, ContractError, decode_object, parse_topic, topic_for
 from devices.events import RadarFramesEvent
 
 LABELS_FILE = "labels.csv"
@@ -180,7 +180,7 @@ def record(
     topics = (
         [topic_for(d, "radar/frames") for d in device_ids]
         if device_ids
-        else [topic_for("+", "radar/frames")]
+        else [f"{TOPIC_PREFIX}+/radar/frames"]
     )
     lock = threading.Lock()
     done = threading.Event()
@@ -215,8 +215,8 @@ def record(
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
+    client.connect(host, port)  # before the file is touched: a wrong URL leaves nothing behind
     with out.open("ab") as fh:
-        client.connect(host, port)
         client.loop_start()
         try:
             if not subscribed.wait(10):

@@ -177,3 +177,34 @@ def test_record_writes_what_a_radar_publishes_and_replays(tmp_path: Path) -> Non
     outcome = replay(read_recording(tmp_path, read_labels(tmp_path)[0]), FallParams())
     assert outcome.alarmed
     assert len(outcome.errors) == 1  # the payload that was not JSON
+
+
+def test_record_without_a_device_list_takes_every_radar(tmp_path: Path) -> None:
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    device = f"rec-any-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "any.jsonl"
+    ready = threading.Event()
+    t = threading.Thread(
+        target=record,
+        args=(SHARED_MQTT_URL, out),
+        kwargs={"max_messages": 1, "duration_s": 30, "on_ready": ready.set, "client_id": device},
+    )
+    t.start()
+    assert ready.wait(10)
+    pub = connect_client(SHARED_MQTT_URL, f"pub-{device}")
+    try:
+        ev = to_events(make_episode("stand", "clean", np.random.default_rng(1)).rows, device)[0]
+        publish_and_wait(pub, topic_for(device, "radar/frames"), orjson.dumps(to_payload(ev)))
+    finally:
+        close_client(pub)
+    t.join(30)
+    assert not t.is_alive()
+    [line] = out.read_bytes().splitlines()
+    assert orjson.loads(line)["topic"].endswith("/radar/frames")
+
+
+def test_record_from_a_broker_that_is_not_there_fails_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "none.jsonl"
+    with pytest.raises(ConnectionRefusedError):
+        record("mqtt://127.0.0.1:1", out, duration_s=1)
+    assert not out.exists()
