@@ -151,6 +151,13 @@ DOWN_HEIGHT_M = 0.55
 DEFAULT_CONFIRM_S = 5.0
 # Floor dwell: the median of this many recent seconds of bins must be at floor level.
 DWELL_CHECK_S = 10.0
+# Up from the floor (the floor-dwell timer restarts, a confirmed person may be suspected again): the
+# median of this many recent seconds of bins back at sitting/standing height. 8 s, not 3: on a
+# module with ~4 fresh samples/s, 0.25 m jitter and a lying person's 0.5 s flickers to 1.0 m, a 3 s
+# median of someone on the floor read "up" often enough that floor_dwell came after a median of
+# ~200 s instead of 120 s and 5 of 100 five-minute floor stays got no alert at all (simulated messy
+# profile; 0 of 100 with 8 s). A real get-up resets it ~4 s after standing.
+FLOOR_UP_WINDOW_S = 8.0
 MAX_BED_ZONES = 4
 # --- per-slot (per-room, per-person) upright reference ----------------------------------------
 # Independent of track identity: trackers re-number people, and a fall can move the centroid so far
@@ -968,8 +975,8 @@ class FallDetector:
         sd, kd, td = s[down], k[down], tb[down]
         rt, rz = self._rt[sd, kd], self._rz[sd, kd]
         with np.errstate(invalid="ignore"):
-            # up again: a 3 s median back at sitting/standing height, or onto a bed/chair
-            last3 = rt >= td[:, None] - 3.0
+            # up again: an 8 s median back at sitting/standing height, or onto a bed/chair
+            last3 = rt >= td[:, None] - FLOOR_UP_WINDOW_S
             up = (_row_median(np.where(last3, rz, np.nan)) >= p.getup_height_m) | in_sup[down]
         self._fsince[sd[up], kd[up]] = np.nan
         self._fdone[sd[up], kd[up]] = False
