@@ -97,6 +97,19 @@ def run_rows(
     return out
 
 
+def judge(
+    detections: Sequence[FallDetection], is_fall: bool, impact_s: float | None
+) -> tuple[bool, float | None]:
+    """(alarmed, impact -> confirmed latency) of one labelled episode or recording: a fall is
+    detected by a confirmation from EARLY_TOLERANCE_S before its impact (by any confirmation if the
+    impact time is unknown); any confirmation of a non-fall is a false alarm."""
+    conf = [x for x in detections if x.kind == "confirmed"]
+    if not is_fall or impact_s is None:
+        return bool(conf), None
+    hits = [x for x in conf if x.at_s >= impact_s - EARLY_TOLERANCE_S]
+    return bool(hits), hits[0].at_s - impact_s if hits else None
+
+
 def make_episodes(n_total: int, seed: int) -> list[Episode]:
     rng = np.random.default_rng(seed)
     kinds = list(FALL_KINDS) + list(CONFOUNDER_KINDS)
@@ -126,14 +139,8 @@ def evaluate_episodes(eps: list[Episode], params: FallParams) -> dict[str, objec
     for noise, group in by_noise.items():
         dets = run_rows([e.rows for e in group], params)
         for e, d in zip(group, dets, strict=True):
-            conf = [x for x in d if x.kind == "confirmed"]
-            if e.is_fall:
-                assert e.impact_s is not None
-                hits = [x for x in conf if x.at_s >= e.impact_s - EARLY_TOLERANCE_S]
-                lat = hits[0].at_s - e.impact_s if hits else None
-                rows.append((noise, e.kind, True, bool(hits), lat))
-            else:
-                rows.append((noise, e.kind, False, bool(conf), None))
+            alarmed, lat = judge(d, e.is_fall, e.impact_s)
+            rows.append((noise, e.kind, e.is_fall, alarmed, lat))
     return {"rows": rows}
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.falls import _pct, judge, make_episodes
 from care_hub.radar import support_rects
 from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
 from devices.contract import topic_for
@@ -43,9 +44,6 @@ from devices.recording import (
     read_recording,
     write_labels,
 )
-
-# As bench/falls.py: a confirmation counts for a fall from 1 s before the labelled impact.
-EARLY_TOLERANCE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,27 +71,12 @@ def replay(rec: Recording, params: FallParams) -> Outcome:
             errors.append(f"window at ts {ev.env.ts:.3f}: device {ev.env.device_id}, not {device}")
             continue
         out += det.step(make_batch([(0, ev)]))
-    conf = [d for d in out if d.kind == "confirmed"]
-    lb = rec.label
-    latency = None
-    if lb.fall:
-        if lb.impact_ts is not None:
-            hits = [d for d in conf if d.at_s >= lb.impact_ts - EARLY_TOLERANCE_S]
-            latency = hits[0].at_s - lb.impact_ts if hits else None
-            alarmed = bool(hits)
-        else:
-            alarmed = bool(conf)
-    else:
-        alarmed = bool(conf)
-    return Outcome(lb, out, alarmed, latency, rec.duration_s, errors)
+    alarmed, latency = judge(out, rec.label.fall, rec.label.impact_ts)
+    return Outcome(rec.label, out, alarmed, latency, rec.duration_s, errors)
 
 
 def evaluate(folder: Path, params: FallParams) -> list[Outcome]:
     return [replay(read_recording(folder, lb), params) for lb in read_labels(folder)]
-
-
-def _pct(a: int, b: int) -> str:
-    return f"{100 * a / b:5.1f}%" if b else "   n/a"
 
 
 def report(outcomes: list[Outcome], confirm_s: float) -> None:
@@ -136,7 +119,6 @@ def report(outcomes: list[Outcome], confirm_s: float) -> None:
 
 def export_simulated(folder: Path, episodes: int, seed: int) -> int:
     """Write `bench.falls`' labelled simulated episodes as a recording set (one radar each)."""
-    from bench.falls import make_episodes
     from simulators.radar_motion import BED_RECT, CHAIR_RECT, to_events, to_payload
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from care_hub.detections import (
 from care_hub.signal_core import behaviour, news2
 from care_hub.signal_core.apnea import ApneaDetector
 from care_hub.signal_core.falls import (
+    MAX_BED_ZONES,
     FallBatch,
     FallDetection,
     FallDetector,
@@ -105,7 +106,8 @@ Rect = tuple[float, float, float, float]
 
 
 def support_rects(zone_map: dict[str, Any]) -> tuple[list[Rect], list[Rect]]:
-    """Bounding rectangles of the zone map's support zones: (beds and sofas, seats), at most 4."""
+    """Bounding rectangles of the zone map's support zones: (beds and sofas, seats), at most
+    ``MAX_BED_ZONES`` together (beds first)."""
     beds: list[Rect] = []
     seats: list[Rect] = []
     for name, shape in zone_map.items():
@@ -121,8 +123,8 @@ def support_rects(zone_map: dict[str, Any]) -> tuple[list[Rect], list[Rect]]:
         else:
             continue
         (seats if name in SEAT_ZONES else beds).append(rect)
-    beds = beds[:4]
-    return beds, seats[: 4 - len(beds)]
+    beds = beds[:MAX_BED_ZONES]
+    return beds, seats[: MAX_BED_ZONES - len(beds)]
 
 
 class RadarProcessor:
