@@ -38,12 +38,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-
-from devices.events import RadarFramesEvent
 
 FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
@@ -206,6 +204,33 @@ SLOW_MAX_DROP_M = 0.35
 # window is then taken before the floor bin, never after the fall).
 FIRST_LOW_MAX_S = 5.0
 
+class _HasTs(Protocol):
+    @property
+    def ts(self) -> float: ...
+
+
+class FramesWindow(Protocol):
+    """What ``make_batch`` reads of a decoded radar window (``devices.events.RadarFramesEvent``
+    satisfies it structurally; the signal core imports nothing of the service)."""
+
+    @property
+    def env(self) -> _HasTs: ...
+    @property
+    def fps(self) -> float: ...
+    @property
+    def n_frames(self) -> int: ...
+    @property
+    def frame_index(self) -> npt.NDArray[Any]: ...
+    @property
+    def tid(self) -> npt.NDArray[Any]: ...
+    @property
+    def x_m(self) -> npt.NDArray[Any]: ...
+    @property
+    def y_m(self) -> npt.NDArray[Any]: ...
+    @property
+    def z_m(self) -> npt.NDArray[Any]: ...
+
+
 FallKind = Literal["suspected", "confirmed", "cancelled", "floor_dwell"]
 CancelReason = Literal["got_up", "button", "not_down"]
 
@@ -268,7 +293,7 @@ class FallBatch:
         return int(self.slot.shape[0])
 
 
-def make_batch(pairs: Iterable[tuple[int, RadarFramesEvent]]) -> FallBatch:
+def make_batch(pairs: Iterable[tuple[int, FramesWindow]]) -> FallBatch:
     """Concatenate decoded windows of many radars into one batch (row time = ts + i / fps)."""
     slots: list[IntArr] = []
     ts: list[FloatArr] = []
