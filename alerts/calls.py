@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts import service
 from alerts.models import Alert
 from alerts.policy import DEFAULT_SEVERITY
-from care_hub.events import EventBus
+from care_hub.kernel.events import EventBus
 from devices.events import ButtonEvent
 from devices.registry import DeviceInfo
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import service
 from alerts.policy import DEFAULT_SEVERITY
-from care_hub.detections import (
+from care_hub.kernel.detections import (
     ApneaFound,
     BehaviourFound,
     Detection,
@@ -17,8 +17,8 @@ from care_hub.detections import (
     VitalsAbnormal,
     VitalsFound,
 )
-from care_hub.events import EventBus
-from care_hub.models import Measurement, ZoneVisit
+from care_hub.kernel.events import EventBus
+from care_hub.kernel.models import Measurement, ZoneVisit
 from devices.registry import DeviceInfo
 
 # A person on the floor for minutes without a recognised fall still needs checking: lower than a

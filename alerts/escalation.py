@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts import routing, service
 from alerts.models import Alert, AlertEvent
 from alerts.policy import MAX_ESCALATION_LEVEL, ack_timeout_s, reminder_interval_s
-from care_hub.events import EventBus
-from care_hub.settings import AlertSettings
+from care_hub.kernel.events import EventBus
+from care_hub.kernel.settings import AlertSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,6 @@ sites, about 2 minutes for the best tenth; no regulation sets a figure (FIELD-NO
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.models import Alert
 from alerts.policy import NEUTRAL_OUTCOMES, is_false_alarm, shift_at
-from care_hub.db import now_s
-from care_hub.models import Facility
+from care_hub.kernel.db import make_engine, make_session_factory, now_s
+from care_hub.kernel.models import Facility
 
 CONTEXT = (
     "Context: nurse-call response in senior living averages about 8 minutes across more "
@@ -192,27 +189,16 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def _run(args: argparse.Namespace) -> dict[str, Any]:
-    from care_hub.cli import _settings
-    from care_hub.db import make_engine, make_session_factory
-
-    settings = _settings(args)
-    engine = make_engine(settings.db_url)
+async def report_for(
+    db_url: str, *, days: float, facility_id: int | None
+) -> dict[str, Any]:
+    """Build the report of the last `days` days straight from a database (the CLI's entry)."""
+    engine = make_engine(db_url)
     try:
         async with make_session_factory(engine)() as session:
             until = now_s()
             return await build_report(
-                session, since=until - args.days * 86_400, until=until, facility_id=args.facility_id
+                session, since=until - days * 86_400, until=until, facility_id=facility_id
             )
     finally:
         await engine.dispose()
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """`care-hub report`: response times (median, p90) per facility, shift and type; false alarms."""
-    report = asyncio.run(_run(args))
-    if args.json:
-        print(json.dumps({k: v for k, v in report.items() if k != "definitions"}, indent=2))
-    else:
-        print(render_table(report))
-    return 0

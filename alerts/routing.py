@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.models import Alert, CoverageAssignment
 from alerts.policy import TIERS
-from care_hub.models import Facility, FamilyLink, Resident, Room, User
+from care_hub.kernel.models import Facility, FamilyLink, Resident, Room, User
 from devices.models import Device
 
 

@@ -22,9 +22,9 @@ from alerts.policy import (
     priority,
     shift_at,
 )
-from care_hub.db import now_s
-from care_hub.events import EventBus
-from care_hub.models import Resident, Room, User
+from care_hub.kernel.db import now_s
+from care_hub.kernel.events import EventBus
+from care_hub.kernel.models import Resident, Room, User
 
 
 class AlertStateError(Exception):

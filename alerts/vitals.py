@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import service
-from care_hub.events import EventBus
-from care_hub.models import Measurement, Resident
+from care_hub.kernel.events import EventBus
+from care_hub.kernel.models import Measurement, Resident
 from care_hub.signal_core import kit_rules
 from care_hub.signal_core.baselines import judge_against_baseline
 from care_hub.signal_core.news2 import DEFAULT_WINDOW_S, Reading

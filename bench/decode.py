@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from devices.contract import decode, decode_object, encode
-from devices.frames_batch import decode_frames_many
+from devices.radar.frames_batch import decode_frames_many
 
 # Messages per second for 10,000 residents (FIELD-NOTES "realistic mix"), per kind.
 MIX_PER_S: dict[str, float] = {

@@ -38,7 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from care_hub.broker import MosquittoProcess, find_free_port  # noqa: E402
+from devices.broker import MosquittoProcess, find_free_port  # noqa: E402
 from simulators.residents import build_seed  # noqa: E402
 
 PASSWORD = "bench-password-123"

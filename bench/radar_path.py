@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import _frames_template, _vitals_template  # noqa: E402
-from care_hub.broker import MosquittoProcess  # noqa: E402
-from care_hub.radar import RadarConfig, RadarProcessor  # noqa: E402
-from care_hub.radar_worker import screen_and_process  # noqa: E402
 from devices import mqtt_client  # noqa: E402
+from devices.broker import MosquittoProcess  # noqa: E402
 from devices.dedupe import SeqTracker  # noqa: E402
 from devices.mqtt_client import MqttConnection, RawMessage  # noqa: E402
+from devices.radar.processor import RadarConfig, RadarProcessor  # noqa: E402
+from devices.radar.worker import screen_and_process  # noqa: E402
 
 ZONES = {"bed": {"rect": [0.2, 3.0, 1.6, 4.9]}, "bathroom": {"rect": [2.6, 0.0, 4.0, 1.8]}}
 

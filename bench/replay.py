@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.falls import _pct, judge, make_episodes
-from care_hub.radar import support_rects
 from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
 from devices.contract import topic_for
+from devices.radar.processor import support_rects
 from devices.recording import (
     Label,
     Recording,

@@ -1,8 +1,8 @@
 """Import every ORM module so Base.metadata is complete (alembic and tests import this)."""
 
 from alerts import models as alert_models
-from care_hub import models as care_models
-from care_hub.db import Base
+from care_hub.kernel import models as care_models
+from care_hub.kernel.db import Base
 from devices import models as device_models
 
 __all__ = ["Base", "alert_models", "care_models", "device_models"]

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from care_hub.settings import Settings
+from care_hub.kernel.settings import Settings
 
 log = logging.getLogger("care_hub")
 
@@ -59,6 +59,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """`care-hub report`: response times (median, p90) per facility, shift and type; false alarms."""
+    from alerts.report import render_table, report_for
+
+    settings = _settings(args)
+    report = asyncio.run(
+        report_for(settings.db_url, days=args.days, facility_id=args.facility_id)
+    )
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "definitions"}, indent=2))
+    else:
+        print(render_table(report))
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from care_hub import migrate
 
@@ -75,7 +90,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 async def _seed(settings: Settings, seed: dict[str, Any]) -> dict[str, int]:
     from care_hub import migrate
-    from care_hub.db import make_engine, make_session_factory
+    from care_hub.kernel.db import make_engine, make_session_factory
     from care_hub.seed import load_seed
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -395,7 +410,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub-password", help="(generated if omitted)")
     p.set_defaults(func=cmd_broker_config)
 
-    from alerts.report import cmd_report
 
     p = sub.add_parser("report", help="alert response times (median, p90) and false-alarm rates")
     _add_common(p)

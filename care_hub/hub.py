@@ -15,17 +15,22 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from alerts.engine import start_alert_engine
+from alerts.escalation import Clock, EscalationEngine
+from alerts.fanout import PgFanout
 from care_hub import migrate
-from care_hub.broker import EmbeddedBroker
-from care_hub.db import make_engine, make_session_factory
-from care_hub.events import EventBus
-from care_hub.pipeline import IngestPipeline, radar_config
-from care_hub.radar_worker import RadarWorkerGroup
-from care_hub.security import LoginThrottle
-from care_hub.settings import Settings
+from care_hub.ingest.leadership import try_lead
+from care_hub.ingest.pipeline import IngestPipeline
+from care_hub.kernel.db import make_engine, make_session_factory
+from care_hub.kernel.events import EventBus
+from care_hub.kernel.security import LoginThrottle
+from care_hub.kernel.settings import Settings
+from devices.broker import EmbeddedBroker
 from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
 from devices.mqtt_client import MqttConnection
+from devices.radar.processor import radar_config
+from devices.radar.worker import RadarWorkerGroup
 from devices.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,9 @@ class Hub:
     broker: EmbeddedBroker | None = None
     radar_worker: RadarWorkerGroup | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    escalation: EscalationEngine | None = None
+    fanout: PgFanout | None = None
+    ingest_leader: bool = False
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @classmethod
@@ -60,7 +68,10 @@ class Hub:
         db_schema: str | None = None,
         auto_migrate: bool = True,
         ingest: bool = True,
+        clock: Clock | None = None,
     ) -> Hub:
+        """Bring the hub up. `clock` (seconds since the epoch) drives alert escalation from its
+        first tick; tests and simulations pass their own."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         secret = settings.resolved_secret()
         broker = None
@@ -91,13 +102,52 @@ class Hub:
             mqtt_url=mqtt_url,
             broker=broker,
         )
-        # Alert engine: escalation loop, cross-process fan-out, and which process ingests.
-        from alerts.engine import start_alert_engine
-
-        ingest = await start_alert_engine(hub, db_schema=db_schema, ingest=ingest)
-        if ingest:
+        # Alert engine: escalation loop and cross-process fan-out.
+        alert_engine = await start_alert_engine(
+            session_factory=session_factory,
+            bus=bus,
+            db_engine=engine,
+            settings=settings.alerts,
+            db_schema=db_schema,
+            clock=clock,
+        )
+        hub.escalation = alert_engine.escalation
+        hub.fanout = alert_engine.fanout
+        hub.tasks += alert_engine.tasks
+        hub.ingest_leader = ingest
+        if ingest and engine.dialect.name == "postgresql":
+            # Several hub processes may serve one database: exactly one ingests MQTT.
+            hub.ingest_leader, task = await try_lead(
+                engine, db_schema=db_schema, take_over=hub._take_over_ingest
+            )
+            hub.tasks.append(task)
+            if not hub.ingest_leader:
+                await hub._start_publisher()
+        if hub.ingest_leader:
             await hub._start_ingest()
         return hub
+
+    async def _start_publisher(self) -> None:
+        """A standby process publishes device commands through a publish-only connection."""
+        m = self.settings.mqtt
+        client_id = f"{m.client_id or 'care-hub'}-pub-{uuid.uuid4().hex[:6]}"
+        # Publish-only: it subscribes to its own private topic alone (paho refuses an empty list).
+        self.conn = MqttConnection(
+            self.mqtt_url,
+            client_id=client_id,
+            username=m.username,
+            subscriptions=((f"care-hub/standby/{client_id}", 0),),
+            persistent=False,
+            password=m.password.get_secret_value() if m.password else None,
+        )
+        await asyncio.to_thread(self.conn.start)
+
+    async def _take_over_ingest(self) -> None:
+        publisher = self.conn
+        if publisher is not None:
+            await asyncio.to_thread(publisher.stop)
+        self.ingest_leader = True
+        await self._start_ingest()
 
     async def _start_ingest(self) -> None:
         m = self.settings.mqtt

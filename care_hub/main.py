@@ -12,7 +12,9 @@ from fastapi.staticfiles import StaticFiles
 
 from care_hub.api import alerts, auth, provisioning, system, ws
 from care_hub.hub import Hub
-from care_hub.settings import Settings
+from care_hub.kernel.settings import Settings
+from family_portal import pages as family_pages
+from family_portal import views as family_views
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -38,9 +40,8 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     for module in (auth, provisioning, alerts, system):
         app.include_router(module.router)
     app.include_router(ws.router)
-    from family_portal import views as family_views
-
     app.include_router(family_views.router)
+    app.include_router(family_pages.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -51,9 +52,5 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         @app.get("/wall", include_in_schema=False)
         async def wall() -> FileResponse:
             return FileResponse(STATIC_DIR / "wall.html")
-
-        @app.get("/family", include_in_schema=False)
-        async def family() -> FileResponse:
-            return FileResponse(STATIC_DIR / "family.html")
 
     return app

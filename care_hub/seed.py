@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care_hub import service
-from care_hub.models import Facility, Resident, Room, User, Zone
+from care_hub.kernel import accounts
+from care_hub.kernel.models import Facility, Resident, Room, User, Zone
 from devices import service as device_service
 from devices.contract import is_valid_device_id
 from devices.models import Device, DeviceBinding
@@ -51,7 +51,7 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
     facility_ids = set((await session.scalars(select(Facility.id))).all())
     for f in seed.get("facilities", []):
         if f["id"] not in facility_ids:
-            await service.create_facility(
+            await accounts.create_facility(
                 session=session, name=f["name"], facility_id=f["id"], settings=f.get("settings")
             )
             facility_ids.add(f["id"])
@@ -88,7 +88,7 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
             return None
         rid = room_ids.get((item["facility_id"], str(item["room"])))
         if rid is None:
-            raise service.ProvisioningError(
+            raise accounts.ProvisioningError(
                 f"room {item['room']} is not in facility {item['facility_id']}"
             )
         return rid
@@ -98,7 +98,7 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
         if p["id"] in resident_ids:
             continue
         if p["facility_id"] not in facility_ids:
-            raise service.ProvisioningError(
+            raise accounts.ProvisioningError(
                 f"resident {p['id']}: facility {p['facility_id']} does not exist"
             )
         session.add(
@@ -121,13 +121,13 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
         if d["id"] in device_ids:
             continue
         if not is_valid_device_id(d["id"]) or d["type"] not in device_service.DEVICE_TYPES:
-            raise service.ProvisioningError(f"device {d['id']!r}: bad id or type {d.get('type')!r}")
+            raise accounts.ProvisioningError(f"device {d['id']!r}: bad id or type {d.get('type')!r}")
         if d["facility_id"] not in facility_ids:
-            raise service.ProvisioningError(
+            raise accounts.ProvisioningError(
                 f"device {d['id']}: facility {d['facility_id']} does not exist"
             )
         if d.get("resident_id") and d["resident_id"] not in resident_ids:
-            raise service.ProvisioningError(
+            raise accounts.ProvisioningError(
                 f"device {d['id']}: resident {d['resident_id']} does not exist"
             )
         room_id = room_of(d)
@@ -149,7 +149,7 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
     await session.flush()
     for u in seed.get("users", []):
         if await session.scalar(select(User).where(User.username == u["username"])) is None:
-            await service.create_user(
+            await accounts.create_user(
                 session=session,
                 username=u["username"],
                 password=u["password"],

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from care_hub.broker import AUTOSAVE_INTERVAL_S, MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
+from devices.broker import AUTOSAVE_INTERVAL_S, MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
 
 # PROTOCOL.md section 1: device ids are [A-Za-z0-9_-]{1,64}. They are also the MQTT usernames,
 # which the ACL substitutes for %u, so they must never contain '/', '+' or '#'.
@@ -176,7 +176,7 @@ def render_mosquitto_conf(
         f"autosave_interval {AUTOSAVE_INTERVAL_S}",
         f"persistent_client_expiration {PERSISTENT_CLIENT_EXPIRATION}",
         "# The default 1,000 would drop QoS 1 messages (calls, falls) queued for the hub while it",
-        "# restarts; see care_hub/broker.py MAX_QUEUED_MESSAGES.",
+        "# restarts; see devices/broker.py MAX_QUEUED_MESSAGES.",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
     ]

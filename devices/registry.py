@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from care_hub.models import Facility, Resident
+from care_hub.kernel.models import Facility, Resident
 from devices.models import Device
 
 # An unknown id is looked up in the database at most this often, so a flood of messages from an

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care_hub.db import now_s
-from care_hub.models import Facility, Resident, Room
-from care_hub.service import ProvisioningError
+from care_hub.kernel.accounts import ProvisioningError
+from care_hub.kernel.db import now_s
+from care_hub.kernel.models import Facility, Resident, Room
 from devices.contract import is_valid_device_id
 from devices.models import Device, DeviceBinding
 

@@ -1,7 +1,9 @@
 """Device supervision: online/offline from status, Last Will and silence; battery; clock skew.
 
 Liveness is tracked in numpy arrays indexed by the registry's device slot, so marking a batch of
-10,000 radars as seen is one vectorised assignment and the offline sweep is one comparison.
+10,000 radars as seen is one vectorised assignment and the offline sweep is one comparison. This
+module records device health on the device rows; the alerts that follow from it (offline, mass
+silence, battery low) are `alerts.device_faults`'.
 """
 
 from __future__ import annotations
@@ -14,10 +16,6 @@ import numpy.typing as npt
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts import service as alert_service
-from alerts.models import Alert
-from alerts.policy import DEFAULT_SEVERITY
-from care_hub.events import EventBus
 from devices.events import StatusEvent
 from devices.models import Device
 from devices.registry import DeviceInfo
@@ -26,9 +24,6 @@ from devices.registry import DeviceInfo
 # window every second; buttons and kits send a status heartbeat every 60 s.
 EXPECTED_INTERVAL_S = {"radar": 1.0, "button": 60.0, "kit": 60.0}
 MISSED_INTERVALS = 3
-# Battery below this raises battery_low; hysteresis avoids flapping at the threshold.
-BATTERY_LOW = 0.20
-BATTERY_OK = 0.25
 # A device clock this far from the hub's is flagged (stored on the device), not rejected: the data
 # is still good, but its timestamps need care (trail, latency figures).
 CLOCK_SKEW_FLAG_S = 30.0
@@ -42,24 +37,6 @@ MASS_SILENCE_MIN = 20
 # are broken, not the network). Hundreds still silent stay under the one alert: a wall of
 # per-device alerts is what it exists to prevent, and writing them all at once stalled ingest.
 MASS_RESOLVE_REMAINING_FRACTION = 0.2
-# A radar watching someone who lives alone is their only safety net: its loss matters more.
-OFFLINE_SEVERITY_LIVES_ALONE_RADAR = "high"
-
-
-def offline_key(device_id: str) -> str:
-    return f"device_offline:{device_id}"
-
-
-def battery_key(device_id: str) -> str:
-    return f"battery_low:{device_id}"
-
-
-def offline_severity(device: DeviceInfo) -> str:
-    if device.type == "radar" and device.lives_alone:
-        return OFFLINE_SEVERITY_LIVES_ALONE_RADAR
-    return DEFAULT_SEVERITY["device_offline"]
-
-
 @dataclass
 class Liveness:
     """Per-slot last-seen times and online flags (hub clock, epoch seconds)."""
@@ -116,97 +93,18 @@ class Liveness:
         return slots
 
 
-async def mark_offline(
-    session: AsyncSession, bus: EventBus, device: DeviceInfo, *, reason: str, at: float
-) -> None:
-    row = await session.get(Device, device.id)
-    if row is not None:
-        row.state = "offline"
-    if await alert_service.find_active(session, offline_key(device.id)) is not None:
-        return  # already raised (e.g. Last Will, then the silence sweep)
-    await alert_service.raise_alert(
-        session,
-        bus,
-        type="device_offline",
-        severity=offline_severity(device),
-        facility_id=device.facility_id,
-        resident_id=device.resident_id,
-        device_id=device.id,
-        dedupe_key=offline_key(device.id),
-        at=at,
-        actor="system",
-        detail={"reason": reason, "device_type": device.type, "lives_alone": device.lives_alone},
-    )
+async def set_state(session: AsyncSession, device_ids: list[str], state: str) -> None:
+    """Record devices as online or offline on their rows (one UPDATE)."""
+    if device_ids:
+        await session.execute(update(Device).where(Device.id.in_(device_ids)).values(state=state))
 
 
-def mass_key(facility_id: int) -> str:
-    return f"device_offline:facility:{facility_id}"
+@dataclass(frozen=True, slots=True)
+class HealthChanges:
+    """What a batch of statuses changed that others act on (alerts are raised from these)."""
 
-
-async def mark_mass_silence(
-    session: AsyncSession, bus: EventBus, facility_id: int, devices: list[DeviceInfo], *, at: float
-) -> None:
-    await session.execute(
-        update(Device).where(Device.id.in_([d.id for d in devices])).values(state="offline")
-    )
-    await alert_service.raise_alert(
-        session,
-        bus,
-        type="device_offline",
-        severity="high",
-        facility_id=facility_id,
-        resident_id=None,
-        device_id=None,
-        dedupe_key=mass_key(facility_id),
-        at=at,
-        actor="system",
-        detail={
-            "reason": "mass_silence",
-            "devices": len(devices),
-            "device_ids": sorted(d.id for d in devices)[:50],
-        },
-    )
-
-
-async def mark_online(
-    session: AsyncSession, bus: EventBus, devices: list[DeviceInfo], *, at: float, alerted: set[str]
-) -> None:
-    """Devices heard from again: one UPDATE for all; resolve device_offline alerts where raised.
-
-    `alerted` holds the ids with an active device_offline alert; returned ones are removed from it.
-    """
-    await session.execute(
-        update(Device).where(Device.id.in_([d.id for d in devices])).values(state="online")
-    )
-    for device in devices:
-        if device.id not in alerted:
-            continue
-        alerted.discard(device.id)
-        await alert_service.resolve_active(
-            session,
-            bus,
-            dedupe_key=offline_key(device.id),
-            outcome="device_returned",
-            actor="system",
-            source="device",
-            note="device is back online",
-            at=at,
-        )
-
-
-async def resolve_mass_silence(
-    session: AsyncSession, bus: EventBus, facility_id: int, *, at: float
-) -> None:
-    await alert_service.resolve_active(
-        session,
-        bus,
-        dedupe_key=mass_key(facility_id),
-        outcome="device_returned",
-        actor="system",
-        source="device",
-        note="devices are reporting again",
-        at=at,
-    )
+    went_offline: list[tuple[DeviceInfo, str, float]]  # device, reason, at
+    battery: list[tuple[DeviceInfo, float, float]]  # device, battery level, at
 
 
 class StatusBook:
@@ -219,27 +117,21 @@ class StatusBook:
 
     def __init__(self) -> None:
         self._written: dict[str, tuple[str, float | None, str | None, float | None]] = {}
-        self.battery_alerted: set[str] = set()
 
     async def load(self, session: AsyncSession) -> None:
         rows = await session.execute(
             select(Device.id, Device.state, Device.battery, Device.fw, Device.rssi)
         )
         self._written = {i: (st, b, fw, rs) for i, st, b, fw, rs in rows.all()}
-        keys = await session.scalars(
-            select(Alert.device_id).where(Alert.type == "battery_low", Alert.state != "resolved")
-        )
-        self.battery_alerted = {k for k in keys.all() if k}
 
     async def apply(
         self,
         session: AsyncSession,
-        bus: EventBus,
         items: list[tuple[DeviceInfo, StatusEvent, float]],
-    ) -> list[DeviceInfo]:
-        """Record a batch of statuses; returns the devices that reported themselves offline."""
+    ) -> HealthChanges:
+        """Record a batch of statuses on the device rows; returns what changed for the alerts."""
         rows: dict[str, dict[str, object]] = {}
-        went_offline: list[DeviceInfo] = []
+        changes = HealthChanges([], [])
         for device, event, received_at in items:
             old = self._written.get(device.id, ("unknown", None, None, None))
             new = (
@@ -259,16 +151,10 @@ class StatusBook:
                     "seen": received_at,
                 }
             if event.state == "offline":
-                went_offline.append(device)
-                await mark_offline(
-                    session,
-                    bus,
-                    device,
-                    at=received_at,
-                    reason="last_will" if event.env.seq < 0 else "reported",
-                )
+                reason = "last_will" if event.env.seq < 0 else "reported"
+                changes.went_offline.append((device, reason, received_at))
             if event.battery is not None:
-                await self._battery(session, bus, device, event.battery, received_at)
+                changes.battery.append((device, event.battery, received_at))
         if rows:
             table = cast(Table, Device.__table__)
             stmt = (
@@ -283,39 +169,7 @@ class StatusBook:
                 )
             )
             await (await session.connection()).execute(stmt, list(rows.values()))
-        return went_offline
-
-    async def _battery(
-        self, session: AsyncSession, bus: EventBus, device: DeviceInfo, battery: float, at: float
-    ) -> None:
-        alerted = device.id in self.battery_alerted
-        if battery < BATTERY_LOW and not alerted:
-            self.battery_alerted.add(device.id)
-            if await alert_service.find_active(session, battery_key(device.id)) is None:
-                await alert_service.raise_alert(
-                    session,
-                    bus,
-                    type="battery_low",
-                    severity=DEFAULT_SEVERITY["battery_low"],
-                    facility_id=device.facility_id,
-                    resident_id=device.resident_id,
-                    device_id=device.id,
-                    dedupe_key=battery_key(device.id),
-                    at=at,
-                    detail={"battery": battery, "threshold": BATTERY_LOW},
-                )
-        elif battery >= BATTERY_OK and alerted:
-            self.battery_alerted.discard(device.id)
-            await alert_service.resolve_active(
-                session,
-                bus,
-                dedupe_key=battery_key(device.id),
-                outcome="resolved",
-                actor="system",
-                source="device",
-                note="battery replaced or charged",
-                at=at,
-            )
+        return changes
 
 
 # Changes smaller than these are not worth a database write (the last written value stays).

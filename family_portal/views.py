@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
-from care_hub.api.deps import CurrentUser, SessionDep
-from care_hub.db import now_s
-from care_hub.fhir import vitals_bundle
-from care_hub.models import Measurement, Resident, ZoneVisit
+from care_hub.kernel.db import now_s
+from care_hub.kernel.deps import CurrentUser, SessionDep
+from care_hub.kernel.models import Measurement, Resident, ZoneVisit
 from care_hub.signal_core.behaviour import ResidentSettings, daily_summary
 from care_hub.signal_core.zones import ZoneVisit as ZoneVisitRecord
+from family_portal.fhir import vitals_bundle
 
 router = APIRouter(prefix="/api/residents", tags=["residents"])
 DAY_S = 86_400.0

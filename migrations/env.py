@@ -9,8 +9,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from care_hub.all_models import Base
-from care_hub.db import make_engine
-from care_hub.settings import Settings
+from care_hub.kernel.db import make_engine
+from care_hub.kernel.settings import Settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

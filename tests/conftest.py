@@ -24,11 +24,11 @@ import uvicorn
 from sqlalchemy import text
 
 from care_hub import migrate
-from care_hub.broker import find_free_port
-from care_hub.db import make_engine, make_session_factory
+from care_hub.kernel.db import make_engine, make_session_factory
+from care_hub.kernel.settings import Settings
 from care_hub.main import create_app
 from care_hub.seed import load_seed
-from care_hub.settings import Settings
+from devices.broker import find_free_port
 
 PG_URL = os.environ.get("CARE_HUB_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 SHARED_MQTT_URL = os.environ.get("CARE_HUB_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")

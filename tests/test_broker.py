@@ -1,4 +1,4 @@
-"""Tests for care_hub.broker: embedded broker in both modes, private Mosquitto restarts."""
+"""Tests for devices.broker: embedded broker in both modes, private Mosquitto restarts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from care_hub.broker import (
+from devices.broker import (
     MAX_QUEUED_MESSAGES,
     BrokerStartError,
     EmbeddedBroker,
@@ -174,7 +174,7 @@ def test_restart_keeps_persistent_session_queue(tmp_path: Path) -> None:
 def test_child_dies_with_its_parent(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
-        "from care_hub.broker import EmbeddedBroker\n"
+        "from devices.broker import EmbeddedBroker\n"
         f"b = EmbeddedBroker({str(tmp_path)!r}, prefer='mosquitto')\n"
         "b.start()\n"
         "print(b.mosquitto.pid, flush=True)\n"

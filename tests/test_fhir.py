@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from care_hub.fhir import vitals_bundle
+from family_portal.fhir import vitals_bundle
 
 pytest.importorskip("fhir.resources")
 from fhir.resources.R4B.bundle import Bundle  # noqa: E402

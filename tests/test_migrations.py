@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from care_hub import migrate
 from care_hub.all_models import Base
-from care_hub.db import make_engine
+from care_hub.kernel.db import make_engine
 from tests.conftest import PG_URL
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from care_hub.detections import ApneaFound, BehaviourFound, FallFound, VitalsFound
-from care_hub.radar import RadarConfig, RadarProcessor, resident_settings, support_rects
+from care_hub.kernel.detections import ApneaFound, BehaviourFound, FallFound, VitalsFound
 from devices.events import Envelope, RadarFramesEvent, RadarVitalsEvent
+from devices.radar.processor import RadarConfig, RadarProcessor, resident_settings, support_rects
 
 ZONES = {"bed": {"rect": [0.2, 3.0, 1.6, 4.9]}, "bathroom": {"rect": [2.6, 0.0, 4.0, 1.8]}}
 T0 = 1_764_320_000.0

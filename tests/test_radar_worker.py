@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from care_hub.radar import RadarConfig
-from care_hub.radar_worker import (
+from devices.radar.processor import RadarConfig
+from devices.radar.worker import (
     WORKER_BEHIND_S,
     WORKER_LAG_VALID_S,
     WORKER_STUCK_S,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from care_hub.security import (
+from care_hub.kernel.security import (
     InvalidToken,
     LoginThrottle,
     hash_password,

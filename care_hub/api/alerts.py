@@ -21,9 +21,10 @@ from alerts.schemas import (
     ResolveRequest,
     SnoozeRequest,
 )
-from care_hub.api.deps import AdminUser, CurrentUser, HubDep, Principal, SessionDep, StaffUser
-from care_hub.db import now_s
-from care_hub.models import User
+from care_hub.api.deps import HubDep
+from care_hub.kernel.db import now_s
+from care_hub.kernel.deps import AdminUser, CurrentUser, Principal, SessionDep, StaffUser
+from care_hub.kernel.models import User
 
 alerts_router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 coverage_router = APIRouter(prefix="/api/coverage", tags=["coverage"])

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from care_hub.api.deps import CurrentUser, HubDep, SessionDep
-from care_hub.security import issue_token
-from care_hub.service import authenticate
+from care_hub.api.deps import HubDep
+from care_hub.kernel.accounts import authenticate
+from care_hub.kernel.deps import CurrentUser, SessionDep
+from care_hub.kernel.security import issue_token
 
 router = APIRouter(prefix="/api", tags=["auth"])
 

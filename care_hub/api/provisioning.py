@@ -7,10 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import func, select
 
-from care_hub import service
-from care_hub.api.deps import AdminUser, CurrentUser, HubDep, SessionDep
-from care_hub.models import Facility, Resident, Room, User
-from care_hub.schemas import (
+from care_hub.api.deps import HubDep
+from care_hub.api.schemas import (
     DeviceCreate,
     DeviceRebind,
     FacilityCreate,
@@ -18,6 +16,9 @@ from care_hub.schemas import (
     RoomCreate,
     UserCreate,
 )
+from care_hub.kernel import accounts
+from care_hub.kernel.deps import AdminUser, CurrentUser, SessionDep
+from care_hub.kernel.models import Facility, Resident, Room, User
 from devices import service as device_service
 from devices.models import DeadLetter, Device, DeviceBinding
 
@@ -64,7 +65,7 @@ def device_public(d: Device) -> dict[str, Any]:
 async def create_facility(
     body: FacilityCreate, session: SessionDep, _: AdminUser
 ) -> dict[str, Any]:
-    f = await service.create_facility(session=session, name=body.name, settings=body.settings)
+    f = await accounts.create_facility(session=session, name=body.name, settings=body.settings)
     await session.commit()
     return {"id": f.id, "name": f.name, "settings": f.settings}
 
@@ -72,7 +73,7 @@ async def create_facility(
 @router.post("/rooms", status_code=201)
 async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> dict[str, Any]:
     try:
-        room = await service.create_room(
+        room = await accounts.create_room(
             session=session,
             facility_id=body.facility_id,
             name=body.name,
@@ -80,7 +81,7 @@ async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> di
             wing=body.wing,
             zones=body.zones,
         )
-    except service.ProvisioningError as exc:
+    except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
     return {"id": room.id, "facility_id": room.facility_id, "name": room.name, "floor": room.floor}
@@ -91,7 +92,7 @@ async def create_resident(
     body: ResidentCreate, session: SessionDep, _: AdminUser
 ) -> dict[str, Any]:
     try:
-        r = await service.create_resident(
+        r = await accounts.create_resident(
             session=session,
             resident_id=body.id,
             facility_id=body.facility_id,
@@ -102,7 +103,7 @@ async def create_resident(
             hypercapnic=body.hypercapnic,
             settings=body.settings,
         )
-    except service.ProvisioningError as exc:
+    except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
     return await resident_public(session, r)
@@ -132,7 +133,7 @@ async def create_device(
             resident_id=body.resident_id,
             zone_map=body.zone_map,
         )
-    except service.ProvisioningError as exc:
+    except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
     await hub.registry.refresh(d.id)
@@ -154,7 +155,7 @@ async def rebind_device(
             resident_id=body.resident_id,
             zone_map=body.zone_map,
         )
-    except service.ProvisioningError as exc:
+    except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
     await hub.registry.refresh(d.id)
@@ -210,7 +211,7 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> di
     if body.facility_id is not None and await session.get(Facility, body.facility_id) is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"facility {body.facility_id} does not exist")
     try:
-        u = await service.create_user(
+        u = await accounts.create_user(
             session=session,
             username=body.username,
             password=body.password,
@@ -219,7 +220,7 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> di
             facility_id=body.facility_id,
             resident_ids=body.resident_ids,
         )
-    except service.ProvisioningError as exc:
+    except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
     await session.commit()
     return user_public(u, body.resident_ids)

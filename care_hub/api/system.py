@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from care_hub.api.deps import HubDep, StaffUser
+from care_hub.api.deps import HubDep
+from care_hub.kernel.deps import StaffUser
 
 router = APIRouter(prefix="/api", tags=["system"])
 

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 
 from alerts.routing import chosen_types, family_links, wire_view
-from care_hub.api.deps import Principal, principal_from_token
-from care_hub.events import Audience
 from care_hub.hub import Hub
+from care_hub.kernel.deps import Principal, principal_from_token
+from care_hub.kernel.events import Audience
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.models import CoverageAssignment
 from care_hub import migrate
-from care_hub.db import make_engine, make_session_factory
-from care_hub.events import EventBus
-from care_hub.models import FamilyLink, User
+from care_hub.kernel.db import make_engine, make_session_factory
+from care_hub.kernel.events import EventBus
+from care_hub.kernel.models import FamilyLink, User
 from care_hub.seed import load_seed
 from tests.conftest import PASSWORD, Backend, HubServer, demo_seed, prepare_database
 

@@ -12,8 +12,8 @@ from websockets.exceptions import ConnectionClosed
 
 from alerts import service
 from alerts.models import Alert
-from care_hub import events as events_module
-from care_hub.models import EventLog
+from care_hub.kernel import events as events_module
+from care_hub.kernel.models import EventLog
 from tests.alerts.conftest import choose_family_types, run_on_hub, set_roster, user_id
 from tests.conftest import HubServer
 from tests.e2e.test_calls import WsReader

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from alerts import service
 from alerts.escalation import EscalationEngine
 from alerts.models import Alert, AlertEvent
-from care_hub.events import Audience, EventBus
 from care_hub.hub import Hub
-from care_hub.models import EventLog
-from care_hub.settings import AlertSettings, Settings
+from care_hub.kernel.events import Audience, EventBus
+from care_hub.kernel.models import EventLog
+from care_hub.kernel.settings import AlertSettings, Settings
 from tests.alerts.conftest import Db, alert_seed, set_roster
 from tests.conftest import Backend, prepare_database
 
@@ -126,7 +126,7 @@ async def test_reminders_then_charge_nurse_then_family_then_ack_stops(db: Db) ->
 
 async def test_facility_timeouts_and_low_severity_never_escalates(db: Db) -> None:
     async with db.factory() as session:
-        from care_hub.models import Facility
+        from care_hub.kernel.models import Facility
 
         facility = await session.get(Facility, 1)
         assert facility is not None
@@ -184,20 +184,21 @@ async def test_real_hub_restart_resumes_persisted_deadline_once(tmp_path: Path) 
     settings.alerts.escalation_tick_s = 3600  # the loop ticks once at start; the test ticks by hand
     backend = Backend("embedded", settings, None)
     await asyncio.to_thread(prepare_database, backend, alert_seed("t-"))
-    hub = await Hub.start(settings, ingest=False)
     clock = Clock(T0 + 1)
+    # The clock is the hub's from its first tick: the loop's tick at start must not see real time.
+    hub = await Hub.start(settings, ingest=False, clock=clock)
     try:
+        assert hub.escalation is not None and hub.escalation.clock is clock
         db = Db(hub.session_factory, hub.bus)
         alert_id = await _raise_fall(db)
-        hub.escalation.clock = clock
         await hub.escalation.tick()
     finally:
         await hub.stop()
     clock.now = T0 + 300  # past the deadline while the hub was down
     for _ in range(2):  # two restarts in a row
-        hub = await Hub.start(settings, ingest=False)
+        hub = await Hub.start(settings, ingest=False, clock=clock)
         try:
-            hub.escalation.clock = clock
+            assert hub.escalation is not None
             await hub.escalation.tick()
             await hub.escalation.tick()
             db = Db(hub.session_factory, hub.bus)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from alerts import service
 from alerts.models import Alert, AlertEvent
 from alerts.policy import MAX_SNOOZE_S
-from care_hub.models import EventLog, Facility
+from care_hub.kernel.models import EventLog, Facility
 from tests.alerts.conftest import Db, user_id
 
 T0 = 1_764_331_200.0  # 2025-11-28 12:00 UTC: the day shift

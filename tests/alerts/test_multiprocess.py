@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from alerts import engine as alert_engine
+from care_hub.ingest import leadership as alert_engine
 from tests.alerts.conftest import alert_seed
 from tests.conftest import Backend, HubServer, prepare_database
 from tests.e2e.test_calls import WsReader, button_payload

@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from care_hub.broker import MosquittoProcess, find_free_port, find_mosquitto
+from devices.broker import MosquittoProcess, find_free_port, find_mosquitto
 from devices.broker_config import (
     BrokerConfigFiles,
     hash_password,

@@ -1,4 +1,4 @@
-"""devices.frames_batch: the batched radar/frames decoder must agree exactly with ``decode``.
+"""devices.radar.frames_batch: the batched radar/frames decoder must agree exactly with ``decode``.
 
 The differential tests decode thousands of seeded random messages (valid windows of many shapes,
 phantoms, velocity-less devices, nulls, mutated and byte-damaged payloads, wrong topics and
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import devices.frames_batch as fb
+import devices.radar.frames_batch as fb
 from care_hub.signal_core.falls import make_batch
 from devices.contract import MAX_PAYLOAD_BYTES, ContractError, decode, encode
 from devices.events import RadarFramesEvent
-from devices.frames_batch import FramesColumns, decode_frames_many
+from devices.radar.frames_batch import FramesColumns, decode_frames_many
 from tests.devices.test_contract import EXAMPLES, _mutate
 
 FRAMES_TOPIC = "care/v1/{}/radar/frames"

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from care_hub.broker import MosquittoProcess, find_mosquitto
-from care_hub.models import Measurement
+from care_hub.kernel.models import Measurement
+from devices.broker import MosquittoProcess, find_mosquitto
 from tests.conftest import Backend, HubServer, demo_seed, prepare_database
 from tests.e2e.test_ingest_trust import db
 from tests.support.mqtt import close_client, connect_client, wait_for

@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
-from care_hub.radar_worker import partition
+from devices.radar.worker import partition
 from simulators import radar_motion as rm
 from tests.conftest import Backend, HubServer, demo_seed, prepare_database
 from tests.e2e.test_calls import WsReader, alerts
@@ -140,7 +140,7 @@ def test_radar_worker_process_detects_the_fall_and_reports_liveness(
         metrics = server.hub.pipeline.metrics
         assert metrics.rejected["wrong_device_type"] == 1
         slot = server.hub.registry.get(f"{prefix}radar-1").slot
-        assert server.hub.pipeline.liveness.online[slot]
+        assert server.hub.pipeline.supervisor.liveness.online[slot]
         screen.close()
     finally:
         server.stop()

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from care_hub.models import Measurement
+from care_hub.kernel.models import Measurement
 from devices.models import DeadLetter
 from tests.conftest import Backend, HubServer, demo_seed, prepare_database
 from tests.e2e.test_calls import WsReader, alerts

@@ -2,7 +2,7 @@
 
 Pure computation over in-memory state (no I/O): falls, zones and the activity trail, behaviour
 rules, radar vitals and apnea. It runs inside the hub's ingest pipeline, or in a worker process of
-its own for large communities (`care_hub/radar_worker.py`), where it reports only detections.
+its own for large communities (`devices/radar/worker.py`), where it reports only detections.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from care_hub.detections import (
+from care_hub.kernel.detections import (
     ApneaFound,
     BehaviourFound,
     Detection,
@@ -36,6 +36,7 @@ from care_hub.signal_core.falls import (
 from care_hub.signal_core.vitals import StorageRateLimiter, VitalsEstimator
 from care_hub.signal_core.zones import ZoneMap, ZoneShape, ZoneTracker, ZoneVisit
 from devices.events import RadarFramesEvent, RadarVitalsEvent
+from devices.registry import DeviceInfo
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ class RadarProcessor:
         return self.process_frames_batch(make_batch(pairs)) if pairs else []
 
     def process_frames_batch(self, batch: FallBatch) -> list[Detection]:
-        """Many radars' windows already flattened (e.g. by `devices.frames_batch`)."""
+        """Many radars' windows already flattened (e.g. by `devices.radar.frames_batch`)."""
         out: list[Detection] = []
         if batch.covered_slot.size == 0:
             return out
@@ -407,3 +408,16 @@ class RadarProcessor:
             )
             for i in np.flatnonzero(due)
         ]
+
+
+def radar_config(device: DeviceInfo) -> RadarConfig:
+    """What the radar processor needs to know of a provisioned radar and its resident."""
+    return RadarConfig(
+        device_id=device.id,
+        resident_id=device.resident_id,
+        zone_map=device.zone_map,
+        lives_alone=device.lives_alone,
+        at_risk=device.at_risk,
+        behaviour=dict(device.resident_settings.get("behaviour", {})),
+        confirm_s=device.fall_confirm_s,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from care_hub.db import Base, now_s
+from care_hub.kernel.db import Base, now_s
 
 
 class Facility(Base):

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from care_hub.events import EventBus
+from care_hub.kernel.events import EventBus
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care_hub.models import Facility, FamilyLink, Resident, Room, User, Zone
-from care_hub.security import ROLES, hash_password, verify_password
+from care_hub.kernel.models import Facility, FamilyLink, Resident, Room, User, Zone
+from care_hub.kernel.security import ROLES, hash_password, verify_password
 
 
 class ProvisioningError(ValueError):

@@ -27,7 +27,7 @@ import numpy as np
 from devices.contract import ContractError, excerpt, parse_topic, topic_for
 from devices.dedupe import SeqTracker
 from devices.events import RadarVitalsEvent
-from devices.frames_batch import decode_frames_many
+from devices.radar.frames_batch import decode_frames_many
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,8 @@ def worker_main(
     Worker 0 subscribes to every radar topic, so radars that are unknown, of the wrong type or
     spoofing still get their dead letters; it drops the windows of provisioned radars that another
     worker owns. Workers 1.. subscribe to their own radars' topics only."""
-    from care_hub.radar import RadarProcessor
     from devices.mqtt_client import MqttConnection
+    from devices.radar.processor import RadarProcessor
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s radar-worker: %(message)s"
@@ -180,7 +180,7 @@ def screen_and_process(
     """Decode, apply the trust rules (provisioned radar, new seq), run the signal core.
 
     Frames windows (~90% of the traffic) are decoded many at once into flat columns
-    (`devices.frames_batch`, same accept/reject decisions as `decode`) and go to the fall detector
+    (`devices.radar.frames_batch`, same accept/reject decisions as `decode`) and go to the fall detector
     and zone tracker without a per-window event object; other topics are decoded one by one.
     """
     cols = decode_frames_many([(m.topic, m.payload) for m in batch])

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from care_hub.models import EventLog
+from care_hub.kernel.models import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class EventBus:
         self._lock = asyncio.Lock()
         # Hooks called with each committed event (e.g. cross-process NOTIFY).
         self.on_published: list[Callable[[dict[str, Any]], None]] = []
-        # Multi-process mode (care_hub.fanout): commits NOTIFY this channel, and delivery is
+        # Multi-process mode (alerts.fanout): commits NOTIFY this channel, and delivery is
         # strictly in seq order through `deliver_through`, reading rows other processes wrote.
         self.notify_channel: str | None = None
         self.origin = uuid.uuid4().hex[:12]  # tells this process's own notifications apart

@@ -1,0 +1,53 @@
+"""Trust step: only provisioned devices, publishing their own kinds, once each (dedupe by seq)."""
+
+from __future__ import annotations
+
+from care_hub.ingest.decode import Rejection
+from care_hub.ingest.metrics import IngestMetrics
+from devices.dedupe import SeqTracker
+from devices.events import KINDS_BY_DEVICE_TYPE, DeviceEvent
+from devices.registry import DeviceInfo, DeviceRegistry
+
+# Radar streams are QoS 0: never redelivered, so their seq marks need no persisting.
+_STREAMED = ("radar/frames", "radar/vitals")
+
+Accepted = tuple[DeviceEvent, float, DeviceInfo]
+
+
+def _reject(ev: DeviceEvent, reason: str, detail: str) -> Rejection:
+    env = ev.env
+    return Rejection(f"care/v1/{env.device_id}/{env.kind}", env.device_id, reason, detail, b"")
+
+
+async def admit(
+    decoded: list[tuple[DeviceEvent, float]],
+    *,
+    registry: DeviceRegistry,
+    seqs: SeqTracker,
+    metrics: IngestMetrics,
+    rejects: list[Rejection],
+) -> list[Accepted]:
+    """Events from known devices of the right type that are not redeliveries; the rest are added
+    to `rejects` (or counted as duplicates)."""
+    unknown = {e.env.device_id for e, _ in decoded if registry.get(e.env.device_id) is None}
+    if unknown:
+        await registry.resolve_unknown(unknown)
+    accepted: list[Accepted] = []
+    for ev, received_at in decoded:
+        env = ev.env
+        device = registry.get(env.device_id)
+        if device is None:
+            rejects.append(_reject(ev, "unknown_device", "device id is not provisioned"))
+            continue
+        if env.kind not in KINDS_BY_DEVICE_TYPE.get(device.type, ()):
+            rejects.append(
+                _reject(ev, "wrong_device_type", f"a {device.type} may not publish {env.kind}")
+            )
+            continue
+        if env.seq >= 0 and not seqs.accept(
+            env.device_id, env.kind, env.seq, persist=env.kind not in _STREAMED
+        ):
+            metrics.duplicates += 1
+            continue
+        accepted.append((ev, received_at, device))
+    return accepted
