@@ -169,13 +169,16 @@ class Script:
         dur_s: float,
         z: float | None = None,
         xy: tuple[float, float] | None = None,
-        shape: Literal["smooth", "fall", "linear"] = "smooth",
+        shape: Literal["smooth", "fall", "linear", "minjerk"] = "smooth",
         lying: bool = False,
     ) -> Script:
         n = self._n(dur_s)
         u = np.arange(1, n + 1) / n
         if shape == "smooth":
             w = u * u * (3 - 2 * u)
+        elif shape == "minjerk":
+            # voluntary movement: minimum jerk (Flash & Hogan 1985), starts and ends at rest
+            w = u * u * u * (10 - 15 * u + 6 * u * u)
         elif shape == "fall":
             w = u * u  # accelerating, like a body giving way
         else:
@@ -302,15 +305,23 @@ def render(
     rng: np.random.Generator,
     t0_s: float,
     tid_base: int = 1,
+    weights: list[float] | None = None,
 ) -> Rows:
-    """Pass truth tracks (same length) through the noise profile; rows sorted by frame."""
+    """Pass truth tracks (same length) through the noise profile; rows sorted by frame.
+
+    ``weights``: how likely a single-target module is to report each track (a pet reflects far
+    less than a person); equal when None."""
     fps = profile.fps
     n = tracks[0].x_m.shape[0]
     parts: list[tuple[IntArr, IntArr, FloatArr, FloatArr, FloatArr]] = []
     # which person a single-target module reports: sticky choice, switching every ~2 s
     if profile.single_target and len(tracks) > 1:
         seg = np.cumsum(rng.random(n) < 1 / (2.0 * fps))
-        choice = rng.integers(0, len(tracks), int(seg[-1]) + 1)[seg]
+        if weights is None:
+            choice = rng.integers(0, len(tracks), int(seg[-1]) + 1)[seg]
+        else:
+            w = np.asarray(weights, dtype=np.float64)
+            choice = rng.choice(len(tracks), int(seg[-1]) + 1, p=w / w.sum())[seg]
     else:
         choice = None
     for pi, tr in enumerate(tracks):

@@ -448,12 +448,14 @@ class FallDetector:
         slot: int,
         rects: Sequence[tuple[float, float, float, float]],
         seats: Sequence[tuple[float, float, float, float]] = (),
+        floor_beds: Sequence[tuple[float, float, float, float]] = (),
     ) -> None:
         """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot,
         where being low is not being on the floor: ``rects`` for beds and sofas (any height),
         ``seats`` for chairs (only above ``SEAT_FLOOR_M``: lower is on the floor next to it).
         A drop out of one of them onto the floor nearby (rolling out of bed, sliding off a
         chair) is a fall."""
+        rects = [*rects, *floor_beds]
         zones = [*rects, *seats]
         if len(zones) > MAX_BED_ZONES:
             raise ValueError(f"at most {MAX_BED_ZONES} bed and seat zones per slot")

@@ -1,0 +1,334 @@
+"""Fall detection on randomised episode families, tuned on some and reported on held-out ones.
+
+    .venv/bin/python -m bench.fall_families --split held --per-kind 15 --seed 2
+
+Every family x tracker cell gets ``--per-kind`` episodes of each of 21 kinds (8 falls, 13
+confounders; simulators/fall_families.py). The product (FallDetector) and the baseline (the
+trivial rule of issue 13: smoothed height from above 0.6 m to below 0.35 m within 2.5 s outside the
+bed, low for most of the next 5 s) judge the same episodes. Proportions carry 95% Wilson intervals;
+the summary names the WORST family of the split per tracker, not the average.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if sys.path and sys.path[0].endswith("bench"):
+    sys.path.pop(0)
+
+import argparse
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.falls import judge
+from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, FallParams
+from simulators.fall_families import (
+    FALL_KINDS,
+    HELD_OUT_FAMILIES,
+    KINDS,
+    MULTI_TARGET,
+    TRACKERS,
+    TUNING_FAMILIES,
+    FamilyEpisode,
+    Room,
+    make_family_episodes,
+)
+from simulators.radar_motion import Rows
+
+# The product's floor_dwell safety net in this bench (issue 13: sooner than 120 s).
+FLOOR_DWELL_S = 60.0
+# A slow slump counts as reported by floor_dwell if it comes within this long of the impact.
+SLUMP_REPORT_S = 75.0
+
+# --- the baseline rule (issue 13), as an outside evaluator wrote it --------------------------
+BASE_SMOOTH_S = 1.0  # smoothed height: median of the target's last 1 s of rows
+BASE_HIGH_M = 0.6
+BASE_LOW_M = 0.35
+BASE_WITHIN_S = 2.5
+BASE_STAY_S = 5.0
+BASE_STAY_SHARE = 0.5  # "most of the next 5 s"
+
+
+def _windowed(t: np.ndarray, v: np.ndarray, span_s: float, k: int) -> np.ndarray:
+    """(n, k): v of the row and its k-1 predecessors within ``span_s`` (NaN elsewhere)."""
+    n = t.shape[0]
+    idx = np.arange(n)[:, None] - np.arange(k)[None, :]
+    ok = idx >= 0
+    ic = np.clip(idx, 0, None)
+    ok &= (t[:, None] - t[ic]) < span_s
+    return np.where(ok, v[ic], np.nan)
+
+
+def baseline_alarms(rows: Rows, beds: Sequence[tuple[float, float, float, float]]) -> list[float]:
+    """Device times at which the trivial rule alarms (decision time = crossing + 5 s)."""
+    t_all = rows.t0_s + rows.frame / rows.fps
+    out: list[float] = []
+    for tid in np.unique(rows.tid):
+        m = rows.tid == tid
+        t, z, x, y = t_all[m], rows.z_m[m], rows.x_m[m], rows.y_m[m]
+        if t.shape[0] < 3:
+            continue
+        k = max(2, round(BASE_SMOOTH_S * rows.fps))
+        with np.errstate(all="ignore"):
+            zs = np.nanmedian(_windowed(t, z, BASE_SMOOTH_S, k), axis=1)
+            xs = np.nanmedian(_windowed(t, x, BASE_SMOOTH_S, k), axis=1)
+            ys = np.nanmedian(_windowed(t, y, BASE_SMOOTH_S, k), axis=1)
+            prev_hi = np.nanmax(
+                _windowed(t, zs, BASE_WITHIN_S, round(BASE_WITHIN_S * rows.fps) + 1), axis=1
+            )
+        cross = np.nonzero((zs < BASE_LOW_M) & (prev_hi > BASE_HIGH_M))[0]
+        last = -np.inf
+        for i in cross.tolist():
+            if t[i] < last + BASE_STAY_S:
+                continue
+            if any(b[0] <= xs[i] <= b[2] and b[1] <= ys[i] <= b[3] for b in beds):
+                continue
+            nxt = (t > t[i]) & (t <= t[i] + BASE_STAY_S)
+            if nxt.any() and np.mean(zs[nxt] < BASE_LOW_M) < BASE_STAY_SHARE:
+                continue
+            out.append(float(t[i] + BASE_STAY_S))
+            last = t[i]
+    return sorted(out)
+
+
+def baseline_judge(ep: FamilyEpisode) -> tuple[bool, float | None]:
+    alarms = baseline_alarms(ep.rows, [ep.room.bed])
+    if not ep.is_fall or ep.impact_s is None:
+        return bool(alarms), None
+    hits = [a for a in alarms if a >= ep.impact_s - 1.0]
+    return bool(hits), (hits[0] - ep.impact_s) if hits else None
+
+
+# --- the product --------------------------------------------------------------------------------
+def set_room(det: FallDetector, slot: int, room: Room) -> None:
+    """Zones as the hub passes them: beds and sofas, chairs as seats, floor beds of their own."""
+    beds = [room.sofa] + ([room.bed] if room.bed_kind == "bed" else [])
+    floor_beds = [room.bed] if room.bed_kind == "floor_bed" else []
+    det.set_bed_zones(slot, beds, seats=[room.chair], floor_beds=floor_beds)
+
+
+def run_detector(
+    eps: Sequence[FamilyEpisode], params: FallParams, window_s: float = 1.0
+) -> list[list[FallDetection]]:
+    """One detector over many radars (one slot per episode, same fps) in lockstep 1 s windows."""
+    n = len(eps)
+    det = FallDetector(n, params)
+    for s, e in enumerate(eps):
+        set_room(det, s, e.room)
+    rl = [e.rows for e in eps]
+    fps = rl[0].fps
+    per = max(1, round(window_s * fps))
+    slot = np.concatenate([np.full(r.frame.shape[0], i, dtype=np.int64) for i, r in enumerate(rl)])
+    frame = np.concatenate([r.frame for r in rl])
+    t0 = np.asarray([r.t0_s for r in rl])
+    nfr = np.asarray([r.n_frames for r in rl])
+    x = np.concatenate([r.x_m for r in rl])
+    y = np.concatenate([r.y_m for r in rl])
+    z = np.concatenate([r.z_m for r in rl])
+    tid = np.concatenate([r.tid for r in rl])
+    w = frame // per
+    o = np.argsort(w, kind="stable")
+    slot, frame, x, y, z, tid, w = slot[o], frame[o], x[o], y[o], z[o], tid[o], w[o]
+    n_w = int(np.ceil(nfr.max() / per))
+    bounds = np.searchsorted(w, np.arange(n_w + 1))
+    out: list[list[FallDetection]] = [[] for _ in range(n)]
+    all_slots = np.arange(n, dtype=np.int64)
+    for wi in range(n_w):
+        a, b = bounds[wi], bounds[wi + 1]
+        cov = all_slots[nfr > wi * per]
+        batch = FallBatch(
+            slot=slot[a:b],
+            t_s=t0[slot[a:b]] + frame[a:b] / fps,
+            x_m=x[a:b],
+            y_m=y[a:b],
+            z_m=z[a:b],
+            tid=tid[a:b],
+            covered_slot=cov,
+            covered_until_s=t0[cov] + np.minimum((wi + 1) * per, nfr[cov]) / fps,
+        )
+        for d in det.step(batch):
+            out[d.slot].append(d)
+    return out
+
+
+# --- judging and reporting --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Judged:
+    ep: FamilyEpisode
+    alarmed: bool
+    latency_s: float | None
+    base_alarmed: bool
+    base_latency_s: float | None
+    dwell_s: float | None  # impact -> first floor_dwell (falls only)
+
+
+def evaluate(eps: Sequence[FamilyEpisode], params: FallParams) -> list[Judged]:
+    by_trk: dict[str, list[FamilyEpisode]] = defaultdict(list)
+    for e in eps:
+        by_trk[e.tracker].append(e)
+    out = []
+    for group in by_trk.values():
+        for e, d in zip(group, run_detector(group, params), strict=True):
+            alarmed, lat = judge(d, e.is_fall, e.impact_s)
+            balarm, blat = baseline_judge(e)
+            dw = [x.at_s for x in d if x.kind == "floor_dwell"]
+            dwell = dw[0] - e.impact_s if dw and e.impact_s is not None else None
+            out.append(Judged(e, alarmed, lat, balarm, blat, dwell))
+    return out
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of k successes in n (Wilson 1927)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def _ci(k: int, n: int) -> str:
+    if n == 0:
+        return "n/a"
+    lo, hi = wilson(k, n)
+    return f"{100 * k / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def _p(v: list[float], q: float) -> str:
+    return f"{np.percentile(v, q):.1f}" if v else "n/a"
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    falls: int
+    tp: int
+    others: int
+    tn: int
+    base_tp: int
+    base_tn: int
+    lat: list[float]
+    base_lat: list[float]
+
+
+def cell(js: Sequence[Judged]) -> Cell:
+    f = [j for j in js if j.ep.is_fall]
+    o = [j for j in js if not j.ep.is_fall]
+    return Cell(
+        len(f),
+        sum(j.alarmed for j in f),
+        len(o),
+        sum(not j.alarmed for j in o),
+        sum(j.base_alarmed for j in f),
+        sum(not j.base_alarmed for j in o),
+        [j.latency_s for j in f if j.latency_s is not None],
+        [j.base_latency_s for j in f if j.base_latency_s is not None],
+    )
+
+
+def report(js: list[Judged], families: Sequence[str], trackers: Sequence[str]) -> None:
+    print(
+        "| family | tracker | falls | sensitivity [95% CI] | baseline | non-falls "
+        "| specificity [95% CI] | baseline | latency p50 / p95 s | baseline p95 s |"
+    )
+    print("| --- | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |")
+    cells: dict[tuple[str, str], Cell] = {}
+    for fam in families:
+        for trk in trackers:
+            c = cell([j for j in js if j.ep.family == fam and j.ep.tracker == trk])
+            cells[(fam, trk)] = c
+            print(
+                f"| {fam} | {trk} | {c.falls} | {_ci(c.tp, c.falls)} | "
+                f"{100 * c.base_tp / max(1, c.falls):.1f}% | {c.others} | {_ci(c.tn, c.others)} | "
+                f"{100 * c.base_tn / max(1, c.others):.1f}% | {_p(c.lat, 50)} / {_p(c.lat, 95)} | "
+                f"{_p(c.base_lat, 95)} |"
+            )
+    print()
+    print("Worst family per tracker (lowest point estimate; 95% Wilson interval):")
+    print(
+        "| tracker | worst sensitivity (family) | baseline there | worst specificity (family) "
+        "| baseline there | latency p95 s (all families) | beats baseline everywhere |"
+    )
+    print("| --- | --- | ---: | --- | ---: | ---: | --- |")
+    for trk in trackers:
+        cs = {f: cells[(f, trk)] for f in families}
+        fs = min(cs, key=lambda f: cs[f].tp / max(1, cs[f].falls))
+        fo = min(cs, key=lambda f: cs[f].tn / max(1, cs[f].others))
+        lat = [v for c in cs.values() for v in c.lat]
+        beats = all(c.tp >= c.base_tp and c.tn >= c.base_tn for c in cs.values())
+        print(
+            f"| {trk} | {_ci(cs[fs].tp, cs[fs].falls)} ({fs}) | "
+            f"{100 * cs[fs].base_tp / max(1, cs[fs].falls):.1f}% | "
+            f"{_ci(cs[fo].tn, cs[fo].others)} ({fo}) | "
+            f"{100 * cs[fo].base_tn / max(1, cs[fo].others):.1f}% | {_p(lat, 95)} | "
+            f"{'yes' if beats else 'NO'} |"
+        )
+    multi = [t for t in trackers if t in MULTI_TARGET]
+    if multi:
+        c = cell([j for j in js if j.ep.tracker in multi])
+        print(
+            f"| multi-target pooled | {_ci(c.tp, c.falls)} | {100 * c.base_tp / max(1, c.falls):.1f}% "
+            f"| {_ci(c.tn, c.others)} | {100 * c.base_tn / max(1, c.others):.1f}% "
+            f"| {_p(c.lat, 95)} | |"
+        )
+    print()
+    print(
+        "Per kind and tracker, all families of the split: product / baseline (share judged right)"
+    )
+    print("| kind | " + " | ".join(trackers) + " |")
+    print("| --- |" + " --- |" * len(trackers))
+    for kind in KINDS:
+        cells_k = []
+        for trk in trackers:
+            sel = [j for j in js if j.ep.kind == kind and j.ep.tracker == trk]
+            ok = sum(j.alarmed == j.ep.is_fall for j in sel)
+            bok = sum(j.base_alarmed == j.ep.is_fall for j in sel)
+            cells_k.append(
+                f"{100 * ok / max(1, len(sel)):.0f} / {100 * bok / max(1, len(sel)):.0f}"
+            )
+        print(f"| {kind} | " + " | ".join(cells_k) + " |")
+    print()
+    slumps = [j for j in js if j.ep.kind == "slow_slump"]
+    rep = [
+        j for j in slumps if j.alarmed or (j.dwell_s is not None and j.dwell_s <= SLUMP_REPORT_S)
+    ]
+    dw = [j.dwell_s for j in slumps if not j.alarmed and j.dwell_s is not None]
+    print(
+        f"slow slumps reported (confirmed, or floor_dwell within {SLUMP_REPORT_S:.0f} s): "
+        f"{_ci(len(rep), len(slumps))} of {len(slumps)}; floor_dwell after "
+        f"p50 {_p(dw, 50)} s, p95 {_p(dw, 95)} s (where not confirmed)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--split", choices=("tune", "held"), default="held")
+    ap.add_argument("--families", nargs="*", help="override the split's families")
+    ap.add_argument("--trackers", nargs="*", default=list(TRACKERS))
+    ap.add_argument("--per-kind", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=2, help="1 = tuning seed, 2+ = report seeds")
+    ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
+    args = ap.parse_args(argv)
+    fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
+    params = FallParams(confirm_s=args.confirm_s, floor_dwell_s=FLOOR_DWELL_S)
+    t = time.perf_counter()
+    eps = make_family_episodes(fams, tuple(args.trackers), args.per_kind, args.seed)
+    n_f = sum(e.is_fall for e in eps)
+    print(
+        f"split {args.split}, seed {args.seed}: {len(eps)} episodes ({n_f} falls, "
+        f"{len(eps) - n_f} confounders; {len(FALL_KINDS)} fall kinds, "
+        f"{len(KINDS) - len(FALL_KINDS)} confounder kinds), families {', '.join(fams)}; "
+        f"confirm_s={params.confirm_s}, floor_dwell_s={params.floor_dwell_s}"
+    )
+    js = evaluate(eps, params)
+    report(js, fams, args.trackers)
+    print(f"\n(ran in {time.perf_counter() - t:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
