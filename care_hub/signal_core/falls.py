@@ -84,6 +84,10 @@ INHERIT_SEEN_S = 1.0
 # unseen for over STALE_TRACK_S are not candidates (see _bin_step).
 SUPPORT_RECENT_S = 1.0
 STALE_TRACK_S = 3.0
+# Rows of one track's bin with another tid and a height this far from the chosen tid's are
+# another target (a pet under a standing person; a person's own rows scatter <0.25 m in z).
+TID_SPLIT_M = 0.3
+TID_KEY = 1 << 31  # (track, tid) keys: tids modulo 2^31
 # Forget a track unseen this long (its pending fall, if any, is kept until resolved).
 TRACK_TTL_S = 20.0
 # With every track in use, a new target may replace one unseen for at least this long.
@@ -144,6 +148,8 @@ GETUP_MIN_SAMPLES = 5
 # At confirmation the median of all fresh bins since the suspicion must be "down": below chair
 # and kneeling height (>=0.6 m); a fallen person who sits up on the floor (~0.45 m) is still down.
 DOWN_HEIGHT_M = 0.55
+# A target that moved this far from where it was suspected, before confirmation, did not fall.
+ROAM_M = 1.0
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
@@ -203,6 +209,7 @@ SLOW_MAX_DROP_M = 0.35
 # such confirmation still judges the descent if the floor bin is at most this old (the reference
 # window is then taken before the floor bin, never after the fall).
 FIRST_LOW_MAX_S = 5.0
+
 
 class _HasTs(Protocol):
     @property
@@ -402,6 +409,7 @@ class FallDetector:
         self._c_slot = ei.copy()
         self._c_t, self._c_x, self._c_y, self._c_z = (e.copy() for _ in range(4))
         self._c_f = np.zeros(0, dtype=np.bool_)
+        self._c_tid = ei.copy()
         # tracks: last bin position and time (NaN = free)
         self._tx = np.full((s, k), np.nan)
         self._ty = np.full((s, k), np.nan)
@@ -451,10 +459,14 @@ class FallDetector:
         floor_beds: Sequence[tuple[float, float, float, float]] = (),
     ) -> None:
         """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot,
-        where being low is not being on the floor: ``rects`` for beds and sofas (any height),
-        ``seats`` for chairs (only above ``SEAT_FLOOR_M``: lower is on the floor next to it).
-        A drop out of one of them onto the floor nearby (rolling out of bed, sliding off a
-        chair) is a fall."""
+        where being low is not being on the floor. Raised furniture, ``rects`` (beds, sofas)
+        and ``seats`` (chairs), protects inside its footprint at any height and in its
+        ``BED_MARGIN_M`` margin only above ``SEAT_FLOOR_M``: lower, beside it, is on the floor
+        (sliding off a sofa, a fall beside the bed). ``floor_beds`` (mattresses on the floor,
+        ~0.2 m, zone name ``floor_bed``) protect footprint and margin at any height. A drop out
+        of raised furniture onto the floor nearby (rolling out of bed, sliding off a chair) is
+        a fall. ``rects`` and ``seats`` are judged alike since issue 13; both are kept for
+        callers that pass them apart."""
         rects = [*rects, *floor_beds]
         zones = [*rects, *seats]
         if len(zones) > MAX_BED_ZONES:
@@ -463,7 +475,9 @@ class FallDetector:
         self._seat[slot] = False
         for i, (x0, y0, x1, y1) in enumerate(zones):
             self._bed[slot, i] = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-            self._seat[slot, i] = i >= len(rects)
+            # raised furniture: its margin protects only above floor level (a floor bed's
+            # mattress reads as floor level, so it protects at any height)
+            self._seat[slot, i] = i < len(rects) - len(floor_beds) or i >= len(rects)
 
     def reset_slot(self, slot: int) -> None:
         """Forget everything about a slot (device unbound or reassigned); keeps its bed zones."""
@@ -482,7 +496,7 @@ class FallDetector:
         keep = self._c_slot != slot
         self._c_slot, self._c_t = self._c_slot[keep], self._c_t[keep]
         self._c_x, self._c_y, self._c_z = self._c_x[keep], self._c_y[keep], self._c_z[keep]
-        self._c_f = self._c_f[keep]
+        self._c_f, self._c_tid = self._c_f[keep], self._c_tid[keep]
         self._clear_pending(np.asarray([slot]))
 
     # --- public steps ----------------------------------------------------------------------
@@ -526,7 +540,7 @@ class FallDetector:
     # --- internals -------------------------------------------------------------------------
     def _mark_holds(
         self, slot: IntArr, tid: IntArr, t: FloatArr, x: FloatArr, y: FloatArr, z: FloatArr
-    ) -> tuple[IntArr, FloatArr, FloatArr, FloatArr, FloatArr, BoolArr]:
+    ) -> tuple[IntArr, FloatArr, FloatArr, FloatArr, FloatArr, BoolArr, IntArr]:
         """The rows sorted by (slot, tid, time), flagged fresh unless they are held repeats
         (identical to the previous row of the same slot and tid); a repeat is admitted as fresh
         again every HOLD_REFRESH_S. Held rows still show where a target is, but carry no new
@@ -566,7 +580,7 @@ class FallDetector:
         self._h_t0, self._h_x = run_t0[last], x_all[last]
         self._h_y, self._h_z = y_all[last], z_all[last]
         f = is_new
-        return s_all[f], t_all[f], x_all[f], y_all[f], z_all[f], fresh[f]
+        return s_all[f], t_all[f], x_all[f], y_all[f], z_all[f], fresh[f], d_all[f]
 
     def _bin_rows(
         self,
@@ -576,9 +590,11 @@ class FallDetector:
         y: FloatArr,
         z: FloatArr,
         fr: BoolArr,
+        tid: IntArr,
         out: list[FallDetection],
     ) -> None:
         """Merge with carried rows, keep incomplete bins for later, step complete bins in order."""
+        tid = np.concatenate([self._c_tid, tid])
         slot = np.concatenate([self._c_slot, slot])
         t = np.concatenate([self._c_t, t])
         x = np.concatenate([self._c_x, x])
@@ -590,11 +606,12 @@ class FallDetector:
         op = ~closed
         self._c_slot, self._c_t, self._c_x = slot[op], t[op], x[op]
         self._c_y, self._c_z, self._c_f = y[op], z[op], fr[op]
+        self._c_tid = tid[op]
         if not closed.any():
             return
         order = np.nonzero(closed)[0]
         order = order[np.lexsort((b[order], slot[order]))]
-        slot, b, fr = slot[order], b[order], fr[order]
+        slot, b, fr, tid = slot[order], b[order], fr[order], tid[order]
         x, y, z = x[order], y[order], z[order]
         n = slot.shape[0]
         new_slot = np.ones(n, dtype=np.bool_)
@@ -604,13 +621,13 @@ class FallDetector:
         cum = np.cumsum(new_bin)
         ordinal: IntArr = cum - np.maximum.accumulate(np.where(new_slot, cum, 0))
         if int(ordinal.max()) == 0:
-            self._bin_step(slot, b, x, y, z, fr, out)
+            self._bin_step(slot, b, x, y, z, fr, tid, out)
             return
         by_ord = np.argsort(ordinal, kind="stable")
         bounds = np.searchsorted(ordinal[by_ord], np.arange(int(ordinal.max()) + 2))
         for o in range(bounds.shape[0] - 1):
             i = by_ord[bounds[o] : bounds[o + 1]]
-            self._bin_step(slot[i], b[i], x[i], y[i], z[i], fr[i], out)
+            self._bin_step(slot[i], b[i], x[i], y[i], z[i], fr[i], tid[i], out)
 
     def _bin_step(
         self,
@@ -620,6 +637,7 @@ class FallDetector:
         y: FloatArr,
         z: FloatArr,
         fr: BoolArr,
+        tid: IntArr,
         out: list[FallDetection],
     ) -> None:
         """One complete bin per slot (rows sorted by slot): associate rows to tracks, then update
@@ -655,6 +673,7 @@ class FallDetector:
         np.minimum.at(nearest, key[matched], bestd[matched])
         with np.errstate(invalid="ignore"):
             matched &= bestd <= nearest[key] + CLUSTER_M
+        matched &= self._one_target(s, best, z, tid, matched)
         k_row = np.where(matched, best, -1)
         u = np.nonzero(~matched)[0]
         if u.size:
@@ -675,7 +694,21 @@ class FallDetector:
             okn = score[np.arange(us.shape[0]), nk] >= STEAL_AFTER_S
             self._reset_tracks(us[okn], nk[okn])
             self._tborn[us[okn], nk[okn]] = tb[u][first][okn] - BIN_S / 2
-            self._inherit(us[okn], nk[okn], x[u][first][okn], y[u][first][okn], tb[u][first][okn])
+            # (track, tid) pairs seen in this bin: a track seen now passes its history only to
+            # rows of one of its own tids (a fall's rows outrunning the cluster), not to another
+            # target (a pet darting past a standing resident took the resident's height as its
+            # "before" and looked like a fall: most false alarms with pets, issue 13)
+            seen_keys = (s[mi] * kk + best[mi]) * TID_KEY + tid[mi] % TID_KEY
+            self._inherit(
+                us[okn],
+                nk[okn],
+                x[u][first][okn],
+                y[u][first][okn],
+                tb[u][first][okn],
+                hit[okn],
+                tid[u][first][okn],
+                seen_keys,
+            )
             pos = np.searchsorted(us, su)
             k_row[u] = np.where(okn[pos], nk[pos], -1)
         seen = k_row >= 0
@@ -691,6 +724,46 @@ class FallDetector:
         tg = tba[np.searchsorted(s[a], gu // kk)]  # rows are sorted by slot
         self._update(gu // kk, gu % kk, tg, zb, xb, yb, cnt.astype(np.float64), out)
         self._merge_duplicates(np.unique(gu // kk), tg.max())
+
+    def _one_target(
+        self, s: IntArr, best: IntArr, z: FloatArr, tid: IntArr, matched: BoolArr
+    ) -> BoolArr:
+        """Rows of one track in one bin come from one target: where a multi-target tracker gives
+        the rows of a track's bin two tids whose heights differ by over ``TID_SPLIT_M``, only the
+        tid nearest the track's last height stays (the other, e.g. a pet at 0.1-0.3 m passing
+        under a standing resident, starts a track of its own). Mixed bins made the standing
+        track's median sink to floor level: most false alarms with pets (issue 13)."""
+        keep = np.ones(s.shape[0], dtype=np.bool_)
+        mi = np.nonzero(matched)[0]
+        if mi.size < 2:
+            return keep
+        g = s[mi] * TRACKS_PER_SLOT + best[mi]
+        o = np.lexsort((tid[mi], g))
+        go, to = g[o], tid[mi][o]
+        multi = np.zeros(go.shape[0], dtype=np.bool_)
+        same_g = go[1:] == go[:-1]
+        multi[1:] |= same_g & (to[1:] != to[:-1])
+        if not multi.any():
+            return keep
+        # (track, tid) groups and their median heights
+        key_new = np.ones(go.shape[0], dtype=np.bool_)
+        key_new[1:] = ~same_g | (to[1:] != to[:-1])
+        kid = np.cumsum(key_new) - 1
+        _, _, (zmed,) = _group_medians(kid, z[mi][o])
+        gk = go[key_new]
+        last = (self._rpos[gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT] - 1) % RING_BINS
+        ref = self._rz[gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT, last]
+        dist = np.abs(zmed - np.where(np.isnan(ref), zmed, ref))
+        # best (track, tid) group per track
+        order = np.lexsort((dist, gk))
+        first = np.ones(order.shape[0], dtype=np.bool_)
+        first[1:] = gk[order][1:] != gk[order][:-1]
+        chosen_z = np.empty(gk.shape[0])
+        gstart = np.searchsorted(gk[order][first], gk)
+        chosen_z = zmed[order][first][gstart]
+        bad_group = np.abs(zmed - chosen_z) > TID_SPLIT_M
+        keep[mi[o]] = ~bad_group[kid]
+        return keep
 
     def _merge_duplicates(self, s: IntArr, t: float) -> None:
         """Two live tracks closer than MERGE_M are one person split by jitter: free the younger
@@ -716,7 +789,17 @@ class FallDetector:
                 self._tx[sd, kd] = np.nan
                 self._ty[sd, kd] = np.nan
 
-    def _inherit(self, s: IntArr, k: IntArr, x: FloatArr, y: FloatArr, t: FloatArr) -> None:
+    def _inherit(
+        self,
+        s: IntArr,
+        k: IntArr,
+        x: FloatArr,
+        y: FloatArr,
+        t: FloatArr,
+        seen_now: BoolArr,
+        tid: IntArr,
+        seen_keys: IntArr,
+    ) -> None:
         """A new track born near a live track copies its history: a person moving fast (rolling
         out of bed, the 0.4-0.9 m shift of a fall) can outrun one bin's cluster, and trackers
         re-number targets. A visitor who inherits the resident's history is harmless: the copy
@@ -732,6 +815,8 @@ class FallDetector:
             d = np.where(live & (d <= INHERIT_M), d, np.inf)
         src = np.argmin(d, axis=1)
         ok = np.isfinite(d[np.arange(s.shape[0]), src])
+        same_target = np.isin((s * kk + src) * TID_KEY + tid % TID_KEY, seen_keys)
+        ok &= ~seen_now[np.arange(s.shape[0]), src] | same_target
         s, k, src = s[ok], k[ok], src[ok]
         for arr in (self._rz, self._rx, self._ry, self._rt, self._rn, self._rsup, self._rpos):
             arr[s, k] = arr[s, src]
@@ -771,7 +856,9 @@ class FallDetector:
         p = self.params
         r = RING_BINS
         pos = self._rpos[s, k]
-        in_sup_strict = in_rects(xb, yb, self._bed[s])
+        # "came out of a support": raised furniture only (lying on a floor bed is at floor level
+        # already; crawling out of it is not a fall)
+        in_sup_strict = (in_each_rect(xb, yb, self._bed[s]) & self._seat[s]).any(axis=1)
         self._rz[s, k, pos] = zb
         self._rx[s, k, pos] = xb
         self._ry[s, k, pos] = yb
@@ -937,8 +1024,13 @@ class FallDetector:
             plat = _row_median(np.where(mid, rz, np.nan))
             slow &= ~(plat - short[cand] >= SLOW_MAX_DROP_M)
             upright_fall = ((seen_fall | unseen_fall) & ~slow | orphan_fall) & recent & ~kneeled
+            # out of raised furniture: the "before" must be above floor level (a pet or a
+            # crawler brushing a footprint is not someone leaving a bed or a seat)
             support_fall = (
-                from_sup & (drop >= p.min_drop_from_bed_m) & (n_ref_samples >= MIN_REF_SAMPLES)
+                from_sup
+                & (drop >= p.min_drop_from_bed_m)
+                & (pre > SEAT_FLOOR_M)
+                & (n_ref_samples >= MIN_REF_SAMPLES)
             )
             pre = np.where(unseen_fall & ~seen_fall, pre_up, pre)
             pre = np.where(orphan_fall & ~seen_fall & ~unseen_fall, uref, pre)
@@ -1067,7 +1159,17 @@ class FallDetector:
         with np.errstate(invalid="ignore"):
             since = (rt >= self._psince[s][:, None] - 1e-6) & (rt <= at[:, None])
         med = _row_median(np.where(since, self._rz[s, k], np.nan))
-        down = np.isnan(med) | (med <= self.params.down_height_m)
+        # a fallen person stays where they landed (struggling shifts them ~0.1-0.3 m); a target
+        # at floor level that roams is a pet or someone crawling about
+        with np.errstate(invalid="ignore"):
+            roam = np.where(
+                since,
+                np.hypot(
+                    self._rx[s, k] - self._px[s][:, None], self._ry[s, k] - self._py[s][:, None]
+                ),
+                0.0,
+            ).max(axis=1)
+        down = (np.isnan(med) | (med <= self.params.down_height_m)) & ~(roam > ROAM_M)
         sc, kc = s[down], k[down]
         # a confirmed fall is not reported again as a floor dwell
         self._fsince[sc, kc] = np.fmin(self._fsince[sc, kc], self._pimpact[sc])

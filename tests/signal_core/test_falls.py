@@ -421,10 +421,15 @@ def test_sliding_off_a_chair_onto_the_floor_in_front_of_it_is_a_fall() -> None:
     seat = FallDetector(1)
     seat.set_bed_zones(0, [], seats=[CHAIR_RECT])
     assert len(confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), seat))) == 1
-    # the same place beside a bed (or sofa) is lying on it: beds keep their whole margin
+    # beside a sofa or a bed it is the floor too (issue 13: sofas are judged by height as
+    # chairs are, and floor height at a bed's edge is the floor; it used to count as lying on it)
     bed = FallDetector(1)
     bed.set_bed_zones(0, [CHAIR_RECT])
-    assert confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), bed)) == []
+    assert len(confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), bed))) == 1
+    # only a floor bed (a mattress on the floor) keeps its whole margin at any height
+    floor_bed = FallDetector(1)
+    floor_bed.set_bed_zones(0, [], floor_beds=[CHAIR_RECT])
+    assert confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), floor_bed)) == []
 
 
 def test_sinking_low_inside_a_chair_is_not_a_fall() -> None:
