@@ -51,7 +51,7 @@ async def handle_button(
             actor=device.id,
         )
         return []
-    alert = await service.find_active(session, call_key(device.id))
+    alert = await service.find_active(session, call_key(device.id), lock=True)
     if alert is None:
         return []  # a cancel or presence with no call open: nothing to do
     if event.action == "cancel":

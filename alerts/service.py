@@ -6,9 +6,9 @@ Functions take the session and the event bus explicitly and never commit: the ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import routing
@@ -109,13 +109,50 @@ async def _announce(
     await announce(session, bus, alert, event_type, at=at)
 
 
-async def find_active(session: AsyncSession, dedupe_key: str) -> Alert | None:
-    return await session.scalar(
+ACTIVE_STATES = ("open", "acknowledged")
+
+
+async def find_active(
+    session: AsyncSession, dedupe_key: str, *, lock: bool = False
+) -> Alert | None:
+    """The unresolved alert of a situation, if any.
+
+    `lock=True` is for callers about to change it: on PostgreSQL the row is read afresh `FOR
+    UPDATE`, so a resolve running concurrently has either committed (and the alert is not
+    returned: PostgreSQL re-checks the state after the wait) or waits for this transaction.
+    """
+    query = (
         select(Alert)
         .where(Alert.dedupe_key == dedupe_key, Alert.state != "resolved")
         .order_by(Alert.id.desc())
         .limit(1)
     )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
+
+
+async def _change_if(
+    session: AsyncSession, alert: Alert, states: tuple[str, ...], **values: Any
+) -> bool:
+    """Write `values` to the alert's row only if its committed state is still one of `states`.
+
+    A conditional UPDATE checked by its row count, then the row read back: on PostgreSQL it waits
+    for a concurrent change of the row and re-checks the state after it; on SQLite it opens the
+    write transaction, which serialises writers. So a call is never folded into an alert a nurse
+    resolved meanwhile, and no transition happens twice. Returns True if the row changed.
+    """
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(Alert)
+            .where(Alert.id == alert.id, Alert.state.in_(states))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    await session.refresh(alert)
+    return bool(result.rowcount == 1)
 
 
 async def raise_alert(
@@ -140,7 +177,9 @@ async def raise_alert(
     (`alerts.escalation`), so the schedule follows the hub's and the facility's settings.
     """
     at = now_s() if at is None else at
-    alert = await find_active(session, dedupe_key)
+    alert = await find_active(session, dedupe_key, lock=True)
+    if alert is not None and not await _change_if(session, alert, ACTIVE_STATES, last_seen_at=at):
+        alert = None  # resolved since it was read: this is a new situation
     if alert is not None:
         alert.count += 1
         alert.last_seen_at = at
@@ -211,8 +250,11 @@ async def acknowledge(
         raise AlertStateError(f"alert {alert.id} is resolved")
     if alert.state == "acknowledged":
         return False
+    if not await _change_if(session, alert, ("open",), state="acknowledged"):
+        if alert.state == "resolved":  # resolved meanwhile (read back by _change_if)
+            raise AlertStateError(f"alert {alert.id} is resolved")
+        return False
     at = now_s() if at is None else at
-    alert.state = "acknowledged"
     alert.acknowledged_at = at
     alert.acknowledged_by = actor
     _stop_schedule(alert)
@@ -251,6 +293,8 @@ async def resolve(
     """
     if alert.state == "resolved":
         return False
+    if not await _change_if(session, alert, ACTIVE_STATES, state="resolved"):
+        return False  # resolved meanwhile by someone else
     at = now_s() if at is None else at
     if alert.acknowledged_at is None:
         alert.acknowledged_at = at
@@ -292,13 +336,13 @@ async def resolve_active(
 ) -> Alert | None:
     """Resolve the active alert for this situation, if any (e.g. a device back online closes its
     `device_offline`). Returns the alert it resolved, or None when nothing was active."""
-    alert = await find_active(session, dedupe_key)
+    alert = await find_active(session, dedupe_key, lock=True)
     if alert is None:
         return None
-    await resolve(
+    resolved = await resolve(
         session, bus, alert, actor=actor, source=source, note=note, outcome=outcome, at=at
     )
-    return alert
+    return alert if resolved else None
 
 
 def _stop_schedule(alert: Alert) -> None:
