@@ -181,6 +181,17 @@ ORPHAN_GONE_S = 1.0
 # upright reference (and >= high_height_m). Kneeling at 0.6-0.72 m under 0.25 m jitter often reaches
 # an absolute 0.8 m, which made a kneel-then-sit look like a 1-2 s fall (0.85 x cost a clean fall).
 UPRIGHT_REL = 0.8
+# Learned upright heights are relative (issue 13: a standing centroid is 0.5-0.62 x stature,
+# 0.72-1.2 m): "upright" is UPRIGHT_REL x the person's learned height but never below
+# UPRIGHT_FLOOR_M (a kneeling centroid reaches 0.6 m), and a fall's "before" needs PRE_REL x it
+# (or pre_min_height_m, whichever is lower).
+UPRIGHT_FLOOR_M = 0.6
+PRE_REL = 0.85
+# Walking (bin median moved >= WALK_MIN_M in WALK_BINS bins, i.e. >= 0.5 m/s; xy jitter of bin
+# medians is ~0.1 m) at >= WALK_UPRIGHT_MIN_M is an upright sample whatever the height.
+WALK_BINS = 2
+WALK_MIN_M = 0.5
+WALK_UPRIGHT_MIN_M = 0.6
 # Kneeling plateau: sitting down on the floor on purpose kneels first (1.5-2.5 s down, 1-3 s pause
 # at 0.6-0.72 m, 2.5-4 s down to 0.36-0.48 m); a fall or a faint crosses 0.55-0.8 m in under ~1 s.
 # KNEEL_BINS or more 3-bin medians in that band in the 6 s before the floor was reached veto an
@@ -204,6 +215,12 @@ KNEEL_MAX_DROP_M = 0.3
 # chair after sitting 2-3 s is lost. Measured on simulated typical-profile episodes (seeds 11-14,
 # 800 per kind): deliberate floor sits alarming 17.6% -> 10.8%, falls detected 97.3% -> 97.2%.
 SLOW_BINS = 6
+# Landing height shared by lying on the floor near the sensor (0.32-0.45 m) and kneeling on all
+# fours or sitting back on the heels (0.45-0.55 m; FIELD-NOTES): a descent that took longer than
+# FAST_DESCENT_S (last upright bin -> first floor bin; a trip or a faint crosses it in 0.5-1 s
+# plus ~0.5 s of binning) is voluntary there. Slow slumps that land there are left to floor_dwell.
+AMBIGUOUS_M = 0.42
+FAST_DESCENT_S = 1.5
 SLOW_MAX_DROP_M = 0.35
 # Under holds the 3-bin median can confirm floor level seconds after the first floor bin: the first
 # such confirmation still judges the descent if the floor bin is at most this old (the reference
@@ -890,7 +907,14 @@ class FallDetector:
         with np.errstate(invalid="ignore"):
             low = (short <= p.floor_height_m) & ~in_sup & (n_short >= SHORT_MIN_SAMPLES)
         self._floor_state(s, k, tb, short, low, on_sup, out)
-        self._upright_ref(s, k, tb, short, n_short, in_sup)
+        # walking: the bin median moved >= WALK_MIN_M over the last WALK_BINS bins (1 s)
+        prev = (pos[:, None] - WALK_BINS) % r
+        with np.errstate(invalid="ignore"):
+            moved = np.hypot(xb - self._rx[s, k, prev[:, 0]], yb - self._ry[s, k, prev[:, 0]])
+            walking = (moved >= WALK_MIN_M) & (
+                tb - self._rt[s, k, prev[:, 0]] <= WALK_BINS * BIN_S + 1e-6
+            )
+        self._upright_ref(s, k, tb, short, n_short, in_sup, walking)
 
         # pending falls owned by these tracks
         own = self._pk[s] == k
@@ -935,7 +959,8 @@ class FallDetector:
             tmid = tcr[:, 1:-1]
             # "upright" relative to this person's own standing height when known: kneeling at
             # 0.6-0.72 m under 0.25 m jitter reaches an absolute 0.8 m, rarely 0.8 x a 1.1 m stance
-            high_thr = np.fmax(p.high_height_m, UPRIGHT_REL * self._uref[sc1])
+            high_thr = self._high_thr(sc1)
+            pre_min = self._pre_min(sc1)
             high = (med3 >= high_thr[:, None]) & np.isfinite(tmid)
             t_high = np.max(np.where(high, tmid, -np.inf), axis=1)
             # descent = last upright bin -> first floor-level bin after it (not "now": a hold
@@ -964,14 +989,14 @@ class FallDetector:
             unseen = ~between.any(axis=1) & (t_low - t_high <= MAX_UNSEEN_DESCENT_S)
             drop = pre - short[cand]
             seen_fall = (
-                (pre >= p.pre_min_height_m)
+                (pre >= pre_min)
                 & (drop >= p.min_drop_m)
                 & (n_ref_samples >= MIN_REF_SAMPLES)
                 & (t_low - t_high <= p.max_descent_s)
             )
             unseen_fall = (
                 unseen
-                & (pre_up >= p.pre_min_height_m)
+                & (pre_up >= pre_min)
                 & (pre_up - short[cand] >= p.min_drop_m)
                 & (n_up >= MIN_REF_SAMPLES)
             )
@@ -993,14 +1018,14 @@ class FallDetector:
                 & (self._tborn[sc1, kc1] >= uth)
                 & gone
                 & (t_low - uth <= MAX_UNSEEN_DESCENT_S)
-                & (uref >= p.pre_min_height_m)
+                & (uref >= pre_min)
                 & (short[cand] <= FALLEN_FRACTION * uref)
             )
             # a kneeling plateau on the way down (KNEEL_BINS): 3-bin medians at 0.55-0.8 m in
             # the 6 s before the floor was reached
             band = (
                 (med3 >= KNEEL_BAND_M)
-                & (med3 < KNEEL_TOP_M)
+                & (med3 < np.fmax(KNEEL_TOP_M, high_thr)[:, None])
                 & (tmid >= t_low[:, None] - KNEEL_LOOKBACK_S)
                 & (tmid < t_low[:, None])
             )
@@ -1023,7 +1048,12 @@ class FallDetector:
             slow = mid.sum(axis=1) >= SLOW_BINS
             plat = _row_median(np.where(mid, rz, np.nan))
             slow &= ~(plat - short[cand] >= SLOW_MAX_DROP_M)
-            upright_fall = ((seen_fall | unseen_fall) & ~slow | orphan_fall) & recent & ~kneeled
+            # landing in the band shared by lying near the sensor and kneeling on all fours or
+            # back on the heels (AMBIGUOUS_M and up): only a fast descent is a fall there
+            ambiguous = (short[cand] > AMBIGUOUS_M) & (t_low - t_high > FAST_DESCENT_S)
+            upright_fall = (
+                ((seen_fall | unseen_fall) & ~slow & ~ambiguous | orphan_fall) & recent & ~kneeled
+            )
             # out of raised furniture: the "before" must be above floor level (a pet or a
             # crawler brushing a footprint is not someone leaving a bed or a seat)
             support_fall = (
@@ -1058,10 +1088,19 @@ class FallDetector:
         short: FloatArr,
         n_short: FloatArr,
         in_sup: BoolArr,
+        walking: BoolArr,
     ) -> None:
-        """Per slot: running quantile of upright heights, and when/which track was last upright."""
+        """Per slot: running quantile of upright heights, and when/which track was last upright.
+
+        Upright samples: heights >= UPRIGHT_MIN_M, and heights >= WALK_UPRIGHT_MIN_M of someone
+        walking (people walk upright: this learns a short person's 0.72-0.8 m stance, which a
+        fixed 0.75 m floor cut in half)."""
         with np.errstate(invalid="ignore"):
-            up = (short >= UPRIGHT_MIN_M) & (n_short >= SHORT_MIN_SAMPLES) & ~in_sup
+            up = (
+                ((short >= UPRIGHT_MIN_M) | (walking & (short >= WALK_UPRIGHT_MIN_M)))
+                & (n_short >= SHORT_MIN_SAMPLES)
+                & ~in_sup
+            )
         if not up.any():
             return
         su, zu = s[up], short[up]
@@ -1069,9 +1108,24 @@ class FallDetector:
         u = np.where(np.isnan(u), zu, u)
         self._uref[su] = u + UPRIGHT_STEP_M * (UPRIGHT_QUANTILE - (zu < u))
         with np.errstate(invalid="ignore"):
-            hi = up & (short >= self.params.high_height_m)
+            hi = up & (short >= self._high_thr(s))
         self._uthigh[s[hi]] = tb[hi]
         self._ukhigh[s[hi]] = k[hi]
+
+    def _high_thr(self, s: IntArr) -> FloatArr:
+        """ "Upright" for slot(s): UPRIGHT_REL x the learned upright height (at least
+        UPRIGHT_FLOOR_M) once learned, else the fixed ``high_height_m``."""
+        u = self._uref[s]
+        rel = np.fmax(UPRIGHT_FLOOR_M, UPRIGHT_REL * u)
+        return np.where(np.isnan(u), self.params.high_height_m, rel)
+
+    def _pre_min(self, s: IntArr) -> FloatArr:
+        """Least "before" height of a fall from upright: ``pre_min_height_m``, or less for a
+        person whose learned upright height is low (PRE_REL x it)."""
+        return np.fmin(
+            self.params.pre_min_height_m,
+            np.where(np.isnan(self._uref[s]), np.inf, PRE_REL * self._uref[s]),
+        )
 
     def _floor_state(
         self,
