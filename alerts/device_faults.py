@@ -138,6 +138,19 @@ class BatteryAlerts:
 
     def __init__(self) -> None:
         self.alerted: set[str] = set()
+        self._undo: list[tuple[str, bool]] = []  # (device, was alerted) until the commit
+
+    def confirm(self) -> None:
+        self._undo.clear()
+
+    def discard(self) -> None:
+        """The transaction failed: the alert changes did not happen, forget them."""
+        for device_id, was in reversed(self._undo):
+            if was:
+                self.alerted.add(device_id)
+            else:
+                self.alerted.discard(device_id)
+        self._undo.clear()
 
     async def load(self, session: AsyncSession) -> None:
         keys = await session.scalars(
@@ -150,6 +163,7 @@ class BatteryAlerts:
     ) -> None:
         alerted = device.id in self.alerted
         if battery < BATTERY_LOW and not alerted:
+            self._undo.append((device.id, alerted))
             self.alerted.add(device.id)
             if await alert_service.find_active(session, battery_key(device.id)) is None:
                 await alert_service.raise_alert(
@@ -165,6 +179,7 @@ class BatteryAlerts:
                     detail={"battery": battery, "threshold": BATTERY_LOW},
                 )
         elif battery >= BATTERY_OK and alerted:
+            self._undo.append((device.id, alerted))
             self.alerted.discard(device.id)
             await alert_service.resolve_active(
                 session,
@@ -176,3 +191,41 @@ class BatteryAlerts:
                 note="battery replaced or charged",
                 at=at,
             )
+
+
+def ingest_key(facility_id: int) -> str:
+    return f"ingest_stalled:facility:{facility_id}"
+
+
+async def raise_ingest_stalled(
+    session: AsyncSession, bus: EventBus, facility_id: int, *, since: float, error: str | None
+) -> None:
+    """The hub itself is not taking device messages in: every call and fall may be waiting."""
+    await alert_service.raise_alert(
+        session,
+        bus,
+        type="ingest_stalled",
+        severity=DEFAULT_SEVERITY["ingest_stalled"],
+        facility_id=facility_id,
+        resident_id=None,
+        device_id=None,
+        dedupe_key=ingest_key(facility_id),
+        at=since,
+        actor="system",
+        detail={"reason": "no_progress", "error": (error or "")[:300]},
+    )
+
+
+async def resolve_ingest_stalled(
+    session: AsyncSession, bus: EventBus, facility_id: int, *, at: float
+) -> None:
+    await alert_service.resolve_active(
+        session,
+        bus,
+        dedupe_key=ingest_key(facility_id),
+        outcome="resolved",
+        actor="system",
+        source="system",
+        note="device messages are being taken in again",
+        at=at,
+    )

@@ -45,6 +45,8 @@ DEFAULT_SEVERITY = {
     "inactivity": "medium",
     "device_offline": "medium",
     "battery_low": "low",
+    # The hub takes no device messages in: every call, fall and vital may be waiting behind it.
+    "ingest_stalled": "high",
 }
 
 

@@ -183,6 +183,8 @@ class Hub:
             in_process_radar=not use_worker,
             fall_confirm_s=self.settings.fall_confirm_s,
             floor_dwell_s=self.settings.fall_floor_dwell_s,
+            stall_s=self.settings.ingest_stall_s,
+            dead_letter_retention_s=self.settings.dead_letter_retention_days * 86_400,
         )
         if use_worker:
             self.radar_worker = RadarWorkerGroup(
@@ -208,6 +210,7 @@ class Hub:
         await asyncio.to_thread(self.conn.start)
         self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
         self.tasks.append(asyncio.create_task(self.pipeline.supervise(), name="supervision"))
+        self.tasks.append(asyncio.create_task(self.pipeline.watch_health(), name="ingest-health"))
 
     def send_command(self, topic: str, payload: bytes) -> None:
         if self.conn is not None:

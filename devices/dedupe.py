@@ -1,6 +1,35 @@
-"""Duplicate suppression by (device, topic kind, seq), persisted so it holds across hub restarts."""
+"""Duplicate suppression by (device, topic kind, seq), persisted so it holds across hub restarts.
+
+PROTOCOL: seq rises by one per message per device and topic, and a repeated seq is a QoS 1
+redelivery. Devices restart their counter at 0 after a reboot or a battery change, so "seq at or
+below the last one" alone would drop every message after a restart (issue 11, fault 2). Which
+message is new is decided by `judge`, from what was last accepted (`Mark`):
+
+1. Both the message and the mark carry the device's boot counter (`boot`, optional v1 extension):
+   a higher boot is a restart (new); a lower one is a message from an earlier run, a stale
+   redelivery or a replay (duplicate); the same boot compares seq alone.
+2. Otherwise a higher seq is new, whatever its ts (a device clock stepping back loses nothing).
+3. A lower-or-equal seq with a later ts than any of the current run is a restart (new); with an
+   earlier or equal ts it is a redelivery (a redelivery is the same bytes, so the same ts) or a
+   replay of an old message (duplicate).
+4. With no ts to compare (a mark stored before migration 0003, or a caller that gives none): the
+   old rule, a seq more than RESTART_GAP below the last is a restart.
+
+Without `boot`, two cases cannot be told from the data and are documented in
+docs/device-contract.md: a restart whose clock reads earlier than before the restart (taken as a
+redelivery), and a replayed pre-restart message whose seq is above the new counter (taken as new).
+Devices that can, should send `boot`.
+
+Marks follow the batch's transaction (fault 3): `accept` records a tentative mark, `flush` writes
+the tentative marks in the batch's transaction, and the caller then calls `confirm` after the
+commit succeeded or `discard` after it failed, so a broker redelivery of a batch the database
+refused is not taken for a duplicate.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -9,45 +38,128 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from devices.models import DeviceSeq
 
-# seq at or below the last one seen is a redelivery, unless it is this far below: then the device
-# restarted and counts from 0 again (PROTOCOL: seq increases by one per message), and we follow it.
+# Only when there is no ts to compare (rule 4): a seq this far below the last one is a restart.
+# 1000 messages is ~17 h of status heartbeats, far more than a broker keeps for redelivery.
 RESTART_GAP = 1000
+
+# Rows per upsert statement: 5 parameters a row stay well under PostgreSQL's 32,767 per statement
+# (asyncpg) and SQLite's 32,766, whatever the batch size.
+FLUSH_CHUNK_ROWS = 2000
+
+Verdict = Literal["new", "restart", "duplicate"]
+Key = tuple[str, str]  # (device_id, topic kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What was last accepted on one device's topic."""
+
+    seq: int
+    ts: float | None  # highest device ts of the current counter run
+    boot: int | None  # the device's boot counter, if it sends one
+
+
+def judge(mark: Mark | None, seq: int, ts: float | None, boot: int | None) -> Verdict:
+    """Is a message with (seq, ts, boot) new, a counter restart, or a duplicate of what `mark` saw?"""
+    if mark is None:
+        return "new"
+    if boot is not None and mark.boot is not None:
+        if boot != mark.boot:
+            return "restart" if boot > mark.boot else "duplicate"
+        return "new" if seq > mark.seq else "duplicate"
+    if seq > mark.seq:
+        return "new"
+    if ts is not None and mark.ts is not None:
+        return "restart" if ts > mark.ts else "duplicate"
+    return "restart" if seq <= mark.seq - RESTART_GAP else "duplicate"
+
+
+def advance(
+    mark: Mark | None, seq: int, ts: float | None, boot: int | None, verdict: Verdict
+) -> Mark:
+    """The mark after accepting a message judged `verdict` (not "duplicate")."""
+    if mark is None or verdict == "restart":
+        return Mark(seq, ts, boot if boot is not None else mark.boot if mark else None)
+    highest_ts = ts if mark.ts is None else mark.ts if ts is None else max(mark.ts, ts)
+    return Mark(seq, highest_ts, boot if boot is not None else mark.boot)
 
 
 class SeqTracker:
+    """Seq marks per (device, topic kind): confirmed ones (committed, or never persisted) and the
+    tentative ones of the batch being stored.
+
+    Use per batch: `accept` each message; `await flush(session)` inside the batch's transaction;
+    after the commit `confirm()`, or `discard()` if it failed.
+    """
+
     def __init__(self) -> None:
-        self._last: dict[tuple[str, str], int] = {}
-        self._dirty: set[tuple[str, str]] = set()
+        self._confirmed: dict[Key, Mark] = {}
+        self._tentative: dict[Key, Mark] = {}
 
     async def load(self, session: AsyncSession) -> None:
+        """Read the persisted marks (at start-up, before the first batch)."""
         for row in (await session.scalars(select(DeviceSeq))).all():
-            self._last[(row.device_id, row.kind)] = row.last_seq
+            self._confirmed[(row.device_id, row.kind)] = Mark(row.last_seq, row.last_ts, row.boot)
 
-    def accept(self, device_id: str, kind: str, seq: int, *, persist: bool = True) -> bool:
-        """True for a new message (and remember it); False for a duplicate.
+    def accept(
+        self,
+        device_id: str,
+        kind: str,
+        seq: int,
+        *,
+        persist: bool = True,
+        ts: float | None = None,
+        boot: int | None = None,
+    ) -> bool:
+        """True for a new message (and mark it); False for a duplicate.
 
-        Only QoS 1 messages can be redelivered after a restart, so only their marks need persisting;
-        skipping the QoS 0 radar stream keeps the per-batch write small.
+        A persisted mark is tentative until `confirm()`; duplicates within the batch are still
+        recognised. Only QoS 1 messages can be redelivered, so only their marks need persisting and
+        waiting for the commit: a `persist=False` mark (QoS 0 radar streams) is final at once, which
+        also suits the radar worker process, which has no transaction.
         """
         key = (device_id, kind)
-        last = self._last.get(key)
-        if last is not None and last - RESTART_GAP < seq <= last:
+        mark = self._tentative.get(key) or self._confirmed.get(key)
+        verdict = judge(mark, seq, ts, boot)
+        if verdict == "duplicate":
             return False
-        self._last[key] = seq
-        if persist:
-            self._dirty.add(key)
+        (self._tentative if persist else self._confirmed)[key] = advance(
+            mark, seq, ts, boot, verdict
+        )
         return True
 
     async def flush(self, session: AsyncSession) -> None:
-        """Write the marks changed since the last flush (in the batch's transaction)."""
-        if not self._dirty:
+        """Write the tentative marks in the batch's transaction (the caller commits)."""
+        if not self._tentative:
             return
-        rows = [{"device_id": d, "kind": k, "last_seq": self._last[(d, k)]} for d, k in self._dirty]
-        self._dirty = set()
+        rows = [
+            {"device_id": d, "kind": k, "last_seq": m.seq, "last_ts": m.ts, "boot": m.boot}
+            for (d, k), m in self._tentative.items()
+        ]
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(DeviceSeq).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["device_id", "kind"], set_={"last_seq": stmt.excluded.last_seq}
-        )
-        await session.execute(stmt)
+        for start in range(0, len(rows), FLUSH_CHUNK_ROWS):
+            stmt = insert(DeviceSeq).values(rows[start : start + FLUSH_CHUNK_ROWS])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["device_id", "kind"],
+                set_={
+                    "last_seq": stmt.excluded.last_seq,
+                    "last_ts": stmt.excluded.last_ts,
+                    "boot": stmt.excluded.boot,
+                },
+            )
+            await session.execute(stmt)
+
+    def confirm(self) -> None:
+        """The batch committed: its tentative marks become the confirmed ones."""
+        self._confirmed.update(self._tentative)
+        self._tentative.clear()
+
+    def discard(self) -> None:
+        """The batch did not commit: forget its tentative marks, so a redelivery is taken as new."""
+        self._tentative.clear()
+
+    @property
+    def pending(self) -> int:
+        """How many tentative marks wait for `confirm()` or `discard()`."""
+        return len(self._tentative)

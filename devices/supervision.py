@@ -117,6 +117,8 @@ class StatusBook:
 
     def __init__(self) -> None:
         self._written: dict[str, tuple[str, float | None, str | None, float | None]] = {}
+        # Written in the open transaction: they become `_written` only once it commits.
+        self._pending: dict[str, tuple[str, float | None, str | None, float | None]] = {}
 
     async def load(self, session: AsyncSession) -> None:
         rows = await session.execute(
@@ -133,7 +135,9 @@ class StatusBook:
         rows: dict[str, dict[str, object]] = {}
         changes = HealthChanges([], [])
         for device, event, received_at in items:
-            old = self._written.get(device.id, ("unknown", None, None, None))
+            old = self._pending.get(device.id) or self._written.get(
+                device.id, ("unknown", None, None, None)
+            )
             new = (
                 event.state,
                 event.battery if event.battery is not None else old[1],
@@ -141,7 +145,7 @@ class StatusBook:
                 event.rssi if event.rssi is not None else old[3],
             )
             if _health_changed(old, new):
-                self._written[device.id] = new
+                self._pending[device.id] = new
                 rows[device.id] = {
                     "b_id": device.id,
                     "state": new[0],
@@ -170,6 +174,15 @@ class StatusBook:
             )
             await (await session.connection()).execute(stmt, list(rows.values()))
         return changes
+
+    def confirm(self) -> None:
+        """The transaction that wrote the pending rows committed."""
+        self._written.update(self._pending)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        """It failed: the rows were not written, so the next status writes them again."""
+        self._pending.clear()
 
 
 # Changes smaller than these are not worth a database write (the last written value stays).

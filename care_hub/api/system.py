@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from care_hub.api.deps import HubDep
 from care_hub.kernel.deps import StaffUser
@@ -12,13 +12,20 @@ from care_hub.kernel.deps import StaffUser
 router = APIRouter(prefix="/api", tags=["system"])
 
 
-@router.get("/health")
-async def health(hub: HubDep) -> dict[str, Any]:
+@router.get("/health", responses={503: {"description": "ingest is stalled"}})
+async def health(hub: HubDep, response: Response) -> dict[str, Any]:
     connected = bool(hub.conn and hub.conn.connected.is_set())
+    ingest = hub.pipeline.health.status() if hub.pipeline is not None else None
+    status = "ok" if connected or hub.conn is None else "degraded"
+    if ingest is not None and not ingest["ok"]:
+        # Messages wait and nothing is stored: a hub that hears nothing must not say ok.
+        status = "stalled"
+        response.status_code = 503
     return {
-        "status": "ok" if connected or hub.conn is None else "degraded",
+        "status": status,
         "mqtt_connected": connected,
         "broker": hub.broker.kind if hub.broker else "external",
+        "ingest": ingest,
     }
 
 

@@ -110,6 +110,9 @@ async def events(
                     await ws.send_json({"seq": sent, "type": "ping", "data": {}})
                     continue
                 event, getter = getter.result(), None
+                if event["seq"] is None:  # a live notice (system health), not in the event log
+                    await ws.send_json(wire_event(event))
+                    continue
                 if event["seq"] <= sent:
                     continue
                 await ws.send_json(wire_event(event))

@@ -42,19 +42,21 @@ def _last_will(m: RawMessage) -> StatusEvent | None:
     return StatusEvent(Envelope(device_id, "status", m.received_at, -1), "offline")
 
 
-def decode_batch(
-    messages: list[RawMessage],
-) -> tuple[list[tuple[DeviceEvent, float]], list[Rejection]]:
+# A decoded event, when it was received, and the index of its message in the batch.
+Decoded = tuple[DeviceEvent, float, int]
+
+
+def decode_batch(messages: list[RawMessage]) -> tuple[list[Decoded], list[Rejection]]:
     """Pure and CPU-bound: runs in a worker thread so the event loop stays responsive."""
-    events: list[tuple[DeviceEvent, float]] = []
+    events: list[Decoded] = []
     rejects: list[Rejection] = []
-    for m in messages:
+    for i, m in enumerate(messages):
         try:
-            events.append((decode(m.topic, m.payload), m.received_at))
+            events.append((decode(m.topic, m.payload), m.received_at, i))
         except ContractError as exc:
             will = _last_will(m) if exc.reason == "missing_field" else None
             if will is not None:
-                events.append((will, m.received_at))
+                events.append((will, m.received_at, i))
             else:
                 rejects.append(
                     Rejection(m.topic, device_id_of(m.topic), exc.reason, str(exc), m.payload)

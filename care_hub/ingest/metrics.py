@@ -15,6 +15,8 @@ class IngestMetrics:
     skewed: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     batches: int = 0
+    batch_failures: int = 0  # batches retried one message at a time
+    dead_letters_dropped: int = 0  # rejections counted but not stored (rate limits)
     last_batch_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -26,5 +28,7 @@ class IngestMetrics:
             "rejected": dict(self.rejected),
             "rejected_total": sum(self.rejected.values()),
             "batches": self.batches,
+            "batch_failures": self.batch_failures,
+            "dead_letters_dropped": self.dead_letters_dropped,
             "last_batch_s": self.last_batch_s,
         }

@@ -13,18 +13,20 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.calls import Command
 from care_hub.ingest import route
-from care_hub.ingest.dead_letters import DeadLetters
+from care_hub.ingest.dead_letters import RETENTION_S, DeadLetters
 from care_hub.ingest.decode import Rejection, decode_batch
+from care_hub.ingest.health import STALL_S, IngestHealth, watch_forever
 from care_hub.ingest.metrics import IngestMetrics
 from care_hub.ingest.supervise import Supervisor
-from care_hub.ingest.trust import Accepted, admit
+from care_hub.ingest.trust import Accepted, admit, remark
 from care_hub.kernel.db import now_s
 from care_hub.kernel.detections import Detection
 from care_hub.kernel.events import EventBus
@@ -43,6 +45,31 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 5000
 # How long to wait when the queue is empty: the added latency for a lone call press.
 IDLE_SLEEP_S = 0.01
+# Backoff while the database cannot take even a dead letter (the batch is kept meanwhile).
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 5.0
+
+
+class StoreUnavailable(Exception):
+    """The database takes nothing, not even a dead letter: keep the batch and retry later."""
+
+
+@dataclass
+class Work:
+    """One drained batch after the in-memory steps, ready to store (again, after a failure)."""
+
+    batch: list[RawMessage]
+    accepted: list[Accepted]
+    origin: list[int]  # index in `batch` of each accepted event's message
+    detections: list[Detection]
+    seen_elsewhere: list[str]
+    rejects: list[Rejection]
+    counted: list[Rejection]
+    started: float
+    n_accepted: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n_accepted = len(self.accepted)
 
 
 class IngestPipeline:
@@ -58,6 +85,8 @@ class IngestPipeline:
         in_process_radar: bool = True,
         fall_confirm_s: float = 5.0,
         floor_dwell_s: float = 0.0,
+        stall_s: float = STALL_S,
+        dead_letter_retention_s: float = RETENTION_S,
     ) -> None:
         self.conn = conn
         self.registry = registry
@@ -66,7 +95,10 @@ class IngestPipeline:
         self.bus = bus
         self.metrics = IngestMetrics()
         self.supervisor = Supervisor(registry=registry, bus=bus, session_factory=session_factory)
-        self.dead_letters = DeadLetters(registry, self.metrics)
+        self.dead_letters = DeadLetters(
+            registry, self.metrics, retention_s=dead_letter_retention_s
+        )
+        self.health = IngestHealth(stall_s)
         self._skew: dict[str, float] = {}
         # Radar windows are processed here (in-process) unless a radar worker process owns them;
         # the worker's detections arrive in `inbox`.
@@ -118,43 +150,199 @@ class IngestPipeline:
     async def supervise(self) -> None:
         await self.supervisor.sweep_forever(self.conn, self.behind)
 
+    async def watch_health(self) -> None:
+        await watch_forever(
+            self.health, registry=self.registry, bus=self.bus, session_factory=self.session_factory
+        )
+
     async def run(self) -> None:
+        """Drain, prepare, store, acknowledge; forever. A batch is dropped from memory only once
+        every message of it is stored or dead-lettered (then acknowledged); while the database
+        cannot take even a dead letter, the batch is kept and retried with backoff, and nothing
+        new is drained (the broker holds the rest in the persistent session)."""
+        pending: Work | None = None
+        backoff_s = RETRY_MIN_S
         while True:
-            batch = self.conn.drain(BATCH_MAX)
-            if not batch and not self.inbox and not self.worker_reports:
-                await asyncio.sleep(IDLE_SLEEP_S)
-                continue
             try:
-                await self.process(batch)
+                if pending is None:
+                    batch = self.conn.drain(BATCH_MAX)
+                    if not batch and not self.inbox and not self.worker_reports:
+                        self.health.idle()
+                        await asyncio.sleep(IDLE_SLEEP_S)
+                        continue
+                    self.health.working(batch)
+                    pending = await self.prepare(batch)
+                await self.store(pending)
+                pending = None
+                backoff_s = RETRY_MIN_S
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # Not acknowledged: QoS 1 messages come back from the broker after a reconnect.
-                log.exception("ingest batch of %d failed; not acknowledged", len(batch))
-                await asyncio.sleep(1.0)
+            except StoreUnavailable as exc:
+                self.health.store_failed(str(exc))
+                log.warning(
+                    "database unavailable (%s); batch kept, retry in %.0f s", exc, backoff_s
+                )
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(2 * backoff_s, RETRY_MAX_S)
 
     async def process(self, batch: list[RawMessage]) -> None:
+        """Prepare and store one batch (tests and benches drive the pipeline through this)."""
+        await self.store(await self.prepare(batch))
+
+    async def prepare(self, batch: list[RawMessage]) -> Work:
+        """The in-memory steps: decode, trust, radar, worker reports. Runs once per batch (the
+        radar step changes detector state), so a retry of the store step never repeats it."""
         started = time.perf_counter()
         self.metrics.received += len(batch)
         decoded, rejects = await asyncio.to_thread(decode_batch, batch)
-        accepted = await admit(
-            decoded, registry=self.registry, seqs=self.seqs, metrics=self.metrics, rejects=rejects
-        )
+        while True:
+            try:
+                accepted, origin = await admit(
+                    decoded,
+                    registry=self.registry,
+                    seqs=self.seqs,
+                    metrics=self.metrics,
+                    rejects=rejects,
+                )
+                break
+            except Exception as exc:  # the registry's lookup of unknown ids reads the database
+                self._discard()
+                if not await self._database_up():
+                    raise StoreUnavailable(f"registry lookup failed: {exc!r}") from exc
+                raise
         await self._radar(accepted)
         seen_elsewhere, counted = self._worker_reports()
         detections = [self.inbox.popleft() for _ in range(len(self.inbox))]
-        async with self.session_factory() as session:
-            commands = await self._store(
-                session, accepted, detections, seen_elsewhere, rejects, counted
+        return Work(batch, accepted, origin, detections, seen_elsewhere, rejects, counted, started)
+
+    async def store(self, work: Work) -> None:
+        """Store the batch in one transaction; if that fails, one message at a time, so one
+        message the database refuses is dead-lettered and the rest are kept."""
+        try:
+            async with self.session_factory() as session:
+                commands = await self._store(
+                    session,
+                    work.accepted,
+                    work.detections,
+                    work.seen_elsewhere,
+                    work.rejects,
+                    work.counted,
+                )
+                await self.bus.commit(session)
+        except asyncio.CancelledError:
+            self._discard()
+            raise
+        except Exception as exc:
+            self._discard()
+            self.metrics.batch_failures += 1
+            if not await self._database_up():
+                raise StoreUnavailable(repr(exc)) from exc
+            log.warning(
+                "a batch of %d failed to store (%r); storing one message at a time",
+                len(work.batch),
+                exc,
             )
-            await self.bus.commit(session)
+            commands = await self._store_each(work)
+        else:
+            self._confirm()
+        self._finish(work, commands)
+
+    async def _store_each(self, work: Work) -> list[Command]:
+        """The slow path after a failed batch. Progress is recorded on `work` as it goes, so a
+        database outage half-way (StoreUnavailable) resumes where it stopped."""
+        commands: list[Command] = []
+        if work.detections or work.rejects or work.counted or work.seen_elsewhere:
+            try:
+                async with self.session_factory() as session:
+                    await self._store(
+                        session,
+                        [],
+                        work.detections,
+                        work.seen_elsewhere,
+                        work.rejects,
+                        work.counted,
+                    )
+                    await self.bus.commit(session)
+            except Exception as exc:
+                if not await self._database_up():
+                    raise StoreUnavailable(repr(exc)) from exc
+                # A detection the database refuses: each alone; the one that fails is logged.
+                await self._store_detections_each(work.detections)
+            work.detections, work.rejects, work.counted, work.seen_elsewhere = [], [], [], []
+        while work.accepted:
+            event, index = work.accepted[0], work.origin[0]
+            ev, _, _ = event
+            if ev.env.seq >= 0:  # the failed batch's marks were discarded: mark this one again
+                remark(self.seqs, ev)
+            try:
+                async with self.session_factory() as session:
+                    commands += await self._store(session, [event], [], [], [], [])
+                    await self.bus.commit(session)
+                self._confirm()
+            except Exception as exc:
+                self._discard()
+                await self._refused(work.batch[index], ev.env.device_id, exc)
+            work.accepted.pop(0)
+            work.origin.pop(0)
+        return commands
+
+    async def _store_detections_each(self, detections: list[Detection]) -> None:
+        for d in detections:
+            try:
+                async with self.session_factory() as session:
+                    await route.detections(session, self.bus, self.registry, [d])
+                    await self.bus.commit(session)
+            except Exception:
+                self.metrics.rejected["detection_store_failed"] += 1
+                log.exception(
+                    "detection %s of %s could not be stored", type(d).__name__, d.device_id
+                )
+
+    async def _refused(self, message: RawMessage, device_id: str, exc: Exception) -> None:
+        """The database refused this one message: dead-letter it (then it is acknowledged)."""
+        rejection = Rejection(
+            message.topic,
+            device_id,
+            "store_failed",
+            f"database refused it: {exc!r}"[:1000],
+            message.payload,
+        )
+        try:
+            async with self.session_factory() as session:
+                await self.dead_letters.write(session, [rejection])
+                await session.commit()
+        except Exception as dl_exc:
+            # Never acknowledge what is neither stored nor dead-lettered: keep it and retry (a
+            # stall that lasts turns health to 503 and alerts every screen).
+            raise StoreUnavailable(f"dead letter not stored: {dl_exc!r}") from dl_exc
+
+    def _confirm(self) -> None:
+        """After a commit: in-memory marks of what was stored become real."""
+        self.seqs.confirm()
+        self.supervisor.confirm()
+
+    def _discard(self) -> None:
+        """After a failed transaction: forget what it would have stored."""
+        self.seqs.discard()
+        self.supervisor.discard()
+
+    async def _database_up(self) -> bool:
+        try:
+            async with self.session_factory() as session:
+                await session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def _finish(self, work: Work, commands: list[Command]) -> None:
         # Persisted: now the broker may forget them, and devices may hear about the change.
-        self.conn.ack(batch)
+        self.conn.ack(work.batch)
         for topic, payload in commands:
             self.conn.publish(topic, payload, qos=1)
-        self.metrics.accepted += len(accepted)
+        self.metrics.accepted += work.n_accepted
         self.metrics.batches += 1
-        self.metrics.last_batch_s = time.perf_counter() - started
+        self.metrics.last_batch_s = time.perf_counter() - work.started
+        self.health.progress()
 
     async def _store(
         self,
@@ -174,16 +362,17 @@ class IngestPipeline:
         if accepted:
             await self._note_skew(session, accepted)
         await route.detections(session, self.bus, self.registry, detections)
+        late_rejects: list[Rejection] = []  # found while routing (kit for an unknown resident)
         commands = await route.events(
             session,
             bus=self.bus,
             registry=self.registry,
             supervisor=self.supervisor,
             accepted=accepted,
-            rejects=rejects,
+            rejects=late_rejects,
             on_cancel=self._cancel_pending_fall,
         )
-        await self.dead_letters.write(session, rejects)
+        await self.dead_letters.write(session, rejects + late_rejects)
         await self.dead_letters.write(session, counted, counted=True)
         await self.seqs.flush(session)
         return commands

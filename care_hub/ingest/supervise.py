@@ -63,6 +63,15 @@ class Supervisor:
         for device in registry.all():
             self.liveness.register(device.slot, device.type, now_s())
 
+    def confirm(self) -> None:
+        """The batch's transaction committed: its health rows and battery alerts are real."""
+        self.status_book.confirm()
+        self.battery.confirm()
+
+    def discard(self) -> None:
+        self.status_book.discard()
+        self.battery.discard()
+
     def register(self, device: DeviceInfo) -> None:
         self.liveness.register(device.slot, device.type, now_s())
 
@@ -100,9 +109,7 @@ class Supervisor:
         for device, level, at in changes.battery:
             await self.battery.judge(session, self.bus, device, level, at)
 
-    async def sweep_forever(
-        self, conn: MqttConnection, behind: Callable[[], bool]
-    ) -> None:
+    async def sweep_forever(self, conn: MqttConnection, behind: Callable[[], bool]) -> None:
         """Raise device_offline for devices silent past 3 expected intervals; save last-seen times.
 
         `behind()` says the hub itself is behind (its queue or radar worker): then last-seen times

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from care_hub.ingest.decode import Rejection
+from care_hub.ingest.decode import Decoded, Rejection
 from care_hub.ingest.metrics import IngestMetrics
 from devices.dedupe import SeqTracker
 from devices.events import KINDS_BY_DEVICE_TYPE, DeviceEvent
@@ -20,20 +20,21 @@ def _reject(ev: DeviceEvent, reason: str, detail: str) -> Rejection:
 
 
 async def admit(
-    decoded: list[tuple[DeviceEvent, float]],
+    decoded: list[Decoded],
     *,
     registry: DeviceRegistry,
     seqs: SeqTracker,
     metrics: IngestMetrics,
     rejects: list[Rejection],
-) -> list[Accepted]:
-    """Events from known devices of the right type that are not redeliveries; the rest are added
-    to `rejects` (or counted as duplicates)."""
-    unknown = {e.env.device_id for e, _ in decoded if registry.get(e.env.device_id) is None}
+) -> tuple[list[Accepted], list[int]]:
+    """Events from known devices of the right type that are not redeliveries, with the index of
+    each one's message in the batch; the rest are added to `rejects` (or counted as duplicates)."""
+    unknown = {e.env.device_id for e, _, _ in decoded if registry.get(e.env.device_id) is None}
     if unknown:
         await registry.resolve_unknown(unknown)
     accepted: list[Accepted] = []
-    for ev, received_at in decoded:
+    origin: list[int] = []
+    for ev, received_at, index in decoded:
         env = ev.env
         device = registry.get(env.device_id)
         if device is None:
@@ -44,10 +45,22 @@ async def admit(
                 _reject(ev, "wrong_device_type", f"a {device.type} may not publish {env.kind}")
             )
             continue
-        if env.seq >= 0 and not seqs.accept(
-            env.device_id, env.kind, env.seq, persist=env.kind not in _STREAMED
-        ):
+        if env.seq >= 0 and not remark(seqs, ev):
             metrics.duplicates += 1
             continue
         accepted.append((ev, received_at, device))
-    return accepted
+        origin.append(index)
+    return accepted, origin
+
+
+def remark(seqs: SeqTracker, ev: DeviceEvent) -> bool:
+    """Mark the event's seq (tentatively, until the batch commits); False for a redelivery."""
+    env = ev.env
+    return seqs.accept(
+        env.device_id,
+        env.kind,
+        env.seq,
+        persist=env.kind not in _STREAMED,
+        ts=env.ts,
+        boot=env.boot,
+    )

@@ -47,6 +47,9 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
     if url.startswith("postgresql"):
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
+        # A database restart or a cut connection leaves dead connections in the pool: test each
+        # on checkout, so the first query after an outage does not fail for nothing.
+        kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # a `fall` alert of kind floor_dwell (0 = off): on low-cost radars held frames can hide a
     # descent, and a person on the floor for minutes needs checking whatever brought them there.
     fall_floor_dwell_s: float = Field(default=120.0, ge=0.0)
+    # Ingest that stores nothing for this long while messages wait is stalled: /api/health 503,
+    # an ingest_stalled alert and a notice on every screen (care_hub/ingest/health.py).
+    ingest_stall_s: float = Field(default=15.0, gt=0.0)
+    # Dead letters older than this are deleted.
+    dead_letter_retention_days: float = Field(default=30.0, gt=0.0)
     database_url: str = ""
     mqtt_url: str = ""
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

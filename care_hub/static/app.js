@@ -132,14 +132,14 @@ const CareHub = (() => {
   const ALERT_LABELS = {
     fall: "Fall", call: "Call", vitals: "Vital signs", apnea: "Breathing pause",
     inactivity: "No activity", bed_exit: "Out of bed", device_offline: "Device offline",
-    battery_low: "Battery low",
+    battery_low: "Battery low", ingest_stalled: "Hub not receiving devices",
   };
   // Words for relatives: plain, calm, no jargon.
   const FAMILY_LABELS = {
     fall: "A possible fall was detected", call: "Asked for help with the call button",
     vitals: "A health reading needs attention", apnea: "A pause in breathing was detected",
     inactivity: "No movement for a while", bed_exit: "Got out of bed", device_offline: "A sensor is offline",
-    battery_low: "A sensor battery is low",
+    battery_low: "A sensor battery is low", ingest_stalled: "The care home's system is not receiving sensors",
   };
   const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
   const PRIORITY_RANK = { high: 0, medium: 1, low: 2 };

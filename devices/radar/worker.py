@@ -194,7 +194,7 @@ def screen_and_process(
         if len(forwarded) < MAX_REJECTS_FORWARDED:
             forwarded.append((topic, device, reason, detail, excerpt(payload)))
 
-    def trusted(device_id: str, kind: str, seq: int) -> bool:
+    def trusted(device_id: str, kind: str, seq: int, ts: float, boot: int | None = None) -> bool:
         nonlocal duplicates
         device_type = types.get(device_id)
         if device_type != "radar":
@@ -208,7 +208,7 @@ def screen_and_process(
                 b"",
             )
             return False
-        if not seqs.accept(device_id, kind, seq, persist=False):
+        if not seqs.accept(device_id, kind, seq, persist=False, ts=ts, boot=boot):
             duplicates += 1
             return False
         seen.add(device_id)
@@ -218,8 +218,8 @@ def screen_and_process(
         reject(batch[i].topic, exc.device_id, exc.reason, str(exc), batch[i].payload)
     keep = np.fromiter(
         (
-            trusted(d, "radar/frames", q)
-            for d, q in zip(cols.device_id, cols.seq.tolist(), strict=True)
+            trusted(d, "radar/frames", q, t)
+            for d, q, t in zip(cols.device_id, cols.seq.tolist(), cols.ts.tolist(), strict=True)
         ),
         dtype=bool,
         count=cols.n_windows,
@@ -227,8 +227,10 @@ def screen_and_process(
     vitals = [
         ev
         for _, ev in cols.others
-        if isinstance(ev, RadarVitalsEvent) and trusted(ev.env.device_id, ev.env.kind, ev.env.seq)
+        if isinstance(ev, RadarVitalsEvent)
+        and trusted(ev.env.device_id, ev.env.kind, ev.env.seq, ev.env.ts, ev.env.boot)
     ]
+    seqs.confirm()  # radar streams are QoS 0 and never stored: their marks hold at once
     for i, ev in cols.others:
         if not isinstance(ev, RadarVitalsEvent):  # a status or button on a radar-only connection
             reject(
