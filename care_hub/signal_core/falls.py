@@ -296,6 +296,17 @@ class FallDetection:
     x_m: float
     y_m: float
     reason: CancelReason | None = None
+    # what was seen (issue 13: the alert says why): descent from the last upright moment to
+    # floor level (s; NaN if never seen upright or out of furniture), fastest bin-to-bin
+    # descent (m/s; an impact ends a fast one), and time down at this state change (s)
+    descent_s: float = float("nan")
+    peak_fall_mps: float = float("nan")
+    down_s: float = float("nan")
+
+    @property
+    def drop_m(self) -> float:
+        """Height lost: before the descent minus at the floor (NaN for floor_dwell)."""
+        return self.pre_height_m - self.floor_height_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +466,9 @@ class FallDetector:
         self._pimpact = np.full(s, np.nan)
         self._psince = np.full(s, np.nan)
         self._ppre = np.full(s, np.nan)
+        # what was seen of the descent: last upright -> floor (s), fastest bin-to-bin fall (m/s)
+        self._pdesc = np.full(s, np.nan)
+        self._ppeak = np.full(s, np.nan)
         self._pfloor = np.full(s, np.nan)
         # confirmation time per slot (a facility may choose its own cancel window)
         self._confirm = np.full(s, self.params.confirm_s)
@@ -495,6 +509,20 @@ class FallDetector:
             # raised furniture: its margin protects only above floor level (a floor bed's
             # mattress reads as floor level, so it protects at any height)
             self._seat[slot, i] = i < len(rects) - len(floor_beds) or i >= len(rects)
+
+    def learned_heights(self, slot: int) -> dict[str, float]:
+        """What this slot has learned of its person, to persist across restarts (per radar and
+        resident): ``{"upright_m": ...}`` (empty until learned). Seated and lying heights are not
+        learned yet (docs/detection.md)."""
+        u = float(self._uref[slot])
+        return {} if np.isnan(u) else {"upright_m": u}
+
+    def set_learned_heights(self, slot: int, learned: dict[str, float]) -> None:
+        """Restore ``learned_heights`` (after a restart, or when a resident moves rooms); values
+        outside a plausible standing centroid (0.6-1.4 m) are ignored, unknown keys too."""
+        u = learned.get("upright_m")
+        if u is not None and 0.6 <= float(u) <= 1.4:
+            self._uref[slot] = float(u)
 
     def reset_slot(self, slot: int) -> None:
         """Forget everything about a slot (device unbound or reassigned); keeps its bed zones."""
@@ -1048,12 +1076,7 @@ class FallDetector:
             slow = mid.sum(axis=1) >= SLOW_BINS
             plat = _row_median(np.where(mid, rz, np.nan))
             slow &= ~(plat - short[cand] >= SLOW_MAX_DROP_M)
-            # landing in the band shared by lying near the sensor and kneeling on all fours or
-            # back on the heels (AMBIGUOUS_M and up): only a fast descent is a fall there
-            ambiguous = (short[cand] > AMBIGUOUS_M) & (t_low - t_high > FAST_DESCENT_S)
-            upright_fall = (
-                ((seen_fall | unseen_fall) & ~slow & ~ambiguous | orphan_fall) & recent & ~kneeled
-            )
+            upright_fall = ((seen_fall | unseen_fall) & ~slow | orphan_fall) & recent & ~kneeled
             # out of raised furniture: the "before" must be above floor level (a pet or a
             # crawler brushing a footprint is not someone leaving a bed or a seat)
             support_fall = (
@@ -1075,6 +1098,13 @@ class FallDetector:
         self._pimpact[ss] = tc[si] - MEDIAN_LAG_S
         self._psince[ss] = tc[si]
         self._ppre[ss] = pre[si]
+        with np.errstate(invalid="ignore"):
+            dz = (zc[:, :-1] - zc[:, 1:]) / np.maximum(tcr[:, 1:] - tcr[:, :-1], BIN_S)
+            in_desc = (tcr[:, 1:] >= t_high[:, None]) & (tcr[:, 1:] <= tc[:, None])
+            peak = np.max(np.where(in_desc & np.isfinite(dz), dz, -np.inf), axis=1)
+        desc = np.where(np.isfinite(t_high), t_low - t_high, np.nan)
+        self._pdesc[ss] = desc[si]
+        self._ppeak[ss] = np.where(np.isfinite(peak[si]), peak[si], np.nan)
         self._pfloor[ss] = short[ci]
         self._px[ss] = xb[ci]
         self._py[ss] = yb[ci]
@@ -1223,7 +1253,10 @@ class FallDetector:
                 ),
                 0.0,
             ).max(axis=1)
-        down = (np.isnan(med) | (med <= self.params.down_height_m)) & ~(roam > ROAM_M)
+        # landing in the band shared by lying near the sensor and kneeling on all fours or
+        # back on the heels (above AMBIGUOUS_M): only after a fast descent is it a fall
+        ambiguous = (med > AMBIGUOUS_M) & (self._pdesc[s] > FAST_DESCENT_S)
+        down = (np.isnan(med) | (med <= self.params.down_height_m)) & ~(roam > ROAM_M) & ~ambiguous
         sc, kc = s[down], k[down]
         # a confirmed fall is not reported again as a floor dwell
         self._fsince[sc, kc] = np.fmin(self._fsince[sc, kc], self._pimpact[sc])
@@ -1252,6 +1285,9 @@ class FallDetector:
             at_s=float(at),
             impact_s=float(self._pimpact[slot]),
             pre_height_m=float(self._ppre[slot]),
+            descent_s=float(self._pdesc[slot]),
+            peak_fall_mps=float(self._ppeak[slot]),
+            down_s=float(at - self._pimpact[slot]),
             floor_height_m=float(self._pfloor[slot]),
             x_m=float(self._px[slot]),
             y_m=float(self._py[slot]),
