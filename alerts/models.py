@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from care_hub.kernel.db import Base, now_s
+from care_hub.kernel.limits import MAX_DEVICE_ID_CHARS, MAX_RESIDENT_CHARS
 
 
 class Alert(Base):
@@ -17,8 +18,8 @@ class Alert(Base):
     type: Mapped[str] = mapped_column(String(30))
     severity: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(15), default="open")
-    resident_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    device_id: Mapped[str | None] = mapped_column(String(64))
+    resident_id: Mapped[str | None] = mapped_column(String(MAX_RESIDENT_CHARS), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(MAX_DEVICE_ID_CHARS))
     # One alert per situation: an open alert with the same key is updated, not duplicated.
     dedupe_key: Mapped[str] = mapped_column(String(200))
     raised_at: Mapped[float] = mapped_column(Float, default=now_s)

@@ -19,6 +19,41 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from care_hub.kernel.limits import (
+    DIASTOLIC_MAX_MMHG,
+    DIASTOLIC_MIN_MMHG,
+    GLUCOSE_MAX_MMOL_L,
+    GLUCOSE_MIN_MMOL_L,
+    MAX_ABS_DISPLACEMENT_MM,
+    MAX_ABS_SPEED_MPS,
+    MAX_ABS_XY_M,
+    MAX_BOOT,
+    MAX_DEVICE_ID_CHARS,
+    MAX_FPS,
+    MAX_FRAMES_PER_WINDOW,
+    MAX_FW_CHARS,
+    MAX_PAYLOAD_BYTES,
+    MAX_RESIDENT_CHARS,
+    MAX_RSSI_DBM,
+    MAX_SEQ,
+    MAX_TARGETS_PER_FRAME,
+    MAX_TID,
+    MAX_TS_S,
+    MAX_VITALS_FS_HZ,
+    MAX_VITALS_SAMPLES,
+    MAX_Z_M,
+    MIN_RSSI_DBM,
+    MIN_VITALS_FS_HZ,
+    MIN_Z_M,
+    PULSE_MAX_BPM,
+    PULSE_MIN_BPM,
+    SPO2_MAX_PERCENT,
+    SPO2_MIN_PERCENT,
+    SYSTOLIC_MAX_MMHG,
+    SYSTOLIC_MIN_MMHG,
+    TEMP_MAX_C,
+    TEMP_MIN_C,
+)
 from devices.events import (
     TOPIC_KINDS,
     ButtonEvent,
@@ -54,7 +89,7 @@ __all__ = [
 
 TOPIC_PREFIX: Final = "care/v1/"
 CMD_TOPIC_SUFFIX: Final = "cmd"  # hub -> device; never decoded as device data
-DEVICE_ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+DEVICE_ID_PATTERN: Final = rf"[A-Za-z0-9_-]{{1,{MAX_DEVICE_ID_CHARS}}}"
 _DEVICE_ID_RE: Final = re.compile(DEVICE_ID_PATTERN)
 
 # (filter, QoS to subscribe with). Frames and vitals are subscribed at QoS 0 even when a radar
@@ -71,73 +106,10 @@ SUBSCRIPTION_FILTERS: Final[tuple[tuple[str, int], ...]] = (
 
 _KIND_BY_SUFFIX: Final[dict[str, TopicKind]] = {k: k for k in TOPIC_KINDS}
 
-# --- Limits (each with why) ------------------------------------------------------------------------
+# --- Limits ----------------------------------------------------------------------------------------
 
-# PROTOCOL.md: every payload is at most 64 KiB. Checked before parsing so a huge message costs nothing.
-MAX_PAYLOAD_BYTES: Final = 64 * 1024
-
-# seq is stored as a PostgreSQL BIGINT; anything above cannot be a per-topic counter anyway.
-MAX_SEQ: Final = 2**63 - 1
-# Device clocks are trusted for ordering, but a ts past 2100-01-01 is a broken clock, and values near
-# 1e11+ overflow datetime conversions downstream. ts must also be > 0 (PROTOCOL: epoch seconds).
-MAX_TS_S: Final = 4_102_444_800.0
-
-# TI's people tracker runs at ~18-20 fps and the LD6002B module at 20 Hz (FIELD-NOTES); 100 fps is 5x
-# headroom, and a higher rate is a unit mistake (ms for Hz) that would wreck frame timing.
-MAX_FPS: Final = 100.0
-# 10 s at the 100 fps ceiling, 50 s at 20 fps; windows are "typically 1 s". Bounds per-message work.
-MAX_FRAMES_PER_WINDOW: Final = 1000
-# A care room holding more than 50 tracked people is a tracker fault, not a room.
-MAX_TARGETS_PER_FRAME: Final = 50
-# tid is an identifier; int32 is plenty and keeps it exact through float64 on the fast path.
-MAX_TID: Final = 2**31 - 1
-# Room coordinates, metres, set at installation. Radars see ~10-20 m; 50 m covers the largest day room
-# with an origin placed off-corner. z is the centroid height: -1 m allows an installation offset below
-# the floor plane; 5 m is above any care-room ceiling. Outside: impossible, the target is dropped
-# (a phantom, FIELD-NOTES), the rest of the window is kept.
-MAX_ABS_XY_M: Final = 50.0
-MIN_Z_M: Final = -1.0
-MAX_Z_M: Final = 5.0
-# Per velocity component. A sprinter peaks at ~12 m/s; the 5-8 m/s spikes adapters make by differencing
-# held positions (FIELD-NOTES) are device reality and stay. Beyond 20 m/s the target is dropped.
-MAX_ABS_SPEED_MPS: Final = 20.0
-
-# Vitals: breathing (0.1-0.6 Hz) and heart (0.8-3 Hz) need >= ~6 Hz; radars send ~20 Hz. Below 1 Hz
-# nothing useful survives; above 1000 Hz is a unit mistake.
-MIN_VITALS_FS_HZ: Final = 1.0
-MAX_VITALS_FS_HZ: Final = 1000.0
-# A typical window is 100 samples (5 s at 20 Hz); 4096 is 40x that (~200 s at 20 Hz) and bounds work.
-MAX_VITALS_SAMPLES: Final = 4096
-# Chest displacement is a few mm; 10 m is beyond the radar's range, so not a displacement of anything.
-MAX_ABS_DISPLACEMENT_MM: Final = 10_000.0
-
-# Status.
-MIN_RSSI_DBM: Final = -150.0  # below any receiver's sensitivity (LoRa reaches ~-148 dBm)
-MAX_RSSI_DBM: Final = 30.0  # received power cannot exceed a 1 W licence-free transmitter
-MAX_FW_CHARS: Final = 64
-
-# Kit. Ranges are "physically possible for a living person measured by a home device", not "normal":
-# judging values is the alert engine's job; the decoder only rejects readings that cannot be true.
-MAX_RESIDENT_CHARS: Final = 64
-# SpO2 above 100% is impossible. Oximeters are calibrated only down to ~70% (ISO 80601-2-61 accuracy
-# claims); below 50% a reading is nearly always a probe artefact (off finger, motion, no perfusion),
-# not a person measuring themselves at home. 50-70% is kept: it still demands an alert.
-SPO2_MIN_PERCENT: Final = 50.0
-SPO2_MAX_PERCENT: Final = 100.0
-SYSTOLIC_MIN_MMHG: Final = 40.0  # below this an oscillometric cuff finds no pulse
-SYSTOLIC_MAX_MMHG: Final = 300.0  # home cuffs inflate to ~300 mmHg; they cannot read above it
-DIASTOLIC_MIN_MMHG: Final = 20.0
-DIASTOLIC_MAX_MMHG: Final = (
-    250.0  # wider than home cuffs' ~40-215 mmHg range, so any real reading passes
-)
-PULSE_MIN_BPM: Final = 20.0  # below: asystole-level, not a measured pulse
-PULSE_MAX_BPM: Final = 300.0  # above the fastest conducted tachycardias
-TEMP_MIN_C: Final = 25.0  # severe hypothermia still measurable; below: thermometer not on a person
-TEMP_MAX_C: Final = 45.0  # above: not survivable, thermometer reading something else
-GLUCOSE_MIN_MMOL_L: Final = 0.5  # meters read from ~0.6 mmol/L ("LO" below)
-GLUCOSE_MAX_MMOL_L: Final = (
-    60.0  # above meters' ~33 mmol/L "HI" ceiling; extreme HHS cases reach ~50
-)
+# Every limit, with why, is in care_hub/kernel/limits.py: the one source the database columns that
+# store contract fields take their lengths from (tests/devices/test_limits.py walks both).
 
 # --- Errors ----------------------------------------------------------------------------------------
 
@@ -609,7 +581,10 @@ def _decode(device_id: str, kind: TopicKind, obj: object) -> DeviceEvent:
             _fail("not_object", None, f"payload is a JSON {_json_type(obj)}, expected an object")
         ts = _check_number(_required(obj, "ts", "ts"), "ts", 0.0, MAX_TS_S, lo_open=True)
         seq = _check_int(_required(obj, "seq", "seq"), "seq", 0, MAX_SEQ)
-        event: DeviceEvent = _DECODERS[kind](Envelope(device_id, kind, ts, seq), obj)
+        boot = obj.get("boot")  # optional v1 extension: the device's boot counter
+        if boot is not None:
+            boot = _check_int(boot, "boot", 0, MAX_BOOT)
+        event: DeviceEvent = _DECODERS[kind](Envelope(device_id, kind, ts, seq, boot), obj)
         return event
     except ContractError as exc:
         exc.device_id, exc.kind = device_id, kind

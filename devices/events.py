@@ -34,6 +34,9 @@ class Envelope:
     kind: TopicKind
     ts: float
     seq: int
+    # Optional v1 extension: the device's boot counter, raised by one at every start. A higher one
+    # than last seen means the seq counter restarted; None when the device does not send it.
+    boot: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

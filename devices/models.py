@@ -8,11 +8,17 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from care_hub.kernel.db import Base, now_s
+from care_hub.kernel.limits import (
+    MAX_DEVICE_ID_CHARS,
+    MAX_FW_CHARS,
+    MAX_REASON_CHARS,
+    MAX_RESIDENT_CHARS,
+)
 
 
 class Device(Base):
     __tablename__ = "devices"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the MQTT device id
+    id: Mapped[str] = mapped_column(String(MAX_DEVICE_ID_CHARS), primary_key=True)  # MQTT id
     type: Mapped[str] = mapped_column(String(10))  # radar | button | kit
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
     room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
@@ -22,7 +28,7 @@ class Device(Base):
     state: Mapped[str] = mapped_column(String(10), default="unknown")  # online | offline | unknown
     last_seen_at: Mapped[float | None] = mapped_column(Float)
     battery: Mapped[float | None] = mapped_column(Float)
-    fw: Mapped[str | None] = mapped_column(String(40))
+    fw: Mapped[str | None] = mapped_column(String(MAX_FW_CHARS))
     rssi: Mapped[float | None] = mapped_column(Float)
     clock_skew_s: Mapped[float | None] = mapped_column(Float)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -36,7 +42,7 @@ class DeviceBinding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
     room_id: Mapped[int | None] = mapped_column(Integer)
-    resident_id: Mapped[str | None] = mapped_column(String(64))
+    resident_id: Mapped[str | None] = mapped_column(String(MAX_RESIDENT_CHARS))
     bound_at: Mapped[float] = mapped_column(Float, default=now_s)
     unbound_at: Mapped[float | None] = mapped_column(Float)
 
@@ -45,9 +51,15 @@ class DeviceSeq(Base):
     """Highest `seq` ingested per device and topic: duplicates stay ignored across hub restarts."""
 
     __tablename__ = "device_seqs"
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(MAX_DEVICE_ID_CHARS), primary_key=True)
+    # Wider than MAX_TOPIC_KIND_CHARS (12) since 0001; narrowing would buy nothing.
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
+    # Highest device `ts` of the current counter run: a lower-or-equal seq with a later ts is a
+    # counter restart, with an earlier or equal ts a redelivery or replay (devices/dedupe.py).
+    last_ts: Mapped[float | None] = mapped_column(Float)
+    # The device's boot counter at last_seq, if it sends one (optional v1 extension).
+    boot: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DeadLetter(Base):
@@ -56,9 +68,10 @@ class DeadLetter(Base):
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[float] = mapped_column(Float, default=now_s)
-    device_id: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(MAX_DEVICE_ID_CHARS))
+    # Valid device topics are at most MAX_DEVICE_TOPIC_CHARS; bad ones are cut to 300 when written.
     topic: Mapped[str] = mapped_column(String(300))
-    reason: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(MAX_REASON_CHARS))
     detail: Mapped[str] = mapped_column(Text, default="")
     excerpt: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_dead_letters_at", "at"),)

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from care_hub.kernel.db import Base, now_s
+from care_hub.kernel.limits import MAX_DEVICE_ID_CHARS, MAX_RESIDENT_CHARS
 
 
 class Facility(Base):
@@ -40,7 +41,8 @@ class Zone(Base):
 
 class Resident(Base):
     __tablename__ = "residents"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. R-0042, as kits know it
+    # e.g. R-0042, as kits know it
+    id: Mapped[str] = mapped_column(String(MAX_RESIDENT_CHARS), primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
     room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
     name: Mapped[str] = mapped_column(String(200))
@@ -77,9 +79,9 @@ class Measurement(Base):
 
     __tablename__ = "measurements"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    resident_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    device_id: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(40))
+    resident_id: Mapped[str | None] = mapped_column(String(MAX_RESIDENT_CHARS), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(MAX_DEVICE_ID_CHARS))
+    kind: Mapped[str] = mapped_column(String(40))  # >= MAX_KIT_KIND_CHARS; radar kinds too
     ts: Mapped[float] = mapped_column(Float)
     values: Mapped[dict[str, Any]] = mapped_column()
     source: Mapped[str] = mapped_column(String(10))  # kit | radar
@@ -91,8 +93,8 @@ class ZoneVisit(Base):
 
     __tablename__ = "zone_visits"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    resident_id: Mapped[str | None] = mapped_column(String(64))
-    device_id: Mapped[str] = mapped_column(String(64))
+    resident_id: Mapped[str | None] = mapped_column(String(MAX_RESIDENT_CHARS))
+    device_id: Mapped[str] = mapped_column(String(MAX_DEVICE_ID_CHARS))
     zone: Mapped[str] = mapped_column(String(50))
     entered_at: Mapped[float] = mapped_column(Float)
     left_at: Mapped[float | None] = mapped_column(Float)
@@ -107,7 +109,7 @@ class EventLog(Base):
     at: Mapped[float] = mapped_column(Float, default=now_s)
     type: Mapped[str] = mapped_column(String(40))
     facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    resident_id: Mapped[str | None] = mapped_column(String(64))
+    resident_id: Mapped[str | None] = mapped_column(String(MAX_RESIDENT_CHARS))
     data: Mapped[dict[str, Any]] = mapped_column()
     # Routing fields: wall screens subscribe per floor/wing; `recipients` lists the user
     # ids an event is addressed to by the roster (None: everyone allowed to see the facility).
