@@ -1,0 +1,74 @@
+"""Fall detector on randomised families (issue 13): confounders at floor level, falls at furniture,
+learned heights, and the baseline rule of bench.fall_families."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench.fall_families import baseline_alarms, run_detector, wilson
+from care_hub.signal_core.falls import FallDetector, FallParams
+from simulators.fall_families import FamilyEpisode, make_family_episode
+
+PARAMS = FallParams(floor_dwell_s=60.0)
+
+
+def _episodes(kind: str, n: int, tracker: str = "multi_clean") -> list[FamilyEpisode]:
+    rng = np.random.default_rng(13)
+    return [make_family_episode("T1_average", tracker, kind, rng) for _ in range(n)]
+
+
+def _confirmed(eps: list[FamilyEpisode]) -> list[bool]:
+    return [any(d.kind == "confirmed" for d in ds) for ds in run_detector(eps, PARAMS)]
+
+
+@pytest.mark.parametrize("kind", ["all_fours", "on_heels", "kneel_upright", "sit_floor"])
+def test_floor_level_confounders_rarely_alarm(kind: str) -> None:
+    assert sum(_confirmed(_episodes(kind, 8))) <= 1
+
+
+@pytest.mark.parametrize("kind", ["slide_off_sofa", "fall_beside_bed", "fall_from_chair", "trip"])
+def test_falls_at_furniture_are_falls(kind: str) -> None:
+    assert sum(_confirmed(_episodes(kind, 8))) >= 7
+
+
+def test_fall_detection_says_what_was_seen() -> None:
+    (ds,) = run_detector(_episodes("trip", 1), PARAMS)
+    c = [d for d in ds if d.kind == "confirmed"][0]
+    assert 0 < c.descent_s <= 2.5 and c.drop_m > 0.3 and c.down_s >= PARAMS.confirm_s - 0.01
+
+
+def test_learned_upright_height_round_trips() -> None:
+    det = FallDetector(2)
+    assert det.learned_heights(0) == {}
+    det.set_learned_heights(0, {"upright_m": 0.78})
+    assert det.learned_heights(0) == {"upright_m": 0.78}
+    det.set_learned_heights(1, {"upright_m": 3.0, "other": 1.0})  # implausible: ignored
+    assert det.learned_heights(1) == {}
+
+
+def test_floor_bed_protects_at_any_height_but_a_bed_margin_does_not() -> None:
+    det = FallDetector(1)
+    det.set_bed_zones(0, [], floor_beds=[(0.0, 0.0, 1.0, 2.0)])
+    assert det._seat[0].tolist()[:1] == [False]
+    det.set_bed_zones(0, [(0.0, 0.0, 1.0, 2.0)])
+    assert det._seat[0].tolist()[:1] == [True]
+
+
+def test_baseline_detects_a_clear_fall_and_ignores_standing() -> None:
+    # the trivial rule misses a fallen person read above 0.35 m: a family that lands low
+    rng = np.random.default_rng(3)
+    fall = make_family_episode("T2_short_far", "multi_clean", "trip", rng)
+    assert fall.impact_s is not None
+    hits = [a for a in baseline_alarms(fall.rows, [fall.room.bed]) if a >= fall.impact_s - 1]
+    assert hits and hits[0] - fall.impact_s <= 8.0
+    (stand,) = _episodes("stand", 1)
+    assert baseline_alarms(stand.rows, [stand.room.bed]) == []
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson(98, 100)
+    assert 0.92 < lo < 0.95 and 0.99 < hi <= 1.0
+    assert all(math.isnan(v) for v in wilson(0, 0))  # nothing measured
