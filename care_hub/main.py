@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from care_hub.api import alerts, auth, provisioning, system, ws
 from care_hub.hub import Hub
+from care_hub.kernel.i18n import LOCALES_DIR
 from care_hub.kernel.settings import Settings
 from family_portal import pages as family_pages
 from family_portal import views as family_views
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     app.include_router(ws.router)
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
+    # The language catalogues (zh-CN, en) the pages translate with, as the server does.
+    app.mount("/locales", StaticFiles(directory=LOCALES_DIR), name="locales")
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

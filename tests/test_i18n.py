@@ -1,0 +1,39 @@
+"""The language catalogues: the same keys in every language, the same placeholders in each text."""
+
+from __future__ import annotations
+
+import pytest
+
+from care_hub.kernel import i18n
+
+
+def test_every_language_has_every_key_with_the_same_placeholders() -> None:
+    reference = i18n.catalogue(i18n.FALLBACK_LANGUAGE)
+    for lang in i18n.LANGUAGES:
+        cat = i18n.catalogue(lang)
+        assert set(cat) == set(reference), f"{lang}: keys differ: {set(cat) ^ set(reference)}"
+        for key, text in cat.items():
+            assert text.strip(), f"{lang}:{key} is empty"
+            assert i18n.placeholders(text) == i18n.placeholders(reference[key]), f"{lang}:{key}"
+
+
+def test_chinese_catalogue_is_chinese() -> None:
+    cat = i18n.catalogue("zh-CN")
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in cat.values())
+
+
+def test_translate_fills_placeholders_and_falls_back() -> None:
+    assert i18n.translate("system.ingest_stalled.since", "zh-CN", time="14:05") == "开始于 14:05。"
+    assert i18n.translate("system.ingest_stalled.since", "en", time="14:05") == "Since 14:05."
+    assert i18n.translate("no.such.key", "zh-CN") == "no.such.key"
+    with pytest.raises(ValueError):
+        i18n.catalogue("fr")
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"), ("zh-TW", "zh-CN"), ("en-GB,en;q=0.9", "en"),
+     ("fr-FR", "zh-CN"), (None, "zh-CN")],
+)
+def test_language_from_the_browser(header: str | None, lang: str) -> None:
+    assert i18n.pick_language(header) == lang
