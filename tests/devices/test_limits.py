@@ -189,9 +189,7 @@ async def _store_maximal(url: str, schema: str | None) -> None:
                 )
             )
             session.add(
-                ZoneVisit(
-                    resident_id=RESIDENT, device_id=DEVICE, zone="bathroom", entered_at=TS
-                )
+                ZoneVisit(resident_id=RESIDENT, device_id=DEVICE, zone="bathroom", entered_at=TS)
             )
             for reason in REASONS + INGEST_REASONS:
                 session.add(
