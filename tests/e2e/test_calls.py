@@ -56,7 +56,8 @@ def test_call_reaches_caregiver_and_ack_lights_the_button(
     with Collector(
         hub_server.mqtt_url, [f"care/v1/{device}/cmd"], client_id=f"{prefix}cmd"
     ) as cmds:
-        publish_and_wait(button, f"care/v1/{device}/button", button_payload(1), qos=1)
+        press = button_payload(1)
+        publish_and_wait(button, f"care/v1/{device}/button", press, qos=1)
         raised = screen.next_of("alert.raised")
         assert raised["data"]["type"] == "call"
         assert raised["data"]["device_id"] == device
@@ -78,8 +79,8 @@ def test_call_reaches_caregiver_and_ack_lights_the_button(
         ):
             assert key in listed[0]
 
-        # The same seq again (a QoS 1 redelivery) is ignored: still one alert, pressed once.
-        publish_and_wait(button, f"care/v1/{device}/button", button_payload(1), qos=1)
+        # The same message again (a QoS 1 redelivery) is ignored: still one alert, pressed once.
+        publish_and_wait(button, f"care/v1/{device}/button", press, qos=1)
         # A later good message proves the duplicate was processed (and dropped) before it.
         publish_and_wait(
             button,

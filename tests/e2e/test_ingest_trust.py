@@ -243,14 +243,15 @@ def test_duplicate_seq_is_ignored_across_a_hub_restart(backend: Backend, prefix:
     server = HubServer(backend).start()
     url = server.mqtt_url
     client = connect_client(url, f"{prefix}dev")
-    publish_and_wait(client, f"care/v1/{prefix}kit-1/kit", kit(5))
+    first = kit(5)  # a redelivery is the same bytes: same seq and same ts
+    publish_and_wait(client, f"care/v1/{prefix}kit-1/kit", first)
     assert wait_for(lambda: measurement_count(server) == 1, timeout=10)
     close_client(client)
     server.stop()
     # Same data dir and database, a new hub process state (the embedded broker restarts too).
     server = HubServer(backend).start()
     client = connect_client(server.mqtt_url, f"{prefix}dev")
-    publish_and_wait(client, f"care/v1/{prefix}kit-1/kit", kit(5))  # a redelivery after restart
+    publish_and_wait(client, f"care/v1/{prefix}kit-1/kit", first)  # a redelivery after restart
     publish_and_wait(client, f"care/v1/{prefix}kit-1/kit", kit(6))
     assert wait_for(lambda: server.hub.pipeline.metrics.accepted >= 1, timeout=10)
     assert wait_for(lambda: measurement_count(server) == 2, timeout=10)
