@@ -90,9 +90,11 @@ async def events(
         )
         sent = since if since is not None else last
         if since is not None:
-            for event in await hub.bus.replay(since, audience):
-                await ws.send_json(wire_event(event))
-                sent = event["seq"]
+            # Through `last` only, a page at a time: what commits after it is on the queue.
+            async for page in hub.bus.replay_pages(since, audience, upto=last):
+                for event in page:
+                    await ws.send_json(wire_event(event))
+            sent = max(sent, last)
         receiver = asyncio.create_task(_drain_incoming(ws))
         getter: asyncio.Task[dict] | None = None
         try:

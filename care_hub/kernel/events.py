@@ -10,11 +10,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care_hub.kernel.models import EventLog
@@ -26,6 +40,9 @@ CLIENT_QUEUE_MAX = 1000
 # Serialises event inserts across hub processes on PostgreSQL so seq order is commit order.
 EVENT_LOCK_KEY = 7_746_001
 _PENDING = "care_hub.pending_events"
+# Rows read per replay query: a reconnecting screen's memory stays bounded however long it was
+# away, and 1,000 rows keep the round trips few (12,000 events: 12 queries).
+REPLAY_PAGE_ROWS = 1000
 
 
 # Alert events a family member may receive; reminders, comments and assignments are staff matters.
@@ -92,6 +109,70 @@ class Audience:
             chosen = self.family_types.get(resident_id) if self.family_types else self.types
             return chosen is None or alert_type in chosen
         return self.facility_id is not None and event.get("facility_id") == self.facility_id
+
+
+def audience_clause(audience: Audience, dialect: str) -> ColumnElement[bool]:
+    """`Audience.allows` as a WHERE clause over `event_log`, for replay.
+
+    It follows `allows` case for case (facility or residents, the family's event and alert types,
+    floor and wing, the roster's recipients); tests compare the two over every combination.
+    """
+    clauses = [_scope_clause(audience)]
+    if audience.floors is not None:
+        clauses.append(or_(EventLog.floor.is_(None), EventLog.floor.in_(sorted(audience.floors))))
+    if audience.wings is not None:
+        clauses.append(or_(EventLog.wing.is_(None), EventLog.wing.in_(sorted(audience.wings))))
+    if audience.personal and not audience.family and audience.user_id is not None:
+        clauses.append(_addressed_to(audience.user_id, dialect))
+    return and_(*clauses)
+
+
+def _scope_clause(audience: Audience) -> ColumnElement[bool]:
+    if audience.everything:
+        return true()
+    if audience.resident_ids is not None:
+        per_resident = []
+        for resident_id in sorted(audience.resident_ids):
+            chosen = (
+                audience.family_types.get(resident_id) if audience.family_types else audience.types
+            )
+            per_resident.append(
+                and_(EventLog.resident_id == resident_id, _family_type_clause(chosen))
+            )
+        return or_(false(), *per_resident)
+    if audience.facility_id is None:
+        return false()
+    return EventLog.facility_id == audience.facility_id
+
+
+def _family_type_clause(chosen: frozenset[str] | None) -> ColumnElement[bool]:
+    # substr, not LIKE: SQLite's LIKE ignores case, the Python check does not.
+    is_alert = func.substr(EventLog.type, 1, len("alert.")) == "alert."
+    escalated = and_(
+        EventLog.type == "alert.escalated", EventLog.data["tier"].as_string() == "family"
+    )
+    other_types = sorted(FAMILY_EVENT_TYPES - {"alert.escalated"})
+    others = or_(not_(is_alert), EventLog.type.in_(other_types))
+    if chosen is not None:
+        alert_type = EventLog.data["type"].as_string()
+        others = and_(others, or_(alert_type.is_(None), alert_type.in_(sorted(chosen))))
+    return or_(escalated, others)
+
+
+def _addressed_to(user_id: int, dialect: str) -> ColumnElement[bool]:
+    """Recipients are null (everyone of the facility) or list this user (a JSON array)."""
+    if dialect == "postgresql":
+        is_null = func.json_typeof(EventLog.recipients) == "null"
+        listed = cast(EventLog.recipients, JSONB).contains(
+            cast(literal(f"[{int(user_id)}]"), JSONB)
+        )
+    elif dialect == "sqlite":
+        is_null = func.json_type(EventLog.recipients) == "null"
+        each = func.json_each(EventLog.recipients).table_valued("value")
+        listed = exists(select(1).select_from(each).where(each.c.value == int(user_id)))
+    else:
+        return true()  # `allows` judges it after the query
+    return or_(EventLog.recipients.is_(None), is_null, listed)
 
 
 @dataclass(eq=False)
@@ -242,16 +323,48 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    async def replay(
-        self, since: int, audience: Audience, *, limit: int = 10_000
-    ) -> list[dict[str, Any]]:
-        async with self._session_factory() as session:
-            rows = (
-                await session.scalars(
-                    select(EventLog).where(EventLog.seq > since).order_by(EventLog.seq).limit(limit)
+    async def replay_pages(
+        self,
+        since: int,
+        audience: Audience,
+        *,
+        upto: int | None = None,
+        page_rows: int = REPLAY_PAGE_ROWS,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """This audience's events after `since` (through `upto`), in seq order, a page at a time.
+
+        The query selects by audience (`audience_clause`), so a caregiver away during a busy night
+        elsewhere reads only their facility's rows; `Audience.allows` still judges every event,
+        so the query may only ever be looser than it, never stricter. Pages follow the seq of the
+        last row read, so every page makes progress and none is skipped.
+        """
+        cursor = since
+        while True:
+            async with self._session_factory() as session:
+                dialect = session.get_bind().dialect.name
+                query = (
+                    select(EventLog)
+                    .where(EventLog.seq > cursor, audience_clause(audience, dialect))
+                    .order_by(EventLog.seq)
+                    .limit(page_rows)
                 )
-            ).all()
-        return [e for e in (public_event(r) for r in rows) if audience.allows(e)]
+                if upto is not None:
+                    query = query.where(EventLog.seq <= upto)
+                rows = (await session.scalars(query)).all()
+            if not rows:
+                return
+            cursor = rows[-1].seq
+            events = [e for e in (public_event(r) for r in rows) if audience.allows(e)]
+            if events:
+                yield events
+            if len(rows) < page_rows:
+                return
+
+    async def replay(
+        self, since: int, audience: Audience, *, upto: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every page of `replay_pages` in one list (tests, small gaps)."""
+        return [e async for page in self.replay_pages(since, audience, upto=upto) for e in page]
 
     async def last_seq(self) -> int:
         async with self._session_factory() as session:

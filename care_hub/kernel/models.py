@@ -105,10 +105,16 @@ class EventLog(Base):
     """Every event sent to screens, persisted so a client resuming with `since=<seq>` misses nothing."""
 
     __tablename__ = "event_log"
+    # Replay reads one audience's events in seq order (EventBus.replay_pages): a caregiver's by
+    # facility, a family member's by resident, so neither walks the rest of the hub's log.
+    __table_args__ = (
+        Index("ix_event_log_facility_seq", "facility_id", "seq"),
+        Index("ix_event_log_resident_seq", "resident_id", "seq"),
+    )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float, default=now_s)
     type: Mapped[str] = mapped_column(String(40))
-    facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    facility_id: Mapped[int | None] = mapped_column(Integer)
     resident_id: Mapped[str | None] = mapped_column(String(MAX_RESIDENT_CHARS))
     data: Mapped[dict[str, Any]] = mapped_column()
     # Routing fields: wall screens subscribe per floor/wing; `recipients` lists the user
