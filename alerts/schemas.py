@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alerts.policy import MAX_SNOOZE_S
+from care_hub.kernel.fields import ApiModel, Id, Key, Seconds, Text
 
 Outcome = Literal[
     "real_fall",
@@ -19,7 +20,7 @@ Outcome = Literal[
 ]
 
 
-class FallAnswers(BaseModel):
+class FallAnswers(ApiModel):
     """The three questions care homes record after a fall alarm; they tune the system."""
 
     on_floor: bool | None = None
@@ -27,35 +28,35 @@ class FallAnswers(BaseModel):
     unintentional: bool | None = None
 
 
-class AckRequest(BaseModel):
-    note: str | None = Field(default=None, max_length=2000)
+class AckRequest(ApiModel):
+    note: Text | None = Field(default=None, max_length=2000)
 
 
-class ResolveRequest(BaseModel):
-    note: str | None = Field(default=None, max_length=2000)
+class ResolveRequest(ApiModel):
+    note: Text | None = Field(default=None, max_length=2000)
     outcome: Outcome | None = None
     answers: FallAnswers | None = None
 
 
-class AssignRequest(BaseModel):
-    user_id: int
-    note: str | None = Field(default=None, max_length=2000)
+class AssignRequest(ApiModel):
+    user_id: Id
+    note: Text | None = Field(default=None, max_length=2000)
 
 
-class CommentCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+class CommentCreate(ApiModel):
+    text: Text = Field(min_length=1, max_length=4000)
 
 
-class SnoozeRequest(BaseModel):
-    seconds: float = Field(gt=0, le=MAX_SNOOZE_S, description=f"at most {MAX_SNOOZE_S} s")
-    note: str | None = Field(default=None, max_length=2000)
+class SnoozeRequest(ApiModel):
+    seconds: Seconds = Field(gt=0, le=MAX_SNOOZE_S, description=f"at most {MAX_SNOOZE_S} s")
+    note: Text | None = Field(default=None, max_length=2000)
 
 
-class CoverageCreate(BaseModel):
-    facility_id: int
-    user_id: int
-    shift: str = Field(min_length=1, max_length=20, examples=["day", "night"])
+class CoverageCreate(ApiModel):
+    facility_id: Id
+    user_id: Id
+    shift: Text = Field(min_length=1, max_length=20, examples=["day", "night"])
     duty: Literal["caregiver", "charge_nurse"] = "caregiver"
-    floors: list[str] = Field(default_factory=list)
-    wings: list[str] = Field(default_factory=list)
-    resident_ids: list[str] = Field(default_factory=list)
+    floors: list[Annotated[Text, Field(max_length=50)]] = Field(default_factory=list)
+    wings: list[Annotated[Text, Field(max_length=50)]] = Field(default_factory=list)
+    resident_ids: list[Key] = Field(default_factory=list)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care_hub.kernel import accounts
@@ -20,6 +20,8 @@ from devices.contract import is_valid_device_id
 from devices.models import Device, DeviceBinding
 
 SUPPORTED_VERSIONS = (1,)
+# Tables whose integer ids the seed gives explicitly (rooms, users and the rest take generated ids).
+EXPLICIT_ID_TABLES = ("facilities",)
 
 
 def read_seed_file(path: Path) -> dict[str, Any]:
@@ -41,6 +43,23 @@ def zone_map_of(zones: list[dict[str, Any]]) -> dict[str, Any]:
     return {z["name"]: _zone_shape(z) for z in zones}
 
 
+async def _move_sequences_past_explicit_ids(session: AsyncSession) -> None:
+    """On PostgreSQL, an insert with an explicit id leaves the id sequence behind, and the next
+    generated id (POST /api/facilities) would collide with a seeded one: set each sequence to the
+    table's largest id. SQLite takes max(id) + 1 by itself."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.flush()
+    for table in EXPLICIT_ID_TABLES:
+        await session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT max(id) FROM {table}), 1), "
+                f"(SELECT max(id) FROM {table}) IS NOT NULL)"
+            )
+        )
+
+
 async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str, int]:
     """Create what the seed describes and does not exist yet. Returns counts of created objects.
 
@@ -56,6 +75,8 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
             )
             facility_ids.add(f["id"])
             created["facilities"] += 1
+    if created["facilities"]:
+        await _move_sequences_past_explicit_ids(session)
     room_ids: dict[tuple[int, str], int] = {
         (fid, name): rid
         for rid, fid, name in (

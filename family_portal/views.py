@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from care_hub.kernel.db import now_s
 from care_hub.kernel.deps import CurrentUser, SessionDep
+from care_hub.kernel.fields import Key, Seconds, Text
 from care_hub.kernel.models import Measurement, Resident, ZoneVisit
 from care_hub.signal_core.behaviour import ResidentSettings, daily_summary
 from care_hub.signal_core.zones import ZoneVisit as ZoneVisitRecord
@@ -62,11 +63,11 @@ def _window(from_: float | None, to: float | None) -> tuple[float, float]:
 
 @router.get("/{resident_id}/trail")
 async def trail(
-    resident_id: str,
+    resident_id: Key,
     session: SessionDep,
     user: CurrentUser,
-    from_: Annotated[float | None, Query(alias="from")] = None,
-    to: float | None = None,
+    from_: Annotated[Seconds | None, Query(alias="from")] = None,
+    to: Seconds | None = None,
 ) -> dict[str, Any]:
     await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
@@ -112,12 +113,12 @@ async def trail(
 
 @router.get("/{resident_id}/vitals")
 async def vitals(
-    resident_id: str,
+    resident_id: Key,
     session: SessionDep,
     user: CurrentUser,
-    kind: str | None = None,
-    from_: Annotated[float | None, Query(alias="from")] = None,
-    to: float | None = None,
+    kind: Annotated[Text | None, Query(max_length=40)] = None,
+    from_: Annotated[Seconds | None, Query(alias="from")] = None,
+    to: Seconds | None = None,
 ) -> dict[str, Any]:
     resident = await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
@@ -149,11 +150,11 @@ def _bands(resident: Resident) -> dict[str, dict[str, list[float]]]:
 
 @router.get("/{resident_id}/summary")
 async def summary(
-    resident_id: str,
+    resident_id: Key,
     session: SessionDep,
     user: CurrentUser,
     day_start: Annotated[
-        float | None, Query(description="local midnight, epoch s; default: 24 h ago")
+        Seconds | None, Query(description="local midnight, epoch s; default: 24 h ago")
     ] = None,
 ) -> dict[str, Any]:
     """Daily summary from the trail: time in bed, active and away, bathroom visits, night-time bed
@@ -180,11 +181,11 @@ async def summary(
 
 @router.get("/{resident_id}/fhir")
 async def fhir_export(
-    resident_id: str,
+    resident_id: Key,
     session: SessionDep,
     user: CurrentUser,
-    from_: Annotated[float | None, Query(alias="from")] = None,
-    to: float | None = None,
+    from_: Annotated[Seconds | None, Query(alias="from")] = None,
+    to: Seconds | None = None,
 ) -> dict[str, Any]:
     """The resident's vitals as a FHIR R4 Bundle of Observations (LOINC), for a clinic's system."""
     await _visible_resident(session, resident_id, user)

@@ -24,7 +24,8 @@ from alerts.schemas import (
 from care_hub.api.deps import HubDep
 from care_hub.kernel.db import now_s
 from care_hub.kernel.deps import AdminUser, CurrentUser, Principal, SessionDep, StaffUser
-from care_hub.kernel.models import User
+from care_hub.kernel.fields import Id, Key, Seconds, Text
+from care_hub.kernel.models import Facility, User
 
 alerts_router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 coverage_router = APIRouter(prefix="/api/coverage", tags=["coverage"])
@@ -63,10 +64,10 @@ def _origin(request: Request) -> str | None:
 async def list_alerts(
     session: SessionDep,
     user: CurrentUser,
-    state: Annotated[list[str] | None, Query()] = None,
-    type: Annotated[list[str] | None, Query()] = None,
-    resident_id: str | None = None,
-    since: float | None = None,
+    state: Annotated[list[Text] | None, Query()] = None,
+    type: Annotated[list[Text] | None, Query()] = None,
+    resident_id: Key | None = None,
+    since: Seconds | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
     for value, allowed, name in ((state, STATES, "state"), (type, ALERT_TYPES, "type")):
@@ -107,7 +108,7 @@ FAMILY_HISTORY = ("raised", "acknowledged", "resolved")
 
 
 @alerts_router.get("/{alert_id}")
-async def get_alert(alert_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+async def get_alert(alert_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """One alert with its audit trail (who, when, from where, note, outcome) and comments."""
     alert = await _get_visible(session, alert_id, user)
     out = await _shape(session, alert, user)
@@ -137,7 +138,7 @@ async def get_alert(alert_id: int, session: SessionDep, user: CurrentUser) -> di
 
 @alerts_router.post("/{alert_id}/ack")
 async def acknowledge(
-    alert_id: int,
+    alert_id: Id,
     request: Request,
     session: SessionDep,
     hub: HubDep,
@@ -165,7 +166,7 @@ async def acknowledge(
 
 @alerts_router.post("/{alert_id}/resolve")
 async def resolve(
-    alert_id: int,
+    alert_id: Id,
     request: Request,
     session: SessionDep,
     hub: HubDep,
@@ -196,7 +197,7 @@ async def resolve(
 
 @alerts_router.post("/{alert_id}/assign")
 async def assign(
-    alert_id: int,
+    alert_id: Id,
     body: AssignRequest,
     request: Request,
     session: SessionDep,
@@ -222,7 +223,7 @@ async def assign(
 
 @alerts_router.post("/{alert_id}/comments", status_code=status.HTTP_201_CREATED)
 async def add_comment(
-    alert_id: int, body: CommentCreate, session: SessionDep, hub: HubDep, user: StaffUser
+    alert_id: Id, body: CommentCreate, session: SessionDep, hub: HubDep, user: StaffUser
 ) -> dict[str, Any]:
     alert = await _get_visible(session, alert_id, user)
     row = await service.comment(session, hub.bus, alert, actor=user.username, text=body.text)
@@ -231,9 +232,7 @@ async def add_comment(
 
 
 @alerts_router.get("/{alert_id}/comments")
-async def list_comments(
-    alert_id: int, session: SessionDep, user: StaffUser
-) -> list[dict[str, Any]]:
+async def list_comments(alert_id: Id, session: SessionDep, user: StaffUser) -> list[dict[str, Any]]:
     await _get_visible(session, alert_id, user)
     rows = (
         await session.scalars(
@@ -250,7 +249,7 @@ async def list_comments(
 
 @alerts_router.post("/{alert_id}/snooze")
 async def snooze(
-    alert_id: int,
+    alert_id: Id,
     body: SnoozeRequest,
     request: Request,
     session: SessionDep,
@@ -301,6 +300,10 @@ async def create_coverage(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"user {body.user_id} is not staff"
         )
+    if await session.get(Facility, body.facility_id) is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"facility {body.facility_id} does not exist"
+        )
     row = CoverageAssignment(**body.model_dump(), active=True)
     session.add(row)
     await session.commit()
@@ -309,7 +312,7 @@ async def create_coverage(
 
 @coverage_router.get("")
 async def list_coverage(
-    session: SessionDep, user: StaffUser, facility_id: int | None = None
+    session: SessionDep, user: StaffUser, facility_id: Id | None = None
 ) -> dict[str, Any]:
     """The roster, with the shift running now at the facility."""
     if user.role == "caregiver":
@@ -326,7 +329,7 @@ async def list_coverage(
 
 
 @coverage_router.delete("/{coverage_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_coverage(coverage_id: int, session: SessionDep, _: AdminUser) -> None:
+async def delete_coverage(coverage_id: Id, session: SessionDep, _: AdminUser) -> None:
     row = await session.get(CoverageAssignment, coverage_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"coverage {coverage_id} not found")
@@ -338,9 +341,9 @@ async def delete_coverage(coverage_id: int, session: SessionDep, _: AdminUser) -
 async def response_times(
     session: SessionDep,
     user: StaffUser,
-    facility_id: int | None = None,
-    from_: Annotated[float | None, Query(alias="from")] = None,
-    to: float | None = None,
+    facility_id: Id | None = None,
+    from_: Annotated[Seconds | None, Query(alias="from")] = None,
+    to: Seconds | None = None,
 ) -> dict[str, Any]:
     """Median and p90 of raise -> acknowledge, acknowledge -> presence and presence -> resolve per
     facility, shift and type, and false-alarm rates (definitions in the response)."""

@@ -15,9 +15,11 @@ from care_hub.api.schemas import (
     ResidentCreate,
     RoomCreate,
     UserCreate,
+    zone_map_dict,
 )
 from care_hub.kernel import accounts
 from care_hub.kernel.deps import AdminUser, CurrentUser, SessionDep
+from care_hub.kernel.fields import Key
 from care_hub.kernel.models import Facility, Resident, Room, User
 from devices import service as device_service
 from devices.models import DeadLetter, Device, DeviceBinding
@@ -79,7 +81,9 @@ async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> di
             name=body.name,
             floor=body.floor,
             wing=body.wing,
-            zones=body.zones,
+            zones=[
+                {"name": z.name, "shape": z.shape.model_dump(exclude_none=True)} for z in body.zones
+            ],
         )
     except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
@@ -131,7 +135,7 @@ async def create_device(
             facility_id=body.facility_id,
             room_id=body.room_id,
             resident_id=body.resident_id,
-            zone_map=body.zone_map,
+            zone_map=zone_map_dict(body.zone_map),
         )
     except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
@@ -142,7 +146,7 @@ async def create_device(
 
 @router.post("/devices/{device_id}/bind")
 async def rebind_device(
-    device_id: str, body: DeviceRebind, session: SessionDep, hub: HubDep, _: AdminUser
+    device_id: Key, body: DeviceRebind, session: SessionDep, hub: HubDep, _: AdminUser
 ) -> dict[str, Any]:
     d = await session.get(Device, device_id)
     if d is None:
@@ -153,7 +157,7 @@ async def rebind_device(
             device=d,
             room_id=body.room_id,
             resident_id=body.resident_id,
-            zone_map=body.zone_map,
+            zone_map=None if body.zone_map is None else zone_map_dict(body.zone_map),
         )
     except accounts.ProvisioningError as exc:
         raise _conflict(exc) from None
@@ -173,7 +177,7 @@ async def list_devices(session: SessionDep, user: CurrentUser) -> list[dict[str,
 
 
 @router.get("/devices/{device_id}")
-async def device_health(device_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+async def device_health(device_id: Key, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Health of one device: state, last seen, battery, firmware, signal, clock skew, rejections."""
     d = await session.get(Device, device_id)
     if (

@@ -1,68 +1,95 @@
-"""API shapes for provisioning: XCreate for input, plain dicts out (see *_public helpers)."""
+"""API shapes for provisioning: XCreate for input, plain dicts out (see *_public helpers).
+
+Every id, time and text field uses the constrained types of `care_hub.kernel.fields`, and zone
+shapes are validated here, so malformed input is a 422 with the field named, never a 500.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AllowInfNan, ConfigDict, Field, model_validator
+
+from care_hub.kernel.fields import ApiModel, Id, Key, Text
+from care_hub.signal_core.zones import MAX_SHAPES, MAX_VERTICES
+
+# Room coordinates in metres: finite, and no room is a kilometre across.
+Metres = Annotated[float, AllowInfNan(False), Field(ge=-1000, le=1000)]
+Point = tuple[Metres, Metres]
 
 
-class ResidentCreate(BaseModel):
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["R-0042"])
-    name: str = Field(min_length=1, max_length=200)
-    facility_id: int
-    room_id: int | None = None
+class ZoneShape(ApiModel):
+    """A rectangle `[x0, y0, x1, y1]` or a polygon of 3-8 `[x, y]` vertices, in room metres."""
+
+    model_config = ConfigDict(extra="allow")  # room for later keys (e.g. heights)
+    rect: tuple[Metres, Metres, Metres, Metres] | None = None
+    polygon: list[Point] | None = Field(default=None, min_length=3, max_length=MAX_VERTICES)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> ZoneShape:
+        if (self.rect is None) == (self.polygon is None):
+            raise ValueError("a zone shape is either a 'rect' or a 'polygon'")
+        return self
+
+
+# Zone names are stored in `zones.name` (String(50)).
+ZoneName = Annotated[Text, Field(min_length=1, max_length=50)]
+ZoneMap = Annotated[dict[ZoneName, ZoneShape], Field(max_length=MAX_SHAPES)]
+
+
+def zone_map_dict(zone_map: dict[str, ZoneShape]) -> dict[str, Any]:
+    """The plain JSON stored on the device (`devices.radar.processor.zone_shapes` reads it)."""
+    return {name: shape.model_dump(exclude_none=True) for name, shape in zone_map.items()}
+
+
+class RoomZone(ApiModel):
+    name: ZoneName
+    shape: ZoneShape
+
+
+class ResidentCreate(ApiModel):
+    id: Key = Field(examples=["R-0042"])
+    name: Text = Field(min_length=1, max_length=200)
+    facility_id: Id
+    room_id: Id | None = None
     lives_alone: bool = False
     at_risk_wandering: bool = False
     hypercapnic: bool = False
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class DeviceCreate(BaseModel):
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["radar-101"])
+class DeviceCreate(ApiModel):
+    id: Key = Field(examples=["radar-101"])
     type: Literal["radar", "button", "kit"]
-    facility_id: int
-    room_id: int | None = None
-    resident_id: str | None = None
-    zone_map: dict[str, Any] = Field(default_factory=dict)
+    facility_id: Id
+    room_id: Id | None = None
+    resident_id: Key | None = None
+    zone_map: ZoneMap = Field(default_factory=dict)
 
 
-class DeviceRebind(BaseModel):
-    room_id: int | None = None
-    resident_id: str | None = None
-    zone_map: dict[str, Any] | None = None
+class DeviceRebind(ApiModel):
+    room_id: Id | None = None
+    resident_id: Key | None = None
+    zone_map: ZoneMap | None = None
 
 
-class UserCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=8, max_length=200)
+class UserCreate(ApiModel):
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=8, max_length=200)
     role: Literal["admin", "caregiver", "family"]
-    name: str = ""
-    facility_id: int | None = None
-    resident_ids: list[str] = Field(default_factory=list)
+    name: Text = Field(default="", max_length=200)
+    facility_id: Id | None = None
+    resident_ids: list[Key] = Field(default_factory=list)
 
 
-class FacilityCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class FacilityCreate(ApiModel):
+    name: Text = Field(min_length=1, max_length=200)
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class RoomCreate(BaseModel):
-    facility_id: int
-    name: str = Field(min_length=1, max_length=100)
-    floor: str | None = None
-    wing: str | None = None
-    zones: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class AckRequest(BaseModel):
-    note: str | None = Field(default=None, max_length=2000)
-
-
-class ResolveRequest(BaseModel):
-    note: str | None = Field(default=None, max_length=2000)
-    outcome: (
-        Literal["real_fall", "false_alarm", "assisted", "transferred_to_hospital", "resolved"]
-        | None
-    ) = None
-    answers: dict[str, bool] | None = None
+class RoomCreate(ApiModel):
+    facility_id: Id
+    name: Text = Field(min_length=1, max_length=100)
+    floor: Text | None = Field(default=None, max_length=50)
+    wing: Text | None = Field(default=None, max_length=50)
+    zones: list[RoomZone] = Field(default_factory=list, max_length=MAX_SHAPES)
