@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import uuid
+from pathlib import Path
+
+import httpx
 import pytest
 
+from care_hub import migrate
+from care_hub.kernel import security
+from care_hub.kernel.accounts import authenticate, create_user
+from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.kernel.security import (
     InvalidToken,
     LoginThrottle,
@@ -59,3 +69,88 @@ def test_sign_in_is_refused_with_429_after_five_wrong_passwords(hub_server: HubS
             c.post("/api/auth/token", data={"username": "nurse", "password": PASSWORD}).status_code
             == 200
         )
+
+
+def test_throttle_limits_one_address_across_names() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for n in range(LoginThrottle.MAX_FAILURES_PER_ADDRESS):
+        assert throttle.retry_after(f"name-{n}", "10.0.0.9") == 0
+        throttle.failed(f"name-{n}", "10.0.0.9")
+        now[0] += 1.0
+    # Any name from there now waits until the oldest failure ages out; other addresses do not.
+    assert throttle.retry_after("nurse", "10.0.0.9") == pytest.approx(
+        LoginThrottle.WINDOW_S - LoginThrottle.MAX_FAILURES_PER_ADDRESS
+    )
+    assert throttle.retry_after("nurse", "10.0.0.1") == 0
+    now[0] = LoginThrottle.WINDOW_S + 0.5  # the first failure has aged out, one attempt is free
+    assert throttle.retry_after("nurse", "10.0.0.9") == 0
+    # A right password takes back its own attempt only.
+    throttle.failed("nurse", "10.0.0.9")
+    throttle.succeeded("nurse", "10.0.0.9")
+    assert throttle.retry_after("other", "10.0.0.9") == 0
+
+
+async def test_password_checks_run_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While 10 failed sign-ins (5 unknown names, 5 wrong passwords) are checked, the loop keeps
+    running: a coroutine ticks during every check, and no check runs on the loop's thread."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    async with factory() as session:
+        await create_user(session=session, username="nurse", password=PASSWORD, role="admin")
+        await session.commit()
+
+    ticks = 0
+    checks: list[tuple[int, int, int]] = []  # (thread, ticks at start, ticks at end)
+    real_verify = security.verify_password
+
+    def observed_verify(password_hash: str, password: str) -> bool:
+        start = ticks
+        ok = real_verify(password_hash, password)
+        checks.append((threading.get_ident(), start, ticks))
+        return ok
+
+    monkeypatch.setattr(security, "verify_password", observed_verify)
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def sign_in(username: str) -> object:
+        async with factory() as session:
+            return await authenticate(session=session, username=username, password="guess")
+
+    ticking = asyncio.create_task(ticker())
+    names = [f"nobody-{n}" for n in range(5)] + ["nurse"] * 5
+    results = await asyncio.gather(*(sign_in(name) for name in names))
+    stop.set()
+    await ticking
+    await engine.dispose()
+    assert results == [None] * 10
+    assert len(checks) == 10  # unknown names are checked too (against a dummy hash)
+    loop_thread = threading.get_ident()
+    assert all(thread != loop_thread for thread, _, _ in checks)
+    assert all(end > start for _, start, end in checks)
+
+
+def test_sign_in_spray_of_names_from_one_address_gets_429(hub_server: HubServer) -> None:
+    limit = LoginThrottle.MAX_FAILURES_PER_ADDRESS
+    with hub_server.client() as c:
+        for _ in range(limit):
+            name = f"guess-{uuid.uuid4().hex[:8]}"
+            r = c.post("/api/auth/token", data={"username": name, "password": "guess"})
+            assert r.status_code == 401
+        r = c.post("/api/auth/token", data={"username": "nurse", "password": PASSWORD})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    # A nurse at another address signs in as usual.
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=hub_server.base_url, transport=transport, timeout=10) as c:
+        r = c.post("/api/auth/token", data={"username": "nurse", "password": PASSWORD})
+        assert r.status_code == 200

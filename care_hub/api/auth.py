@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from care_hub.api.deps import HubDep
 from care_hub.kernel.accounts import authenticate
 from care_hub.kernel.deps import CurrentUser, SessionDep
-from care_hub.kernel.security import issue_token
+from care_hub.kernel.security import PasswordChecksBusy, issue_token
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -30,9 +30,17 @@ async def token(
             "too many failed sign-ins; try again later",
             headers={"Retry-After": str(int(wait_s) + 1)},
         )
-    user = await authenticate(session=session, username=form.username, password=form.password)
+    # Counted as failed until proven right, so concurrent guesses cannot all pass the check above.
+    hub.login_throttle.failed(form.username, address)
+    try:
+        user = await authenticate(session=session, username=form.username, password=form.password)
+    except PasswordChecksBusy:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "too many sign-ins at once; try again shortly",
+            headers={"Retry-After": "1"},
+        ) from None
     if user is None:
-        hub.login_throttle.failed(form.username, address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong username or password",

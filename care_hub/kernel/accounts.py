@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care_hub.kernel.models import Facility, FamilyLink, Resident, Room, User, Zone
-from care_hub.kernel.security import ROLES, hash_password, verify_password
+from care_hub.kernel.security import (
+    ROLES,
+    hash_password,
+    hash_password_off_loop,
+    verify_password_off_loop,
+)
 
 
 class ProvisioningError(ValueError):
@@ -99,7 +104,7 @@ async def create_user(
     user = User(
         username=username,
         name=name or username,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_off_loop(password),
         role=role,
         facility_id=facility_id,
     )
@@ -114,12 +119,14 @@ async def create_user(
 
 
 async def authenticate(*, session: AsyncSession, username: str, password: str) -> User | None:
+    """The active user with this name and password, else None; the argon2 check runs off the
+    event loop (security.verify_password_off_loop) and may raise PasswordChecksBusy."""
     user = await session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active:
         # Same cost as a wrong password, so usernames cannot be probed by timing.
-        verify_password(_DUMMY_HASH, password)
+        await verify_password_off_loop(_DUMMY_HASH, password)
         return None
-    return user if verify_password(user.password_hash, password) else None
+    return user if await verify_password_off_loop(user.password_hash, password) else None
 
 
 async def linked_resident_ids(*, session: AsyncSession, user_id: int) -> list[str]:
