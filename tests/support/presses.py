@@ -96,7 +96,7 @@ def prepare(database_url: str, seed: dict[str, Any]) -> None:
     asyncio.run(go())
 
 
-def _device_client(url: str, client_id: str) -> mqtt.Client:
+def _device_client(url: str, client_id: str, on_publish: Any) -> mqtt.Client:
     """Like tests.support.mqtt.connect_client, with a persistent session and a wider in-flight
     window (paho sets it only before connecting)."""
     host, port = parse_mqtt_url(url)
@@ -104,6 +104,7 @@ def _device_client(url: str, client_id: str) -> mqtt.Client:
         callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
     )
     client.max_inflight_messages_set(DEVICE_MAX_INFLIGHT)
+    client.on_publish = on_publish
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     connected = threading.Event()
     client.on_connect = lambda *_args: connected.set()
@@ -128,7 +129,9 @@ class PressPublisher:
     paho resends after a reconnect."""
 
     def __init__(self, mqtt_url: str, client_id: str) -> None:
-        self.client = _device_client(mqtt_url, client_id)
+        self._acked_mids: set[int] = set()
+        self._acked_lock = threading.Lock()
+        self.client = _device_client(mqtt_url, client_id, self._on_publish)
         self.presses: list[Press] = []
         self._seqs: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -143,6 +146,12 @@ class PressPublisher:
             self.presses.append(press)
         return press
 
+    def _on_publish(self, _client: Any, _userdata: Any, mid: int, *_rest: Any) -> None:
+        # PUBACK from the broker (MQTTMessageInfo.is_published raises for a message published
+        # while disconnected, although paho keeps it and sends it on reconnect).
+        with self._acked_lock:  # never self._lock: paho may hold its own locks here
+            self._acked_mids.add(mid)
+
     def expected(self) -> Counter[str]:
         """Calls pressed per device."""
         with self._lock:
@@ -151,7 +160,9 @@ class PressPublisher:
     def acked(self) -> int:
         """Presses the broker has acknowledged (PUBACK) to the device."""
         with self._lock:
-            return sum(1 for p in self.presses if p.info.is_published())
+            mids = [p.info.mid for p in self.presses]
+        with self._acked_lock:
+            return sum(1 for mid in mids if mid in self._acked_mids)
 
     def wait_all_acked(self, timeout: float) -> bool:
         return wait_for(lambda: self.acked() == len(self.presses), timeout=timeout, interval=0.05)
