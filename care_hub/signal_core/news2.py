@@ -155,7 +155,9 @@ def score_pulse(per_min: npt.ArrayLike) -> FloatArray:
 
 def score_temperature(celsius: npt.ArrayLike) -> FloatArray:
     """NEWS2 temperature score (degrees C, rounded to 0.1), vectorised."""
-    deci = np.floor(np.asarray(celsius, dtype=np.float64) * 10.0 + 0.5 + 1e-9)
+    # A value beyond ~1.8e307 overflows to infinity when scaled: still "above every band", no warning.
+    with np.errstate(over="ignore"):
+        deci = np.floor(np.asarray(celsius, dtype=np.float64) * 10.0 + 0.5 + 1e-9)
     return _table(deci, TEMPERATURE_BOUNDS_DECI, TEMPERATURE_SCORES, TEMPERATURE_ABOVE)
 
 
