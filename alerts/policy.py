@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from care_hub.kernel.local_time import DEFAULT_TIMEZONE
+
 ALERT_TYPES = (
     "fall",
     "call",
@@ -131,9 +133,9 @@ def shift_at(epoch_s: float, facility_settings: dict[str, Any] | None) -> str:
     cfg = facility_settings or {}
     shifts = cfg.get("shifts") or DEFAULT_SHIFTS
     try:
-        tz = ZoneInfo(str(cfg.get("timezone") or "UTC"))
+        tz = ZoneInfo(str(cfg.get("timezone") or DEFAULT_TIMEZONE))
     except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
+        tz = ZoneInfo(DEFAULT_TIMEZONE)
     local = datetime.fromtimestamp(epoch_s, tz)
     minute = local.hour * 60 + local.minute
     for name, span in shifts.items():

@@ -119,7 +119,9 @@ async def load_alert_times(
     for a in alerts:
         if a.facility_id not in settings:
             f = await session.get(Facility, a.facility_id) if a.facility_id is not None else None
-            settings[a.facility_id] = dict(f.settings or {}) if f is not None else {}
+            settings[a.facility_id] = (
+                {**(f.settings or {}), "timezone": f.timezone} if f is not None else {}
+            )
         detail = a.detail or {}
         out.append(
             AlertTimes(

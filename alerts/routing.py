@@ -41,7 +41,10 @@ async def facility_settings(session: AsyncSession, facility_id: int | None) -> d
     if facility_id is None:
         return {}
     facility = await session.get(Facility, facility_id)
-    return dict(facility.settings or {}) if facility is not None else {}
+    if facility is None:
+        return {}
+    # The facility's time zone is a column of its own; shift rules read it from here.
+    return {**(facility.settings or {}), "timezone": facility.timezone}
 
 
 def _covers(row: CoverageAssignment, alert: Alert) -> bool:

@@ -71,7 +71,11 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
     for f in seed.get("facilities", []):
         if f["id"] not in facility_ids:
             await accounts.create_facility(
-                session=session, name=f["name"], facility_id=f["id"], settings=f.get("settings")
+                session=session,
+                name=f["name"],
+                facility_id=f["id"],
+                settings=f.get("settings"),
+                timezone=f.get("timezone"),
             )
             facility_ids.add(f["id"])
             created["facilities"] += 1

@@ -33,6 +33,9 @@ class Device(Base):
     clock_skew_s: Mapped[float | None] = mapped_column(Float)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[float] = mapped_column(Float, default=now_s)
+    # What the fall detector learned of the bound resident here, to survive restarts:
+    # {"resident_id": "R-1", "heights": {"upright_m": 0.86}, "at": epoch s}.
+    learned: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class DeviceBinding(Base):

@@ -32,6 +32,9 @@ class DeviceInfo:
     resident_settings: dict[str, Any] = field(default_factory=dict)
     fall_confirm_s: float | None = None  # the facility's own, if it set one
     zone_map: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None  # the facility's IANA time zone
+    # What the fall detector learned of the bound resident on this radar (empty if another's).
+    learned: dict[str, float] = field(default_factory=dict)
 
 
 class DeviceRegistry:
@@ -41,6 +44,7 @@ class DeviceRegistry:
         self._by_slot: dict[int, DeviceInfo] = {}
         self._resident_facility: dict[str, int] = {}
         self._fall_confirm: dict[int, float] = {}
+        self._timezone: dict[int, str] = {}
         self._unknown_checked: dict[str, float] = {}
         self._next_slot = 0
         # Called with each device (re)loaded: the signal core and supervision size their arrays.
@@ -83,12 +87,13 @@ class DeviceRegistry:
 
     async def load(self) -> None:
         async with self._session_factory() as session:
-            for fid, fsettings in (
-                await session.execute(select(Facility.id, Facility.settings))
+            for fid, fsettings, tz in (
+                await session.execute(select(Facility.id, Facility.settings, Facility.timezone))
             ).all():
                 value = (fsettings or {}).get("fall_confirm_s")
                 if isinstance(value, int | float) and value > 0:
                     self._fall_confirm[fid] = float(value)
+                self._timezone[fid] = tz
             for rid, fid in (
                 await session.execute(select(Resident.id, Resident.facility_id))
             ).all():
@@ -146,6 +151,8 @@ class DeviceRegistry:
             resident_settings=dict(resident.settings or {}) if resident is not None else {},
             fall_confirm_s=self._fall_confirm.get(device.facility_id),
             zone_map=dict(device.zone_map or {}),
+            timezone=await self._timezone_of(session, device.facility_id),
+            learned=_learned_for(device.learned, device.resident_id),
         )
         self._by_id[device.id] = info
         self._by_slot[slot] = info
@@ -153,3 +160,19 @@ class DeviceRegistry:
         for hook in self.on_change:
             hook(info)
         return info
+
+    async def _timezone_of(self, session: AsyncSession, facility_id: int) -> str | None:
+        tz = self._timezone.get(facility_id)
+        if tz is None:  # a facility created after start
+            tz = await session.scalar(select(Facility.timezone).where(Facility.id == facility_id))
+            if tz is not None:
+                self._timezone[facility_id] = tz
+        return tz
+
+
+def _learned_for(stored: dict[str, Any] | None, resident_id: str | None) -> dict[str, float]:
+    """The stored learned heights, if they belong to the resident bound now."""
+    if not stored or resident_id is None or stored.get("resident_id") != resident_id:
+        return {}
+    heights = stored.get("heights") or {}
+    return {str(k): float(v) for k, v in heights.items() if isinstance(v, int | float)}

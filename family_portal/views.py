@@ -10,8 +10,9 @@ from sqlalchemy import select
 from care_hub.kernel.db import now_s
 from care_hub.kernel.deps import CurrentUser, SessionDep
 from care_hub.kernel.fields import Key, Seconds, Text
-from care_hub.kernel.models import Measurement, Resident, ZoneVisit
-from care_hub.signal_core.behaviour import ResidentSettings, daily_summary
+from care_hub.kernel.local_time import DEFAULT_TIMEZONE
+from care_hub.kernel.models import Facility, Measurement, Resident, ZoneVisit
+from care_hub.signal_core.behaviour import ResidentSettings, daily_summary, local_midnight
 from care_hub.signal_core.zones import ZoneVisit as ZoneVisitRecord
 from family_portal.fhir import vitals_bundle
 
@@ -154,14 +155,21 @@ async def summary(
     session: SessionDep,
     user: CurrentUser,
     day_start: Annotated[
-        Seconds | None, Query(description="local midnight, epoch s; default: 24 h ago")
+        Seconds | None,
+        Query(description="local midnight, epoch s; default: today's, in the facility's zone"),
     ] = None,
 ) -> dict[str, Any]:
     """Daily summary from the trail: time in bed, active and away, bathroom visits, night-time bed
     exits and room changes (`care_hub.signal_core.behaviour.daily_summary`)."""
     resident = await _visible_resident(session, resident_id, user)
+    facility = await session.get(Facility, resident.facility_id)
+    settings = ResidentSettings(
+        lives_alone=resident.lives_alone,
+        timezone=facility.timezone if facility is not None else DEFAULT_TIMEZONE,
+    )
     now = now_s()
-    start = day_start if day_start is not None else now - DAY_S
+    # The day a person means: from local midnight in the care home's time zone.
+    start = day_start if day_start is not None else local_midnight(now, settings)
     rows = (
         await session.scalars(
             select(ZoneVisit)
@@ -171,10 +179,11 @@ async def summary(
         )
     ).all()
     visits = [ZoneVisitRecord(0, v.zone, v.entered_at, v.left_at) for v in rows]  # type: ignore[arg-type]
-    s = daily_summary(visits, start, ResidentSettings(lives_alone=resident.lives_alone), now_s=now)
+    s = daily_summary(visits, start, settings, now_s=now)
     return {
         "resident_id": resident_id,
         "day_start": start,
+        "timezone": settings.timezone,
         **{k: getattr(s, k) for k in s.__slots__},
     }
 

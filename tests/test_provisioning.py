@@ -144,3 +144,26 @@ def test_cli_adds_a_device_and_refuses_a_bad_one(
         )
         == 1
     )
+
+
+def test_a_facility_has_a_time_zone_and_its_radars_judge_nights_in_it(
+    hub_server: HubServer, prefix: str
+) -> None:
+    admin = hub_server.token("admin")
+    with hub_server.client(admin) as c:
+        r = c.post("/api/facilities", json={"name": "Harbin Home"})
+        assert r.status_code == 201 and r.json()["timezone"] == "Asia/Shanghai"
+        r = c.post("/api/facilities", json={"name": "London Home", "timezone": "Europe/London"})
+        assert r.status_code == 201 and r.json()["timezone"] == "Europe/London"
+        london = r.json()["id"]
+        r = c.post("/api/facilities", json={"name": "Nowhere", "timezone": "Mars/Olympus"})
+        assert r.status_code == 422 and "time zone" in r.text
+        r = c.post(
+            "/api/devices", json={"id": f"{prefix}radar-lon", "type": "radar", "facility_id": london}
+        )
+        assert r.status_code == 201
+    # The radar processor's behaviour rules for that radar run in London time.
+    radar = hub_server.hub.registry.get(f"{prefix}radar-lon")
+    assert radar is not None and radar.timezone == "Europe/London"
+    seeded = hub_server.hub.registry.get(f"{prefix}radar-1")
+    assert seeded is not None and seeded.timezone == "Asia/Shanghai"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from care_hub.kernel.detections import ApneaFound, BehaviourFound, FallFound, VitalsFound
+from care_hub.kernel.detections import (
+    ApneaFound,
+    BehaviourFound,
+    FallFound,
+    VisitFound,
+    VitalsFound,
+)
 from devices.events import Envelope, RadarFramesEvent, RadarVitalsEvent
 from devices.radar.processor import RadarConfig, RadarProcessor, resident_settings, support_rects
 
@@ -128,3 +134,41 @@ def test_someone_on_the_floor_for_minutes_is_reported_when_floor_dwell_is_on() -
         kinds[dwell_s] = [d.kind for d in found if isinstance(d, FallFound)]
     assert "confirmed" not in kinds[0.0] and "floor_dwell" not in kinds[0.0]
     assert kinds[120.0].count("floor_dwell") == 1
+
+
+def test_behaviour_runs_in_the_facility_time_zone() -> None:
+    cfg = RadarConfig("r1", "R-1", ZONES, timezone="Asia/Shanghai")
+    assert resident_settings(cfg).timezone == "Asia/Shanghai"
+    # A resident's own fixed override still wins over the facility's zone.
+    own = RadarConfig("r1", "R-1", ZONES, timezone="Asia/Shanghai", behaviour={"timezone": "UTC"})
+    assert resident_settings(own).timezone == "UTC"
+
+
+def test_learned_heights_are_restored_for_the_same_resident_and_reported_when_they_change() -> None:
+    p = RadarProcessor(8)
+    p.configure(RadarConfig("r1", "R-1", ZONES, learned={"upright_m": 0.95}))
+    slot = p.slot_of["r1"]
+    assert p.falls.learned_heights(slot) == {"upright_m": 0.95}
+    assert p.learned_changes() == {}  # nothing new since it was loaded
+    p.falls.set_learned_heights(slot, {"upright_m": 0.88})
+    assert p.learned_changes() == {"r1": ("R-1", {"upright_m": 0.88})}
+    assert p.learned_changes() == {}
+    # Another resident in that bed: what was learned of the first one is forgotten.
+    p.configure(RadarConfig("r1", "R-2", ZONES, learned={}))
+    assert p.falls.learned_heights(slot) == {}
+
+
+def test_a_floor_bed_zone_is_a_bed_for_the_trail_and_for_the_fall_detector() -> None:
+    p = RadarProcessor(8)
+    zones = {"floor_bed": {"rect": [0.2, 3.0, 1.6, 4.9]}}
+    p.configure(RadarConfig("r1", "R-1", zones))
+    slot = p.slot_of["r1"]
+    # Lying on the floor bed for a minute: no fall, and the trail says "bed".
+    found = []
+    for i in range(60):
+        found += p.process([window("r1", T0 + i, i, 0.9, 4.0, z=0.25)], [])
+    for i in range(60, 75):  # then up and about in the room
+        found += p.process([window("r1", T0 + i, i, 3.0, 2.5, z=1.0)], [])
+    assert not [d for d in found if isinstance(d, FallFound)]
+    assert "bed" in {d.zone for d in found if isinstance(d, VisitFound)}
+    assert slot == 0

@@ -67,9 +67,14 @@ def device_public(d: Device) -> dict[str, Any]:
 async def create_facility(
     body: FacilityCreate, session: SessionDep, _: AdminUser
 ) -> dict[str, Any]:
-    f = await accounts.create_facility(session=session, name=body.name, settings=body.settings)
+    try:
+        f = await accounts.create_facility(
+            session=session, name=body.name, settings=body.settings, timezone=body.timezone
+        )
+    except accounts.ProvisioningError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     await session.commit()
-    return {"id": f.id, "name": f.name, "settings": f.settings}
+    return {"id": f.id, "name": f.name, "settings": f.settings, "timezone": f.timezone}
 
 
 @router.post("/rooms", status_code=201)

@@ -85,6 +85,8 @@ class UserCreate(ApiModel):
 class FacilityCreate(ApiModel):
     name: Text = Field(min_length=1, max_length=200)
     settings: dict[str, Any] = Field(default_factory=dict)
+    # IANA time zone for night rules and daily summaries; default Asia/Shanghai.
+    timezone: str | None = Field(default=None, max_length=64, examples=["Asia/Shanghai"])
 
 
 class RoomCreate(ApiModel):

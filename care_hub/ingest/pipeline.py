@@ -14,9 +14,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
-from sqlalchemy import text, update
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.calls import Command
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 5000
 # How long to wait when the queue is empty: the added latency for a lone call press.
 IDLE_SLEEP_S = 0.01
+# How often learned fall-detector heights are persisted (they change over hours).
+LEARNED_PERSIST_S = 300.0
 # Backoff while the database cannot take even a dead letter (the batch is kept meanwhile).
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
@@ -111,6 +114,8 @@ class IngestPipeline:
         self.radar_cancel: Callable[[str, float], None] | None = None
         self.worker: RadarWorkerGroup | None = None
         self.worker_reports: deque[WorkerReport] = deque()
+        self._learned: dict[str, tuple[str, dict[str, float]]] = {}
+        self._learned_at = time.monotonic()
         registry.on_change.append(self._watch)
         if self.radar is not None:
             self.radar.configure_many(
@@ -375,7 +380,27 @@ class IngestPipeline:
         await self.dead_letters.write(session, rejects + late_rejects)
         await self.dead_letters.write(session, counted, counted=True)
         await self.seqs.flush(session)
+        await self._persist_learned(session, now)
         return commands
+
+    async def _persist_learned(self, session: AsyncSession, now: float) -> None:
+        """What the fall detector learned of each resident (in-process, or reported by the radar
+        worker), written every LEARNED_PERSIST_S so it survives a restart."""
+        if self.radar is not None and time.monotonic() - self._learned_at >= LEARNED_PERSIST_S:
+            self._learned_at = time.monotonic()
+            self._learned.update(self.radar.learned_changes())
+        if not self._learned:
+            return
+        rows = [
+            {"b_id": device_id, "learned": {"resident_id": rid, "heights": heights, "at": now}}
+            for device_id, (rid, heights) in self._learned.items()
+        ]
+        self._learned = {}
+        table = cast(Table, Device.__table__)
+        stmt = (
+            update(table).where(table.c.id == bindparam("b_id")).values(learned=bindparam("learned"))
+        )
+        await (await session.connection()).execute(stmt, rows)
 
     async def _radar(self, accepted: list[Accepted]) -> None:
         """Radar step (in-process mode): frames and vitals windows -> detections in the inbox."""
@@ -404,6 +429,7 @@ class IngestPipeline:
             self.metrics.accepted += report.accepted
             self.metrics.duplicates += report.duplicates
             self.metrics.rejected.update(report.rejected)
+            self._learned.update(report.learned)
             counted += [
                 Rejection(t, d, r, detail, ex.encode()) for t, d, r, detail, ex in report.rejects
             ]

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from care_hub.kernel.local_time import DEFAULT_TIMEZONE, check_timezone
 from care_hub.kernel.models import Facility, FamilyLink, Resident, Room, User, Zone
 from care_hub.kernel.security import (
     ROLES,
@@ -26,8 +27,15 @@ async def create_facility(
     name: str,
     settings: dict[str, Any] | None = None,
     facility_id: int | None = None,
+    timezone: str | None = None,
 ) -> Facility:
-    facility = Facility(id=facility_id, name=name, settings=settings or {})
+    """`timezone`: an IANA name (default Asia/Shanghai); ProvisioningError if unknown."""
+    try:
+        # Older seeds kept the zone in settings["timezone"]; an explicit one wins.
+        tz = check_timezone(timezone or (settings or {}).get("timezone") or DEFAULT_TIMEZONE)
+    except ValueError as exc:
+        raise ProvisioningError(str(exc)) from None
+    facility = Facility(id=facility_id, name=name, settings=settings or {}, timezone=tz)
     session.add(facility)
     await session.flush()
     return facility

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from care_hub.kernel.db import Base, now_s
 from care_hub.kernel.limits import MAX_DEVICE_ID_CHARS, MAX_RESIDENT_CHARS
+from care_hub.kernel.local_time import DEFAULT_TIMEZONE
 
 
 class Facility(Base):
@@ -17,6 +18,8 @@ class Facility(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Per-facility tunables (fall confirmation time, escalation timeouts, night hours...).
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # IANA time zone: night rules, "not up by" and daily summaries run in it.
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
 
 
 class Room(Base):

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from care_hub.signal_core.zones import ZoneVisit
 
@@ -48,7 +51,10 @@ Reason = Literal[
 class ResidentSettings:
     at_risk_of_falls: bool = False  # bed_exit alerts only for these
     lives_alone: bool = False  # no-movement alerts only for these
-    utc_offset_s: float = 0.0  # local time = device UTC time + offset
+    # The facility's IANA time zone (DST-safe): every rule a person reads runs in local time.
+    # None: a fixed offset from UTC instead (`utc_offset_s`, 0 by default).
+    timezone: str | None = None
+    utc_offset_s: float = 0.0  # local time = device UTC time + offset, when no timezone
     night_start_h: float = NIGHT_START_H
     night_end_h: float = NIGHT_END_H
     bed_exit_return_min: float = BED_EXIT_RETURN_MIN
@@ -82,12 +88,47 @@ class DailySummary:
     room_changes: int  # zone transitions
 
 
-def local_hour(t_s: float, utc_offset_s: float) -> float:
-    return ((t_s + utc_offset_s) % DAY_S) / HOUR_S
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local(t_s: float, s: ResidentSettings) -> datetime:
+    """Wall-clock time at ``t_s`` where the resident lives (naive for a fixed offset)."""
+    if s.timezone:
+        return datetime.fromtimestamp(t_s, _zone(s.timezone))
+    return datetime.fromtimestamp(t_s + s.utc_offset_s, UTC).replace(tzinfo=None)
+
+
+def local_hour(t_s: float, s: ResidentSettings) -> float:
+    d = _local(t_s, s)
+    return d.hour + d.minute / 60 + (d.second + d.microsecond / 1e6) / 3600
+
+
+def at_local_hour(t_s: float, s: ResidentSettings, hour_h: float, *, days_back: int = 0) -> float:
+    """Epoch seconds of local clock time ``hour_h`` on the local date of ``t_s`` (less
+    ``days_back`` days). On a day when clocks change, hours after the change still fall at their
+    wall-clock time (23:00 is 23:00, whatever the day's length)."""
+    d = _local(t_s, s).date() - timedelta(days=days_back)
+    seconds = round(hour_h * HOUR_S)
+    h, rest = divmod(seconds, 3600)
+    m, sec = divmod(rest, 60)
+    day = h // 24
+    wall = datetime(d.year, d.month, d.day) + timedelta(
+        days=day, hours=h % 24, minutes=m, seconds=sec
+    )
+    if s.timezone:
+        return wall.replace(tzinfo=_zone(s.timezone)).timestamp()
+    return wall.replace(tzinfo=UTC).timestamp() - s.utc_offset_s
+
+
+def local_midnight(t_s: float, s: ResidentSettings) -> float:
+    """Start of the local day containing ``t_s``, in epoch seconds (daily summaries start here)."""
+    return at_local_hour(t_s, s, 0.0)
 
 
 def is_night(t_s: float, s: ResidentSettings) -> bool:
-    h = local_hour(t_s, s.utc_offset_s)
+    h = local_hour(t_s, s)
     if s.night_start_h > s.night_end_h:
         return h >= s.night_start_h or h < s.night_end_h
     return s.night_start_h <= h < s.night_end_h
@@ -130,15 +171,15 @@ def evaluate(
                 out.append(BehaviourAlert.make("inactivity", "not_back_to_bed", last_bed.left_at))
     # still in bed after the set time, having gone to bed before it
     if settings.up_by_h is not None and cur.zone == "bed":
-        h = local_hour(now_s, settings.utc_offset_s)
-        day0 = now_s - h * HOUR_S
-        up_by = day0 + settings.up_by_h * HOUR_S
+        h = local_hour(now_s, settings)
+        up_by = at_local_hour(now_s, settings, settings.up_by_h)
         if now_s >= up_by and cur.entered_at < up_by and h < settings.night_start_h:
             out.append(BehaviourAlert.make("inactivity", "not_up_by", up_by))
     # not gone to bed by the set time (and not out of the home)
     if settings.in_bed_by_h is not None and cur.zone not in ("bed", "away"):
-        h = local_hour(now_s, settings.utc_offset_s)
-        deadline = now_s - ((h - settings.in_bed_by_h) % 24.0) * HOUR_S  # latest past occurrence
+        deadline = at_local_hour(now_s, settings, settings.in_bed_by_h)
+        if deadline > now_s:  # latest past occurrence: yesterday's
+            deadline = at_local_hour(now_s, settings, settings.in_bed_by_h, days_back=1)
         in_bed_since = any(
             v.zone == "bed" and (v.left_at is None or v.left_at > deadline) for v in visits
         )
@@ -153,10 +194,11 @@ def daily_summary(
     settings: ResidentSettings | None = None,
     now_s: float | None = None,
 ) -> DailySummary:
-    """Summary of one local day ``[day_start_s, day_start_s + 24 h)`` (``day_start_s`` is local
-    midnight in device time). Ongoing visits are counted up to ``now_s`` (default: day end)."""
+    """Summary of one local day from ``day_start_s`` (local midnight, see `local_midnight`) to the
+    next local midnight (23 or 25 h on a day when clocks change). Ongoing visits are counted up
+    to ``now_s`` (default: day end)."""
     s = settings or ResidentSettings()
-    end = day_start_s + DAY_S
+    end = at_local_hour(day_start_s + 0.5 * DAY_S, s, 0.0, days_back=-1)
     until = min(end, now_s) if now_s is not None else end
     in_bed = active = away = 0.0
     bathroom = exits = changes = 0

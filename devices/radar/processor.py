@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # a chair's margin is on the floor beside it).
 SUPPORT_ZONES = ("bed", "chair", "sofa")
 SEAT_ZONES = ("chair",)
+FLOOR_BED_ZONES = ("floor_bed",)
 # Behaviour rules are judged at most this often per radar (device time): their timescales are
 # minutes to hours, so 30 s keeps them timely at a tiny cost.
 BEHAVIOUR_EVERY_S = 30.0
@@ -73,6 +74,11 @@ class RadarConfig:
     behaviour: dict[str, Any] = field(default_factory=dict)
     # The facility's fall confirmation time (Facility.settings["fall_confirm_s"]); None: the hub's.
     confirm_s: float | None = None
+    # The facility's IANA time zone: behaviour rules (night, "not up by") run in local time.
+    timezone: str | None = None
+    # What the fall detector learned of this resident on this radar (persisted on the device row
+    # with the resident it belongs to), e.g. {"upright_m": 0.86}.
+    learned: dict[str, float] = field(default_factory=dict)
 
 
 BEHAVIOUR_FIELDS = frozenset(behaviour.ResidentSettings.__dataclass_fields__) - {
@@ -84,6 +90,7 @@ BEHAVIOUR_FIELDS = frozenset(behaviour.ResidentSettings.__dataclass_fields__) - 
 def resident_settings(cfg: RadarConfig) -> behaviour.ResidentSettings:
     """Defaults (cited in `signal_core.behaviour`) overridden by the resident's own settings."""
     overrides = {k: v for k, v in cfg.behaviour.items() if k in BEHAVIOUR_FIELDS}
+    overrides.setdefault("timezone", cfg.timezone)
     return behaviour.ResidentSettings(
         at_risk_of_falls=cfg.at_risk, lives_alone=cfg.lives_alone, **overrides
     )
@@ -92,8 +99,8 @@ def resident_settings(cfg: RadarConfig) -> behaviour.ResidentSettings:
 def zone_shapes(zone_map: dict[str, Any]) -> tuple[ZoneShape, ...]:
     shapes = []
     for name, shape in zone_map.items():
-        zone = name if name in ("bed", "bathroom", "chair", "door") else None
-        if zone is None:
+        zone = "bed" if name in FLOOR_BED_ZONES else name  # a floor bed is a bed for the trail
+        if zone not in ("bed", "bathroom", "chair", "door"):
             continue  # zones the trail does not know are ignored, not an error
         if "rect" in shape:
             x0, y0, x1, y1 = shape["rect"]
@@ -128,6 +135,24 @@ def support_rects(zone_map: dict[str, Any]) -> tuple[list[Rect], list[Rect]]:
     return beds, seats[: MAX_BED_ZONES - len(beds)]
 
 
+def floor_bed_rects(zone_map: dict[str, Any], room_for: int) -> list[Rect]:
+    """Mattresses on the floor (zone ``floor_bed``): low is normal there, at any height."""
+    rects: list[Rect] = []
+    for name, shape in zone_map.items():
+        if name not in FLOOR_BED_ZONES:
+            continue
+        if "rect" in shape:
+            x0, y0, x1, y1 = shape["rect"]
+        elif "polygon" in shape:
+            xs = [p[0] for p in shape["polygon"]]
+            ys = [p[1] for p in shape["polygon"]]
+            x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+        else:
+            continue
+        rects.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    return rects[: max(0, room_for)]
+
+
 class RadarProcessor:
     def __init__(
         self, capacity: int = 1024, *, confirm_s: float = 5.0, floor_dwell_s: float = 0.0
@@ -138,6 +163,7 @@ class RadarProcessor:
         self._ids: list[str] = []
         self._configs: dict[str, RadarConfig] = {}
         self._settings: dict[str, behaviour.ResidentSettings] = {}
+        self._learned_reported: dict[str, dict[str, float]] = {}
         self._build()
 
     def _build(self) -> None:
@@ -170,11 +196,18 @@ class RadarProcessor:
                 slot = len(self._ids)
                 self._slots[cfg.device_id] = slot
                 self._ids.append(cfg.device_id)
+            previous = self._configs.get(cfg.device_id)
+            if previous is not None and previous.resident_id != cfg.resident_id:
+                self.falls.reset_slot(slot)  # another person: what was learned is not theirs
+                self._learned_reported.pop(cfg.device_id, None)
             self._configs[cfg.device_id] = cfg
             self._settings[cfg.device_id] = resident_settings(cfg)
             beds, seats = support_rects(cfg.zone_map)
-            self.falls.set_bed_zones(slot, beds, seats=seats)
+            floor_beds = floor_bed_rects(cfg.zone_map, MAX_BED_ZONES - len(beds) - len(seats))
+            self.falls.set_bed_zones(slot, beds, seats=seats, floor_beds=floor_beds)
             self.falls.set_confirm_s(slot, cfg.confirm_s or self.params.confirm_s)
+            if cfg.learned and (previous is None or previous.resident_id != cfg.resident_id):
+                self.falls.set_learned_heights(slot, cfg.learned)
             maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
         self.zones.set_maps(maps)
 
@@ -187,6 +220,21 @@ class RadarProcessor:
         self._build()
         configs, self._slots, self._ids = list(self._configs.values()), {}, []
         self.configure_many(configs)
+
+    def learned_changes(self) -> dict[str, tuple[str, dict[str, float]]]:
+        """device id -> (resident id, learned heights) for radars whose learned heights changed by
+        more than 1 cm since the last call: what the hub persists."""
+        out: dict[str, tuple[str, dict[str, float]]] = {}
+        for device_id, slot in self._slots.items():
+            cfg = self._configs.get(device_id)
+            if cfg is None or cfg.resident_id is None:
+                continue
+            now = {k: round(v, 3) for k, v in self.falls.learned_heights(slot).items()}
+            before = self._learned_reported.get(device_id, cfg.learned)
+            if now and any(abs(now[k] - before.get(k, -1.0)) > 0.01 for k in now):
+                out[device_id] = (cfg.resident_id, now)
+                self._learned_reported[device_id] = now
+        return out
 
     def knows(self, device_id: str) -> bool:
         return device_id in self._slots
@@ -420,4 +468,6 @@ def radar_config(device: DeviceInfo) -> RadarConfig:
         at_risk=device.at_risk,
         behaviour=dict(device.resident_settings.get("behaviour", {})),
         confirm_s=device.fall_confirm_s,
+        timezone=device.timezone,
+        learned=dict(device.learned),
     )

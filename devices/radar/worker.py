@@ -18,7 +18,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 RADAR_SUBSCRIPTIONS = (("care/v1/+/radar/frames", 0), ("care/v1/+/radar/vitals", 0))
 # The worker drains its queue at least this often; a fall's latency budget is seconds.
 WORKER_TICK_S = 0.05
+# How often what the fall detector learned of each resident (upright height) is sent to the hub
+# to persist: heights are learned over hours, so losing up to 5 minutes of it costs nothing.
+LEARNED_REPORT_S = 300.0
 # Cap on rejections forwarded per batch: a flood of junk must not flood the pipe (counts stay exact).
 MAX_REJECTS_FORWARDED = 200
 # The hub judges no radar silent while the worker is this far behind: the radars' last-seen times
@@ -90,6 +93,8 @@ class WorkerReport:
     duplicates: int
     rejected: dict[str, int]
     rejects: list[tuple[str, str | None, str, str, str]]  # topic, device, reason, detail, excerpt
+    # device id -> (resident id, learned heights) that changed: the hub persists them.
+    learned: dict[str, tuple[str, dict[str, float]]] = field(default_factory=dict)
 
 
 def worker_main(
@@ -146,7 +151,13 @@ def worker_main(
 
     mqtt.start()
     conn.send(("ready",))
+    learned_at = time.monotonic()
     while True:
+        if time.monotonic() - learned_at >= LEARNED_REPORT_S:
+            learned_at = time.monotonic()
+            changes = processor.learned_changes()
+            if changes:
+                conn.send(("report", WorkerReport([], [], 0, 0, 0, {}, [], changes)))
         while conn.poll():
             msg = conn.recv()
             if msg[0] == "stop":

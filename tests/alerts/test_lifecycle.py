@@ -202,8 +202,8 @@ async def test_facility_overrides_severity_by_type_and_shift(db: Db) -> None:
     async with db.factory() as session:
         facility = await session.get(Facility, 1)
         assert facility is not None
+        facility.timezone = "UTC"
         facility.settings = {
-            "timezone": "UTC",
             "alerts": {
                 "severity": {"bed_exit": "low", "fall": "low"},
                 "severity_by_shift": {"night": {"bed_exit": "critical"}},
