@@ -132,6 +132,17 @@ async def _fall(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Fal
         "y_m": _r(d.y_m),
         "detected_ts": d.at_s,
     }
+    # What was seen: the alert says why it was raised (descent, speed, time down, the score).
+    seen = {
+        "descent_s": _r(d.descent_s),
+        "peak_fall_mps": _r(d.peak_fall_mps),
+        "down_s": _r(d.down_s),
+        "drop_m": _r(d.pre_height_m - d.floor_height_m),
+        "score": _r(d.score),
+    }
+    detail.update({k: v for k, v in seen.items() if v is not None})
+    if d.features:
+        detail["features"] = {name: _r(value) for name, value in d.features}
     if d.kind == "suspected":
         # Not an alert yet (the resident may get up or cancel), but screens may show it.
         bus.record(

@@ -16,6 +16,13 @@ class FallFound:
     x_m: float
     y_m: float
     reason: str | None = None
+    # What was seen, for the alert to say why: descent time, fastest descent, time down, and the
+    # judge's score with the features it weighed (empty where the detector gives none).
+    descent_s: float = float("nan")
+    peak_fall_mps: float = float("nan")
+    down_s: float = float("nan")
+    score: float = float("nan")
+    features: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

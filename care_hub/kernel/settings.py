@@ -66,8 +66,10 @@ class Settings(BaseSettings):
     fall_confirm_s: float = 5.0
     # Someone at floor level outside bed and chair zones this long without a recognised fall gets
     # a `fall` alert of kind floor_dwell (0 = off): on low-cost radars held frames can hide a
-    # descent, and a person on the floor for minutes needs checking whatever brought them there.
-    fall_floor_dwell_s: float = Field(default=120.0, ge=0.0)
+    # descent, and a person on the floor for a minute needs checking whatever brought them there.
+    # 60 s (was 120 s): a slow slump the detector cannot tell from a deliberate sit is reported
+    # within a minute, at a lower severity than a confirmed fall (issue 13).
+    fall_floor_dwell_s: float = Field(default=60.0, ge=0.0)
     # Ingest that stores nothing for this long while messages wait is stalled: /api/health 503,
     # an ingest_stalled alert and a notice on every screen (care_hub/ingest/health.py).
     ingest_stall_s: float = Field(default=15.0, gt=0.0)

@@ -257,6 +257,11 @@ class RadarProcessor:
             d.x_m,
             d.y_m,
             d.reason,
+            descent_s=d.descent_s,
+            peak_fall_mps=d.peak_fall_mps,
+            down_s=d.down_s,
+            score=d.score,
+            features=d.features,
         )
 
     def process(
