@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from care_hub.api import alerts, auth, provisioning, system, ws
 from care_hub.hub import Hub
-from care_hub.kernel.i18n import LOCALES_DIR
+from care_hub.kernel.i18n import LANGUAGES, catalogue
 from care_hub.kernel.settings import Settings
 from family_portal import pages as family_pages
 from family_portal import views as family_views
@@ -43,8 +43,14 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     app.include_router(ws.router)
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
-    # The language catalogues (zh-CN, en) the pages translate with, as the server does.
-    app.mount("/locales", StaticFiles(directory=LOCALES_DIR), name="locales")
+    @app.get("/locales/{lang}.json", include_in_schema=False)
+    async def locale(lang: str) -> JSONResponse:
+        """A language's whole catalogue (zh-CN, en): the pages translate with it, as the server
+        does."""
+        if lang not in LANGUAGES:
+            return JSONResponse({"detail": f"no catalogue for {lang!r}"}, status_code=404)
+        return JSONResponse(catalogue(lang), headers={"Cache-Control": "max-age=300"})
+
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

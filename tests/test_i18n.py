@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from care_hub.kernel import i18n
@@ -37,3 +39,18 @@ def test_translate_fills_placeholders_and_falls_back() -> None:
 )
 def test_language_from_the_browser(header: str | None, lang: str) -> None:
     assert i18n.pick_language(header) == lang
+
+
+async def test_the_pages_get_the_merged_catalogue(tmp_path: Path) -> None:
+    import httpx
+
+    from care_hub.kernel.settings import Settings
+    from care_hub.main import create_app
+
+    app = create_app(Settings(_env_file=None, environment="test", data_dir=tmp_path))  # type: ignore[call-arg]
+    # No lifespan (no hub): the catalogue is served without one.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        r = await client.get("/locales/zh-CN.json")
+        assert r.status_code == 200 and r.json() == i18n.catalogue("zh-CN")
+        assert (await client.get("/locales/fr.json")).status_code == 404

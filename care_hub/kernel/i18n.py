@@ -1,8 +1,10 @@
 """Words a person reads, in zh-CN and English: one catalogue per language, shared with the pages.
 
-The catalogues are `care_hub/locales/<lang>.json` (flat `key -> text`, `{name}` placeholders);
-the pages load the same files from `/locales/<lang>.json`. zh-CN is first: the product's users
-are Chinese care homes; English is the second language, and the fallback for a missing key.
+One catalogue per language: `care_hub/locales/<lang>/*.json`, one file per area of the product
+(`core.json`, `wall.json`, `care.json`, ...), merged (a key defined twice is an error); flat
+`key -> text` with `{name}` placeholders. The pages load the merged catalogue from
+`/locales/<lang>.json`. zh-CN is first: the product's users are Chinese care homes; English is
+the second language, and the fallback for a missing key.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise ValueError(f"unsupported language {lang!r}; one of {', '.join(LANGUAGES)}")
-    data = json.loads((LOCALES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-    return {str(k): str(v) for k, v in data.items()}
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / lang).glob("*.json")):
+        for key, text in json.loads(path.read_text(encoding="utf-8")).items():
+            if key in merged:
+                raise ValueError(f"{lang}: key {key!r} is defined twice (again in {path.name})")
+            merged[str(key)] = str(text)
+    return merged
 
 
 def placeholders(text: str) -> set[str]:
