@@ -54,3 +54,10 @@ async def test_the_pages_get_the_merged_catalogue(tmp_path: Path) -> None:
         r = await client.get("/locales/zh-CN.json")
         assert r.status_code == 200 and r.json() == i18n.catalogue("zh-CN")
         assert (await client.get("/locales/fr.json")).status_code == 404
+
+
+def test_no_catalogue_file_lies_outside_a_language_folder() -> None:
+    stray = sorted(p.name for p in i18n.LOCALES_DIR.glob("*.json"))
+    assert stray == [], (
+        f"{stray}: put keys in care_hub/locales/<lang>/<area>.json (e.g. zh-CN/care.json)"
+    )
