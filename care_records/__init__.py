@@ -1,0 +1,1 @@
+"""Care records: assessments, care plans and tasks, guidance from sensor data, observations, reports."""
