@@ -103,13 +103,13 @@ def test_reconnecting_clients_receive_every_missed_event_once_in_order(
         devices.press(button_id(1))
         devices.press("f2-btn")
         for u in live:
-            assert wait_for(lambda u=u: live[u].last_seq > last, timeout=60), u
+            assert wait_for(lambda u=u: live[u].last_event_seq > last, timeout=60), u
 
         resumed_at = time.monotonic()
         back = {u: EventStream(hub.ws_url, tokens[u], since=since[u]) for u in tokens}
         for u in tokens:
-            assert wait_for(lambda u=u: back[u].last_seq > last, timeout=120), (
-                f"{u} resumed to {back[u].last_seq}, the log reaches {last}"
+            assert wait_for(lambda u=u: back[u].last_event_seq > last, timeout=120), (
+                f"{u} resumed to {back[u].last_event_seq}, the log reaches {last}"
             )
         replay_s = time.monotonic() - resumed_at
         want = {

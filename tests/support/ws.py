@@ -9,8 +9,6 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.support.mqtt import wait_for
-
 
 class EventStream:
     """Connects to `/ws/events?token=..&since=..` and records what arrives: `events` (logged
@@ -58,9 +56,11 @@ class EventStream:
         events = self.events
         return int(events[-1]["seq"]) if events else self.hello_seq
 
-    def wait_seq(self, seq: int, timeout: float) -> bool:
-        """Until an event with this seq or a later one has arrived."""
-        return wait_for(lambda: self.last_seq >= seq, timeout=timeout, interval=0.05)
+    @property
+    def last_event_seq(self) -> int:
+        """The seq of the last event received (-1 before any; the hello's seq does not count)."""
+        events = self.events
+        return int(events[-1]["seq"]) if events else -1
 
     def close(self) -> None:
         self.ws.close()
