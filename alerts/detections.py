@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import service
@@ -43,15 +44,7 @@ async def handle_detection(
         "device_id": device.id,
     }
     if isinstance(d, VisitFound):
-        session.add(
-            ZoneVisit(
-                resident_id=device.resident_id,
-                device_id=device.id,
-                zone=d.zone,
-                entered_at=d.entered_at,
-                left_at=d.left_at,
-            )
-        )
+        await _visit(session, bus, device, d)
     elif isinstance(d, VitalsFound):
         session.add(
             Measurement(
@@ -120,6 +113,46 @@ async def handle_detection(
             dedupe_key=f"{d.kind}:{device.id}:{d.key}",
             detail={"reason": d.reason, "since_ts": d.since_s},
             **base,
+        )
+
+
+async def _visit(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: VisitFound) -> None:
+    """One stay in a zone: an ongoing one (left_at None) is stored open and closed when it ends,
+    and every change is a `presence.changed` event for the floor's wall and the family page."""
+    ongoing = select(ZoneVisit).where(ZoneVisit.device_id == device.id, ZoneVisit.left_at.is_(None))
+    if d.left_at is None:
+        # A stay the hub never saw end (a restart) ends where this one begins.
+        for stale in (await session.scalars(ongoing)).all():
+            stale.left_at = max(stale.entered_at, d.entered_at)
+        row = None
+    else:
+        row = await session.scalar(
+            ongoing.where(ZoneVisit.zone == d.zone, ZoneVisit.entered_at == d.entered_at)
+        )
+    if row is not None:
+        row.left_at = d.left_at
+    else:
+        session.add(
+            ZoneVisit(
+                resident_id=device.resident_id,
+                device_id=device.id,
+                zone=d.zone,
+                entered_at=d.entered_at,
+                left_at=d.left_at,
+            )
+        )
+    if device.resident_id is not None and d.left_at is None:
+        bus.record(
+            session,
+            type="presence.changed",
+            data={
+                "resident_id": device.resident_id,
+                "zone": d.zone,
+                "entered_at": d.entered_at,
+                "left_at": d.left_at,
+            },
+            facility_id=device.facility_id,
+            resident_id=device.resident_id,
         )
 
 

@@ -291,13 +291,21 @@ class RadarProcessor:
         if batch.covered_slot.size == 0:
             return out
         out += [self._fall(d) for d in self.falls.step(batch)]
+        changed: set[int] = set()
         for visit in self.zones.step(
             batch.slot, batch.t_s, batch.x_m, batch.y_m, batch.covered_slot, batch.covered_until_s
         ):
             self._visits[visit.slot].append(visit)
+            changed.add(visit.slot)
             out.append(
                 VisitFound(self._ids[visit.slot], visit.zone, visit.entered_at, visit.left_at)
             )
+        # The stay that began as each of those ended (left_at None): screens show where the
+        # resident is now ("in the bathroom since 14:05", "out of the room since 14:05").
+        for slot in sorted(changed):
+            now_in = self.zones.current(slot)
+            if now_in is not None:
+                out.append(VisitFound(self._ids[slot], now_in.zone, now_in.entered_at, None))
         # Behaviour rules, per radar at most every BEHAVIOUR_EVERY_S of its own clock.
         now = np.full(self.capacity, np.nan)
         np.fmax.at(now, batch.covered_slot, batch.covered_until_s)
