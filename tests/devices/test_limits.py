@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import BigInteger, String, func, select
+from sqlalchemy import BigInteger, String, func, select, text
 
 from care_hub import migrate
 from care_hub.all_models import Base
@@ -231,5 +231,25 @@ def test_maximal_messages_store_on_postgres(pg_schema: str) -> None:
 def test_long_firmware_was_refused_before_migration_0003(pg_schema: str) -> None:
     """The fault reproduced: at 0002, PostgreSQL refuses a 64-character fw the contract accepts."""
     migrate.upgrade(PG_URL, "0002", schema=pg_schema)
+
+    async def store_long_fw() -> None:
+        # Plain SQL: the ORM models are at head and name columns 0002 does not have.
+        engine = make_engine(PG_URL, schema=pg_schema)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO facilities (id, name, settings) VALUES (1, 'F', '{}')")
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO devices (id, type, facility_id, zone_map, state, fw, "
+                        "rejected_count, created_at) VALUES ('d1', 'button', 1, '{}', 'online', "
+                        ":fw, 0, 0)"
+                    ),
+                    {"fw": "f" * limits.MAX_FW_CHARS},
+                )
+        finally:
+            await engine.dispose()
+
     with pytest.raises(Exception, match="too long"):
-        asyncio.run(_store_maximal(PG_URL, pg_schema))
+        asyncio.run(store_long_fw())
