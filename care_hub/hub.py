@@ -21,6 +21,7 @@ from alerts.fanout import PgFanout
 from care_hub import migrate
 from care_hub.ingest.leadership import try_lead
 from care_hub.ingest.pipeline import IngestPipeline
+from care_hub.ingest.prometheus import HubMetrics
 from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.kernel.events import EventBus
 from care_hub.kernel.security import LoginThrottle
@@ -59,6 +60,7 @@ class Hub:
     fanout: PgFanout | None = None
     ingest_leader: bool = False
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    metrics: HubMetrics = field(default_factory=HubMetrics)
 
     @classmethod
     async def start(
@@ -85,8 +87,15 @@ class Hub:
             await asyncio.to_thread(broker.start)
             mqtt_url = broker.url
             log.info("embedded %s broker on %s", broker.kind, mqtt_url)
-        if auto_migrate:
+        if auto_migrate and settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.db_url, schema=db_schema)
+        elif auto_migrate:  # production migrates by hand: refuse a schema behind the code
+            try:
+                await asyncio.to_thread(migrate.ensure_at_head, settings.db_url, schema=db_schema)
+            except Exception:
+                if broker is not None:
+                    await asyncio.to_thread(broker.stop)
+                raise
         engine = make_engine(settings.db_url, echo=settings.database.echo, schema=db_schema)
         session_factory = make_session_factory(engine)
         bus = EventBus(session_factory)
@@ -102,6 +111,7 @@ class Hub:
             mqtt_url=mqtt_url,
             broker=broker,
         )
+        hub.metrics.watch(hub)
         # Alert engine: escalation loop and cross-process fan-out.
         alert_engine = await start_alert_engine(
             session_factory=session_factory,

@@ -124,6 +124,9 @@ class MqttConnection:
         self.subscriptions = subscriptions
         self.queue: deque[RawMessage] = deque()
         self.connected = threading.Event()
+        # time.monotonic() when the connection was lost (or made, before the first connect); None
+        # while connected. /api/health turns 503 when the broker has been away too long.
+        self.disconnected_since: float | None = time.monotonic()
         self.connect_count = 0
         self._client = _Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -151,6 +154,7 @@ class MqttConnection:
         subs = list(self.subscriptions)
         for i in range(0, len(subs), SUBSCRIBE_CHUNK):  # thousands of per-device topics: in parts
             client.subscribe(subs[i : i + SUBSCRIBE_CHUNK])
+        self.disconnected_since = None
         self.connected.set()
         log.info("MQTT connected to %s:%s", self.host, self.port)
 
@@ -158,6 +162,8 @@ class MqttConnection:
         self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         self.connected.clear()
+        if self.disconnected_since is None:
+            self.disconnected_since = time.monotonic()
         log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason)
 
     def subscribe(self, filters: tuple[tuple[str, int], ...]) -> None:

@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     ingest_stall_s: float = Field(default=15.0, gt=0.0)
     # Dead letters older than this are deleted.
     dead_letter_retention_days: float = Field(default=30.0, gt=0.0)
+    # Migrate the database to head on start (CARE_HUB_AUTO_MIGRATE). Production may turn it off
+    # and run `care-hub migrate` itself: the hub then refuses to start on a database behind head.
+    auto_migrate: bool = True
+    # Bearer token a Prometheus scraper sends to /metrics (CARE_HUB_METRICS_TOKEN); staff and
+    # admin sign-in tokens are accepted as well. Unset: only staff and admin tokens.
+    metrics_token: SecretStr | None = None
+    # /api/health answers 503 when the database does not answer `SELECT 1` within this long...
+    health_db_timeout_s: float = Field(default=2.0, gt=0.0)
+    # ...or the MQTT connection has been down longer than this (paho retries within 1-30 s, so a
+    # broker restart passes without a page; a broker that stays away does not).
+    health_broker_grace_s: float = Field(default=30.0, ge=0.0)
     database_url: str = ""
     mqtt_url: str = ""
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
