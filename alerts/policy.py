@@ -17,6 +17,8 @@ ALERT_TYPES = (
     "bed_exit",
     "device_offline",
     "battery_low",
+    # Care records (care_records.overdue): a recurring care task not done in time; low, a wall item.
+    "care_task_overdue",
 )
 SEVERITIES = ("critical", "high", "medium", "low")
 STATES = ("open", "acknowledged", "resolved")
@@ -49,6 +51,7 @@ DEFAULT_SEVERITY = {
     "battery_low": "low",
     # The hub takes no device messages in: every call, fall and vital may be waiting behind it.
     "ingest_stalled": "high",
+    "care_task_overdue": "low",
 }
 
 

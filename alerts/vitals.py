@@ -16,11 +16,21 @@ from care_hub.kernel.events import EventBus
 from care_hub.kernel.models import Measurement, Resident
 from care_hub.signal_core import kit_rules
 from care_hub.signal_core.baselines import judge_against_baseline
-from care_hub.signal_core.news2 import DEFAULT_WINDOW_S, Reading
+from care_hub.signal_core.news2 import DEFAULT_WINDOW_S, Parameter, Reading
 from devices.events import KitEvent
 from devices.registry import DeviceInfo
 
 BASELINE_DAYS = 14.0
+# Observations recorded by hand (care_records): ACVPU, supplemental oxygen and a counted
+# respiration rate, stored as measurements so NEWS2 reads them with the kit readings of the hour
+# instead of taking those parameters as normal.
+MANUAL_KIND = "manual_observation"
+MANUAL_SOURCE = "manual"
+MANUAL_PARAMETERS: tuple[Parameter, ...] = (
+    "consciousness",
+    "supplemental_oxygen",
+    "respiration_rate",
+)
 # Which stored value is a vital's own series for its personal baseline.
 BASELINE_SERIES = {
     ("pulse", "bpm"): "pulse",
@@ -39,7 +49,48 @@ def _recent_readings(rows: list[Measurement]) -> list[Reading]:
             out += kit_rules.kit_news2_readings(m.kind, m.values, m.ts, "kit")
         elif m.kind == "radar_vitals" and m.values.get("breathing_bpm") is not None:
             out.append(Reading("respiration_rate", float(m.values["breathing_bpm"]), m.ts, "radar"))
+        elif m.source == MANUAL_SOURCE:
+            out += [
+                Reading(p, m.values[p], m.ts, MANUAL_SOURCE)
+                for p in MANUAL_PARAMETERS
+                if m.values.get(p) is not None
+            ]
     return out
+
+
+async def judge_manual_observation(
+    session: AsyncSession, bus: EventBus, *, resident: Resident, at: float, actor: str
+) -> None:
+    """NEWS2 again when a caregiver records ACVPU, oxygen or a counted rate: with the hour's kit
+    and radar readings it may now reach a response band (a new confusion alone scores 3)."""
+    rows = (
+        await session.scalars(
+            select(Measurement)
+            .where(
+                Measurement.resident_id == resident.id,
+                Measurement.ts >= at - DEFAULT_WINDOW_S,
+                Measurement.ts <= at,
+            )
+            .order_by(Measurement.ts)
+        )
+    ).all()
+    judgement = kit_rules.judge_news2(
+        _recent_readings(list(rows)), now_s=at, spo2_scale=2 if resident.hypercapnic else 1
+    )
+    if not (judgement.alert and judgement.severity):
+        return
+    await service.raise_alert(
+        session,
+        bus,
+        type="vitals",
+        severity=judgement.severity,
+        facility_id=resident.facility_id,
+        resident_id=resident.id,
+        device_id=None,
+        dedupe_key=f"vitals:{resident.id}:{judgement.rule_id}",
+        actor=actor,
+        detail={**judgement.detail(), "source": MANUAL_SOURCE},
+    )
 
 
 async def judge_kit_reading(
