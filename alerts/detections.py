@@ -157,7 +157,7 @@ async def _visit(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Vi
 
 
 async def _fall(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: FallFound) -> None:
-    detail = {
+    detail: dict[str, Any] = {
         "impact_ts": d.impact_s,
         "pre_height_m": _r(d.pre_height_m),
         "floor_height_m": _r(d.floor_height_m),

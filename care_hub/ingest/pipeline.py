@@ -48,6 +48,10 @@ BATCH_MAX = 5000
 IDLE_SLEEP_S = 0.01
 # How often learned fall-detector heights are persisted (they change over hours).
 LEARNED_PERSIST_S = 300.0
+# Events that raise or update alerts (buttons, kits, statuses) per transaction: each costs several
+# queries (~5-80 ms on a loaded PostgreSQL), so a storm of calls is committed, acknowledged to the
+# screens and counted as progress in runs of this many, not all at the end of a 5,000 batch.
+HEAVY_PER_TRANSACTION = 50
 # Backoff while the database cannot take even a dead letter (the batch is kept meanwhile).
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
@@ -58,21 +62,46 @@ class StoreUnavailable(Exception):
 
 
 @dataclass
+class Part:
+    """What one transaction stores: some of a batch's events, and (in the first part) the batch's
+    detections, liveness and dead letters."""
+
+    accepted: list[Accepted]
+    origin: list[int]  # index in the batch of each accepted event's message
+    detections: list[Detection] = field(default_factory=list)
+    seen_elsewhere: list[str] = field(default_factory=list)
+    rejects: list[Rejection] = field(default_factory=list)
+    counted: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
 class Work:
-    """One drained batch after the in-memory steps, ready to store (again, after a failure)."""
+    """One drained batch after the in-memory steps, ready to store (again, after a failure):
+    parts still to store, commands from the parts stored."""
 
     batch: list[RawMessage]
-    accepted: list[Accepted]
-    origin: list[int]  # index in `batch` of each accepted event's message
-    detections: list[Detection]
-    seen_elsewhere: list[str]
-    rejects: list[Rejection]
-    counted: list[Rejection]
+    parts: list[Part]
     started: float
-    n_accepted: int = field(init=False)
+    n_accepted: int
+    commands: list[Command] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.n_accepted = len(self.accepted)
+
+def split(
+    accepted: list[Accepted], origin: list[int], heavy_per_part: int
+) -> list[tuple[list[Accepted], list[int]]]:
+    """Cut the accepted events into runs of at most `heavy_per_part` events that each raise or
+    update alerts (buttons, kits, statuses: several queries each), radar windows riding along:
+    a storm of calls is committed, and shown, a transaction at a time instead of all at the end."""
+    out: list[tuple[list[Accepted], list[int]]] = []
+    start = heavy = 0
+    for i, (ev, _, _) in enumerate(accepted):
+        if not isinstance(ev, RadarFramesEvent | RadarVitalsEvent):
+            heavy += 1
+            if heavy > heavy_per_part:
+                out.append((accepted[start:i], origin[start:i]))
+                start, heavy = i, 1
+    out.append((accepted[start:], origin[start:]))
+    return out
 
 
 class IngestPipeline:
@@ -218,66 +247,77 @@ class IngestPipeline:
         await self._radar(accepted)
         seen_elsewhere, counted = self._worker_reports()
         detections = [self.inbox.popleft() for _ in range(len(self.inbox))]
-        return Work(batch, accepted, origin, detections, seen_elsewhere, rejects, counted, started)
+        runs = split(accepted, origin, HEAVY_PER_TRANSACTION)
+        parts = [Part(a, o) for a, o in runs]
+        first = parts[0]
+        first.detections, first.seen_elsewhere = detections, seen_elsewhere
+        first.rejects, first.counted = rejects, counted
+        return Work(batch, parts, started, len(accepted))
 
     async def store(self, work: Work) -> None:
-        """Store the batch in one transaction; if that fails, one message at a time, so one
-        message the database refuses is dead-lettered and the rest are kept."""
-        try:
-            async with self.session_factory() as session:
-                commands = await self._store(
-                    session,
-                    work.accepted,
-                    work.detections,
-                    work.seen_elsewhere,
-                    work.rejects,
-                    work.counted,
+        """Store the batch, a part per transaction; a part that fails is stored again one
+        message at a time, so one message the database refuses is dead-lettered and the rest
+        are kept. Stored parts leave `work`, so a retry after an outage resumes where it stopped."""
+        while work.parts:
+            part = work.parts[0]
+            try:
+                async with self.session_factory() as session:
+                    commands = await self._store(
+                        session,
+                        part.accepted,
+                        part.detections,
+                        part.seen_elsewhere,
+                        part.rejects,
+                        part.counted,
+                    )
+                    await self.bus.commit(session)
+            except asyncio.CancelledError:
+                self._discard()
+                raise
+            except Exception as exc:
+                self._discard()
+                self.metrics.batch_failures += 1
+                if not await self._database_up():
+                    raise StoreUnavailable(repr(exc)) from exc
+                log.warning(
+                    "a transaction of %d events failed to store (%r); storing one at a time",
+                    len(part.accepted),
+                    exc,
                 )
-                await self.bus.commit(session)
-        except asyncio.CancelledError:
-            self._discard()
-            raise
-        except Exception as exc:
-            self._discard()
-            self.metrics.batch_failures += 1
-            if not await self._database_up():
-                raise StoreUnavailable(repr(exc)) from exc
-            log.warning(
-                "a batch of %d failed to store (%r); storing one message at a time",
-                len(work.batch),
-                exc,
-            )
-            commands = await self._store_each(work)
-        else:
-            self._confirm()
-        self._finish(work, commands)
+                commands = await self._store_each(work.batch, part)
+            else:
+                self._confirm()
+            work.commands += commands
+            work.parts.pop(0)
+            self.health.progress()
+        self._finish(work)
 
-    async def _store_each(self, work: Work) -> list[Command]:
-        """The slow path after a failed batch. Progress is recorded on `work` as it goes, so a
-        database outage half-way (StoreUnavailable) resumes where it stopped."""
+    async def _store_each(self, batch: list[RawMessage], part: Part) -> list[Command]:
+        """The slow path after a failed transaction. Progress is recorded on `part` as it goes,
+        so a database outage half-way (StoreUnavailable) resumes where it stopped."""
         commands: list[Command] = []
-        if work.detections or work.rejects or work.counted or work.seen_elsewhere:
+        if part.detections or part.rejects or part.counted or part.seen_elsewhere:
             try:
                 async with self.session_factory() as session:
                     await self._store(
                         session,
                         [],
-                        work.detections,
-                        work.seen_elsewhere,
-                        work.rejects,
-                        work.counted,
+                        part.detections,
+                        part.seen_elsewhere,
+                        part.rejects,
+                        part.counted,
                     )
                     await self.bus.commit(session)
             except Exception as exc:
                 if not await self._database_up():
                     raise StoreUnavailable(repr(exc)) from exc
                 # A detection the database refuses: each alone; the one that fails is logged.
-                await self._store_detections_each(work.detections)
-            work.detections, work.rejects, work.counted, work.seen_elsewhere = [], [], [], []
-        while work.accepted:
-            event, index = work.accepted[0], work.origin[0]
+                await self._store_detections_each(part.detections)
+            part.detections, part.rejects, part.counted, part.seen_elsewhere = [], [], [], []
+        while part.accepted:
+            event, index = part.accepted[0], part.origin[0]
             ev, _, _ = event
-            if ev.env.seq >= 0:  # the failed batch's marks were discarded: mark this one again
+            if ev.env.seq >= 0:  # the failed transaction's marks were discarded: mark it again
                 remark(self.seqs, ev)
             try:
                 async with self.session_factory() as session:
@@ -286,9 +326,9 @@ class IngestPipeline:
                 self._confirm()
             except Exception as exc:
                 self._discard()
-                await self._refused(work.batch[index], ev.env.device_id, exc)
-            work.accepted.pop(0)
-            work.origin.pop(0)
+                await self._refused(batch[index], ev.env.device_id, exc)
+            part.accepted.pop(0)
+            part.origin.pop(0)
         return commands
 
     async def _store_detections_each(self, detections: list[Detection]) -> None:
@@ -339,10 +379,10 @@ class IngestPipeline:
         except Exception:
             return False
 
-    def _finish(self, work: Work, commands: list[Command]) -> None:
+    def _finish(self, work: Work) -> None:
         # Persisted: now the broker may forget them, and devices may hear about the change.
         self.conn.ack(work.batch)
-        for topic, payload in commands:
+        for topic, payload in work.commands:
             self.conn.publish(topic, payload, qos=1)
         self.metrics.accepted += work.n_accepted
         self.metrics.batches += 1
