@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.models import Alert, CoverageAssignment
 from alerts.policy import TIERS
+from care_hub.kernel.events import FAMILY_EVENT_TYPES
 from care_hub.kernel.models import Facility, FamilyLink, Resident, Room, User
 from devices.models import Device
 
@@ -154,10 +155,17 @@ def family_view(alert: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def wire_view(event: dict[str, Any], *, family: bool) -> dict[str, Any]:
-    """What one websocket client receives; family members get the family-safe alert shape."""
+def wire_view(event: dict[str, Any], *, family: bool) -> dict[str, Any] | None:
+    """What one websocket client receives; family members get the family-safe alert shape.
+
+    For a family member only the allow-listed kinds (`FAMILY_EVENT_TYPES`, all alert events)
+    pass, each in the family-safe shape; anything else is None (not sent), whatever the audience
+    let through, so a new event kind never leaks device ids or coordinates to a family.
+    """
     data = event["data"]
-    if family and str(event["type"]).startswith("alert.") and isinstance(data, dict):
+    if family:
+        if event["type"] not in FAMILY_EVENT_TYPES or not isinstance(data, dict):
+            return None
         data = family_view(data)
     return {"seq": event["seq"], "type": event["type"], "at": event["at"], "data": data}
 

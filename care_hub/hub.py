@@ -24,7 +24,7 @@ from care_hub.ingest.pipeline import IngestPipeline
 from care_hub.ingest.prometheus import HubMetrics
 from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.kernel.events import EventBus
-from care_hub.kernel.security import LoginThrottle
+from care_hub.kernel.security import LoginThrottle, install_log_redaction
 from care_hub.kernel.settings import Settings
 from devices.broker import EmbeddedBroker
 from devices.contract import SUBSCRIPTION_FILTERS
@@ -74,6 +74,8 @@ class Hub:
     ) -> Hub:
         """Bring the hub up. `clock` (seconds since the epoch) drives alert escalation from its
         first tick; tests and simulations pass their own."""
+        # No bearer token, ticket or password hash in any log line (uvicorn logs request paths).
+        install_log_redaction()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         secret = settings.resolved_secret()
         broker = None

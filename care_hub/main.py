@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from care_hub.api import alerts, auth, provisioning, system, ws
+from care_hub.api import alerts, auth, presence, provisioning, screens, system, ws
 from care_hub.hub import Hub
 from care_hub.kernel.i18n import LANGUAGES, catalogue
 from care_hub.kernel.settings import Settings
@@ -37,8 +38,11 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         version="0.1.0",
         lifespan=lifespan,
         description="Elderly-care monitoring hub: device ingest, alerts, wall screens, family portal.",
+        # The docs page is served below from local assets: a care home's network may be offline.
+        docs_url=None,
+        redoc_url=None,
     )
-    for module in (auth, provisioning, alerts, system):
+    for module in (auth, provisioning, alerts, system, screens, presence):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(family_views.router)
@@ -62,4 +66,34 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         async def wall() -> FileResponse:
             return FileResponse(STATIC_DIR / "wall.html")
 
+        # A caregiver's phone: the same page, laid out for one hand (wall.html reads the path).
+        @app.get("/phone", include_in_schema=False)
+        async def phone() -> FileResponse:
+            return FileResponse(STATIC_DIR / "wall.html")
+
+        @app.get("/admin", include_in_schema=False)
+        async def admin() -> FileResponse:
+            return FileResponse(STATIC_DIR / "admin.html")
+
+    _mount_docs(app)
+
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the `swagger-ui-bundle` package's files, never from a CDN."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # the package is a dependency; without it /docs is simply absent
+        return
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )

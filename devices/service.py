@@ -7,9 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care_hub.kernel.accounts import ProvisioningError
+from care_hub.kernel.accounts import (
+    ProvisioningError,
+    check_resident_in_facility,
+    check_room_in_facility,
+)
 from care_hub.kernel.db import now_s
-from care_hub.kernel.models import Facility, Resident, Room
+from care_hub.kernel.models import Facility
 from devices.contract import is_valid_device_id
 from devices.models import Device, DeviceBinding
 
@@ -82,9 +86,9 @@ async def _check_refs(
 ) -> None:
     if await session.get(Facility, facility_id) is None:
         raise ProvisioningError(f"facility {facility_id} does not exist")
+    # A device of facility A bound to a room or resident of B would show B's calls to A's staff
+    # (with the resident's name) and hide them from B's: FacilityMismatch, a 422.
     if room_id is not None:
-        room = await session.get(Room, room_id)
-        if room is None or room.facility_id != facility_id:
-            raise ProvisioningError(f"room {room_id} does not exist in facility {facility_id}")
-    if resident_id is not None and await session.get(Resident, resident_id) is None:
-        raise ProvisioningError(f"resident {resident_id} does not exist")
+        await check_room_in_facility(session, room_id, facility_id)
+    if resident_id is not None:
+        await check_resident_in_facility(session, resident_id, facility_id)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from care_hub import migrate
 from care_hub.kernel import security
@@ -22,7 +27,7 @@ from care_hub.kernel.security import (
     read_token,
     verify_password,
 )
-from tests.conftest import PASSWORD, HubServer
+from tests.conftest import PASSWORD, HubServer, demo_seed, make_backend, prepare_database
 
 
 def test_passwords_are_argon2_hashed_and_verified() -> None:
@@ -154,3 +159,107 @@ def test_sign_in_spray_of_names_from_one_address_gets_429(hub_server: HubServer)
     with httpx.Client(base_url=hub_server.base_url, transport=transport, timeout=10) as c:
         r = c.post("/api/auth/token", data={"username": "nurse", "password": PASSWORD})
         assert r.status_code == 200
+
+
+# Facility boundaries on admin input (issue 14).
+
+
+def test_cross_facility_bindings_are_refused_with_422(hub_server: HubServer, prefix: str) -> None:
+    """Facility 1 has R-1 and rooms 101/102 (seed); facility 2 gets a room and a resident."""
+    with hub_server.client(hub_server.token("admin")) as c:
+        room_b = c.post("/api/rooms", json={"facility_id": 2, "name": "B-1"}).json()["id"]
+        r = c.post("/api/residents", json={"id": "RB-1", "name": "B", "facility_id": 2})
+        assert r.status_code == 201
+        room_a = c.get("/api/residents").json()[0]["room_id"]
+        assert room_a is not None
+        # A resident of B placed in a room of A.
+        r = c.post(
+            "/api/residents",
+            json={"id": "RB-2", "name": "B", "facility_id": 2, "room_id": room_a},
+        )
+        assert r.status_code == 422, r.text
+        # A device of A bound to a resident of B, at creation and by re-binding.
+        body = {"id": f"{prefix}btn-x", "type": "button", "facility_id": 1, "resident_id": "RB-1"}
+        assert c.post("/api/devices", json=body).status_code == 422
+        body = {"id": f"{prefix}btn-x", "type": "button", "facility_id": 1, "room_id": room_b}
+        assert c.post("/api/devices", json=body).status_code == 422
+        rebind = c.post(f"/api/devices/{prefix}btn-1/bind", json={"resident_id": "RB-1"})
+        assert rebind.status_code == 422
+        assert (
+            c.post(f"/api/devices/{prefix}btn-1/bind", json={"room_id": room_b}).status_code == 422
+        )
+        # Within one facility all of it is fine; unknown references stay conflicts (409).
+        body = {"id": f"{prefix}btn-b", "type": "button", "facility_id": 2, "resident_id": "RB-1"}
+        assert c.post("/api/devices", json=body).status_code == 201
+        body = {"id": f"{prefix}btn-c", "type": "button", "facility_id": 2, "resident_id": "nobody"}
+        assert c.post("/api/devices", json=body).status_code == 409
+        r = c.post(
+            "/api/residents",
+            json={"id": "RB-3", "name": "B", "facility_id": 2, "room_id": room_b},
+        )
+        assert r.status_code == 201
+        assert c.get(f"/api/devices/{prefix}btn-1").json()["resident_id"] == "R-1"
+
+
+# No tokens or secrets in logs (issue 14).
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_no_token_ticket_or_password_hash_in_any_log_line(
+    tmp_path: Path, request: pytest.FixtureRequest, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real hub with uvicorn's access and error logs on: sign-in, sockets by token and by
+    ticket, and a POST /api/users the database refuses (its statement held the argon2 hash)."""
+    backend = make_backend("embedded", tmp_path, request)
+    prepare_database(backend, demo_seed(prefix))
+    with sqlite3.connect(backend.settings.db_url.split(":///", 1)[1]) as db:
+        db.execute(
+            "CREATE TRIGGER refuse_kin BEFORE INSERT ON users WHEN NEW.username = 'kin' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+        )
+    caplog.set_level(logging.DEBUG)
+    server = HubServer(backend)  # uvicorn's logging config replaces handlers: add ours after
+    handler = _Lines()
+    loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.access", "uvicorn.error", "")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    server.start()
+    try:
+        token = server.token("admin")
+        with server.client() as c:
+            r = c.post("/api/auth/ws-ticket", headers={"Authorization": f"Bearer {token}"})
+            ticket = r.json()["ticket"]
+            c.get(f"/api/me?token={token}", headers={"Authorization": f"Bearer {token}"})
+        for query in (f"token={token}&since=0", f"ticket={ticket}", f"ticket={ticket}"):
+            with contextlib.suppress(Exception):
+                ws_connect(f"{server.ws_url}?{query}", open_timeout=5).close()
+        with server.client(token) as c:
+            body = {"username": "kin", "password": "a-password-to-hash", "role": "admin"}
+            with contextlib.suppress(httpx.HTTPError):
+                assert c.post("/api/users", json=body).status_code == 500
+        time.sleep(0.5)
+    finally:
+        server.stop()
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+    # The test's own clients (httpx, httpcore, websockets.client) log what they send: not the hub.
+    clients = ("httpx", "httpcore", "websockets.client")
+    hub_records = [r for r in caplog.records if not r.name.startswith(clients)]
+    lines = handler.lines + [logging.Formatter().format(r) for r in hub_records]
+    text = "\n".join(lines)
+    assert "WebSocket /ws/events?token=***" in text  # the socket lines are logged, redacted
+    assert "refused by test" in text  # and the failed statement was logged
+    for secret in (token, ticket, "$argon2", "a-password-to-hash"):
+        assert secret not in text, secret

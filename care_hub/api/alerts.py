@@ -35,7 +35,7 @@ router = APIRouter()
 
 
 async def _scope(session: Any, query: Any, user: Principal) -> Any:
-    if user.role == "caregiver":
+    if user.role in ("caregiver", "screen"):  # a wall screen sees what its facility's staff see
         return query.where(Alert.facility_id == user.facility_id)
     if user.role == "family":
         # Only their relatives' alerts, and only of the types they chose for each.

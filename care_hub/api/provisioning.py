@@ -28,6 +28,9 @@ router = APIRouter(prefix="/api", tags=["provisioning"])
 
 
 def _conflict(exc: Exception) -> HTTPException:
+    if isinstance(exc, accounts.FacilityMismatch):
+        # Crossing a facility boundary is invalid input, not a clash with existing data.
+        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 

@@ -21,6 +21,33 @@ class ProvisioningError(ValueError):
     """A request that conflicts with what exists (duplicate id, unknown reference)."""
 
 
+class FacilityMismatch(ProvisioningError):
+    """A reference that exists but belongs to another facility (a 422, not a conflict): a room
+    or resident of facility B bound to something of facility A would show B's people to A."""
+
+
+async def check_room_in_facility(session: AsyncSession, room_id: int, facility_id: int) -> Room:
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise ProvisioningError(f"room {room_id} does not exist")
+    if room.facility_id != facility_id:
+        raise FacilityMismatch(f"room {room_id} belongs to another facility than {facility_id}")
+    return room
+
+
+async def check_resident_in_facility(
+    session: AsyncSession, resident_id: str, facility_id: int
+) -> Resident:
+    resident = await session.get(Resident, resident_id)
+    if resident is None:
+        raise ProvisioningError(f"resident {resident_id} does not exist")
+    if resident.facility_id != facility_id:
+        raise FacilityMismatch(
+            f"resident {resident_id} belongs to another facility than {facility_id}"
+        )
+    return resident
+
+
 async def create_facility(
     *,
     session: AsyncSession,
@@ -76,8 +103,8 @@ async def create_resident(
         raise ProvisioningError(f"resident {resident_id} already exists")
     if await session.get(Facility, facility_id) is None:
         raise ProvisioningError(f"facility {facility_id} does not exist")
-    if room_id is not None and await session.get(Room, room_id) is None:
-        raise ProvisioningError(f"room {room_id} does not exist")
+    if room_id is not None:
+        await check_room_in_facility(session, room_id, facility_id)
     resident = Resident(
         id=resident_id,
         facility_id=facility_id,
@@ -124,6 +151,32 @@ async def create_user(
         session.add(FamilyLink(user_id=user.id, resident_id=resident_id))
     await session.flush()
     return user
+
+
+async def update_user(
+    *,
+    session: AsyncSession,
+    user: User,
+    active: bool | None = None,
+    password: str | None = None,
+    revoke_sessions: bool = False,
+) -> bool:
+    """Change a user's active flag and/or password. Deactivation, a new password or an explicit
+    revocation bump `token_version`: every token and socket of theirs ends. Returns whether it
+    was bumped (the caller tells open sockets after commit)."""
+    revoke = revoke_sessions
+    if password is not None:
+        if len(password) < 8:
+            raise ProvisioningError("password must have at least 8 characters")
+        user.password_hash = await hash_password_off_loop(password)
+        revoke = True
+    if active is not None and active != user.is_active:
+        user.is_active = active
+        revoke = revoke or not active
+    if revoke:
+        user.token_version = (user.token_version or 0) + 1
+    await session.flush()
+    return revoke
 
 
 async def authenticate(*, session: AsyncSession, username: str, password: str) -> User | None:

@@ -38,7 +38,9 @@ def now_s() -> float:
 
 def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> AsyncEngine:
     """Create the async engine; `schema` pins PostgreSQL's search_path (tests isolate by schema)."""
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: a failed statement's message (and echo) never carries its values, which
+    # include password hashes and personal data, into a log line.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         # One file, many tasks: wait for the write lock instead of failing at once.
         kwargs["connect_args"] = {"timeout": 30}

@@ -56,6 +56,9 @@ class Principal:
     role: str
     facility_id: int | None
     resident_ids: frozenset[str]
+    # The session behind this request or socket: the token's version and expiry (epoch s).
+    token_version: int = 0
+    session_expires_at: float | None = None
 
     def can_see_resident(self, resident_id: str | None, facility_id: int | None) -> bool:
         if self.role == "admin":
@@ -65,19 +68,20 @@ class Principal:
         return facility_id is not None and facility_id == self.facility_id
 
 
-async def principal_from_token(hub: Services, session: AsyncSession, token: str | None) -> Principal:
-    unauthorised = HTTPException(
+def _unauthorised() -> HTTPException:
+    return HTTPException(
         status.HTTP_401_UNAUTHORIZED, "not authenticated", headers={"WWW-Authenticate": "Bearer"}
     )
-    if not token:
-        raise unauthorised
-    try:
-        claims = read_token(token, secret=hub.secret)
-    except InvalidToken:
-        raise unauthorised from None
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active:
-        raise unauthorised
+
+
+async def principal_for_session(
+    session: AsyncSession, *, user_id: int, token_version: int, expires_at: float | None
+) -> Principal | None:
+    """The principal of a token or ticket still valid: an active user whose token_version is
+    the one it was issued with (a password change, deactivation or revocation bumps it)."""
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None or not user.is_active or user.token_version != token_version:
+        return None
     residents = (
         await linked_resident_ids(session=session, user_id=user.id) if user.role == "family" else []
     )
@@ -88,7 +92,29 @@ async def principal_from_token(hub: Services, session: AsyncSession, token: str 
         role=user.role,
         facility_id=user.facility_id,
         resident_ids=frozenset(residents),
+        token_version=user.token_version,
+        session_expires_at=expires_at,
     )
+
+
+async def principal_from_token(
+    hub: Services, session: AsyncSession, token: str | None
+) -> Principal:
+    if not token:
+        raise _unauthorised()
+    try:
+        claims = read_token(token, secret=hub.secret)
+    except InvalidToken:
+        raise _unauthorised() from None
+    principal = await principal_for_session(
+        session,
+        user_id=claims.user_id,
+        token_version=claims.token_version,
+        expires_at=claims.expires_at,
+    )
+    if principal is None:
+        raise _unauthorised()
+    return principal
 
 
 async def get_principal(

@@ -8,6 +8,7 @@ reconnects with `since=<seq>` is replayed everything after it, so nothing is los
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +23,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    not_,
     or_,
     select,
     text,
@@ -45,7 +45,11 @@ _PENDING = "care_hub.pending_events"
 REPLAY_PAGE_ROWS = 1000
 
 
-# Alert events a family member may receive; reminders, comments and assignments are staff matters.
+# Everything a family member may receive, whatever the event kind: an allow-list, so a kind
+# added later (raw detections like `fall.suspected` with device ids and coordinates, system
+# notices, care records) reaches families only once someone adds it here, and to
+# `alerts.routing.wire_view`'s family shape. Reminders, comments and assignments are staff
+# matters; live `system.health` notices are the staff's to act on (the family page is no console).
 FAMILY_EVENT_TYPES = frozenset({"alert.raised", "alert.updated", "alert.escalated"})
 
 
@@ -94,10 +98,7 @@ class Audience:
             resident_id = event.get("resident_id")
             if resident_id not in self.resident_ids:
                 return False
-            if (
-                str(event.get("type", "")).startswith("alert.")
-                and event.get("type") not in FAMILY_EVENT_TYPES
-            ):
+            if event.get("type") not in FAMILY_EVENT_TYPES:
                 return False
             data = event.get("data") or {}
             if event.get("type") == "alert.escalated":
@@ -146,13 +147,12 @@ def _scope_clause(audience: Audience) -> ColumnElement[bool]:
 
 
 def _family_type_clause(chosen: frozenset[str] | None) -> ColumnElement[bool]:
-    # substr, not LIKE: SQLite's LIKE ignores case, the Python check does not.
-    is_alert = func.substr(EventLog.type, 1, len("alert.")) == "alert."
     escalated = and_(
         EventLog.type == "alert.escalated", EventLog.data["tier"].as_string() == "family"
     )
-    other_types = sorted(FAMILY_EVENT_TYPES - {"alert.escalated"})
-    others = or_(not_(is_alert), EventLog.type.in_(other_types))
+    others: ColumnElement[bool] = EventLog.type.in_(
+        sorted(FAMILY_EVENT_TYPES - {"alert.escalated"})
+    )
     if chosen is not None:
         alert_type = EventLog.data["type"].as_string()
         others = and_(others, or_(alert_type.is_(None), alert_type.in_(sorted(chosen))))
@@ -182,6 +182,13 @@ class Subscriber:
         default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_MAX)
     )
     overflowed: bool = False
+    # Whose socket this is, so a revocation (password change, deactivation) can end it.
+    user_id: int | None = None
+    revoked: bool = False
+
+
+# Put on a revoked subscriber's queue to wake its socket, which then closes with 4401.
+REVOKED_NOTICE = "user.revoked"
 
 
 def public_event(row: EventLog) -> dict[str, Any]:
@@ -311,10 +318,28 @@ class EventBus:
             for hook in self.on_published:
                 hook(event)
 
-    def subscribe(self, audience: Audience) -> Subscriber:
-        sub = Subscriber(audience)
+    def subscribe(self, audience: Audience, *, user_id: int | None = None) -> Subscriber:
+        sub = Subscriber(audience, user_id=user_id)
         self._subscribers.add(sub)
         return sub
+
+    def revoke_user(self, user_id: int) -> int:
+        """Mark this user's subscribers revoked and wake them (their sockets close with 4401).
+
+        In this process only; sockets held by other hub processes notice within their periodic
+        session check (care_hub.api.ws.SESSION_CHECK_S). Returns how many were revoked.
+        """
+        count = 0
+        for sub in list(self._subscribers):
+            if sub.user_id != user_id:
+                continue
+            sub.revoked = True
+            count += 1
+            notice: dict[str, Any] = {"seq": None, "type": REVOKED_NOTICE, "at": 0.0, "data": {}}
+            # A full queue wakes its socket anyway, which checks `revoked` first.
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait(notice)
+        return count
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subscribers.discard(sub)

@@ -67,6 +67,9 @@ class User(Base):
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float, default=now_s)
+    # Embedded in every token and websocket ticket; bumped on password change, deactivation and
+    # "sign out everywhere", which revokes every token and closes every socket issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FamilyLink(Base):
