@@ -22,11 +22,13 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from bench.falls import judge
 from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, FallParams
+from care_hub.signal_core.falls_model import TreeModel
 from simulators.fall_families import (
     FALL_KINDS,
     HELD_OUT_FAMILIES,
@@ -105,21 +107,28 @@ def baseline_judge(ep: FamilyEpisode) -> tuple[bool, float | None]:
 
 
 # --- the product --------------------------------------------------------------------------------
-def set_room(det: FallDetector, slot: int, room: Room) -> None:
-    """Zones as the hub passes them: beds and sofas, chairs as seats, floor beds of their own."""
-    beds = [room.sofa] + ([room.bed] if room.bed_kind == "bed" else [])
+def set_room(det: FallDetector, slot: int, room: Room, seats_mapped: bool = True) -> None:
+    """Zones as the hub passes them: beds and sofas, chairs as seats, floor beds of their own
+    (``seats_mapped=False``: nobody drew the chair and the sofa on the map)."""
+    beds = ([room.sofa] if seats_mapped else []) + ([room.bed] if room.bed_kind == "bed" else [])
     floor_beds = [room.bed] if room.bed_kind == "floor_bed" else []
-    det.set_bed_zones(slot, beds, seats=[room.chair], floor_beds=floor_beds)
+    det.set_bed_zones(slot, beds, seats=[room.chair] if seats_mapped else [], floor_beds=floor_beds)
 
 
 def run_detector(
-    eps: Sequence[FamilyEpisode], params: FallParams, window_s: float = 1.0
+    eps: Sequence[FamilyEpisode],
+    params: FallParams,
+    window_s: float = 1.0,
+    model: TreeModel | Literal["default"] | None = "default",
+    collect: list[tuple[int, float, float, np.ndarray]] | None = None,
+    unmapped: Sequence[bool] | None = None,
 ) -> list[list[FallDetection]]:
-    """One detector over many radars (one slot per episode, same fps) in lockstep 1 s windows."""
+    """One detector over many radars (one slot per episode, same fps) in lockstep 1 s windows;
+    tracker velocities go in where the tracker gives them."""
     n = len(eps)
-    det = FallDetector(n, params)
+    det = FallDetector(n, params, model=model, collect=collect)
     for s, e in enumerate(eps):
-        set_room(det, s, e.room)
+        set_room(det, s, e.room, seats_mapped=unmapped is None or not unmapped[s])
     rl = [e.rows for e in eps]
     fps = rl[0].fps
     per = max(1, round(window_s * fps))
@@ -131,9 +140,12 @@ def run_detector(
     y = np.concatenate([r.y_m for r in rl])
     z = np.concatenate([r.z_m for r in rl])
     tid = np.concatenate([r.tid for r in rl])
+    vz = np.concatenate([r.vz_mps for r in rl])
+    has_vz = bool(np.isfinite(vz).any())
     w = frame // per
     o = np.argsort(w, kind="stable")
     slot, frame, x, y, z, tid, w = slot[o], frame[o], x[o], y[o], z[o], tid[o], w[o]
+    vz = vz[o]
     n_w = int(np.ceil(nfr.max() / per))
     bounds = np.searchsorted(w, np.arange(n_w + 1))
     out: list[list[FallDetection]] = [[] for _ in range(n)]
@@ -150,6 +162,7 @@ def run_detector(
             tid=tid[a:b],
             covered_slot=cov,
             covered_until_s=t0[cov] + np.minimum((wi + 1) * per, nfr[cov]) / fps,
+            vz_mps=vz[a:b] if has_vz else None,
         )
         for d in det.step(batch):
             out[d.slot].append(d)

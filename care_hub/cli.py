@@ -260,9 +260,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             await asyncio.sleep(0.05)
         hub = app.state.hub
         from care_hub.seed import load_seed
+        from simulators.care_records_demo import seed_care_records
 
         async with hub.session_factory() as session:
             await load_seed(session=session, seed=seed)
+            await seed_care_records(session=session)  # assessments, plans, tasks (issue 16)
             await session.commit()
         await hub.registry.load()
         host, port, _, _ = parse_mqtt_url(hub.mqtt_url)

@@ -26,6 +26,7 @@ from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.kernel.events import EventBus
 from care_hub.kernel.security import LoginThrottle, install_log_redaction
 from care_hub.kernel.settings import Settings
+from care_records import overdue as care_overdue
 from devices.broker import EmbeddedBroker
 from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
@@ -126,6 +127,8 @@ class Hub:
         hub.escalation = alert_engine.escalation
         hub.fanout = alert_engine.fanout
         hub.tasks += alert_engine.tasks
+        # Care records: overdue care tasks raise low alerts; guidance from the trail, six-hourly.
+        hub.tasks.append(asyncio.create_task(care_overdue.run(session_factory, bus, clock=clock)))
         hub.ingest_leader = ingest
         if ingest and engine.dialect.name == "postgresql":
             # Several hub processes may serve one database: exactly one ingests MQTT.

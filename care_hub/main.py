@@ -15,6 +15,7 @@ from care_hub.api import alerts, auth, presence, provisioning, screens, system, 
 from care_hub.hub import Hub
 from care_hub.kernel.i18n import LANGUAGES, catalogue
 from care_hub.kernel.settings import Settings
+from care_records import views as care_views
 from family_portal import pages as family_pages
 from family_portal import views as family_views
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     app.include_router(ws.router)
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
+    app.include_router(care_views.router)
     @app.get("/locales/{lang}.json", include_in_schema=False)
     async def locale(lang: str) -> JSONResponse:
         """A language's whole catalogue (zh-CN, en): the pages translate with it, as the server

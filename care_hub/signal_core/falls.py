@@ -43,6 +43,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from care_hub.signal_core.falls_model import FEATURES, N_FEATURES, TreeModel, default_model
+
 FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
@@ -125,6 +127,10 @@ BED_MARGIN_M = 0.15
 # keep their whole margin: people lie on them, and "floor beds" for residents at risk are 0.2 m
 # high. Inside a chair's footprint nobody lies on the floor: low there is still the chair.
 SEAT_FLOOR_M = 0.45
+# ... and at or below SEAT_FLOOR_M raised furniture protects only this far inside its footprint
+# (issue 13 round 2: falls beside a sofa landed within 0.05 m of its edge and, jittered, read
+# "on the sofa" for good; nobody sits or lies on a seat's outermost 0.2 m below 0.45 m).
+SUPPORT_INNER_M = 0.2
 # Before a fall from upright the reference is at least this (standing centroid 0.9-1.2 m).
 PRE_MIN_HEIGHT_M = 0.7
 # "Upright" for the descent duration: a 3-bin median at least this high (kneeling 0.6-0.72 m,
@@ -222,10 +228,20 @@ SLOW_BINS = 6
 AMBIGUOUS_M = 0.42
 FAST_DESCENT_S = 1.5
 SLOW_MAX_DROP_M = 0.35
+# A bin's height slope needs this many fresh samples (0.15-0.25 m jitter: ~0.3 m/s of slope error
+# with 10 samples in 0.5 s; a fall ends at 1-3 m/s, a voluntary descent peaks at 0.2-0.6 m/s).
+SLOPE_MIN_SAMPLES = 4
 # Under holds the 3-bin median can confirm floor level seconds after the first floor bin: the first
 # such confirmation still judges the descent if the floor bin is at most this old (the reference
 # window is then taken before the floor bin, never after the fall).
 FIRST_LOW_MAX_S = 5.0
+# Candidates for the learned judge (issue 13 round 2): any track that reached floor level, with a
+# 3-bin median at least BROAD_FROM_M (kneeling upright or higher) in the BROAD_LOOKBACK_S before.
+BROAD_LOOKBACK_S = 8.0
+BROAD_FROM_M = 0.6
+
+
+_FI = {name: i for i, name in enumerate(FEATURES)}
 
 
 class _HasTs(Protocol):
@@ -302,6 +318,10 @@ class FallDetection:
     descent_s: float = float("nan")
     peak_fall_mps: float = float("nan")
     down_s: float = float("nan")
+    # the learned judge's P(fall) and the features it was given (falls_model.FEATURES order;
+    # empty for floor_dwell, for rule-only detectors and before the deadline)
+    score: float = float("nan")
+    features: tuple[tuple[str, float], ...] = ()
 
     @property
     def drop_m(self) -> float:
@@ -322,6 +342,9 @@ class FallBatch:
     # Per window: which slot, and the device time up to which its frames are complete.
     covered_slot: IntArr = field(repr=False)
     covered_until_s: FloatArr = field(repr=False)
+    # Tracker vertical velocity per row (m/s, up positive; NaN where the device gives none). Only
+    # multi-target trackers give true velocities; None = no velocities in this batch.
+    vz_mps: FloatArr | None = field(default=None, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -336,10 +359,12 @@ def make_batch(pairs: Iterable[tuple[int, FramesWindow]]) -> FallBatch:
     ys: list[FloatArr] = []
     zs: list[FloatArr] = []
     tids: list[IntArr] = []
+    vzs: list[FloatArr | None] = []
     cov_slot: list[int] = []
     cov_t: list[float] = []
     for slot, ev in pairs:
         n = ev.frame_index.shape[0]
+        vzs.append(getattr(ev, "vz_mps", None))
         slots.append(np.full(n, slot, dtype=np.int64))
         ts.append(ev.env.ts + ev.frame_index.astype(np.float64) / ev.fps)
         xs.append(ev.x_m)
@@ -351,6 +376,14 @@ def make_batch(pairs: Iterable[tuple[int, FramesWindow]]) -> FallBatch:
     if not cov_slot:
         e = np.zeros(0)
         return FallBatch(e.astype(np.int64), e, e, e, e, e.astype(np.int64), e.astype(np.int64), e)
+    vz: FloatArr | None = None
+    if any(v is not None and np.isfinite(v).any() for v in vzs):
+        vz = np.concatenate(
+            [
+                np.full(z.shape[0], np.nan) if v is None else np.asarray(v, dtype=np.float64)
+                for v, z in zip(vzs, zs, strict=True)
+            ]
+        )
     return FallBatch(
         slot=np.concatenate(slots),
         t_s=np.concatenate(ts),
@@ -360,6 +393,7 @@ def make_batch(pairs: Iterable[tuple[int, FramesWindow]]) -> FallBatch:
         tid=np.concatenate(tids).astype(np.int64, copy=False),
         covered_slot=np.asarray(cov_slot, dtype=np.int64),
         covered_until_s=np.asarray(cov_t, dtype=np.float64),
+        vz_mps=vz,
     )
 
 
@@ -389,6 +423,17 @@ def in_each_rect(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.
             & (y[:, None] <= rects[..., 3] + margin_m)
         )
     return np.asarray(inside, dtype=np.bool_)
+
+
+def _rect_distance(x: FloatArr, y: FloatArr, rects: FloatArr) -> FloatArr:
+    """Distance from point i to the nearest of its rectangles ``rects[i]`` (0 inside; NaN if it
+    has none)."""
+    with np.errstate(invalid="ignore"):
+        dx = np.fmax(np.fmax(rects[..., 0] - x[:, None], x[:, None] - rects[..., 2]), 0.0)
+        dy = np.fmax(np.fmax(rects[..., 1] - y[:, None], y[:, None] - rects[..., 3]), 0.0)
+        d = np.where(np.isnan(rects[..., 0]), np.inf, np.hypot(dx, dy))
+    best = d.min(axis=-1)
+    return np.where(np.isfinite(best), best, np.nan)
 
 
 def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -> BoolArr:
@@ -422,9 +467,24 @@ def _group_medians(g: IntArr, *values: FloatArr) -> tuple[IntArr, IntArr, list[F
 class FallDetector:
     """Fall state for ``capacity`` radar slots, stepped with batches of many radars' frames."""
 
-    def __init__(self, capacity: int, params: FallParams | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        params: FallParams | None = None,
+        model: TreeModel | Literal["default"] | None = "default",
+        collect: list[tuple[int, float, float, FloatArr]] | None = None,
+    ) -> None:
+        """``model``: the learned judge of candidates ("default": the shipped one, if any; None:
+        the hand-written rules alone, as before issue 13 round 2). ``collect`` (training only,
+        bench.train_falls): every resolved candidate appends ``(slot, impact_s, at_s,
+        features)`` to it; without a model each is then rejected quietly, so the list holds every
+        candidate the judge would see."""
         self.capacity = capacity
         self.params = params or FallParams()
+        self._model = default_model() if model == "default" else model
+        self._collect = collect
+        # permissive candidates (vetoes become features) whenever something else judges them
+        self._judged = self._model is not None or collect is not None
         s, k, r = capacity, TRACKS_PER_SLOT, RING_BINS
         self._bed = np.full((s, MAX_BED_ZONES, 4), np.nan)
         self._seat = np.zeros((s, MAX_BED_ZONES), dtype=np.bool_)
@@ -438,6 +498,7 @@ class FallDetector:
         self._c_t, self._c_x, self._c_y, self._c_z = (e.copy() for _ in range(4))
         self._c_f = np.zeros(0, dtype=np.bool_)
         self._c_tid = ei.copy()
+        self._c_vz = e.copy()
         # tracks: last bin position and time (NaN = free)
         self._tx = np.full((s, k), np.nan)
         self._ty = np.full((s, k), np.nan)
@@ -451,6 +512,8 @@ class FallDetector:
         self._rt = np.full((s, k, r), np.nan)
         self._rn = np.zeros((s, k, r))
         self._rsup = np.zeros((s, k, r), dtype=np.bool_)
+        self._rvz = np.full((s, k, r), np.nan)  # bin median tracker vz (NaN: none)
+        self._rslope = np.full((s, k, r), np.nan)  # bin height slope over time (m/s)
         self._rpos = np.zeros((s, k), dtype=np.int64)
         # floor dwell per track: first seen at floor level (NaN = not down), already reported,
         # last "height now"
@@ -474,6 +537,12 @@ class FallDetector:
         self._confirm = np.full(s, self.params.confirm_s)
         self._px = np.full(s, np.nan)
         self._py = np.full(s, np.nan)
+        # features seen at suspicion (falls_model.FEATURES up to N_SUS), whether the hand-written
+        # rules suspected it too (a "suspected" was emitted), and the judge's verdict
+        self._pfeat = np.full((s, N_FEATURES), np.nan)
+        self._prule = np.zeros(s, dtype=np.bool_)
+        self._pscore = np.full(s, np.nan)
+        self._pfinal = np.full((s, N_FEATURES), np.nan)
 
     # --- configuration ---------------------------------------------------------------------
     def set_confirm_s(self, slot: int, confirm_s: float) -> None:
@@ -542,6 +611,8 @@ class FallDetector:
         self._c_slot, self._c_t = self._c_slot[keep], self._c_t[keep]
         self._c_x, self._c_y, self._c_z = self._c_x[keep], self._c_y[keep], self._c_z[keep]
         self._c_f, self._c_tid = self._c_f[keep], self._c_tid[keep]
+        if self._c_vz.size:
+            self._c_vz = self._c_vz[keep]
         self._clear_pending(np.asarray([slot]))
 
     # --- public steps ----------------------------------------------------------------------
@@ -569,6 +640,7 @@ class FallDetector:
             & (batch.z_m >= Z_MIN_M)
             & (batch.z_m <= Z_MAX_M)
         )
+        vz = batch.vz_mps
         rows = self._mark_holds(
             batch.slot[ok],
             batch.tid[ok],
@@ -576,6 +648,7 @@ class FallDetector:
             batch.x_m[ok],
             batch.y_m[ok],
             batch.z_m[ok],
+            None if vz is None else np.asarray(vz, dtype=np.float64)[ok],
         )
         self._bin_rows(*rows, out)
         self._deadline_pass(out)
@@ -584,8 +657,15 @@ class FallDetector:
 
     # --- internals -------------------------------------------------------------------------
     def _mark_holds(
-        self, slot: IntArr, tid: IntArr, t: FloatArr, x: FloatArr, y: FloatArr, z: FloatArr
-    ) -> tuple[IntArr, FloatArr, FloatArr, FloatArr, FloatArr, BoolArr, IntArr]:
+        self,
+        slot: IntArr,
+        tid: IntArr,
+        t: FloatArr,
+        x: FloatArr,
+        y: FloatArr,
+        z: FloatArr,
+        vz: FloatArr | None = None,
+    ) -> tuple[IntArr, FloatArr, FloatArr, FloatArr, FloatArr, BoolArr, IntArr, FloatArr | None]:
         """The rows sorted by (slot, tid, time), flagged fresh unless they are held repeats
         (identical to the previous row of the same slot and tid); a repeat is admitted as fresh
         again every HOLD_REFRESH_S. Held rows still show where a target is, but carry no new
@@ -625,7 +705,10 @@ class FallDetector:
         self._h_t0, self._h_x = run_t0[last], x_all[last]
         self._h_y, self._h_z = y_all[last], z_all[last]
         f = is_new
-        return s_all[f], t_all[f], x_all[f], y_all[f], z_all[f], fresh[f], d_all[f]
+        vz_f = None
+        if vz is not None:
+            vz_f = np.concatenate([np.full(m, np.nan), vz])[o][f]
+        return s_all[f], t_all[f], x_all[f], y_all[f], z_all[f], fresh[f], d_all[f], vz_f
 
     def _bin_rows(
         self,
@@ -636,9 +719,17 @@ class FallDetector:
         z: FloatArr,
         fr: BoolArr,
         tid: IntArr,
+        vz: FloatArr | None,
         out: list[FallDetection],
     ) -> None:
         """Merge with carried rows, keep incomplete bins for later, step complete bins in order."""
+        if vz is not None or self._c_vz.size:
+            vz = np.concatenate(
+                [
+                    self._c_vz if self._c_vz.size else np.full(self._c_tid.size, np.nan),
+                    np.full(tid.size, np.nan) if vz is None else vz,
+                ]
+            )
         tid = np.concatenate([self._c_tid, tid])
         slot = np.concatenate([self._c_slot, slot])
         t = np.concatenate([self._c_t, t])
@@ -652,12 +743,15 @@ class FallDetector:
         self._c_slot, self._c_t, self._c_x = slot[op], t[op], x[op]
         self._c_y, self._c_z, self._c_f = y[op], z[op], fr[op]
         self._c_tid = tid[op]
+        self._c_vz = vz[op] if vz is not None and op.any() else np.zeros(0)
         if not closed.any():
             return
         order = np.nonzero(closed)[0]
         order = order[np.lexsort((b[order], slot[order]))]
         slot, b, fr, tid = slot[order], b[order], fr[order], tid[order]
-        x, y, z = x[order], y[order], z[order]
+        x, y, z, t = x[order], y[order], z[order], t[order]
+        if vz is not None:
+            vz = vz[order]
         n = slot.shape[0]
         new_slot = np.ones(n, dtype=np.bool_)
         new_slot[1:] = slot[1:] != slot[:-1]
@@ -666,13 +760,14 @@ class FallDetector:
         cum = np.cumsum(new_bin)
         ordinal: IntArr = cum - np.maximum.accumulate(np.where(new_slot, cum, 0))
         if int(ordinal.max()) == 0:
-            self._bin_step(slot, b, x, y, z, fr, tid, out)
+            self._bin_step(slot, b, x, y, z, fr, tid, vz, t, out)
             return
         by_ord = np.argsort(ordinal, kind="stable")
         bounds = np.searchsorted(ordinal[by_ord], np.arange(int(ordinal.max()) + 2))
         for o in range(bounds.shape[0] - 1):
             i = by_ord[bounds[o] : bounds[o + 1]]
-            self._bin_step(slot[i], b[i], x[i], y[i], z[i], fr[i], tid[i], out)
+            vzi = None if vz is None else vz[i]
+            self._bin_step(slot[i], b[i], x[i], y[i], z[i], fr[i], tid[i], vzi, t[i], out)
 
     def _bin_step(
         self,
@@ -683,6 +778,8 @@ class FallDetector:
         z: FloatArr,
         fr: BoolArr,
         tid: IntArr,
+        vz: FloatArr | None,
+        t: FloatArr,
         out: list[FallDetection],
     ) -> None:
         """One complete bin per slot (rows sorted by slot): associate rows to tracks, then update
@@ -767,7 +864,27 @@ class FallDetector:
         gu, cnt, (zb, xb, yb) = _group_medians(g, z[a], x[a], y[a])
         # bin time per group: every row of a slot has the same bin in this step
         tg = tba[np.searchsorted(s[a], gu // kk)]  # rows are sorted by slot
-        self._update(gu // kk, gu % kk, tg, zb, xb, yb, cnt.astype(np.float64), out)
+        # least-squares slope of the bin's fresh heights over time: a vertical speed from the
+        # positions alone (trackers without velocities; held repeats are not in it)
+        gi = np.searchsorted(gu, g)
+        dt_r = t[a] - tba
+        z_a = z[a]
+        m = gu.shape[0]
+        st = np.bincount(gi, dt_r, m)
+        sz = np.bincount(gi, z_a, m)
+        stt = np.bincount(gi, dt_r * dt_r, m)
+        stz = np.bincount(gi, dt_r * z_a, m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = stt - st * st / cnt
+            slope = np.where(
+                (cnt >= SLOPE_MIN_SAMPLES) & (var > 1e-9), (stz - st * sz / cnt) / var, np.nan
+            )
+        vzb = None
+        if vz is not None:
+            # NaN sorts last, so a group mixing NaN and values gets a biased median: devices
+            # give velocities for all their rows or none
+            _, _, (vzb,) = _group_medians(g, vz[a])
+        self._update(gu // kk, gu % kk, tg, zb, xb, yb, cnt.astype(np.float64), out, vzb, slope)
         self._merge_duplicates(np.unique(gu // kk), tg.max())
 
     def _one_target(
@@ -863,7 +980,17 @@ class FallDetector:
         same_target = np.isin((s * kk + src) * TID_KEY + tid % TID_KEY, seen_keys)
         ok &= ~seen_now[np.arange(s.shape[0]), src] | same_target
         s, k, src = s[ok], k[ok], src[ok]
-        for arr in (self._rz, self._rx, self._ry, self._rt, self._rn, self._rsup, self._rpos):
+        for arr in (
+            self._rz,
+            self._rx,
+            self._ry,
+            self._rt,
+            self._rn,
+            self._rsup,
+            self._rvz,
+            self._rslope,
+            self._rpos,
+        ):
             arr[s, k] = arr[s, src]
 
     def _reset_tracks(self, s: IntArr, k: IntArr) -> None:
@@ -881,6 +1008,8 @@ class FallDetector:
             (self._rt, np.nan),
             (self._rn, 0.0),
             (self._rsup, False),
+            (self._rvz, np.nan),
+            (self._rslope, np.nan),
             (self._rpos, 0),
             (self._fsince, np.nan),
             (self._fdone, False),
@@ -897,6 +1026,8 @@ class FallDetector:
         yb: FloatArr,
         nb: FloatArr,
         out: list[FallDetection],
+        vzb: FloatArr | None = None,
+        slope: FloatArr | None = None,
     ) -> None:
         p = self.params
         r = RING_BINS
@@ -910,6 +1041,8 @@ class FallDetector:
         self._rt[s, k, pos] = tb
         self._rn[s, k, pos] = nb
         self._rsup[s, k, pos] = in_sup_strict
+        self._rvz[s, k, pos] = np.nan if vzb is None else vzb
+        self._rslope[s, k, pos] = np.nan if slope is None else slope
         self._rpos[s, k] = (pos + 1) % r
         self._tx[s, k] = xb
         self._ty[s, k] = yb
@@ -928,12 +1061,26 @@ class FallDetector:
         seat = self._seat[s]
         near = in_each_rect(xs, ys, self._bed[s], BED_MARGIN_M)
         # on a support for sure: a bed's margin or a chair's footprint
-        on_sup = (near & ~seat).any(axis=1) | in_rects(xs, ys, self._bed[s])
+        # (raised furniture at floor height: only well inside its footprint; a body lying on the
+        # floor against a sofa reads inside its edge half the time under 0.05-0.15 m xy jitter)
+        inner = in_each_rect(xs, ys, self._bed[s], -SUPPORT_INNER_M) & seat
+        on_floor_bed: BoolArr = np.asarray((near & ~seat).any(axis=1), dtype=np.bool_)
+        on_sup: BoolArr = on_floor_bed | inner.any(axis=1)
         with np.errstate(invalid="ignore"):
-            in_sup = on_sup | ((near & seat).any(axis=1) & (short > SEAT_FLOOR_M))
+            in_raised = inner.any(axis=1) | ((near & seat).any(axis=1) & (short > SEAT_FLOOR_M))
+            in_sup = on_floor_bed | in_raised
         self._fz[s, k] = short
         with np.errstate(invalid="ignore"):
-            low = (short <= p.floor_height_m) & ~in_sup & (n_short >= SHORT_MIN_SAMPLES)
+            low_any = (short <= p.floor_height_m) & (n_short >= SHORT_MIN_SAMPLES)
+            low = low_any & ~in_sup
+        # the learned judge also sees arrivals at floor level on or beside a floor bed: going
+        # to bed there kneels and lies down; falling there from upright is still a fall
+        # (its margin only: lying on the mattress itself is what a floor bed is for)
+        if self._judged:
+            on_mattress = (in_each_rect(xs, ys, self._bed[s]) & ~seat).any(axis=1)
+            cand_low = low_any & ~in_raised & ~on_mattress
+        else:
+            cand_low = low
         self._floor_state(s, k, tb, short, low, on_sup, out)
         # walking: the bin median moved >= WALK_MIN_M over the last WALK_BINS bins (1 s)
         prev = (pos[:, None] - WALK_BINS) % r
@@ -968,12 +1115,13 @@ class FallDetector:
                         & (n_after >= GETUP_MIN_SAMPLES)
                         & (long >= p.getup_height_m)
                     )
-                self._emit(sl[up], "cancelled", tb[live][up], out, "got_up")
+                loud = up & self._prule[sl]
+                self._emit(sl[loud], "cancelled", tb[live][loud], out, "got_up")
                 self._clear_pending(sl[up])
 
         # new suspicions, only where the height now is at floor level (rare)
         # (not for someone already reported on the floor and not up since)
-        cand = np.nonzero(low & (self._pk[s] < 0) & ~self._fdone[s, k])[0]
+        cand = np.nonzero(cand_low & (self._pk[s] < 0) & ~self._fdone[s, k])[0]
         if cand.size == 0:
             return
         sc1, kc1, tc = s[cand], k[cand], tb[cand]
@@ -1087,7 +1235,25 @@ class FallDetector:
             )
             pre = np.where(unseen_fall & ~seen_fall, pre_up, pre)
             pre = np.where(orphan_fall & ~seen_fall & ~unseen_fall, uref, pre)
-        sus = upright_fall | support_fall
+        rule = upright_fall | support_fall
+        if self._judged:
+            # candidates for the learned judge: the vetoes (kneeling plateau, slow descent) and
+            # the landing checks become its features instead of hard rules
+            # and anything that came down to floor level from above kneeling height within the
+            # last BROAD_LOOKBACK_S (holds can hide the "before" window the rules need)
+            with np.errstate(invalid="ignore"):
+                was_up = (tmid >= t_low[:, None] - BROAD_LOOKBACK_S) & (tmid < t_low[:, None])
+                top_before = np.max(np.where(was_up & np.isfinite(med3), med3, -np.inf), axis=1)
+                # or a track born at floor level (its person's rows went to another track, or
+                # a still person was dropped) just after someone in the room was upright
+                born_low = (self._tborn[sc1, kc1] >= t_low - 2 * BIN_S) & (
+                    t_low - uth <= BROAD_LOOKBACK_S
+                )
+            broad = recent & ((top_before >= BROAD_FROM_M) | born_low)
+            pre = np.where(born_low & ~(top_before >= BROAD_FROM_M) & np.isnan(pre), uref, pre)
+            sus = ((seen_fall | unseen_fall | orphan_fall | broad) & recent) | support_fall
+        else:
+            sus = rule
         if not sus.any():
             return
         si = np.nonzero(sus)[0]
@@ -1108,7 +1274,57 @@ class FallDetector:
         self._pfloor[ss] = short[ci]
         self._px[ss] = xb[ci]
         self._py[ss] = yb[ci]
-        self._emit(ss, "suspected", tc[si], out)
+        self._prule[ss] = rule[si]
+        if self._judged:
+            self._pfeat[ss] = np.nan
+            f = self._pfeat
+            with np.errstate(invalid="ignore"):
+                # the impact: downward bin-to-bin speed falling away at the end of the descent
+                dec = (dz[:, :-1] - dz[:, 1:]) / BIN_S
+                dec_ok = in_desc[:, 1:] & np.isfinite(dec)
+                decel = np.max(np.where(dec_ok, dec, -np.inf), axis=1)
+                vzc = np.take_along_axis(self._rvz[sc1, kc1], chron, axis=1)
+                vwin = (tcr >= t_high[:, None] - BIN_S) & (tcr <= tc[:, None]) & np.isfinite(vzc)
+                vz_min = np.min(np.where(vwin, vzc, np.inf), axis=1)
+                slc = np.take_along_axis(self._rslope[sc1, kc1], chron, axis=1)
+                swin = (tcr >= t_high[:, None] - BIN_S) & (tcr <= tc[:, None]) & np.isfinite(slc)
+                slope_min = np.min(np.where(swin, slc, np.inf), axis=1)
+                dvz = vzc[:, 1:] - vzc[:, :-1]
+                dvz_ok = vwin[:, 1:] & vwin[:, :-1]
+                vz_dec = np.max(np.where(dvz_ok, dvz, -np.inf), axis=1)
+                fresh = np.where(rt >= tc[:, None] - 5.0, self._rn[sc1, kc1], 0.0).sum(axis=1)
+                live = (tc[:, None] - self._tlast[sc1] <= 2.0).sum(axis=1)
+            fl = short[cand]
+            cols = {
+                "pre_m": pre,
+                "upright_m": uref,
+                "descent_s": desc,
+                "peak_fall_mps": peak,
+                "decel_mps2": decel,
+                "vz_min_mps": vz_min,
+                "vz_decel_mps": vz_dec,
+                "slope_min_mps": slope_min,
+                "kneel_bins": band.sum(axis=1),
+                "kneel_step_m": plateau - fl,
+                "slow_bins": mid.sum(axis=1),
+                "slow_step_m": plat - fl,
+                "seen": seen_fall,
+                "unseen": unseen_fall & ~seen_fall,
+                "orphan": orphan_fall & ~seen_fall & ~unseen_fall,
+                "from_support": support_fall,
+                "rule": rule,
+                "floor_first_m": fl,
+                "top_before_m": top_before,
+                "floor_bed": on_floor_bed[cand],
+                "furniture_m": _rect_distance(xb[cand], yb[cand], self._bed[sc1]),
+                "tracks_live": live,
+                "fresh_per_s": fresh / 5.0,
+            }
+            for name, col in cols.items():
+                v = np.asarray(col, dtype=np.float64)[si]
+                f[ss, _FI[name]] = np.where(np.isfinite(v), v, np.nan)
+        loud = ss[self._prule[ss]]
+        self._emit(loud, "suspected", self._psince[loud], out)
 
     def _upright_ref(
         self,
@@ -1253,17 +1469,74 @@ class FallDetector:
                 ),
                 0.0,
             ).max(axis=1)
-        # landing in the band shared by lying near the sensor and kneeling on all fours or
-        # back on the heels (above AMBIGUOUS_M): only after a fast descent is it a fall
-        ambiguous = (med > AMBIGUOUS_M) & (self._pdesc[s] > FAST_DESCENT_S)
-        down = (np.isnan(med) | (med <= self.params.down_height_m)) & ~(roam > ROAM_M) & ~ambiguous
+        if self._judged:
+            down = self._judge(s, k, at, since, med, roam)
+        else:
+            # landing in the band shared by lying near the sensor and kneeling on all fours or
+            # back on the heels (above AMBIGUOUS_M): only after a fast descent is it a fall
+            ambiguous = (med > AMBIGUOUS_M) & (self._pdesc[s] > FAST_DESCENT_S)
+            down = (
+                (np.isnan(med) | (med <= self.params.down_height_m)) & ~(roam > ROAM_M) & ~ambiguous
+            )
         sc, kc = s[down], k[down]
         # a confirmed fall is not reported again as a floor dwell
         self._fsince[sc, kc] = np.fmin(self._fsince[sc, kc], self._pimpact[sc])
         self._fdone[sc, kc] = True
+        quiet = down & ~self._prule[s]
+        self._emit(s[quiet], "suspected", at[quiet], out)
         self._emit(sc, "confirmed", at[down], out)
-        self._emit(s[~down], "cancelled", at[~down], out, "not_down")
+        loud = ~down & self._prule[s]
+        self._emit(s[loud], "cancelled", at[loud], out, "not_down")
         self._clear_pending(s)
+
+    def _judge(
+        self, s: IntArr, k: IntArr, at: FloatArr, since: BoolArr, med: FloatArr, roam: FloatArr
+    ) -> BoolArr:
+        """The learned judge: the features seen at suspicion plus what the person did since, one
+        row per due candidate, scored by the tree ensemble (all candidates at once)."""
+        x = self._pfeat[s].copy()
+        rz, rx, ry = self._rz[s, k], self._rx[s, k], self._ry[s, k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            up = x[:, _FI["upright_m"]]
+            pre = x[:, _FI["pre_m"]]
+            zs = np.where(since, rz, np.nan)
+            n = since.sum(axis=1)
+            mad = _row_median(np.abs(zs - med[:, None]))
+            zmax = np.max(np.where(since, rz, -np.inf), axis=1)
+            low = np.where(since, rz <= self.params.floor_height_m, False).sum(axis=1)
+            mx = _row_median(np.where(since, rx, np.nan))
+            my = _row_median(np.where(since, ry, np.nan))
+            xy_mad = _row_median(
+                np.where(since, np.hypot(rx - mx[:, None], ry - my[:, None]), np.nan)
+            )
+            vz_mad = _row_median(np.where(since, np.abs(self._rvz[s, k]), np.nan))
+            post = {
+                "down_med_m": med,
+                "down_rel": med / up,
+                "drop_m": pre - med,
+                "drop_rel": (pre - med) / up,
+                "roam_m": np.where(n > 0, roam, np.nan),
+                "post_mad_m": mad,
+                "post_max_m": zmax,
+                "post_low_share": low / np.maximum(n, 1),
+                "post_bins": n,
+                "post_xy_mad_m": xy_mad,
+                "post_vz_mad_mps": vz_mad,
+            }
+        for name, col in post.items():
+            v = np.asarray(col, dtype=np.float64)
+            x[:, _FI[name]] = np.where(np.isfinite(v), v, np.nan)
+        self._pfinal[s] = x
+        if self._model is not None:
+            score = self._model.proba(x)
+            self._pscore[s] = score
+            down = score >= self._model.threshold_p
+        else:
+            down = np.zeros(s.shape[0], dtype=np.bool_)
+        if self._collect is not None:
+            for i in range(s.shape[0]):
+                self._collect.append((int(s[i]), float(self._pimpact[s[i]]), float(at[i]), x[i]))
+        return np.asarray(down, dtype=np.bool_)
 
     def _emit(
         self,
@@ -1292,9 +1565,20 @@ class FallDetector:
             x_m=float(self._px[slot]),
             y_m=float(self._py[slot]),
             reason=reason,
+            score=float(self._pscore[slot]),
+            features=self._features_of(slot),
         )
 
+    def _features_of(self, slot: int) -> tuple[tuple[str, float], ...]:
+        row = self._pfinal[slot]
+        if np.isnan(row).all():
+            return ()
+        return tuple((name, float(v)) for name, v in zip(FEATURES, row.tolist(), strict=True))
+
     def _clear_pending(self, s: IntArr) -> None:
+        self._pscore[s] = np.nan
+        self._pfinal[s] = np.nan
+        self._prule[s] = False
         self._pk[s] = -1
         self._pimpact[s] = np.nan
         self._psince[s] = np.nan

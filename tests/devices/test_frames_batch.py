@@ -281,6 +281,12 @@ def test_fall_batch_equals_make_batch() -> None:
         a, b = getattr(got, name), getattr(want, name)
         assert a.dtype == b.dtype, name
         assert np.array_equal(a, b), name
+    # velocities, where trackers give them (NaN elsewhere), or None for both
+    if want.vz_mps is None:
+        assert got.vz_mps is None
+    else:
+        assert got.vz_mps is not None
+        assert np.array_equal(got.vz_mps, want.vz_mps, equal_nan=True)
     everything = cols.fall_batch(np.arange(cols.n_windows))
     assert everything.n_rows == cols.n_rows
     with pytest.raises(ValueError):

@@ -240,10 +240,18 @@ def test_replay_in_one_batch_matches_streaming() -> None:
 def test_simulated_fall_types_clean_tracker(kind: str) -> None:
     rng = np.random.default_rng(11)
     ep = make_episode(kind, "clean", rng)
-    det = FallDetector(1)
+    # the rules alone, the chair unmapped (as before issue 13 round 2) ...
+    det = FallDetector(1, model=None)
     det.set_bed_zones(0, [BED_RECT])
     conf = confirmed(run(to_events(ep.rows, "r1"), det))
     assert ep.impact_s is not None and len(conf) >= 1
+    assert conf[0].at_s - ep.impact_s <= 7.0
+    # ... and the learned judge with the room mapped as the hub maps it (an unmapped chair's
+    # slow 0.35 m drop scores at its threshold: map the chairs)
+    det = FallDetector(1)
+    det.set_bed_zones(0, [BED_RECT], seats=[CHAIR_RECT])
+    conf = confirmed(run(to_events(ep.rows, "r1"), det))
+    assert len(conf) >= 1
     assert conf[0].at_s - ep.impact_s <= 7.0
 
 
@@ -383,8 +391,17 @@ def test_fall_from_an_unmapped_seat_after_a_short_sit_is_a_fall(sit_s: float) ->
         (20, 0.35, 0.35),
     )
     runs = [(seed, sd) for seed in range(20) for sd in (0.05, 0.15)]
-    hits = sum(bool(confirmed(run(events(z, z_sd=sd, seed=seed)))) for seed, sd in runs)
-    assert hits >= 36
+    rules = sum(
+        bool(confirmed(run(events(z, z_sd=sd, seed=seed), FallDetector(1, model=None))))
+        for seed, sd in runs
+    )
+    assert rules >= 36
+    # The learned judge (issue 13 round 2) catches fewer of these: a 1-2 s sit on an unmapped
+    # seat, 20 fresh samples/s and no velocities is unlike its training (tuning families with
+    # a quarter of the seats unmapped); it trades them for far fewer deliberate floor sits and
+    # kneels confirmed (docs/detection.md). Map the chairs.
+    judged = sum(bool(confirmed(run(events(z, z_sd=sd, seed=seed)))) for seed, sd in runs)
+    assert judged >= 18
 
 
 def test_fall_out_of_chair_landing_near_a_stale_track_is_a_fall() -> None:
@@ -426,10 +443,15 @@ def test_sliding_off_a_chair_onto_the_floor_in_front_of_it_is_a_fall() -> None:
     bed = FallDetector(1)
     bed.set_bed_zones(0, [CHAIR_RECT])
     assert len(confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), bed))) == 1
-    # only a floor bed (a mattress on the floor) keeps its whole margin at any height
-    floor_bed = FallDetector(1)
+    # only a floor bed (a mattress on the floor) keeps its whole margin at any height for the
+    # rules; the learned judge also sees a fast arrival from seat height in its margin (not on
+    # the mattress itself) and judges it by the descent: a fall there is still a fall
+    floor_bed = FallDetector(1, model=None)
     floor_bed.set_bed_zones(0, [], floor_beds=[CHAIR_RECT])
     assert confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), floor_bed)) == []
+    judged = FallDetector(1)
+    judged.set_bed_zones(0, [], floor_beds=[CHAIR_RECT])
+    assert len(confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), judged))) == 1
 
 
 def test_sinking_low_inside_a_chair_is_not_a_fall() -> None:

@@ -72,3 +72,45 @@ def test_wilson_interval() -> None:
     lo, hi = wilson(98, 100)
     assert 0.92 < lo < 0.95 and 0.99 < hi <= 1.0
     assert all(math.isnan(v) for v in wilson(0, 0))  # nothing measured
+
+
+def test_the_learned_judge_is_shipped_and_explains_itself() -> None:
+    from care_hub.signal_core.falls_model import FEATURES, default_model
+
+    model = default_model()
+    assert model is not None and model.features == FEATURES
+    x = np.full((3, len(FEATURES)), np.nan)  # all missing still scores
+    x[1] = 0.5
+    p = model.proba(x)
+    assert p.shape == (3,) and ((p >= 0) & (p <= 1)).all()
+    (ds,) = run_detector(_episodes("trip", 1), PARAMS)
+    c = [d for d in ds if d.kind == "confirmed"][0]
+    names = [name for name, _ in c.features]
+    assert names == list(FEATURES) and c.score >= model.threshold_p
+    seen = dict(c.features)
+    # a multi-target tracker's true velocities reach the judge: the descent's downward speed
+    assert seen["vz_min_mps"] < -0.5 and seen["peak_fall_mps"] > 0.5
+    assert math.isfinite(seen["slope_min_mps"])
+
+
+def test_without_velocities_the_judge_still_sees_the_descent() -> None:
+    from dataclasses import replace
+
+    ep = _episodes("trip", 1)[0]
+    no_vz = replace(ep, rows=replace(ep.rows, vz_mps=np.full(ep.rows.vz_mps.shape[0], np.nan)))
+    (ds,) = run_detector([no_vz], PARAMS)
+    c = [d for d in ds if d.kind == "confirmed"][0]
+    seen = dict(c.features)
+    assert math.isnan(seen["vz_min_mps"]) and seen["peak_fall_mps"] > 0.5
+    assert math.isfinite(seen["slope_min_mps"])
+
+
+def test_rules_alone_without_a_model() -> None:
+    from care_hub.signal_core.falls_model import TreeModel
+
+    eps = _episodes("trip", 4)
+    ruled = run_detector(eps, PARAMS, model=None)
+    assert all(any(d.kind == "confirmed" for d in ds) for ds in ruled)
+    assert all(d.features == () for ds in ruled for d in ds)
+    assert FallDetector(1, model=None)._model is None
+    assert isinstance(FallDetector(1)._model, TreeModel)

@@ -1,0 +1,145 @@
+"""The learned judge of fall candidates: a small gradient-boosted tree ensemble, evaluated in numpy.
+
+Trained by ``python -m bench.train_falls`` (scikit-learn ``HistGradientBoostingClassifier``, fixed
+seed) on the *tuning* episode families only (simulators/fall_families.py T1-T4) and exported to
+``models/falls_gbm.json``: per tree the split feature, threshold, where missing values go, children
+and leaf values. Inference needs no scikit-learn: every candidate of a batch walks all trees at
+once, one numpy step per tree level (the training script checks it matches ``predict_proba``).
+
+The features are what a person would look at (``FEATURES``): how the body got to the floor
+(descent time, drop relative to the person's learned upright height, peak downward speed, the
+deceleration at the end, staging on the way down), where it is now (height, relative height,
+distance to furniture) and what it did after (stillness, roaming, back up). A detection carries
+them, so an alert says what decided it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArr = npt.NDArray[np.float64]
+
+# Order matters: it is the column order of the model's input (and of FallDetection.features).
+FEATURES: tuple[str, ...] = (
+    # how the body got there (at suspicion)
+    "pre_m",  # median height 1.5-5 s before (or before the last upright moment)
+    "upright_m",  # the person's learned upright height (NaN until learned)
+    "descent_s",  # last upright bin -> first floor bin (NaN if never seen upright)
+    "peak_fall_mps",  # fastest bin-to-bin descent of 0.5 s bin medians
+    "decel_mps2",  # largest drop in downward bin-to-bin speed at the end of the descent (impact)
+    "vz_min_mps",  # most negative per-bin median tracker vz in the descent (NaN: no velocities)
+    "vz_decel_mps",  # largest rise of per-bin median vz in the descent (the impact, from vz)
+    "slope_min_mps",  # steepest per-bin least-squares height slope in the descent (no vz needed)
+    "kneel_bins",  # 3-bin medians at kneeling height (0.55-0.8 m) in the 6 s before the floor
+    "kneel_step_m",  # kneeling plateau -> floor (NaN if no plateau)
+    "slow_bins",  # bins between floor and upright height during the descent
+    "slow_step_m",  # those bins' median -> floor (NaN if none)
+    "seen",  # 1 if the descent was seen from an upright reference (rule a)
+    "unseen",  # 1 if a hold or dropout covered the descent (rule b)
+    "orphan",  # 1 if judged against the slot's upright reference (rule d)
+    "from_support",  # 1 if the reference was in a bed, sofa or chair (rule c)
+    "rule",  # 1 if the hand-written rules (vetoes included) suspected a fall
+    "floor_first_m",  # 3-bin median height when suspected
+    "top_before_m",  # highest 3-bin median in the 8 s before floor level
+    "floor_bed",  # 1 if on or beside a floor bed (a mattress on the floor)
+    "furniture_m",  # distance to the nearest bed/seat zone (NaN: no zones)
+    "tracks_live",  # tracks seen in the last 2 s (visitors, pets)
+    "fresh_per_s",  # fresh samples per second in the 5 s before (held modules give few)
+    # after (at the confirmation deadline)
+    "down_med_m",  # median height since the suspicion (NaN: not seen since)
+    "down_rel",  # that / upright_m
+    "drop_m",  # pre_m - down_med_m
+    "drop_rel",  # drop_m / upright_m
+    "roam_m",  # farthest the target moved from where it was suspected
+    "post_mad_m",  # median absolute deviation of bin heights since (stillness)
+    "post_max_m",  # highest bin median since (a get-up shows here)
+    "post_low_share",  # share of bins since at floor level
+    "post_bins",  # fresh bins since (0: vanished, as still people do on TI trackers)
+    "post_xy_mad_m",  # median absolute deviation of bin positions since
+    "post_vz_mad_mps",  # median |vz| since (NaN: no velocities)
+)
+N_FEATURES = len(FEATURES)
+MODEL_FILE = "falls_gbm.json"
+
+
+@dataclass(frozen=True, slots=True)
+class TreeModel:
+    """Padded node arrays of all trees: (n_trees, n_nodes)."""
+
+    feature: npt.NDArray[np.int64]
+    threshold: FloatArr
+    missing_left: npt.NDArray[np.bool_]
+    left: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
+    leaf: npt.NDArray[np.bool_]
+    value: FloatArr
+    baseline: float
+    depth: int
+    threshold_p: float  # probability at or above which a candidate is a fall
+    features: tuple[str, ...]
+
+    def proba(self, x: FloatArr) -> FloatArr:
+        """P(fall) per row of ``x`` (n, n_features); NaN means missing."""
+        n = x.shape[0]
+        t = self.feature.shape[0]
+        if n == 0:
+            return np.zeros(0)
+        trees = np.arange(t)[None, :]
+        node = np.zeros((n, t), dtype=np.int64)
+        rows = np.arange(n)[:, None]
+        for _ in range(self.depth):
+            f = self.feature[trees, node]
+            v = x[rows, f]
+            go_left = np.where(
+                np.isnan(v), self.missing_left[trees, node], v <= self.threshold[trees, node]
+            )
+            nxt = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(self.leaf[trees, node], node, nxt)
+        raw = self.baseline + self.value[trees, node].sum(axis=1)
+        return np.asarray(1.0 / (1.0 + np.exp(-raw)), dtype=np.float64)
+
+
+def from_dict(d: dict[str, object]) -> TreeModel:
+    """Build a TreeModel from the exported JSON document."""
+    trees = d["trees"]
+    assert isinstance(trees, list)
+    width = max(len(tr["feature"]) for tr in trees)
+
+    def pad(key: str, fill: float, dtype: type) -> npt.NDArray[np.generic]:
+        out: npt.NDArray[np.generic] = np.full((len(trees), width), fill, dtype=dtype)
+        for i, tr in enumerate(trees):
+            out[i, : len(tr[key])] = tr[key]
+        return out
+
+    feats = tuple(str(f) for f in d["features"])  # type: ignore[attr-defined]
+    if feats != FEATURES:
+        raise ValueError("model features differ from falls_model.FEATURES: retrain")
+    return TreeModel(
+        feature=pad("feature", 0, np.int64).astype(np.int64),
+        threshold=pad("threshold", 0.0, np.float64).astype(np.float64),
+        missing_left=pad("missing_left", 1, np.bool_).astype(np.bool_),
+        left=pad("left", 0, np.int64).astype(np.int64),
+        right=pad("right", 0, np.int64).astype(np.int64),
+        leaf=pad("leaf", 1, np.bool_).astype(np.bool_),
+        value=pad("value", 0.0, np.float64).astype(np.float64),
+        baseline=float(d["baseline"]),  # type: ignore[arg-type]
+        depth=int(d["depth"]),  # type: ignore[call-overload]
+        threshold_p=float(d["threshold_p"]),  # type: ignore[arg-type]
+        features=feats,
+    )
+
+
+@cache
+def default_model() -> TreeModel | None:
+    """The shipped model (None if the package has none: the detector then uses its rules)."""
+    try:
+        text = resources.files("care_hub.signal_core").joinpath("models", MODEL_FILE).read_text()
+    except (FileNotFoundError, OSError):
+        return None
+    return from_dict(json.loads(text))
