@@ -41,6 +41,7 @@ from care_records.schemas import (
     PlanUpdate,
     ReminderPublic,
     ResidentCareOverview,
+    Scale,
     ScalePublic,
     TaskCreate,
     TaskPublic,
@@ -213,7 +214,7 @@ async def list_reminders(
 
 @api.get("/residents/{resident_id}/assessments", response_model=list[AssessmentPublic])
 async def list_assessments(
-    resident_id: Key, session: SessionDep, user: StaffUser, scale: str | None = None
+    resident_id: Key, session: SessionDep, user: StaffUser, scale: Scale | None = None
 ) -> list[AssessmentPublic]:
     await visible_resident(session, resident_id, user)
     rows = await service.assessments_of(session, resident_id=resident_id, scale=scale)
@@ -519,7 +520,8 @@ async def family_summary(
     return await report.family_summary(session, resident=resident, now=now_s(), days=days)
 
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+# Years a care record can be about (a bounded year keeps the month's dates valid).
+Month = Annotated[str, Query(pattern=r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")]
 Lang = Annotated[str, Query(pattern=r"^(zh-CN|en)$")]
 
 

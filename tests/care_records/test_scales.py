@@ -42,8 +42,17 @@ def test_gbt42195_has_26_items_in_four_indicators_totalling_90() -> None:
 
 @pytest.mark.parametrize(
     ("total", "level"),
-    [(90, "intact"), (89, "mild"), (66, "mild"), (65, "moderate"), (46, "moderate"),
-     (45, "severe"), (30, "severe"), (29, "complete"), (0, "complete")],
+    [
+        (90, "intact"),
+        (89, "mild"),
+        (66, "mild"),
+        (65, "moderate"),
+        (46, "moderate"),
+        (45, "severe"),
+        (30, "severe"),
+        (29, "complete"),
+        (0, "complete"),
+    ],
 )
 def test_gbt42195_level_cut_offs(total: int, level: str) -> None:
     r = gbt42195.score(gb_with_total(total))
@@ -53,8 +62,14 @@ def test_gbt42195_level_cut_offs(total: int, level: str) -> None:
 def test_gbt42195_worked_example_with_sub_scores() -> None:
     # Needs help to bathe and dress the lower body, walks with a stick, forgetful.
     answers = full("gbt42195") | {
-        "bathing": 2, "dressing_lower": 3, "walking": 3, "stairs": 1, "memory": 2,
-        "time_orientation": 3, "transport": 1, "daily_affairs": 2,
+        "bathing": 2,
+        "dressing_lower": 3,
+        "walking": 3,
+        "stairs": 1,
+        "memory": 2,
+        "time_orientation": 3,
+        "transport": 1,
+        "daily_affairs": 2,
     }
     r = gbt42195.score(answers)
     assert r.subscores == {"self_care": 29, "mobility": 12, "mental": 25, "perception_social": 11}
@@ -63,8 +78,12 @@ def test_gbt42195_worked_example_with_sub_scores() -> None:
 
 @pytest.mark.parametrize(
     "context",
-    [{"dementia": True}, {"mental_disorder": True}, {"risk_events_30d": 2},
-     {"dementia": True, "risk_events_30d": 5}],
+    [
+        {"dementia": True},
+        {"mental_disorder": True},
+        {"risk_events_30d": 2},
+        {"dementia": True, "risk_events_30d": 5},
+    ],
 )
 def test_gbt42195_adjustments_raise_the_level_once(context: dict[str, Any]) -> None:
     r = gbt42195.score(gb_with_total(70), context)
@@ -89,16 +108,33 @@ def test_gbt42195_coma_is_complete_loss_whatever_the_total() -> None:
 
 @pytest.mark.parametrize(
     ("total", "level"),
-    [(100, "independent"), (95, "mild"), (61, "mild"), (60, "moderate"), (41, "moderate"),
-     (40, "severe"), (0, "severe")],
+    [
+        (100, "independent"),
+        (95, "mild"),
+        (61, "mild"),
+        (60, "moderate"),
+        (41, "moderate"),
+        (40, "severe"),
+        (0, "severe"),
+    ],
 )
 def test_barthel_bands(total: int, level: str) -> None:
     assert barthel.level_of(total) == level
 
 
 def test_barthel_worked_example() -> None:
-    answers = {"feeding": 10, "bathing": 0, "grooming": 5, "dressing": 5, "bowels": 10,
-               "bladder": 5, "toilet_use": 5, "transfers": 10, "mobility": 10, "stairs": 0}
+    answers = {
+        "feeding": 10,
+        "bathing": 0,
+        "grooming": 5,
+        "dressing": 5,
+        "bowels": 10,
+        "bladder": 5,
+        "toilet_use": 5,
+        "transfers": 10,
+        "mobility": 10,
+        "stairs": 0,
+    }
     r = barthel.score(answers)
     assert (r.total, r.level) == (60, "moderate")
     assert barthel.score(full("barthel")).total == 100
@@ -136,8 +172,15 @@ def mmse_with_total(total: int) -> dict[str, int]:
 
 @pytest.mark.parametrize(
     ("years", "total", "positive"),
-    [(0, 17, True), (0, 18, False), (3, 20, True), (6, 21, False), (7, 24, True), (12, 25, False),
-     (16, 30, False)],
+    [
+        (0, 17, True),
+        (0, 18, False),
+        (3, 20, True),
+        (6, 21, False),
+        (7, 24, True),
+        (12, 25, False),
+        (16, 30, False),
+    ],
 )
 def test_mmse_education_adjusted_cut_offs(years: int, total: int, positive: bool) -> None:
     r = mmse.score(mmse_with_total(total), {"education_years": years})
@@ -148,8 +191,14 @@ def test_mmse_education_adjusted_cut_offs(years: int, total: int, positive: bool
 def test_mmse_sub_scores_and_education_required() -> None:
     r = mmse.score(full("mmse"), {"education_years": 9})
     assert r.total == 30
-    assert r.subscores == {"orientation": 10, "registration": 3, "attention_calculation": 5,
-                           "recall": 3, "language": 8, "visuospatial": 1}
+    assert r.subscores == {
+        "orientation": 10,
+        "registration": 3,
+        "attention_calculation": 5,
+        "recall": 3,
+        "language": 8,
+        "visuospatial": 1,
+    }
     with pytest.raises(ScaleError, match="education_years"):
         mmse.score(full("mmse"))
 
@@ -172,9 +221,15 @@ def test_moca_serial_sevens(correct: int, points: int) -> None:
 def test_moca_full_marks_and_sub_scores() -> None:
     r = moca.score(moca_answers(), {"education_years": 16})
     assert r.total == 30 and not r.positive
-    assert r.subscores == {"visuospatial_executive": 5, "naming": 3, "attention": 6,
-                           "language": 3, "abstraction": 2, "delayed_recall": 5,
-                           "orientation": 6}
+    assert r.subscores == {
+        "visuospatial_executive": 5,
+        "naming": 3,
+        "attention": 6,
+        "language": 3,
+        "abstraction": 2,
+        "delayed_recall": 5,
+        "orientation": 6,
+    }
 
 
 def test_moca_counts_become_points_by_the_rules() -> None:
@@ -187,8 +242,9 @@ def test_moca_counts_become_points_by_the_rules() -> None:
 
 def test_moca_education_point_and_cut_off() -> None:
     # Raw 25: positive with 13 years of schooling, 26 (normal) with 12 or fewer.
-    answers = moca_answers(recall_face=0, recall_velvet=0, recall_church=0, recall_daisy=0,
-                           recall_red=0)
+    answers = moca_answers(
+        recall_face=0, recall_velvet=0, recall_church=0, recall_daisy=0, recall_red=0
+    )
     assert moca.score(answers, {"education_years": 13}).total == 25
     assert moca.score(answers, {"education_years": 13}).positive
     r = moca.score(answers, {"education_years": 12})
@@ -208,8 +264,18 @@ def test_moca_education_point_and_cut_off() -> None:
         ({"secondary_diagnosis": 15, "gait": 10}, 25, "moderate"),
         ({"history_of_falling": 25, "gait": 10}, 35, "moderate"),
         ({"iv_or_heparin_lock": 20, "ambulatory_aid": 15, "gait": 10}, 45, "high"),
-        ({"history_of_falling": 25, "secondary_diagnosis": 15, "ambulatory_aid": 30,
-          "iv_or_heparin_lock": 20, "gait": 20, "mental_status": 15}, 125, "high"),
+        (
+            {
+                "history_of_falling": 25,
+                "secondary_diagnosis": 15,
+                "ambulatory_aid": 30,
+                "iv_or_heparin_lock": 20,
+                "gait": 20,
+                "mental_status": 15,
+            },
+            125,
+            "high",
+        ),
     ],
 )
 def test_morse_bands(answers: dict[str, int], total: int, level: str) -> None:
@@ -230,8 +296,13 @@ def test_answers_are_validated(scale: str) -> None:
     good = zero(scale)
     scales.score(scale, good, ctx)
     first = scales.items_of(scale)[0].key
-    for bad in ({k: v for k, v in good.items() if k != first}, good | {"extra": 0},
-                good | {first: True}, good | {first: "1"}, good | {first: 99}):
+    for bad in (
+        {k: v for k, v in good.items() if k != first},
+        good | {"extra": 0},
+        good | {first: True},
+        good | {first: "1"},
+        good | {first: 99},
+    ):
         with pytest.raises(ScaleError):
             scales.score(scale, bad, ctx)
 

@@ -42,15 +42,25 @@ def _m(ts: float, kind: str, values: dict[str, object], source: str) -> Measurem
 
 
 def test_manual_observation_completes_news2_for_a_kit_reading() -> None:
-    rows = [_m(1000.0, vitals.MANUAL_KIND,
-               {"consciousness": "C", "supplemental_oxygen": True, "respiration_rate": 22},
-               vitals.MANUAL_SOURCE)]
-    j = kit_rules.judge_kit("pulse", {"bpm": 72.0}, ts_s=1600.0,
-                            recent=vitals._recent_readings(rows))
+    rows = [
+        _m(
+            1000.0,
+            vitals.MANUAL_KIND,
+            {"consciousness": "C", "supplemental_oxygen": True, "respiration_rate": 22},
+            vitals.MANUAL_SOURCE,
+        )
+    ]
+    j = kit_rules.judge_kit(
+        "pulse", {"bpm": 72.0}, ts_s=1600.0, recent=vitals._recent_readings(rows)
+    )
     news = j.extra["news2"]
     # New confusion 3 + oxygen 2 + respiration 22/min 2 = 7: an emergency response.
-    assert news["subscores"] == {"consciousness": 3, "supplemental_oxygen": 2,
-                                 "respiration_rate": 2, "pulse": 0}
+    assert news["subscores"] == {
+        "consciousness": 3,
+        "supplemental_oxygen": 2,
+        "respiration_rate": 2,
+        "pulse": 0,
+    }
     assert news["total"] == 7 and news["band"] == "high" and j.severity == "critical"
     assert {"consciousness", "supplemental_oxygen", "respiration_rate"}.isdisjoint(news["missing"])
 

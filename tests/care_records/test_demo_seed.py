@@ -1,0 +1,47 @@
+"""The demo care records load on a seeded site, score as their profiles intend, and load once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from care_hub.kernel.db import make_engine, make_session_factory
+from care_records.models import Assessment, CareTask, Guidance
+from simulators.care_records_demo import seed_care_records
+from tests.conftest import demo_seed, make_backend, prepare_database
+
+
+def test_demo_records(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    backend = make_backend("embedded", tmp_path, request)
+    seed = demo_seed("d-", residents=3)
+    prepare_database(backend, seed)
+
+    async def go() -> tuple[int, int, dict[tuple[str, str], str], set[str]]:
+        engine = make_engine(backend.settings.db_url)
+        factory = make_session_factory(engine)
+        async with factory() as session:
+            first = await seed_care_records(session=session)
+            await session.commit()
+        async with factory() as session:
+            again = await seed_care_records(session=session)
+            levels = {
+                (a.resident_id, a.scale): a.level
+                for a in (await session.scalars(select(Assessment))).all()
+            }
+            rules = set((await session.scalars(select(Guidance.rule_id))).all())
+            assert await session.scalar(select(func.count()).select_from(CareTask)) == 5
+        await engine.dispose()
+        return first, again, levels, rules
+
+    first, again, levels, rules = asyncio.run(go())
+    assert (first, again) == (3, 0)
+    assert levels[("R-1", "gbt42195")] == "mild"
+    assert levels[("R-2", "gbt42195")] == "moderate"
+    assert levels[("R-2", "morse")] == "high"
+    assert levels[("R-2", "mmse")] == "impaired"  # 19 with 3 years of schooling (cut-off 20)
+    assert levels[("R-3", "gbt42195")] == "moderate"  # 78 (mild), raised one level by dementia
+    assert levels[("R-3", "moca")] == "impaired"
+    assert {"fall_risk.high", "cognition.positive_screen"} <= rules
