@@ -313,11 +313,18 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
             for line in Path(args.devices_file).read_text().splitlines()
             if line.strip()
         ]
-    hub_password = args.hub_password or secrets.token_urlsafe(24)
-    files = write_broker_config(Path(args.out), device_ids, args.hub_username, hub_password)
-    print(f"wrote Mosquitto config for {len(device_ids)} devices to {args.out}: {files}")
+    # Every password (devices' and the hub's, generated or kept from the last run) goes to the
+    # 0600 credentials file only: never to stdout, where terminals and CI logs keep it.
+    files = write_broker_config(Path(args.out), device_ids, args.hub_username, args.hub_password)
     print(
-        f"point the hub at it: CARE_HUB_MQTT__USERNAME={args.hub_username} CARE_HUB_MQTT__PASSWORD=<in credentials file>"
+        f"wrote Mosquitto config for {len(device_ids)} devices: {files.password_file}, "
+        f"{files.acl_file}, {files.mosquitto_conf}"
+    )
+    print(f"all passwords (devices and hub) are in {files.credentials_file} (mode 0600)")
+    print(
+        f"point the hub at it: CARE_HUB_MQTT__USERNAME={files.hub_username} and "
+        "CARE_HUB_MQTT__PASSWORD from that file's 'hub' entry, or, with the embedded broker, "
+        f"CARE_HUB_MQTT__BROKER_CONFIG_DIR={files.credentials_file.parent}"
     )
     return 0
 
@@ -409,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", action="append", default=[], help="device id (repeatable)")
     p.add_argument("--devices-file", help="file with one device id per line")
     p.add_argument("--hub-username", default="care-hub")
-    p.add_argument("--hub-password", help="(generated if omitted)")
+    p.add_argument(
+        "--hub-password", help="(default: the one saved in the credentials file, else generated)"
+    )
     p.set_defaults(func=cmd_broker_config)
 
 

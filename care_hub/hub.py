@@ -27,7 +27,8 @@ from care_hub.kernel.events import EventBus
 from care_hub.kernel.security import LoginThrottle, install_log_redaction
 from care_hub.kernel.settings import Settings
 from care_records import overdue as care_overdue
-from devices.broker import EmbeddedBroker
+from devices.broker import EmbeddedBroker, require_device_acl
+from devices.broker_config import production_embedded_broker
 from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
 from devices.mqtt_client import MqttConnection
@@ -81,15 +82,37 @@ class Hub:
         secret = settings.resolved_secret()
         broker = None
         mqtt_url = settings.mqtt.url
+        production = settings.environment == "production"
         if ingest and not mqtt_url:
+            # Production: per-device accounts and ACL from `care-hub broker-config`.
+            secured = production_embedded_broker(settings) if production else None
             broker = EmbeddedBroker(
                 settings.data_dir / "broker",
                 prefer=settings.mqtt.embedded_prefer,  # type: ignore[arg-type]
                 port=settings.mqtt.embedded_port or None,
+                password_file=secured[0] if secured else None,
+                acl_file=secured[1] if secured else None,
             )
             await asyncio.to_thread(broker.start)
             mqtt_url = broker.url
             log.info("embedded %s broker on %s", broker.kind, mqtt_url)
+        if ingest and production:
+            # Refuse a broker where anyone may publish as a device (spoofed cancel, Last Will).
+            m = settings.mqtt
+            try:
+                await asyncio.to_thread(
+                    functools.partial(
+                        require_device_acl,
+                        mqtt_url,
+                        username=m.username,
+                        password=m.password.get_secret_value() if m.password else None,
+                        allow_anonymous=m.allow_anonymous_devices,
+                    )
+                )
+            except BaseException:
+                if broker is not None:
+                    await asyncio.to_thread(broker.stop)
+                raise
         if auto_migrate and settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.db_url, schema=db_schema)
         elif auto_migrate:  # production migrates by hand: refuse a schema behind the code

@@ -425,7 +425,11 @@ class EmbeddedBroker:
         host: str = LOOPBACK,
         prefer: BrokerPreference = "auto",
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        password_file: str | os.PathLike[str] | None = None,
+        acl_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        """With `password_file` and `acl_file` (from `care-hub broker-config`) Mosquitto refuses
+        anonymous clients and holds each device to its own topics; amqtt cannot, so it refuses."""
         if prefer not in ("auto", "mosquitto", "amqtt"):
             raise ValueError(f"prefer must be 'auto', 'mosquitto' or 'amqtt', not {prefer!r}")
         self.data_dir = Path(data_dir)
@@ -438,12 +442,23 @@ class EmbeddedBroker:
         self.kind: BrokerKind = "mosquitto" if mosquitto is not None else "amqtt"
         self._mosquitto: MosquittoProcess | None = None
         self._amqtt: _AmqttThread | None = None
+        secured = password_file is not None and acl_file is not None
+        if secured and self.kind != "mosquitto":
+            raise BrokerStartError("per-device credentials need Mosquitto; amqtt has no ACL")
         if self.kind == "mosquitto":
             self._mosquitto = MosquittoProcess(
                 self.data_dir,
                 port=port,
                 host=host,
-                allow_anonymous=True,  # loopback only: local processes are trusted
+                # Development: loopback only, local processes are trusted. Production: the
+                # broker-config accounts and ACL.
+                allow_anonymous=not secured,
+                extra_config=(
+                    f"password_file {Path(password_file).resolve()}\n"
+                    f"acl_file {Path(acl_file).resolve()}\n"
+                    if password_file is not None and acl_file is not None
+                    else ""
+                ),
                 binary=mosquitto,
                 startup_timeout_s=startup_timeout_s,
             )
@@ -492,3 +507,99 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# How long the anonymity probe waits for a CONNACK and for its publish to come round.
+PROBE_TIMEOUT_S = 3.0
+
+
+class BrokerSecurityError(RuntimeError):
+    """Production against a broker where anyone may publish as a device: refused at start."""
+
+
+def probe_anonymous_publish(
+    url: str,
+    *,
+    username: str | None,
+    password: str | None,
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> bool:
+    """True if a client without credentials can publish on a device topic that the hub's own
+    account then receives: anyone on the network could send a `cancel` or a Last Will for any
+    device. False if the anonymous connect is refused or its publish never arrives (the ACL).
+
+    The probe publishes at QoS 0 under a random device id no one has, so no persistent session
+    queues it and the hub's ingest dead-letters it at most as an unknown device.
+    """
+    import uuid
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from devices.mqtt_client import parse_mqtt_url
+
+    host, port, url_user, url_password = parse_mqtt_url(url)
+    topic = f"care/v1/care-hub-probe-{uuid.uuid4().hex[:12]}/status"
+    received = threading.Event()
+    subscribed = threading.Event()
+
+    def client(name: str) -> mqtt.Client:
+        return mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"care-hub-probe-{name}-{uuid.uuid4().hex[:8]}",
+            clean_session=True,
+        )
+
+    observer = client("observer")
+    if username or url_user:
+        observer.username_pw_set(username or url_user, password or url_password)
+    observer.on_message = lambda *_: received.set()
+    observer.on_subscribe = lambda *_: subscribed.set()
+    observer.on_connect = lambda c, *_: c.subscribe(topic, qos=0)
+    anonymous = client("anonymous")
+    accepted = threading.Event()
+
+    def on_anonymous_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+        if not getattr(reason, "is_failure", False):
+            accepted.set()
+
+    anonymous.on_connect = on_anonymous_connect
+    try:
+        observer.connect(host, port)
+        observer.loop_start()
+        if not subscribed.wait(timeout_s):
+            raise BrokerSecurityError(
+                f"could not check the broker at {host}:{port}: the hub's own account did not "
+                "connect and subscribe (wrong CARE_HUB_MQTT__USERNAME/PASSWORD?)"
+            )
+        anonymous.connect(host, port)
+        anonymous.loop_start()
+        if not accepted.wait(timeout_s):
+            return False  # refused without credentials
+        anonymous.publish(topic, b'{"ts": 0, "seq": 0, "state": "online"}', qos=0)
+        return received.wait(timeout_s)
+    except OSError as exc:
+        raise BrokerSecurityError(f"could not check the broker at {host}:{port}: {exc}") from exc
+    finally:
+        for c in (anonymous, observer):
+            with contextlib.suppress(Exception):
+                c.disconnect()
+                c.loop_stop()
+
+
+def require_device_acl(
+    url: str, *, username: str | None, password: str | None, allow_anonymous: bool
+) -> None:
+    """Production start-up check: refuse a broker where anonymous clients publish as devices."""
+    if allow_anonymous:
+        log.warning("the broker's device topics are not checked: anonymous devices allowed")
+        return
+    if probe_anonymous_publish(url, username=username, password=password):
+        raise BrokerSecurityError(
+            f"the MQTT broker at {url} lets clients without credentials publish on device topics "
+            "(anyone on the network could cancel a call or fake a device going offline). Give it "
+            "per-device accounts and an ACL (`care-hub broker-config --out DIR`, then include "
+            "DIR/care-hub.conf in mosquitto.conf), or accept the risk with "
+            "CARE_HUB_MQTT__ALLOW_ANONYMOUS_DEVICES=true"
+        )
+    log.info("broker check: clients without credentials cannot publish on device topics")

@@ -10,10 +10,19 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from devices.broker import AUTOSAVE_INTERVAL_S, MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
+from pydantic import SecretStr
+
+from care_hub.kernel.settings import Settings
+from devices.broker import (
+    AUTOSAVE_INTERVAL_S,
+    MAX_INFLIGHT_MESSAGES,
+    MAX_QUEUED_MESSAGES,
+    BrokerSecurityError,
+)
 
 # PROTOCOL.md section 1: device ids are [A-Za-z0-9_-]{1,64}. They are also the MQTT usernames,
 # which the ACL substitutes for %u, so they must never contain '/', '+' or '#'.
@@ -48,7 +57,7 @@ CREDENTIALS_FILE_NAME = "device-credentials.json"
 class DeviceCredential:
     device_id: str
     username: str
-    password: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +66,10 @@ class BrokerConfigFiles:
     acl_file: Path
     mosquitto_conf: Path
     credentials_file: Path
-    devices: tuple[DeviceCredential, ...]
+    # Passwords stay out of repr: a printed or logged result must not show them.
+    devices: tuple[DeviceCredential, ...] = field(repr=False)
+    hub_username: str = ""
+    hub_password: str = field(default="", repr=False)
 
     def password_for(self, device_id: str) -> str:
         for device in self.devices:
@@ -198,19 +210,31 @@ def _write_private(path: Path, text: str, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def _read_existing_passwords(path: Path) -> dict[str, str]:
+def _read_credentials(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    return {d["device_id"]: d["password"] for d in data.get("devices", [])}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_existing_passwords(path: Path) -> dict[str, str]:
+    return {d["device_id"]: d["password"] for d in _read_credentials(path).get("devices", [])}
+
+
+def read_hub_account(out_dir: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(username, password) of the hub's broker account saved by `write_broker_config`."""
+    hub = _read_credentials(Path(out_dir) / CREDENTIALS_FILE_NAME).get("hub")
+    if not isinstance(hub, dict) or not hub.get("username") or not hub.get("password"):
+        return None
+    return str(hub["username"]), str(hub["password"])
 
 
 def write_broker_config(
     out_dir: str | os.PathLike[str],
     device_ids: Sequence[str],
     hub_username: str,
-    hub_password: str,
+    hub_password: str | None = None,
     *,
     port: int = 1883,
     bind_address: str | None = None,
@@ -222,17 +246,23 @@ def write_broker_config(
 ) -> BrokerConfigFiles:
     """Write passwd, acl, care-hub.conf and device-credentials.json (0600) into `out_dir`.
 
-    Devices already in an earlier device-credentials.json keep their password (re-running after
-    adding a device must not lock out every provisioned one); new devices get a fresh one.
-    Devices missing from `device_ids` lose their account.
+    The credentials file holds every password: each device's and the hub's account (`hub`), so
+    nothing needs printing. Devices already in an earlier device-credentials.json keep their
+    password (re-running after adding a device must not lock out every provisioned one); new
+    devices get a fresh one. Devices missing from `device_ids` lose their account. Without
+    `hub_password` the hub keeps its saved one, or gets a generated one.
     """
     ids = validate_accounts(device_ids, hub_username)
-    if not hub_password:
+    if hub_password == "":
         raise ValueError("hub password must not be empty")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     credentials_file = out / CREDENTIALS_FILE_NAME
     existing = _read_existing_passwords(credentials_file) if keep_existing_passwords else {}
+    if hub_password is None:
+        saved = read_hub_account(out) if keep_existing_passwords else None
+        same_user = saved is not None and saved[0] == hub_username
+        hub_password = saved[1] if saved is not None and same_user else generate_device_password()
     devices = tuple(
         DeviceCredential(d, d, existing.get(d) or generate_device_password()) for d in ids
     )
@@ -244,6 +274,7 @@ def write_broker_config(
     conf_file = out / CONF_FILE_NAME
     credentials = {
         "broker": {"port": port, "tls": certfile is not None},
+        "hub": {"username": hub_username, "password": hub_password},
         "devices": [
             {"device_id": d.device_id, "username": d.username, "password": d.password}
             for d in devices
@@ -263,4 +294,41 @@ def write_broker_config(
         cafile=cafile,
     )
     _write_private(conf_file, conf, 0o644)
-    return BrokerConfigFiles(password_file, acl_file, conf_file, credentials_file, devices)
+    return BrokerConfigFiles(
+        password_file, acl_file, conf_file, credentials_file, devices, hub_username, hub_password
+    )
+
+
+def embedded_security(
+    config_dir: str | os.PathLike[str],
+) -> tuple[Path, Path, str, str] | None:
+    """(password file, ACL file, hub username, hub password) of a broker-config folder, for the
+    embedded broker in production; None if `care-hub broker-config` has not written it."""
+    out = Path(config_dir)
+    account = read_hub_account(out)
+    password_file, acl_file = out / PASSWORD_FILE_NAME, out / ACL_FILE_NAME
+    if account is None or not password_file.is_file() or not acl_file.is_file():
+        return None
+    return password_file, acl_file, account[0], account[1]
+
+
+def production_embedded_broker(settings: Settings) -> tuple[Path, Path] | None:
+    """The embedded broker in production: (password file, ACL file) from the broker-config
+    folder (`mqtt.broker_config_dir`, default data_dir/broker-config), with the hub's account
+    from there set on `settings.mqtt` unless one is configured. None if anonymous devices are
+    explicitly allowed and no folder exists; BrokerSecurityError if neither."""
+    config_dir = settings.mqtt.broker_config_dir or settings.data_dir / "broker-config"
+    found = embedded_security(config_dir)
+    if found is None:
+        if settings.mqtt.allow_anonymous_devices:
+            return None
+        raise BrokerSecurityError(
+            f"production needs per-device broker accounts: run `care-hub broker-config --out "
+            f"{config_dir} --devices-file ids.txt` (or set CARE_HUB_MQTT__BROKER_CONFIG_DIR), or "
+            "accept anonymous devices with CARE_HUB_MQTT__ALLOW_ANONYMOUS_DEVICES=true"
+        )
+    password_file, acl_file, username, password = found
+    if settings.mqtt.username is None:
+        settings.mqtt.username = username
+        settings.mqtt.password = SecretStr(password)
+    return password_file, acl_file

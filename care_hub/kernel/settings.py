@@ -29,6 +29,13 @@ class MqttSettings(BaseModel):
     max_inflight: int = 1000
     embedded_prefer: str = "auto"  # auto | mosquitto | amqtt
     embedded_port: int = 0  # 0: a free port
+    # Production refuses a broker where a client without credentials can publish on a device
+    # topic (anyone could cancel another's call or fake its Last Will) unless this says so.
+    allow_anonymous_devices: bool = False
+    # `care-hub broker-config --out DIR` output: the embedded broker in production runs with its
+    # passwd/acl and the hub signs in with the hub account saved there.
+    # Default: data_dir/broker-config.
+    broker_config_dir: Path | None = None
 
 
 class AlertSettings(BaseModel):

@@ -85,7 +85,8 @@ def test_files_and_modes(tmp_path: Path) -> None:
     assert set(hashes) == {HUB_USER, "radar-1", "btn-2"}
     assert verify_password(HUB_PASSWORD, hashes[HUB_USER])
     assert verify_password(files.password_for("btn-2"), hashes["btn-2"])
-    assert HUB_PASSWORD not in files.credentials_file.read_text()
+    # Every credential is in the 0600 file, the hub's account too (issue 14: nothing printed).
+    assert creds["hub"] == {"username": HUB_USER, "password": HUB_PASSWORD}
 
     # Adding a device keeps everyone else's password; dropping one removes its account.
     again = write_broker_config(tmp_path / "out", ["radar-1", "kit-3"], HUB_USER, HUB_PASSWORD)
