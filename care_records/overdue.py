@@ -119,11 +119,24 @@ async def clear(session: AsyncSession, bus: EventBus, *, task_id: int, at: float
     )
 
 
-async def refresh_all_guidance(session: AsyncSession, *, now: float) -> int:
-    residents = (await session.scalars(select(Resident))).all()
+async def refresh_all_guidance(
+    session_factory: async_sessionmaker[AsyncSession], *, clock: Callable[[], float]
+) -> int:
+    """Guidance for every resident, one short transaction each: on SQLite a long write
+    transaction would hold ingest back."""
+    async with session_factory() as session:
+        ids = list((await session.scalars(select(Resident.id).order_by(Resident.id))).all())
     created = 0
-    for resident in residents:
-        created += len(await guidance_service.refresh(session, resident=resident, now=now))
+    for resident_id in ids:
+        async with session_factory() as session:
+            if not await _lead(session):
+                return created
+            resident = await session.get(Resident, resident_id)
+            if resident is not None:
+                created += len(
+                    await guidance_service.refresh(session, resident=resident, now=clock())
+                )
+            await session.commit()
     return created
 
 
@@ -146,10 +159,7 @@ async def run(
                 await bus.commit(session)
             if clock() >= next_guidance:
                 next_guidance = clock() + guidance_interval_s
-                async with session_factory() as session:
-                    if await _lead(session):
-                        await refresh_all_guidance(session, now=clock())
-                    await session.commit()
+                await refresh_all_guidance(session_factory, clock=clock)
         except asyncio.CancelledError:
             raise
         except Exception:
