@@ -33,6 +33,13 @@ def command_for(alert: Alert, cmd: str) -> Command | None:
     return f"care/v1/{alert.device_id}/cmd", orjson.dumps(payload)
 
 
+def _video_offer(device: DeviceInfo) -> dict[str, Any]:
+    """`{"video": True}` when the resident's call button is a video caller (resident setting
+    `video.call_button`): acknowledging the call then opens a video call (video/, docs/video.md)."""
+    video = device.resident_settings.get("video")
+    return {"video": True} if isinstance(video, dict) and video.get("call_button") else {}
+
+
 async def handle_button(
     session: AsyncSession, bus: EventBus, device: DeviceInfo, event: ButtonEvent
 ) -> list[Command]:
@@ -47,7 +54,7 @@ async def handle_button(
             resident_id=device.resident_id,
             device_id=device.id,
             dedupe_key=call_key(device.id),
-            detail={"room_id": device.room_id, "device_ts": ts},
+            detail={"room_id": device.room_id, "device_ts": ts, **_video_offer(device)},
             actor=device.id,
         )
         return []

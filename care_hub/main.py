@@ -18,6 +18,8 @@ from care_hub.kernel.settings import Settings
 from care_records import views as care_views
 from family_portal import pages as family_pages
 from family_portal import views as family_views
+from video import views as video_views
+from video.switchboard import Switchboard
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -29,9 +31,12 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = await Hub.start(settings, db_schema=db_schema)
         app.state.hub = hub
+        app.state.video = Switchboard(hub)
         try:
+            await app.state.video.start()
             yield
         finally:
+            await app.state.video.close()
             await hub.stop()
 
     app = FastAPI(
@@ -49,6 +54,7 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
     app.include_router(care_views.router)
+    app.include_router(video_views.router)
     @app.get("/locales/{lang}.json", include_in_schema=False)
     async def locale(lang: str) -> JSONResponse:
         """A language's whole catalogue (zh-CN, en): the pages translate with it, as the server

@@ -6,6 +6,7 @@ and the API share them without importing the assembly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Protocol
@@ -16,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care_hub.kernel.accounts import linked_resident_ids
 from care_hub.kernel.models import User
-from care_hub.kernel.security import InvalidToken, read_token
+from care_hub.kernel.security import (
+    DEVICE_ROLES,
+    InvalidToken,
+    UsedTickets,
+    read_ticket,
+    read_token,
+)
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -117,13 +124,54 @@ async def principal_from_token(
     return principal
 
 
-async def get_principal(
+async def principal_for_socket(
+    hub: Services,
+    session: AsyncSession,
+    *,
+    token: str | None,
+    ticket: str | None,
+    used_tickets: UsedTickets,
+) -> Principal | None:
+    """The principal of a websocket: a one-time `ticket` (preferred) or a bearer `token`."""
+    if ticket:
+        try:
+            claims = read_ticket(ticket, secret=hub.secret)
+        except InvalidToken:
+            return None
+        if not used_tickets.redeem(claims.ticket_id, expires_at=time.time() + 60):
+            return None  # single use
+        return await principal_for_session(
+            session,
+            user_id=claims.user_id,
+            token_version=claims.token_version,
+            expires_at=claims.session_expires_at,
+        )
+    try:
+        return await principal_from_token(hub, session, token)
+    except HTTPException:
+        return None
+
+
+async def get_any_principal(
     hub: ServicesDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
+    """Any signed-in caller, device roles included: only for routes made for those devices."""
     return await principal_from_token(hub, session, token)
 
 
+async def get_principal(
+    hub: ServicesDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    principal = await principal_from_token(hub, session, token)
+    # A device bound to one resident (a resident's video screen) may use only the routes made
+    # for it (`AnyPrincipal`): elsewhere its role is unknown and must not fall into staff scope.
+    if principal.role in DEVICE_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this device may use only its own page")
+    return principal
+
+
 CurrentUser = Annotated[Principal, Depends(get_principal)]
+AnyPrincipal = Annotated[Principal, Depends(get_any_principal)]
 
 
 def require_roles(*roles: str):

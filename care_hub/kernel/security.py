@@ -21,6 +21,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2id with the library's OWASP-aligned defaults
 ROLES = ("admin", "caregiver", "family")
+# Roles of devices bound to one resident (video/: a resident's room or home screen). Created by
+# their own admin route, never by `POST /api/users`; such a token is refused by every route but
+# the few made for it (kernel.deps `AnyPrincipal`).
+RESIDENT_SCREEN_ROLE = "resident_screen"
+DEVICE_ROLES = (RESIDENT_SCREEN_ROLE,)
 TOKEN_ALGORITHM = "HS256"
 # argon2id costs about 0.1-0.2 s of CPU and 64 MiB per check, by design. The checks run in a
 # pool of their own, never on the event loop that ingests calls, and never in the default executor

@@ -48,6 +48,21 @@ class AlertSettings(BaseModel):
     escalation_tick_s: float = 1.0
 
 
+class VideoSettings(BaseModel):
+    """Video calls (video/): STUN/TURN servers handed to browsers; no media passes the hub."""
+
+    # Comma-separated, e.g. "stun:turn.example.org:3478" (CARE_HUB_VIDEO__STUN_URLS).
+    stun_urls: str = ""
+    # Comma-separated coturn URLs, e.g. "turn:turn.example.org:3478?transport=udp,
+    # turns:turn.example.org:5349" (CARE_HUB_VIDEO__TURN_URLS). Empty: peer to peer on the LAN only.
+    turn_urls: str = ""
+    # coturn's `static-auth-secret` (CARE_HUB_VIDEO__TURN_SECRET): the hub derives short-lived
+    # credentials from it (video/turn.py) and never sends it.
+    turn_secret: SecretStr | None = None
+    # An unanswered call stops ringing after this long (no_answer).
+    ring_timeout_s: float = Field(default=45.0, gt=0.0, le=600.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CARE_HUB_",
@@ -98,6 +113,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
 
     @model_validator(mode="after")
     def _apply_flat_aliases(self) -> Settings:

@@ -1,0 +1,1 @@
+"""Video calls between browsers: the hub signals (WebRTC offer/answer/ICE), media flows peer to peer."""
