@@ -92,12 +92,23 @@ def test_integer_column_holds_the_contract_maximum(table: str, column: str) -> N
     assert INTEGER_LIMITS[(table, column)] <= 2**63 - 1
 
 
-def test_every_device_id_and_resident_id_column_is_listed() -> None:
-    """A new column named like a device or resident id cannot escape the walk above."""
+ID_LIMITS = {"device_id": limits.MAX_DEVICE_ID_CHARS, "resident_id": limits.MAX_RESIDENT_CHARS}
+
+
+def test_every_device_id_and_resident_id_column_is_wide_enough() -> None:
+    """A new column named like a device or resident id, in any package (care records, video
+    calls...), cannot escape the walk: as wide as the contract's id, or a key to a column that is."""
     for table in Base.metadata.tables.values():
         for column in table.c:
-            if column.name in ("device_id", "resident_id") and isinstance(column.type, String):
-                assert (table.name, column.name) in STRING_LIMITS, f"{table.name}.{column.name}"
+            if column.name not in ID_LIMITS or not isinstance(column.type, String):
+                continue
+            length = column.type.length
+            for fk in column.foreign_keys:  # a foreign key takes its target's type
+                target = fk.column.type
+                length = target.length if isinstance(target, String) else length
+            assert length is not None and length >= ID_LIMITS[column.name], (
+                f"{table.name}.{column.name}: {length} < {ID_LIMITS[column.name]}"
+            )
 
 
 def test_derived_limits_match_the_contract() -> None:
