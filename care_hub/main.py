@@ -15,7 +15,6 @@ from care_hub.api import alerts, auth, presence, provisioning, screens, system, 
 from care_hub.hub import Hub
 from care_hub.kernel.i18n import LANGUAGES, catalogue
 from care_hub.kernel.settings import Settings
-from care_records import views as care_views
 from family_portal import pages as family_pages
 from family_portal import views as family_views
 from video import views as video_views
@@ -53,7 +52,6 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     app.include_router(ws.router)
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
-    app.include_router(care_views.router)
     app.include_router(video_views.router)
     @app.get("/locales/{lang}.json", include_in_schema=False)
     async def locale(lang: str) -> JSONResponse:
@@ -94,14 +92,14 @@ def _mount_docs(app: FastAPI) -> None:
         from swagger_ui_bundle import swagger_ui_path
     except ImportError:  # the package is a dependency; without it /docs is simply absent
         return
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/swagger-ui/favicon-32x32.png",
         )
