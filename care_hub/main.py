@@ -15,6 +15,7 @@ from care_hub.api import alerts, auth, presence, provisioning, screens, system, 
 from care_hub.hub import Hub
 from care_hub.kernel.i18n import LANGUAGES, catalogue
 from care_hub.kernel.settings import Settings
+from care_records import views as care_views
 from family_portal import pages as family_pages
 from family_portal import views as family_views
 from video import views as video_views
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
     app.include_router(ws.router)
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
+    app.include_router(care_views.router)
     app.include_router(video_views.router)
     @app.get("/locales/{lang}.json", include_in_schema=False)
     async def locale(lang: str) -> JSONResponse:
