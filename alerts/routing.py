@@ -155,6 +155,10 @@ def family_view(alert: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# A stay's zone and times: what the family page's trail shows (never the device or position).
+PRESENCE_FAMILY_FIELDS = ("resident_id", "zone", "entered_at", "left_at")
+
+
 def wire_view(event: dict[str, Any], *, family: bool) -> dict[str, Any] | None:
     """What one websocket client receives; family members get the family-safe alert shape.
 
@@ -166,7 +170,10 @@ def wire_view(event: dict[str, Any], *, family: bool) -> dict[str, Any] | None:
     if family:
         if event["type"] not in FAMILY_EVENT_TYPES or not isinstance(data, dict):
             return None
-        data = family_view(data)
+        if event["type"] == "presence.changed":
+            data = {k: data.get(k) for k in PRESENCE_FAMILY_FIELDS}
+        else:
+            data = family_view(data)
     return {"seq": event["seq"], "type": event["type"], "at": event["at"], "data": data}
 
 

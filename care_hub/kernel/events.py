@@ -50,7 +50,10 @@ REPLAY_PAGE_ROWS = 1000
 # notices, care records) reaches families only once someone adds it here, and to
 # `alerts.routing.wire_view`'s family shape. Reminders, comments and assignments are staff
 # matters; live `system.health` notices are the staff's to act on (the family page is no console).
-FAMILY_EVENT_TYPES = frozenset({"alert.raised", "alert.updated", "alert.escalated"})
+# `presence.changed` (which zone the resident is in now) is what the family page's trail shows.
+FAMILY_EVENT_TYPES = frozenset(
+    {"alert.raised", "alert.updated", "alert.escalated", "presence.changed"}
+)
 
 
 @dataclass(frozen=True, slots=True)
