@@ -197,7 +197,7 @@ class Switchboard:
             self.calls[call.id] = call
             loop = asyncio.get_running_loop()
             self._timers[call.id] = loop.call_later(
-                self._ring_timeout_s, self._spawn, self._ring_out(call.id)
+                self._ring_timeout_s, lambda cid=call.id: self._spawn(self._ring_out(cid))
             )
             self._notify(call)
             return call

@@ -48,7 +48,7 @@ from video.turn import ice_servers
 
 router = APIRouter(tags=["video"])
 STATIC_DIR = Path(__file__).parent / "static"
-STATIC_FILES = {"video.js": "text/javascript", "video.css": "text/css"}
+STATIC_FILES = {"video.js": "text/javascript"}
 
 # Who may place calls and read the history: staff, and the wall's kiosk `screen` (issue 15).
 CALLER_ROLES = ("admin", "caregiver", "screen")
