@@ -1,4 +1,4 @@
-"""API shapes for provisioning: XCreate for input, plain dicts out (see *_public helpers).
+"""API shapes for provisioning: `XCreate` and `XUpdate` in, `XPublic` out.
 
 Every id, time and text field uses the constrained types of `care_hub.kernel.fields`, and zone
 shapes are validated here, so malformed input is a 422 with the field named, never a 500.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AllowInfNan, ConfigDict, Field, model_validator
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, model_validator
 
 from care_hub.kernel.fields import ApiModel, Id, Key, Text
 from care_hub.signal_core.zones import MAX_SHAPES, MAX_VERTICES
@@ -95,3 +95,140 @@ class RoomCreate(ApiModel):
     floor: Text | None = Field(default=None, max_length=50)
     wing: Text | None = Field(default=None, max_length=50)
     zones: list[RoomZone] = Field(default_factory=list, max_length=MAX_SHAPES)
+
+
+# ---------------------------------------------------------------- updates and public shapes
+# PATCH bodies: only the fields sent change (`model_fields_set`); a field sent as null clears it
+# where the column may be empty (a resident's room, a room's floor).
+
+
+class FacilityUpdate(ApiModel):
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    # Replaces the whole settings object (shifts, escalation, contact.phone, night hours...).
+    settings: dict[str, Any] | None = None
+    timezone: str | None = Field(default=None, max_length=64, examples=["Asia/Shanghai"])
+
+
+class FacilityPublic(BaseModel):
+    id: int
+    name: str
+    settings: dict[str, Any]
+    timezone: str
+
+
+class FloorPublic(BaseModel):
+    """A floor is the `floor` label its rooms share; it exists while a room carries it."""
+
+    facility_id: int
+    floor: str | None
+    wings: list[str]
+    rooms: int
+    residents: int
+
+
+class FloorRename(ApiModel):
+    name: Text = Field(min_length=1, max_length=50, examples=["2F"])
+
+
+class RoomZonePublic(BaseModel):
+    name: str
+    shape: dict[str, Any]
+
+
+class RoomUpdate(ApiModel):
+    name: Text | None = Field(default=None, min_length=1, max_length=100)
+    floor: Text | None = Field(default=None, max_length=50)
+    wing: Text | None = Field(default=None, max_length=50)
+    # Replaces the room's zones when sent.
+    zones: list[RoomZone] | None = Field(default=None, max_length=MAX_SHAPES)
+
+
+class RoomPublic(BaseModel):
+    id: int
+    facility_id: int
+    name: str
+    floor: str | None = None
+    wing: str | None = None
+    zones: list[RoomZonePublic] = Field(default_factory=list)
+
+
+class ResidentUpdate(ApiModel):
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    room_id: Id | None = None
+    lives_alone: bool | None = None
+    at_risk_wandering: bool | None = None
+    hypercapnic: bool | None = None
+    # Replaces the resident's settings; the discharge record in them is kept.
+    settings: dict[str, Any] | None = None
+
+
+class ResidentDischarge(ApiModel):
+    note: Text | None = Field(default=None, max_length=500, examples=["moved to hospital"])
+
+
+class ResidentPublic(BaseModel):
+    id: str
+    name: str
+    facility_id: int
+    room_id: int | None
+    room: str | None = None
+    floor: str | None = None
+    wing: str | None = None
+    lives_alone: bool
+    at_risk_wandering: bool
+    hypercapnic: bool
+    facility_name: str | None = None
+    timezone: str | None = None
+    facility_phone: str | None = None
+    # Epoch s; a discharged resident keeps their records and leaves the screens.
+    discharged_at: float | None = None
+
+
+class DeviceUpdate(ApiModel):
+    """The radar's zone map alone (drawn on the room sketch); binding is `/bind` and `/unbind`."""
+
+    zone_map: ZoneMap
+
+
+class DevicePublic(BaseModel):
+    id: str
+    type: str
+    facility_id: int
+    room_id: int | None
+    resident_id: str | None
+    zone_map: dict[str, Any]
+    state: str | None = None
+    last_seen_at: float | None = None
+    battery: float | None = None
+    fw: str | None = None
+    rssi: float | None = None
+    clock_skew_s: float | None = None
+    rejected_count: int = 0
+
+
+class BindingPublic(BaseModel):
+    room_id: int | None
+    resident_id: str | None
+    bound_at: float
+    unbound_at: float | None
+
+
+class DeviceDetail(DevicePublic):
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    bindings: list[BindingPublic] = Field(default_factory=list)
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    name: str
+    role: str
+    facility_id: int | None
+    resident_ids: list[str] = Field(default_factory=list)
+    active: bool = True
+
+
+class FamilyLinksUpdate(ApiModel):
+    """The residents a family member may see (replaces the list)."""
+
+    resident_ids: list[Key] = Field(max_length=50)
