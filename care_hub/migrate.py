@@ -31,6 +31,45 @@ def upgrade(url: str, revision: str = "head", *, schema: str | None = None) -> N
     command.upgrade(alembic_config(url, schema=schema), revision)
 
 
+class SchemaBehind(RuntimeError):
+    """The database is not at the code's head revision and start-up migration is off."""
+
+
+def current_revisions(url: str, *, schema: str | None = None) -> tuple[str, ...]:
+    """The revisions the database is at (empty for a fresh one). Blocking, like `upgrade`."""
+    import asyncio
+
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.engine import Connection
+
+    from care_hub.kernel.db import make_engine
+
+    def read(connection: Connection) -> tuple[str, ...]:
+        return tuple(MigrationContext.configure(connection).get_current_heads())
+
+    async def go() -> tuple[str, ...]:
+        engine = make_engine(url, schema=schema)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def ensure_at_head(url: str, *, schema: str | None = None) -> None:
+    """Refuse (SchemaBehind) a database behind the code: with CARE_HUB_AUTO_MIGRATE=false the
+    operator migrates, and a hub on an old schema would fail later, at the first write."""
+    at, heads = set(current_revisions(url, schema=schema)), set(current_heads())
+    if at != heads:
+        raise SchemaBehind(
+            f"database at {', '.join(sorted(at)) or 'no revision'}, code needs "
+            f"{', '.join(sorted(heads))}; run `care-hub migrate` "
+            "(or set CARE_HUB_AUTO_MIGRATE=true)"
+        )
+
+
 def downgrade(url: str, revision: str, *, schema: str | None = None) -> None:
     command.downgrade(alembic_config(url, schema=schema), revision)
 

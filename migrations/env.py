@@ -6,6 +6,7 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from care_hub.all_models import Base
@@ -17,6 +18,13 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+
+# Several hub processes starting together each migrate on start: on PostgreSQL the upgrade runs
+# under a transaction-scoped advisory lock, keyed by schema, so one migrates and the others wait,
+# then find the schema at head (alembic reads the version after the lock) and do nothing.
+MIGRATION_LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(hashtext('care-hub-migrate:' || current_schema()))"
+)
 
 
 def _url() -> str:
@@ -41,6 +49,8 @@ def do_run_migrations(connection: Connection) -> None:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(MIGRATION_LOCK_SQL))
         context.run_migrations()
         if sqlite:
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
