@@ -196,9 +196,7 @@ class Switchboard:
             )
             self.calls[call.id] = call
             loop = asyncio.get_running_loop()
-            self._timers[call.id] = loop.call_later(
-                self._ring_timeout_s, lambda cid=call.id: self._spawn(self._ring_out(cid))
-            )
+            self._timers[call.id] = loop.call_later(self._ring_timeout_s, self._ring_later, call.id)
             self._notify(call)
             return call
 
@@ -210,6 +208,9 @@ class Switchboard:
         call = self.calls.get(call_id)
         if call is not None:
             await self._apply(c.end_by(call, reason, self._clock()), None)
+
+    def _ring_later(self, call_id: int) -> None:
+        self._spawn(self._ring_out(call_id))
 
     async def _ring_out(self, call_id: int) -> None:
         async with self._lock:

@@ -409,6 +409,12 @@ async def family_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "family.html")
 
 
+@router.get("/video/staff", include_in_schema=False)
+async def staff_page() -> FileResponse:
+    """A caregiver's phone: call a resident (the same script the wall screen loads)."""
+    return FileResponse(STATIC_DIR / "family.html")
+
+
 @router.get("/video/static/{name}", include_in_schema=False)
 async def static(name: str) -> FileResponse:
     if name not in STATIC_FILES:
