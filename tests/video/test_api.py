@@ -152,3 +152,61 @@ def test_device_tokens_and_roles_stay_in_their_lane(video_hub: HubServer) -> Non
         assert c.post("/api/video/calls", json={"resident_id": "R-1"}).status_code == 409
     with s.client(s.token("admin")) as c:
         assert c.post("/api/video/calls", json={"resident_id": "R-9"}).status_code == 404
+
+
+def test_video_button_call_opens_on_acknowledge_and_ends_on_presence(video_hub: HubServer) -> None:
+    import orjson
+
+    from tests.support.mqtt import close_client, connect_client, publish_and_wait
+
+    s = video_hub
+    screen = resident_screen(s, "R-1")
+    nurse_token = s.token("nurse")
+    nurse, tablet = Signal(s, nurse_token), Signal(s, screen["access_token"])
+    button = next(d for d in s.hub.registry._by_id if d.endswith("btn-1"))
+    client = connect_client(s.mqtt_url, f"{button}-pub")
+
+    def press(seq: int, action: str) -> None:
+        payload = orjson.dumps({"ts": time.time(), "seq": seq, "action": action})
+        publish_and_wait(client, f"care/v1/{button}/button", payload, qos=1)
+
+    press(1, "call")
+    with s.client(nurse_token) as c:
+        deadline = time.monotonic() + 10
+        alerts: list = []
+        while not alerts and time.monotonic() < deadline:
+            alerts = c.get("/api/alerts", params={"type": "call", "resident_id": "R-1"}).json()
+            time.sleep(0.05)
+        alert = alerts[0]
+        assert alert["detail"]["video"] is True
+        # Not before acknowledging: video is offered to whoever acknowledges.
+        r = c.post("/api/video/calls", json={"resident_id": "R-1", "alert_id": alert["id"]})
+        assert r.status_code == 409
+        c.post(f"/api/alerts/{alert['id']}/ack").raise_for_status()
+    call = post_call(s, nurse_token, "R-1", alert_id=alert["id"])
+    assert call["kind"] == "button" and call["auto_answer"] is True
+    nurse.send(type="attach", call_id=call["id"])
+    tablet.wait("call", id=call["id"], state="ringing")
+    tablet.send(type="accept", call_id=call["id"])
+    nurse.wait("call", id=call["id"], state="answered")
+    press(2, "presence")  # the caregiver is in the room: the video call ends
+    ended = nurse.wait("call", id=call["id"], state="ended")["call"]
+    assert ended["ended_by"] == "presence"
+    close_client(client)
+    nurse.close()
+    tablet.close()
+
+
+def test_checkin_schedules_and_missed_list(video_hub: HubServer) -> None:
+    s = video_hub
+    with s.client(s.token("nurse")) as c:
+        r = c.put("/api/video/checkins/schedules/R-2", json={"weekdays": [3], "at_local": "10:00"})
+        assert r.status_code == 200 and r.json()["weekdays"] == [3]
+        assert c.put("/api/video/checkins/schedules/R-2", json={"weekdays": [8], "at_local": "10:00"}).status_code == 422
+        assert c.put("/api/video/checkins/schedules/R-2", json={"weekdays": [1], "at_local": "25:00"}).status_code == 422
+        assert [x["resident_id"] for x in c.get("/api/video/checkins/schedules").json()] == ["R-2"]
+        # A new schedule has no past: nothing missed yet.
+        assert c.get("/api/video/checkins", params={"missed": "true"}).json() == []
+    with s.client(s.token("nurse2")) as c:  # another facility
+        assert c.get("/api/video/checkins/schedules").json() == []
+        assert c.put("/api/video/checkins/schedules/R-2", json={"weekdays": [3], "at_local": "10:00"}).status_code == 404
