@@ -11,7 +11,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from care_hub.api import alerts, auth, presence, provisioning, screens, system, ws
+from care_hub.api import alerts, auth, presence, provisioning, push, screens, system, ws
+from care_hub.api.webpush import WebPush
 from care_hub.hub import Hub
 from care_hub.kernel.i18n import LANGUAGES, catalogue
 from care_hub.kernel.settings import Settings
@@ -32,10 +33,19 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         hub = await Hub.start(settings, db_schema=db_schema)
         app.state.hub = hub
         app.state.video = Switchboard(hub)
+        # Web Push to families on escalation (care_hub/api/webpush.py), hooked on the bus.
+        app.state.push = WebPush(
+            session_factory=hub.session_factory,
+            data_dir=settings.data_dir,
+            allow_local=settings.environment != "production",
+        )
+        hub.bus.on_published.append(app.state.push.on_event)
         try:
             await app.state.video.start()
             yield
         finally:
+            hub.bus.on_published.remove(app.state.push.on_event)
+            await app.state.push.drain()
             await app.state.video.close()
             await hub.stop()
 
@@ -48,13 +58,14 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         docs_url=None,
         redoc_url=None,
     )
-    for module in (auth, provisioning, alerts, system, screens, presence):
+    for module in (auth, provisioning, alerts, system, screens, presence, push):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(family_views.router)
     app.include_router(family_pages.router)
     app.include_router(care_views.router)
     app.include_router(video_views.router)
+
     @app.get("/locales/{lang}.json", include_in_schema=False)
     async def locale(lang: str) -> JSONResponse:
         """A language's whole catalogue (zh-CN, en): the pages translate with it, as the server
@@ -82,6 +93,15 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         @app.get("/admin", include_in_schema=False)
         async def admin() -> FileResponse:
             return FileResponse(STATIC_DIR / "admin.html")
+
+        # The push service worker must be served from the root to control every page.
+        @app.get("/sw.js", include_in_schema=False)
+        async def service_worker() -> FileResponse:
+            return FileResponse(
+                STATIC_DIR / "sw.js",
+                media_type="text/javascript",
+                headers={"Cache-Control": "no-cache"},
+            )
 
     _mount_docs(app)
 
