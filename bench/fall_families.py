@@ -36,6 +36,7 @@ from simulators.fall_families import (
     MULTI_TARGET,
     TRACKERS,
     TUNING_FAMILIES,
+    FamilyDay,
     FamilyEpisode,
     Room,
     make_family_episodes,
@@ -116,7 +117,7 @@ def set_room(det: FallDetector, slot: int, room: Room, seats_mapped: bool = True
 
 
 def run_detector(
-    eps: Sequence[FamilyEpisode],
+    eps: Sequence[FamilyEpisode | FamilyDay],
     params: FallParams,
     window_s: float = 1.0,
     model: TreeModel | Literal["default"] | None = "default",

@@ -772,3 +772,185 @@ def make_family_episodes(
                 for _ in range(per_kind):
                     out.append(make_family_episode(fam, trk, kind, rng))
     return out
+
+
+# --- ordinary days ----------------------------------------------------------------------------
+# What an ordinary day of the family's person does (share of activity starts; FIELD-NOTES: people
+# kneel to look under a bed, to pray, to garden; floor-level activity is rarer than sitting).
+DAY_ACTIVITIES: dict[str, float] = {
+    "walk": 0.28,
+    "stand": 0.10,
+    "chair": 0.14,
+    "sofa": 0.10,
+    "bed": 0.05,
+    "bathroom": 0.05,
+    "bend": 0.12,
+    "kneel_upright": 0.04,
+    "all_fours": 0.025,
+    "on_heels": 0.02,
+    "sit_floor": 0.02,
+    "floor_exercise": 0.015,
+    "squats": 0.02,
+}
+
+
+def _stand_up_from(sc: Script, c: Ctx, seat: Rect) -> None:
+    sc.move(_u(c.rng, (1.0, 2.0)), z=c.body.stand_m, xy=_in_front(seat, c.rng, (0.3, 0.4)))
+    sc.stay(_u(c.rng, (0.5, 2.0)), c.rng)
+
+
+def _day_step(sc: Script, c: Ctx, act: str) -> None:
+    """One ordinary activity from standing, ending standing somewhere in the room."""
+    b, rng = c.body, c.rng
+    if act == "walk":
+        for _ in range(int(rng.integers(1, 4))):
+            sc.walk_to(open_spot(rng, c.room), b.speed_mps)
+            sc.stay(_u(rng, (0.5, 5.0)), rng)
+    elif act == "stand":
+        sc.stay(_u(rng, (5.0, 60.0)), rng, sway_m=0.04)
+    elif act in ("chair", "sofa"):
+        seat = c.room.chair if act == "chair" else c.room.sofa
+        z = b.chair_m if act == "chair" else b.sofa_m
+        _sit_at(sc, c, seat, z, fast=rng.random() < 0.5)
+        sc.stay(_u(rng, (60.0, 900.0)), rng)
+        _stand_up_from(sc, c, seat)
+    elif act == "bed":
+        sc.walk_to(_bed_spot(c, -0.3), b.speed_mps)
+        if c.room.bed_kind == "floor_bed":
+            _voluntary(sc, c, b.kneel_up_m)
+            sc.stay(_u(rng, c.fam.pause_s), rng)
+            sc.move(_u(rng, (1.0, 2.0)), z=b.floor_bed_m, xy=_bed_spot(c, 0.5), lying=True)
+        else:
+            sc.move(_u(rng, (0.4, 1.2)), z=b.chair_m, xy=_bed_spot(c, 0.15), shape="fall")
+            sc.stay(_u(rng, (1.0, 4.0)), rng)
+            sc.move(_u(rng, (0.5, 1.5)), z=b.bed_m, xy=_bed_spot(c, 0.5), lying=True)
+        sc.stay(_u(rng, (300.0, 2400.0)), rng, sway_m=0.01, lying=True)
+        if c.room.bed_kind == "floor_bed":
+            _voluntary(sc, c, b.kneel_up_m)
+        else:
+            sc.move(_u(rng, (1.0, 3.0)), z=b.chair_m, xy=_bed_spot(c, 0.15))
+        sc.move(_u(rng, (1.0, 2.0)), z=b.stand_m, xy=_bed_spot(c, -0.3))
+    elif act == "bathroom":
+        sc.walk_to((2.5, 0.2), b.speed_mps)
+        sc.absent(_u(rng, (60.0, 600.0)))  # out of the radar's view
+        sc.walk_to(open_spot(rng, c.room), b.speed_mps)
+    elif act == "bend":
+        sc.move(_u(rng, (0.4, 0.8)), z=b.bend_m, shape="fall")
+        sc.stay(_u(rng, (1.0, 3.0)), rng)
+        _voluntary(sc, c, b.stand_m, (0.6, 1.2))
+    elif act == "kneel_upright":
+        _voluntary(sc, c, b.kneel_up_m)
+        sc.stay(_u(rng, (10.0, 120.0)), rng, sway_m=0.03)
+        _get_up(sc, c)
+    elif act == "all_fours":
+        _voluntary(sc, c, b.kneel_up_m)
+        sc.stay(_u(rng, c.fam.pause_s), rng)
+        _voluntary(sc, c, b.kneel_low_m, (0.8, 1.5))
+        _rummage(sc, c, _u(rng, (10.0, 60.0)))
+        _get_up(sc, c)
+    elif act == "on_heels":
+        _voluntary(sc, c, b.kneel_up_m)
+        sc.stay(_u(rng, (0.0, 1.0)) + 0.05, rng)
+        _voluntary(sc, c, b.kneel_low_m, (0.8, 1.5))
+        sc.stay(_u(rng, (20.0, 300.0)), rng, sway_m=0.02)
+        _get_up(sc, c)
+    elif act == "sit_floor":
+        _voluntary(sc, c, b.kneel_up_m)
+        sc.stay(_u(rng, c.fam.pause_s), rng)
+        sc.move(_u(rng, (1.5, 3.0)), z=b.floor_sit_m, xy=(sc.x + 0.2, sc.y), shape="minjerk")
+        sc.stay(_u(rng, (30.0, 300.0)), rng, sway_m=0.03)
+        _get_up(sc, c)
+    elif act == "floor_exercise":
+        _voluntary(sc, c, b.kneel_up_m)
+        sc.stay(_u(rng, c.fam.pause_s), rng)
+        sc.move(_u(rng, (1.5, 3.0)), z=b.floor_sit_m, xy=(sc.x + 0.2, sc.y), shape="minjerk")
+        sc.move(_u(rng, (1.0, 2.0)), z=b.floor_lie_m, xy=(sc.x + 0.4, sc.y), shape="minjerk")
+        lie = sc.z
+        for _ in range(int(rng.integers(8, 20))):
+            top = lie + _u(rng, (0.05, max(0.08, b.floor_sit_m - lie)))
+            sc.move(_u(rng, (0.8, 1.5)), z=top, shape="minjerk", lying=True)
+            sc.move(_u(rng, (0.8, 1.5)), z=lie, shape="minjerk", lying=True)
+            sc.stay(_u(rng, (0.5, 2.0)), rng, lying=True)
+        sc.move(_u(rng, (1.0, 2.0)), z=b.floor_sit_m, xy=(sc.x - 0.4, sc.y), shape="minjerk")
+        _get_up(sc, c)
+    else:  # squats
+        sc.oscillate(_u(rng, (15.0, 60.0)), b.stand_m - _u(rng, (0.25, 0.4)), _u(rng, (1.5, 3.0)))
+    # whatever the activity, it ends standing on free floor (open_spot keeps clear of furniture)
+    if act not in ("walk", "bathroom"):
+        sc.walk_to(open_spot(rng, c.room), b.speed_mps)
+
+
+def _day_visitor(c: Ctx, n: int) -> Track:
+    """Visits of 5-40 min (out of view in between)."""
+    v = random_body(c.rng, c.fam)
+    sc = Script(c.fps, 2.5, 0.2, v.stand_m)
+    end_s = n / c.fps
+    while sc.t_s < end_s:
+        sc.absent(_u(c.rng, (600.0, 5400.0)))
+        sc.walk_to(open_spot(c.rng, c.room), v.speed_mps)
+        stay_end = sc.t_s + _u(c.rng, (300.0, 2400.0))
+        while sc.t_s < stay_end:
+            sc.stay(_u(c.rng, (5.0, 120.0)), c.rng, sway_m=0.03)
+            sc.walk_to(open_spot(c.rng, c.room), v.speed_mps)
+        sc.walk_to((2.5, 0.2), v.speed_mps)
+    return sc.track(n)
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyDay:
+    """Hours of one person's ordinary life in a family's room, seen by a tracker (no falls)."""
+
+    family: str
+    tracker: str
+    room: Room
+    rows: Rows = field(repr=False)
+    hours: float = 0.0
+    log: tuple[tuple[float, str], ...] = ()  # (device time, activity) at each start
+    visitor: bool = False
+    pet: bool = False
+
+
+def make_family_day(
+    family: str, tracker: str, hours: float, rng: np.random.Generator, t0_s: float = T0_S
+) -> FamilyDay:
+    """An ordinary day (``hours`` of it) of one person of ``family`` seen by ``tracker``:
+    activities drawn from DAY_ACTIVITIES, visits for some residents, a pet for some."""
+    fam = FAMILIES[family]
+    trk = TRACKERS[tracker]
+    prof = trk.profile
+    if trk.z_sd_m is not None:
+        prof = replace(prof, z_sd_m=_u(rng, trk.z_sd_m))
+    if trk.hold_fraction is not None:
+        prof = replace(prof, hold_fraction=_u(rng, trk.hold_fraction))
+    c = Ctx(rng, prof.fps, fam, random_body(rng, fam), random_room(rng, fam))
+    sc = Script(c.fps, *open_spot(rng, c.room), c.body.stand_m)
+    acts = list(DAY_ACTIVITIES)
+    p = np.asarray(list(DAY_ACTIVITIES.values()))
+    p = p / p.sum()
+    dur = hours * 3600.0
+    log = []
+    while sc.t_s < dur:
+        act = acts[int(rng.choice(len(acts), p=p))]
+        log.append((t0_s + sc.t_s, act))
+        _day_step(sc, c, act)
+    n = round(dur * prof.fps)
+    tracks, weights = [sc.track(n)], [1.0]
+    visitor = bool(rng.random() < fam.visitor_share)
+    if visitor:
+        tracks.append(_day_visitor(c, n))
+        weights.append(1.0)
+    pet = bool(rng.random() < fam.pet_share)
+    if pet:
+        tracks.append(_pet_track(c, n))
+        weights.append(0.1)
+    rows = render(tracks, prof, rng, t0_s, tid_base=int(rng.integers(1, 50)), weights=weights)
+    return FamilyDay(
+        family,
+        tracker,
+        c.room,
+        _quantise(rows, trk.quantum_m),
+        hours,
+        tuple(log),
+        visitor,
+        pet,
+    )

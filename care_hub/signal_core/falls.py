@@ -156,6 +156,10 @@ GETUP_MIN_SAMPLES = 5
 DOWN_HEIGHT_M = 0.55
 # A target that moved this far from where it was suspected, before confirmation, did not fall.
 ROAM_M = 1.0
+# A target that vanished at floor level counts as still down (TI trackers drop people who keep
+# still for ~10 s) only after this long at floor level in one spot: a pet darting about leaves a
+# vanished track behind at every turn (issue 13 ordinary days: dozens of floor_dwell a day).
+GONE_STILL_S = 8.0
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
@@ -518,6 +522,11 @@ class FallDetector:
         # floor dwell per track: first seen at floor level (NaN = not down), already reported,
         # last "height now"
         self._fsince = np.full((s, k), np.nan)
+        # floor dwell timer: restarts where a target at floor level roams (a pet darting about
+        # is at floor level all day; a fallen person stays where they landed)
+        self._dsince = np.full((s, k), np.nan)
+        self._ffx = np.full((s, k), np.nan)
+        self._ffy = np.full((s, k), np.nan)
         self._fdone = np.zeros((s, k), dtype=np.bool_)
         self._fz = np.full((s, k), np.nan)
         # per-slot upright reference: height estimate, last upright time and track
@@ -1012,6 +1021,9 @@ class FallDetector:
             (self._rslope, np.nan),
             (self._rpos, 0),
             (self._fsince, np.nan),
+            (self._dsince, np.nan),
+            (self._ffx, np.nan),
+            (self._ffy, np.nan),
             (self._fdone, False),
             (self._fz, np.nan),
         )
@@ -1081,7 +1093,7 @@ class FallDetector:
             cand_low = low_any & ~in_raised & ~on_mattress
         else:
             cand_low = low
-        self._floor_state(s, k, tb, short, low, on_sup, out)
+        self._floor_state(s, k, tb, short, low, on_sup, xs, ys, out)
         # walking: the bin median moved >= WALK_MIN_M over the last WALK_BINS bins (1 s)
         prev = (pos[:, None] - WALK_BINS) % r
         with np.errstate(invalid="ignore"):
@@ -1381,13 +1393,29 @@ class FallDetector:
         short: FloatArr,
         low: BoolArr,
         in_sup: BoolArr,
+        xs: FloatArr,
+        ys: FloatArr,
         out: list[FallDetection],
     ) -> None:
         """Track when each person reached floor level, and report a long stay there."""
         p = self.params
         fs = self._fsince[s, k]
         start = low & np.isnan(fs)
-        self._fsince[s[start], k[start]] = tb[start]
+        ss, ks = s[start], k[start]
+        self._fsince[ss, ks] = tb[start]
+        self._dsince[ss, ks] = tb[start]
+        self._ffx[ss, ks] = xs[start]
+        self._ffy[ss, ks] = ys[start]
+        with np.errstate(invalid="ignore"):
+            roamed = (
+                low
+                & ~np.isnan(fs)
+                & (np.hypot(xs - self._ffx[s, k], ys - self._ffy[s, k]) > ROAM_M)
+            )
+        sr, kr = s[roamed], k[roamed]
+        self._dsince[sr, kr] = tb[roamed]
+        self._ffx[sr, kr] = xs[roamed]
+        self._ffy[sr, kr] = ys[roamed]
         down = np.nonzero(~np.isnan(fs))[0]
         if down.size == 0:
             return
@@ -1398,6 +1426,7 @@ class FallDetector:
             last3 = rt >= td[:, None] - FLOOR_UP_WINDOW_S
             up = (_row_median(np.where(last3, rz, np.nan)) >= p.getup_height_m) | in_sup[down]
         self._fsince[sd[up], kd[up]] = np.nan
+        self._dsince[sd[up], kd[up]] = np.nan
         self._fdone[sd[up], kd[up]] = False
         if p.floor_dwell_s is None:
             return
@@ -1406,7 +1435,7 @@ class FallDetector:
             dwell = (
                 ~up
                 & ~self._fdone[sd, kd]
-                & (td - fs[down] >= p.floor_dwell_s)
+                & (td - self._dsince[sd, kd] >= p.floor_dwell_s)
                 & (self._pk[sd] != kd)
                 & (_row_median(np.where(check, rz, np.nan)) <= p.floor_height_m)
             )
@@ -1420,7 +1449,7 @@ class FallDetector:
                 slot=s,
                 kind="floor_dwell",
                 at_s=at,
-                impact_s=float(self._fsince[s, k]),
+                impact_s=float(self._dsince[s, k]),
                 pre_height_m=float("nan"),
                 floor_height_m=float(self._fz[s, k]),
                 x_m=float(self._tx[s, k]),
@@ -1442,7 +1471,8 @@ class FallDetector:
         with np.errstate(invalid="ignore"):
             gone = (
                 ~self._fdone
-                & (cov - self._fsince >= dwell_s)
+                & (cov - self._dsince >= dwell_s)
+                & (self._tlast - self._dsince >= GONE_STILL_S)
                 & (self._tlast < cov - 2.0)
                 & (self._fz <= self.params.floor_height_m)
             )
@@ -1481,6 +1511,7 @@ class FallDetector:
         sc, kc = s[down], k[down]
         # a confirmed fall is not reported again as a floor dwell
         self._fsince[sc, kc] = np.fmin(self._fsince[sc, kc], self._pimpact[sc])
+        self._dsince[sc, kc] = np.fmin(self._dsince[sc, kc], self._pimpact[sc])
         self._fdone[sc, kc] = True
         quiet = down & ~self._prule[s]
         self._emit(s[quiet], "suspected", at[quiet], out)

@@ -114,3 +114,18 @@ def test_rules_alone_without_a_model() -> None:
     assert all(d.features == () for ds in ruled for d in ds)
     assert FallDetector(1, model=None)._model is None
     assert isinstance(FallDetector(1)._model, TreeModel)
+
+
+def test_a_pet_darting_about_is_not_a_person_on_the_floor() -> None:
+    # an hour of a room with a pet: at floor level all the time, never 60 s in one spot
+    from simulators.fall_families import make_family_day
+
+    rng = np.random.default_rng(21)
+    days = [make_family_day("T1_average", "multi_clean", 0.5, rng) for _ in range(6)]
+    pets = [d for d in days if d.pet]
+    assert pets
+    dets = run_detector(pets, PARAMS)
+    dwell_on_open_floor = [
+        d for ds in dets for d in ds if d.kind == "floor_dwell" and d.floor_height_m < 0.3
+    ]
+    assert len(dwell_on_open_floor) <= len(pets)

@@ -55,3 +55,13 @@ def test_quantising_tracker_reports_on_a_grid() -> None:
     e = make_family_episode("T1_average", "quantised_10fps", "walk", np.random.default_rng(3))
     assert e.rows.fps == 10.0
     assert np.allclose(e.rows.z_m * 10, np.round(e.rows.z_m * 10))
+
+
+def test_an_ordinary_day_is_reproducible_and_busy() -> None:
+    from simulators.fall_families import DAY_ACTIVITIES, make_family_day
+
+    a = make_family_day("T1_average", "quantised_10fps", 0.5, np.random.default_rng(4))
+    b = make_family_day("T1_average", "quantised_10fps", 0.5, np.random.default_rng(4))
+    assert np.array_equal(a.rows.z_m, b.rows.z_m) and a.log == b.log
+    assert a.rows.n_frames == round(0.5 * 3600 * 10)
+    assert len(a.log) >= 5 and {act for _, act in a.log} <= set(DAY_ACTIVITIES)

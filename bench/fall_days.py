@@ -1,0 +1,116 @@
+"""False alarms per resident-day of ordinary life, on randomised families (issue 13).
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m bench.fall_days --split held --residents 6 --hours 6 --seed 2
+
+Every family x tracker cell gets ``--residents`` people living ``--hours`` each of an ordinary day
+in their family's room (simulators/fall_families.make_family_day: walking, chair, sofa, bed or floor
+bed, bathroom trips out of view, bending, kneeling upright, on all fours, on the heels, sitting on
+the floor, exercise on a floor mat, squats; visits and pets for some). Nobody falls, so every
+confirmed fall is a false alarm. Printed per tracker over the split's families: confirmed falls
+per resident-day with a 95% exact Poisson interval, the same folded into alerts as the alert
+engine folds them (within 10 min of the previous one on the radar), and floor_dwell reports (a
+person at floor level for FLOOR_DWELL_S: not a false alarm in the fall sense, a different, lower
+priority alert), and which activity was going on at each false alarm.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if sys.path and sys.path[0].endswith("bench"):
+    sys.path.pop(0)
+
+import argparse
+import bisect
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import chi2
+
+from bench.fall_families import FLOOR_DWELL_S, run_detector
+from bench.falls import ALERT_FOLD_S
+from care_hub.signal_core.falls import FallParams
+from simulators.fall_families import (
+    FAMILIES,
+    HELD_OUT_FAMILIES,
+    TRACKERS,
+    TUNING_FAMILIES,
+    make_family_day,
+)
+
+
+def poisson_ci(k: int, exposure: float) -> tuple[float, float]:
+    """95% exact (Garwood) interval of a Poisson rate: k events over ``exposure``."""
+    lo = 0.0 if k == 0 else chi2.ppf(0.025, 2 * k) / 2
+    hi = chi2.ppf(0.975, 2 * k + 2) / 2
+    return lo / exposure, hi / exposure
+
+
+def folded(times: list[float]) -> int:
+    """Confirmations as alerts: one within ALERT_FOLD_S of the previous one joins it."""
+    n, last = 0, -np.inf
+    for t in sorted(times):
+        if t - last > ALERT_FOLD_S:
+            n += 1
+        last = t
+    return n
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--split", choices=("tune", "held"), default="held")
+    ap.add_argument("--families", nargs="*")
+    ap.add_argument("--trackers", nargs="*", default=list(TRACKERS))
+    ap.add_argument("--residents", type=int, default=6)
+    ap.add_argument("--hours", type=float, default=6.0)
+    ap.add_argument("--seed", type=int, default=2)
+    args = ap.parse_args(argv)
+    fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
+    params = FallParams(floor_dwell_s=FLOOR_DWELL_S)
+    t0 = time.perf_counter()
+    print(
+        f"split {args.split}, seed {args.seed}: {args.residents} residents x {args.hours:g} h per "
+        f"family and tracker, families {', '.join(fams)}; floor_dwell_s={FLOOR_DWELL_S:g}"
+    )
+    print(
+        "| tracker | resident-days | false alarms / resident-day [95% CI] | as alerts / day "
+        "| floor_dwell / day | worst family (FA / day) | activities at the false alarms |"
+    )
+    print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    for trk in args.trackers:
+        n_conf = n_alerts = n_dwell = 0
+        acts: Counter[str] = Counter()
+        per_fam: dict[str, int] = {}
+        for fam in fams:
+            key = (args.seed, list(FAMILIES).index(fam), list(TRACKERS).index(trk), 777)
+            rng = np.random.default_rng(key)
+            days = [make_family_day(fam, trk, args.hours, rng) for _ in range(args.residents)]
+            dets = run_detector(days, params)
+            per_fam[fam] = 0
+            for day, ds in zip(days, dets, strict=True):
+                conf = [d for d in ds if d.kind == "confirmed"]
+                n_conf += len(conf)
+                per_fam[fam] += len(conf)
+                n_alerts += folded([d.at_s for d in conf])
+                n_dwell += sum(d.kind == "floor_dwell" for d in ds)
+                starts = [t for t, _ in day.log]
+                for d in conf:
+                    i = bisect.bisect_right(starts, d.impact_s) - 1
+                    acts[day.log[max(i, 0)][1]] += 1
+        res_days = len(fams) * args.residents * args.hours / 24.0
+        lo, hi = poisson_ci(n_conf, res_days)
+        worst = max(per_fam, key=lambda f: per_fam[f])
+        worst_rate = per_fam[worst] / (args.residents * args.hours / 24.0)
+        print(
+            f"| {trk} | {res_days:.1f} | {n_conf / res_days:.2f} [{lo:.2f}, {hi:.2f}] "
+            f"| {n_alerts / res_days:.2f} | {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
+            f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} |",
+            flush=True,
+        )
+    print(f"\n(ran in {time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
