@@ -10,12 +10,91 @@ import logging
 import secrets
 import sys
 import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from care_hub.kernel.settings import Settings
 
 log = logging.getLogger("care_hub")
+
+# Long work (seed, simulate, record) says how it is going this often on stderr, unless --quiet.
+PROGRESS_INTERVAL_S = 5.0
+
+
+class CliError(Exception):
+    """A problem the operator can fix, said in one line (no traceback)."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("care-hub")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _number(kind: type[int] | type[float], *, minimum: float, inclusive: bool = True) -> Any:
+    """An argparse type: a number at least (or above) `minimum`, refused by argparse if not."""
+    word = "at least" if inclusive else "more than"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, inf
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if value < minimum or (not inclusive and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g} (got {text})")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE_INT = _number(int, minimum=1)
+NON_NEGATIVE_INT = _number(int, minimum=0)
+POSITIVE_FLOAT = _number(float, minimum=0, inclusive=False)
+NON_NEGATIVE_FLOAT = _number(float, minimum=0)
+
+
+def _port(text: str) -> int:
+    value = int(POSITIVE_INT(text))
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535 (got {text})")
+    return value
+
+
+@contextlib.contextmanager
+def progress(
+    describe: Callable[[float], str],
+    *,
+    quiet: bool,
+    interval_s: float = PROGRESS_INTERVAL_S,
+    out: TextIO | None = None,
+) -> Iterator[None]:
+    """Print `describe(elapsed_s)` to stderr every `interval_s` while the block runs."""
+    if quiet:
+        yield
+        return
+    stream = out if out is not None else sys.stderr
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(interval_s):
+            print(describe(time.monotonic() - started), file=stream, flush=True)
+
+    ticker = threading.Thread(target=tick, name="cli-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join(timeout=1)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -34,17 +113,58 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _add_common(p: argparse.ArgumentParser, *, http: bool = False) -> None:
+def _add_common(p: argparse.ArgumentParser, *, hub: bool = False) -> None:
+    """The database options every database command takes; `hub` adds the broker and HTTP ones
+    (serve and demo only: no other command talks to a broker or listens)."""
     p.add_argument(
         "--data-dir", help="where the embedded database, broker and secret live (default ./var)"
     )
     p.add_argument(
         "--database-url", help="e.g. postgresql://user@host/db (default: SQLite in data dir)"
     )
-    p.add_argument("--mqtt-url", help="e.g. mqtt://host:1883 (default: an embedded broker)")
-    if http:
+    if hub:
+        p.add_argument("--mqtt-url", help="e.g. mqtt://host:1883 (default: an embedded broker)")
         p.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
-        p.add_argument("--port", type=int, help="HTTP port (default 8000)")
+        p.add_argument("--port", type=_port, help="HTTP port (default 8000)")
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=f"no progress lines on stderr (every {PROGRESS_INTERVAL_S:g} s)",
+    )
+
+
+async def _database_ready(settings: Settings) -> None:
+    """Refuse a database that is not there (a SQLite file not yet created) or has no schema,
+    before a read-only command trips over it."""
+    from care_hub import migrate
+
+    url = settings.db_url
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[1]) if ":///" in url else None
+        if path is not None and not path.exists():
+            raise CliError(
+                f"no database at {path}: run `care-hub migrate` (or seed) first, "
+                "or pass --database-url"
+            )
+    if not await asyncio.to_thread(migrate.current_revisions, url):
+        raise CliError("the database has no care-hub schema: run `care-hub migrate` first")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line an operator can act on."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, NoSuchModuleError | ArgumentError):
+        return f"bad database URL ({exc})"
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = str(exc.orig).strip() or type(exc.orig).__name__
+    else:
+        text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -64,9 +184,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from alerts.report import render_table, report_for
 
     settings = _settings(args)
-    report = asyncio.run(
-        report_for(settings.db_url, days=args.days, facility_id=args.facility_id)
-    )
+    asyncio.run(_database_ready(settings))
+    report = asyncio.run(report_for(settings.db_url, days=args.days, facility_id=args.facility_id))
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "definitions"}, indent=2))
     else:
@@ -138,11 +257,30 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if args.file
         else _demo_seed(settings.data_dir, args.residents)
     )
-    created = asyncio.run(_seed(settings, seed))
+    what = f"{len(seed.get('residents', []))} residents, {len(seed.get('devices', []))} devices"
+    with progress(lambda s: f"  seeding {what}: {s:.0f} s", quiet=args.quiet):
+        created = asyncio.run(_seed(settings, seed))
     print("created: " + ", ".join(f"{n} {k}" for k, n in created.items()))
     if not args.file:
         print(f"demo credentials: {settings.data_dir / 'demo-credentials.json'}")
     return 0
+
+
+async def _facility_exists(settings: Settings, facility_id: int) -> None:
+    from sqlalchemy import select
+
+    from care_hub.kernel.db import make_engine, make_session_factory
+    from care_hub.kernel.models import Facility
+
+    await _database_ready(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            found = await session.scalar(select(Facility.id).where(Facility.id == facility_id))
+    finally:
+        await engine.dispose()
+    if found is None:
+        raise CliError(f"facility {facility_id} does not exist (create it with a seed file first)")
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
@@ -162,7 +300,10 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             }
         ],
     }
-    created = asyncio.run(_seed(_settings(args), seed))
+    settings = _settings(args)
+    if args.facility_id is not None:
+        asyncio.run(_facility_exists(settings, args.facility_id))
+    created = asyncio.run(_seed(settings, seed))
     print("created" if created["users"] else f"user {args.username} already exists")
     return 0
 
@@ -199,8 +340,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         host, port, connections=args.connections, username=user, password=password, fleet=fleet
     ).connect()
     print(f"simulating {args.residents} residents on {args.mqtt_url} (Ctrl-C stops)")
+    sent = [0]
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        pub.publish(topic, payload, qos, retain)
+        sent[0] += 1
+
+    def describe(elapsed_s: float) -> str:
+        left = max(0.0, args.duration - elapsed_s)
+        return (
+            f"  {sent[0]:,} messages ({sent[0] / max(elapsed_s, 1e-9):,.0f}/s), {left:.0f} s left"
+        )
+
     try:
-        stats = fleet.run(args.duration, publish=pub.publish)
+        with progress(describe, quiet=args.quiet):
+            stats = fleet.run(args.duration, publish=publish)
     except KeyboardInterrupt:
         stats = {}
     finally:
@@ -226,7 +380,9 @@ def cmd_record(args: argparse.Namespace) -> int:
             device_ids=args.device,
             duration_s=args.duration,
             max_messages=args.max_messages,
-            progress=lambda c: print(f"  {c} messages", file=sys.stderr, flush=True),
+            progress=None
+            if args.quiet
+            else lambda c: print(f"  {c} messages", file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt:
         print("stopped")
@@ -332,22 +488,31 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="care-hub", description="Elderly-care monitoring hub.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"care-hub {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the hub (HTTP API, websockets, MQTT ingest)")
-    _add_common(p, http=True)
+    _add_common(p, hub=True)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "demo", help="run the hub with simulated residents and print the wall screen URL"
     )
-    _add_common(p, http=True)
-    p.add_argument("--residents", type=int, default=20, help="simulated residents (default 20)")
+    _add_common(p, hub=True)
     p.add_argument(
-        "--speed", type=float, default=1.0, help="simulated time per wall second (default 1)"
+        "--residents", type=POSITIVE_INT, default=20, help="simulated residents (default 20)"
     )
     p.add_argument(
-        "--duration", type=float, default=0, help="stop after this many seconds (default: run)"
+        "--speed",
+        type=POSITIVE_FLOAT,
+        default=1.0,
+        help="simulated time per wall second (default 1)",
+    )
+    p.add_argument(
+        "--duration",
+        type=NON_NEGATIVE_FLOAT,
+        default=0,
+        help="stop after this many seconds (default: run)",
     )
     p.set_defaults(func=cmd_demo)
 
@@ -362,7 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--file", help="seed JSON (format: simulators/residents.py); default: demo community"
     )
-    p.add_argument("--residents", type=int, default=20, help="demo residents when no file is given")
+    p.add_argument(
+        "--residents", type=POSITIVE_INT, default=20, help="demo residents when no file is given"
+    )
+    _add_quiet(p)
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("create-user", help="create a user (admin, caregiver or family)")
@@ -371,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, choices=["admin", "caregiver", "family"])
     p.add_argument("--password", help="(prompted if omitted)")
     p.add_argument("--name")
-    p.add_argument("--facility-id", type=int)
+    p.add_argument("--facility-id", type=POSITIVE_INT)
     p.add_argument(
         "--resident", action="append", help="resident id a family user may see (repeatable)"
     )
@@ -381,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("device_id", help="the id it publishes under: [A-Za-z0-9_-]{1,64}")
     p.add_argument("--type", required=True, choices=["radar", "button", "kit"])
-    p.add_argument("--facility-id", type=int, required=True)
+    p.add_argument("--facility-id", type=POSITIVE_INT, required=True)
     p.add_argument("--room", help="room name (as in the seed), for radars and buttons")
     p.add_argument("--resident", help="resident id it watches")
     p.add_argument(
@@ -391,14 +559,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="publish a simulated community to a broker")
     p.add_argument("--mqtt-url", required=False, help="broker, e.g. mqtt://127.0.0.1:1883")
-    p.add_argument("--residents", type=int, default=100)
-    p.add_argument("--kits", type=int, default=2)
+    p.add_argument("--residents", type=POSITIVE_INT, default=100)
+    p.add_argument("--kits", type=NON_NEGATIVE_INT, default=2)
     p.add_argument(
-        "--connections", type=int, default=1, help="MQTT connections to spread devices over"
+        "--connections",
+        type=POSITIVE_INT,
+        default=1,
+        help="MQTT connections to spread devices over",
     )
-    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--speed", type=POSITIVE_FLOAT, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--duration", type=POSITIVE_FLOAT, default=60.0, help="seconds (default 60)")
+    _add_quiet(p)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(
@@ -407,8 +579,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt-url", help="broker, e.g. mqtt://user:password@127.0.0.1:1883")
     p.add_argument("--out", required=True, help="recording file (appended to)")
     p.add_argument("--device", action="append", default=[], help="radar id (repeatable)")
-    p.add_argument("--duration", type=float, default=0.0, help="seconds (default: until Ctrl-C)")
-    p.add_argument("--max-messages", type=int, default=0, help="stop after this many (0 = no cap)")
+    p.add_argument(
+        "--duration", type=NON_NEGATIVE_FLOAT, default=0.0, help="seconds (default: until Ctrl-C)"
+    )
+    p.add_argument(
+        "--max-messages",
+        type=NON_NEGATIVE_INT,
+        default=0,
+        help="stop after this many (0 = no cap)",
+    )
+    _add_quiet(p)
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("broker-config", help="write a Mosquitto password file and per-device ACL")
@@ -421,11 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_broker_config)
 
-
     p = sub.add_parser("report", help="alert response times (median, p90) and false-alarm rates")
     _add_common(p)
-    p.add_argument("--facility-id", type=int, help="one facility (default: all)")
-    p.add_argument("--days", type=float, default=30.0, help="window ending now (default 30 days)")
+    p.add_argument("--facility-id", type=POSITIVE_INT, help="one facility (default: all)")
+    p.add_argument(
+        "--days", type=POSITIVE_FLOAT, default=30.0, help="window ending now (default 30 days)"
+    )
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     p.set_defaults(func=cmd_report)
     return parser
@@ -439,8 +620,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (ValueError, ConnectionError, OSError) as exc:
-        print(f"care-hub {args.command}: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"care-hub {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the operator; the traceback only with --verbose
+        if args.verbose:
+            log.exception("care-hub %s failed", args.command)
+        print(f"care-hub {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 1
 
 
