@@ -1,4 +1,10 @@
-"""Export a resident's vitals as a FHIR R4 Bundle (type ``collection``) of Observations.
+"""Export a resident's vitals as a FHIR R4 (4.0.1) Bundle (type ``collection``): the Patient and
+their Observations.
+
+The Patient entry comes first, with a deterministic ``urn:uuid`` fullUrl; every Observation's
+``subject`` references that fullUrl, so a receiving system resolves it inside the bundle (a
+relative ``Patient/<id>`` reference resolves only against RESTful fullUrls). The resident's id is
+the Patient's identifier (system ``RESIDENT_ID_SYSTEM``), since a hub id is not a clinic's MRN.
 
 Pure: plain records in, a JSON-ready dict out. Codes follow the FHIR R4 vital-signs profile
 (http://hl7.org/fhir/R4/observation-vitalsigns.html) and US Core:
@@ -31,6 +37,7 @@ UCUM = "http://unitsofmeasure.org"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 # Deterministic ids: the same record always exports to the same fullUrl (uuid5 in this namespace).
 _NAMESPACE = uuid.UUID("6f1d3a52-8c0e-4f1e-9a57-3c2b1d0e9f41")
+RESIDENT_ID_SYSTEM = "urn:care-hub:resident-id"
 
 HEART_RATE = ("8867-4", "Heart rate")
 RESPIRATORY_RATE = ("9279-1", "Respiratory rate")
@@ -74,6 +81,23 @@ def _category(code: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": OBS_CATEGORY, "code": code, "display": display}]}]
 
 
+def patient_full_url(resident_id: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'patient|{resident_id}')}"
+
+
+def patient_resource(resident_id: str, name: str | None = None) -> dict[str, Any]:
+    """The Patient: the hub's resident id as identifier, and the name as the hub holds it (one
+    text, since the hub does not split family and given names)."""
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "identifier": [{"system": RESIDENT_ID_SYSTEM, "value": resident_id}],
+        "active": True,
+    }
+    if name:
+        patient["name"] = [{"text": name}]
+    return patient
+
+
 def _observation(
     resident_id: str,
     codes: list[tuple[str, str]],
@@ -89,7 +113,7 @@ def _observation(
         "status": "final",
         "category": _category(category),
         "code": {"coding": [_coding(c) for c in codes], "text": codes[0][1]},
-        "subject": {"reference": f"Patient/{resident_id}"},
+        "subject": {"reference": patient_full_url(resident_id)},
         "effectiveDateTime": _iso(ts_s),
     }
     if value is not None:
@@ -183,16 +207,23 @@ def vitals_bundle(
     *,
     timestamp_s: float | None = None,
     bundle_id: str | None = None,
+    resident_name: str | None = None,
 ) -> dict[str, Any]:
-    """A FHIR R4 ``Bundle`` (type ``collection``) of the resident's vitals as Observations.
+    """A FHIR R4 ``Bundle`` (type ``collection``): the Patient, then the resident's vitals as
+    Observations referencing it.
 
-    Entries are ordered by time; each has a deterministic ``urn:uuid`` fullUrl derived from the
-    resident, code and time, so re-exporting the same data gives the same bundle.
+    Observations are ordered by time; each has a deterministic ``urn:uuid`` fullUrl derived from
+    the resident, code and time, so re-exporting the same data gives the same bundle.
     """
     observations: list[dict[str, Any]] = []
     for rec in sorted(records, key=lambda r: float(_get(r, "ts"))):
         observations.extend(observations_for_record(resident_id, rec))
-    entries = []
+    entries = [
+        {
+            "fullUrl": patient_full_url(resident_id),
+            "resource": patient_resource(resident_id, resident_name),
+        }
+    ]
     seen: dict[str, int] = {}
     for obs in observations:
         key = "|".join(

@@ -197,8 +197,8 @@ async def fhir_export(
     to: Seconds | None = None,
 ) -> dict[str, Any]:
     """The resident's vitals as a FHIR R4 Bundle of Observations (LOINC), for a clinic's system."""
-    await _visible_resident(session, resident_id, user)
+    resident = await _visible_resident(session, resident_id, user)
     start, end = _window(from_, to)
     rows = await _measurements(session, resident_id, start, end)
     records = [{"kind": m.kind, "values": m.values, "ts": m.ts, "source": m.source} for m in rows]
-    return vitals_bundle(resident_id, records)
+    return vitals_bundle(resident_id, records, resident_name=resident.name)

@@ -1,8 +1,12 @@
-"""FHIR export: a collection Bundle of vital-sign Observations, validated with fhir.resources.
+"""FHIR export: a collection Bundle of the Patient and their vital-sign Observations, validated
+against FHIR R4 (4.0.1) proper.
 
-fhir.resources 8.x ships R5 at the top level and R4B under ``fhir.resources.R4B`` (there is no R4
-package). R4B's Bundle and Observation are unchanged from R4 for everything exported here, so the
-R4B models validate this output.
+fhir.resources 7 and later ship R5 at the top level and R4B (4.3.0) under ``fhir.resources.R4B``;
+R4 itself is only in fhir.resources 6.x, which cannot be installed beside the 8.x the project has.
+R4 proper comes from fhirclient 4.x, whose models are generated from FHIR 4.0.1 and, with
+``strict=True``, refuse unknown elements, wrong types and missing required elements. The R4B
+models check the same bundle as a second opinion (strict pydantic, value-level checks such as
+id and uri patterns that fhirclient does not make).
 """
 
 from __future__ import annotations
@@ -10,11 +14,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle as BundleR4B
+from fhirclient.models.bundle import Bundle as BundleR4
+from fhirclient.models.fhirabstractbase import FHIRValidationError
 
-from family_portal.fhir import vitals_bundle
-
-pytest.importorskip("fhir.resources")
-from fhir.resources.R4B.bundle import Bundle  # noqa: E402
+from family_portal.fhir import patient_full_url, vitals_bundle
 
 RESIDENT = "R-0042"
 TS = 1_764_320_200.0
@@ -33,19 +37,56 @@ def codes(obs: dict) -> list[str]:
     return [c["code"] for c in obs["code"]["coding"]]
 
 
-def test_bundle_validates_against_fhir_r4b_models() -> None:
-    bundle = vitals_bundle(RESIDENT, RECORDS, timestamp_s=TS + 300, bundle_id="export-1")
-    model = Bundle.model_validate(bundle)
+def test_fhirclient_models_are_r4() -> None:
+    import inspect
+
+    import fhirclient.models.bundle as module
+
+    assert "Generated from FHIR 4.0.1" in inspect.getsource(module)
+
+
+def test_bundle_validates_against_fhir_r4() -> None:
+    bundle = vitals_bundle(
+        RESIDENT, RECORDS, timestamp_s=TS + 300, bundle_id="export-1", resident_name="Wang Fang"
+    )
+    model = BundleR4(bundle, strict=True)
     assert model.type == "collection"
-    assert len(model.entry) == 9
-    json.dumps(bundle)
+    assert len(model.entry) == 10
+    assert model.entry[0].resource.resource_type == "Patient"
+    assert all(e.resource.resource_type == "Observation" for e in model.entry[1:])
+    assert model.as_json() == json.loads(json.dumps(bundle))  # nothing dropped or changed
+    assert BundleR4B.model_validate(bundle).type == "collection"
+
+
+def test_r4_validation_catches_a_broken_bundle() -> None:
+    bundle = vitals_bundle(RESIDENT, RECORDS)
+    del bundle["entry"][1]["resource"]["status"]  # required (1..1) on Observation
+    with pytest.raises(FHIRValidationError):
+        BundleR4(bundle, strict=True)
+    bundle = vitals_bundle(RESIDENT, RECORDS)
+    bundle["entry"][1]["resource"]["valueFloat"] = 1.0  # no such element in R4
+    with pytest.raises(FHIRValidationError):
+        BundleR4(bundle, strict=True)
+
+
+def test_patient_leads_and_every_observation_references_it() -> None:
+    bundle = vitals_bundle(RESIDENT, RECORDS, resident_name="Wang Fang")
+    patient_entry, *observations = bundle["entry"]
+    patient = patient_entry["resource"]
+    assert patient["resourceType"] == "Patient"
+    assert patient["identifier"] == [{"system": "urn:care-hub:resident-id", "value": RESIDENT}]
+    assert patient["name"] == [{"text": "Wang Fang"}]
+    assert patient_entry["fullUrl"] == patient_full_url(RESIDENT)
+    refs = {o["resource"]["subject"]["reference"] for o in observations}
+    assert refs == {patient_entry["fullUrl"]}
+    assert patient_full_url(RESIDENT) != patient_full_url("R-0043")
 
 
 def test_observations_carry_loinc_ucum_category_subject_and_time() -> None:
-    entries = vitals_bundle(RESIDENT, RECORDS)["entry"]
+    entries = vitals_bundle(RESIDENT, RECORDS)["entry"][1:]
     obs = [e["resource"] for e in entries]
     assert [o["effectiveDateTime"] for o in obs] == sorted(o["effectiveDateTime"] for o in obs)
-    assert all(o["subject"] == {"reference": "Patient/R-0042"} for o in obs)
+    assert all(o["subject"] == {"reference": patient_full_url("R-0042")} for o in obs)
     by_code = {codes(o)[0]: o for o in obs}
 
     bp = by_code["85354-9"]
@@ -95,5 +136,5 @@ def test_unknown_kinds_and_empty_values_are_skipped() -> None:
             {"kind": "spo2", "values": {}, "ts": TS},
         ],
     )
-    assert bundle["entry"] == []
-    Bundle.model_validate(bundle)
+    assert [e["resource"]["resourceType"] for e in bundle["entry"]] == ["Patient"]
+    BundleR4(bundle, strict=True)

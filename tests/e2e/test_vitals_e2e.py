@@ -49,10 +49,12 @@ def test_kit_readings_are_judged_served_with_bands_and_exported(hub_server: HubS
         assert [r["values"] for r in body["readings"]] == [{"mmol_l": 2.6}]
         assert body["bands"]["glucose"]["mmol_l"] == [3.9, 10.0]
         bundle = c.get("/api/residents/R-1/fhir").json()
-    from fhir.resources.R4B.bundle import Bundle
+    from fhirclient.models.bundle import Bundle  # FHIR R4 4.0.1 (tests/test_fhir.py)
 
-    parsed = Bundle.model_validate(bundle)
-    codes = {coding.code for e in parsed.entry for coding in e.resource.code.coding}  # type: ignore[union-attr]
+    parsed = Bundle(bundle, strict=True)
+    assert parsed.entry[0].resource.resource_type == "Patient"
+    observations = [e.resource for e in parsed.entry[1:]]
+    codes = {coding.code for o in observations for coding in o.code.coding}
     assert {"59408-5", "14743-9", "85354-9"} <= codes  # SpO2, capillary glucose, BP panel
     with hub_server.client(hub_server.token("family")) as c:
         assert len(c.get("/api/residents/R-1/vitals").json()["readings"]) == 3
