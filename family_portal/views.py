@@ -12,9 +12,11 @@ from care_hub.kernel.deps import CurrentUser, SessionDep
 from care_hub.kernel.fields import Key, Seconds, Text
 from care_hub.kernel.local_time import DEFAULT_TIMEZONE
 from care_hub.kernel.models import Facility, Measurement, Resident, ZoneVisit
+from care_hub.kernel.responses import errors
 from care_hub.signal_core.behaviour import ResidentSettings, daily_summary, local_midnight
 from care_hub.signal_core.zones import ZoneVisit as ZoneVisitRecord
 from family_portal.fhir import vitals_bundle
+from family_portal.schemas import FhirBundlePublic, SummaryPublic, TrailPublic, VitalsPublic
 
 router = APIRouter(prefix="/api/residents", tags=["residents"])
 DAY_S = 86_400.0
@@ -62,7 +64,7 @@ def _window(from_: float | None, to: float | None) -> tuple[float, float]:
     return start, end
 
 
-@router.get("/{resident_id}/trail")
+@router.get("/{resident_id}/trail", response_model=TrailPublic, responses=errors(401, 404, 422))
 async def trail(
     resident_id: Key,
     session: SessionDep,
@@ -112,7 +114,7 @@ async def trail(
     }
 
 
-@router.get("/{resident_id}/vitals")
+@router.get("/{resident_id}/vitals", response_model=VitalsPublic, responses=errors(401, 404, 422))
 async def vitals(
     resident_id: Key,
     session: SessionDep,
@@ -149,7 +151,7 @@ def _bands(resident: Resident) -> dict[str, dict[str, list[float]]]:
     return bands
 
 
-@router.get("/{resident_id}/summary")
+@router.get("/{resident_id}/summary", response_model=SummaryPublic, responses=errors(401, 404, 422))
 async def summary(
     resident_id: Key,
     session: SessionDep,
@@ -188,7 +190,7 @@ async def summary(
     }
 
 
-@router.get("/{resident_id}/fhir")
+@router.get("/{resident_id}/fhir", response_model=FhirBundlePublic, responses=errors(401, 404, 422))
 async def fhir_export(
     resident_id: Key,
     session: SessionDep,

@@ -22,10 +22,19 @@ from alerts.schemas import (
     SnoozeRequest,
 )
 from care_hub.api.deps import HubDep
+from care_hub.api.public import (
+    AlertPublic,
+    AlertWithHistoryPublic,
+    CommentPublic,
+    CoveragePublic,
+    ResponseTimesPublic,
+    RosterPublic,
+)
 from care_hub.kernel.db import now_s
 from care_hub.kernel.deps import AdminUser, CurrentUser, Principal, SessionDep, StaffUser
 from care_hub.kernel.fields import Id, Key, Seconds, Text
 from care_hub.kernel.models import Facility, User
+from care_hub.kernel.responses import errors
 
 alerts_router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 coverage_router = APIRouter(prefix="/api/coverage", tags=["coverage"])
@@ -60,7 +69,7 @@ def _origin(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@alerts_router.get("")
+@alerts_router.get("", response_model=list[AlertPublic], responses=errors(401, 422))
 async def list_alerts(
     session: SessionDep,
     user: CurrentUser,
@@ -107,7 +116,9 @@ async def _get_visible(session: Any, alert_id: int, user: Principal) -> Alert:
 FAMILY_HISTORY = ("raised", "acknowledged", "resolved")
 
 
-@alerts_router.get("/{alert_id}")
+@alerts_router.get(
+    "/{alert_id}", response_model=AlertWithHistoryPublic, responses=errors(401, 404, 422)
+)
 async def get_alert(alert_id: Id, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """One alert with its audit trail (who, when, from where, note, outcome) and comments."""
     alert = await _get_visible(session, alert_id, user)
@@ -136,7 +147,9 @@ async def get_alert(alert_id: Id, session: SessionDep, user: CurrentUser) -> dic
     return out
 
 
-@alerts_router.post("/{alert_id}/ack")
+@alerts_router.post(
+    "/{alert_id}/ack", response_model=AlertPublic, responses=errors(400, 401, 403, 404, 409, 422)
+)
 async def acknowledge(
     alert_id: Id,
     request: Request,
@@ -164,7 +177,11 @@ async def acknowledge(
     return await service.public_alert(session, alert)
 
 
-@alerts_router.post("/{alert_id}/resolve")
+@alerts_router.post(
+    "/{alert_id}/resolve",
+    response_model=AlertPublic,
+    responses=errors(400, 401, 403, 404, 409, 422),
+)
 async def resolve(
     alert_id: Id,
     request: Request,
@@ -195,7 +212,9 @@ async def resolve(
     return await service.public_alert(session, alert)
 
 
-@alerts_router.post("/{alert_id}/assign")
+@alerts_router.post(
+    "/{alert_id}/assign", response_model=AlertPublic, responses=errors(400, 401, 403, 404, 409, 422)
+)
 async def assign(
     alert_id: Id,
     body: AssignRequest,
@@ -221,7 +240,12 @@ async def assign(
     return await service.public_alert(session, alert)
 
 
-@alerts_router.post("/{alert_id}/comments", status_code=status.HTTP_201_CREATED)
+@alerts_router.post(
+    "/{alert_id}/comments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommentPublic,
+    responses=errors(400, 401, 403, 404, 422),
+)
 async def add_comment(
     alert_id: Id, body: CommentCreate, session: SessionDep, hub: HubDep, user: StaffUser
 ) -> dict[str, Any]:
@@ -231,7 +255,11 @@ async def add_comment(
     return {"id": row.id, "alert_id": alert_id, "at": row.at, "actor": row.actor, "text": row.note}
 
 
-@alerts_router.get("/{alert_id}/comments")
+@alerts_router.get(
+    "/{alert_id}/comments",
+    response_model=list[CommentPublic],
+    responses=errors(401, 403, 404, 422),
+)
 async def list_comments(alert_id: Id, session: SessionDep, user: StaffUser) -> list[dict[str, Any]]:
     await _get_visible(session, alert_id, user)
     rows = (
@@ -247,7 +275,9 @@ async def list_comments(alert_id: Id, session: SessionDep, user: StaffUser) -> l
     ]
 
 
-@alerts_router.post("/{alert_id}/snooze")
+@alerts_router.post(
+    "/{alert_id}/snooze", response_model=AlertPublic, responses=errors(400, 401, 403, 404, 409, 422)
+)
 async def snooze(
     alert_id: Id,
     body: SnoozeRequest,
@@ -290,7 +320,12 @@ def _coverage_public(row: CoverageAssignment) -> dict[str, Any]:
     }
 
 
-@coverage_router.post("", status_code=status.HTTP_201_CREATED)
+@coverage_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CoveragePublic,
+    responses=errors(400, 401, 403, 422),
+)
 async def create_coverage(
     body: CoverageCreate, session: SessionDep, _: AdminUser
 ) -> dict[str, Any]:
@@ -310,7 +345,7 @@ async def create_coverage(
     return _coverage_public(row)
 
 
-@coverage_router.get("")
+@coverage_router.get("", response_model=RosterPublic, responses=errors(401, 403, 422))
 async def list_coverage(
     session: SessionDep, user: StaffUser, facility_id: Id | None = None
 ) -> dict[str, Any]:
@@ -328,7 +363,9 @@ async def list_coverage(
     }
 
 
-@coverage_router.delete("/{coverage_id}", status_code=status.HTTP_204_NO_CONTENT)
+@coverage_router.delete(
+    "/{coverage_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 422)
+)
 async def delete_coverage(coverage_id: Id, session: SessionDep, _: AdminUser) -> None:
     row = await session.get(CoverageAssignment, coverage_id)
     if row is None:
@@ -337,7 +374,9 @@ async def delete_coverage(coverage_id: Id, session: SessionDep, _: AdminUser) ->
     await session.commit()
 
 
-@reports_router.get("/response-times")
+@reports_router.get(
+    "/response-times", response_model=ResponseTimesPublic, responses=errors(401, 403, 422)
+)
 async def response_times(
     session: SessionDep,
     user: StaffUser,

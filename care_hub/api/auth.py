@@ -10,11 +10,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from care_hub.api.deps import HubDep
+from care_hub.api.public import MePublic, TokenPublic
 from care_hub.kernel import accounts
 from care_hub.kernel.accounts import authenticate
 from care_hub.kernel.deps import CurrentUser, SessionDep
 from care_hub.kernel.fields import ApiModel, Id, Text
 from care_hub.kernel.models import User
+from care_hub.kernel.responses import ErrorPublic, errors
 from care_hub.kernel.security import (
     PasswordChecksBusy,
     TokenClaims,
@@ -26,7 +28,7 @@ from care_hub.kernel.security import (
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-@router.post("/auth/token")
+@router.post("/auth/token", response_model=TokenPublic, responses=errors(400, 401, 422, 429, 503))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     hub: HubDep,
@@ -74,7 +76,7 @@ async def token(
     }
 
 
-@router.get("/me")
+@router.get("/me", response_model=MePublic, responses=errors(401))
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {
         "id": user.user_id,
@@ -91,7 +93,7 @@ class WsTicket(BaseModel):
     expires_in: int = Field(description="seconds left to open the socket with it")
 
 
-@router.post("/auth/ws-ticket", response_model=WsTicket)
+@router.post("/auth/ws-ticket", response_model=WsTicket, responses=errors(401))
 async def ws_ticket(user: CurrentUser, hub: HubDep) -> WsTicket:
     """A one-time ticket (30 s) to open `/ws/events?ticket=...`: the bearer token itself never
     goes into a URL (URLs end up in access logs and proxies). The socket it opens is bound to
@@ -135,7 +137,10 @@ class UserUpdated(BaseModel):
     "/users/{user_id}",
     response_model=UserUpdated,
     tags=["users"],
-    responses={403: {"description": "not admin, nor your own password"}, 404: {}},
+    responses={
+        **errors(400, 401, 404, 422, 503),
+        403: {"model": ErrorPublic, "description": "not admin, nor your own password"},
+    },
 )
 async def update_user(
     user_id: Id, body: UserUpdate, caller: CurrentUser, session: SessionDep, hub: HubDep

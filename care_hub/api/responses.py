@@ -1,41 +1,6 @@
-"""Documented error responses, shared by the routers: `responses=errors(401, 403, 404)`.
+"""The shared error responses for API routers (defined in `care_hub.kernel.responses`, where the
+family portal can reach them too)."""
 
-Every error the API sends is `{"detail": ...}`: a sentence from an `HTTPException`, or FastAPI's
-list of field errors for a request that fails validation (422).
-"""
+from care_hub.kernel.responses import DESCRIPTIONS, ErrorPublic, errors
 
-from __future__ import annotations
-
-from typing import Any
-
-from pydantic import BaseModel, Field
-
-DESCRIPTIONS = {
-    400: "bad request",
-    401: "no bearer token, or an invalid, expired or revoked one",
-    403: "the caller's role or facility may not do this",
-    404: "no such object (or not one the caller may see)",
-    409: "the object's state does not allow this, or it already exists",
-    422: "the request fails validation (the field is named)",
-    429: "too many attempts: retry after the Retry-After header's seconds",
-    503: "busy: retry after the Retry-After header's seconds",
-}
-
-
-class ErrorPublic(BaseModel):
-    detail: str | list[dict[str, Any]] | dict[str, Any] = Field(
-        description="what went wrong: a sentence, or FastAPI's field errors"
-    )
-
-
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entry documenting these error codes with `ErrorPublic`."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for code in codes:
-        entry: dict[str, Any] = {"model": ErrorPublic, "description": DESCRIPTIONS[code]}
-        if code in (429, 503):
-            entry["headers"] = {
-                "Retry-After": {"description": "seconds", "schema": {"type": "integer"}}
-            }
-        out[code] = entry
-    return out
+__all__ = ["DESCRIPTIONS", "ErrorPublic", "errors"]

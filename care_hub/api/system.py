@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from care_hub.api import metrics
 from care_hub.api.deps import HubDep
-from care_hub.api.responses import errors
 from care_hub.hub import Hub
 from care_hub.kernel.deps import StaffUser
+from care_hub.kernel.responses import errors
 
 router = APIRouter(tags=["system"])
 router.include_router(metrics.router)
