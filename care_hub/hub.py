@@ -10,8 +10,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import socket
 import uuid
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,7 +25,7 @@ from care_hub import migrate
 from care_hub.ingest.leadership import try_lead
 from care_hub.ingest.pipeline import IngestPipeline
 from care_hub.ingest.prometheus import HubMetrics
-from care_hub.kernel.db import make_engine, make_session_factory
+from care_hub.kernel.db import make_engine, make_session_factory, now_s
 from care_hub.kernel.events import EventBus
 from care_hub.kernel.security import LoginThrottle, install_log_redaction
 from care_hub.kernel.settings import Settings
@@ -32,6 +35,8 @@ from devices.broker_config import production_embedded_broker
 from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
 from devices.mqtt_client import MqttConnection
+from devices.nats_liveness import PartitionedLiveness
+from devices.nats_source import NatsSource
 from devices.radar.processor import radar_config
 from devices.radar.worker import RadarWorkerGroup
 from devices.registry import DeviceRegistry
@@ -83,7 +88,8 @@ class Hub:
         broker = None
         mqtt_url = settings.mqtt.url
         production = settings.environment == "production"
-        if ingest and not mqtt_url:
+        via_nats = settings.ingest.backend == "nats"  # several nodes, each its partitions
+        if ingest and not mqtt_url and not via_nats:
             # Production: per-device accounts and ACL from `care-hub broker-config`.
             secured = production_embedded_broker(settings) if production else None
             broker = EmbeddedBroker(
@@ -96,7 +102,7 @@ class Hub:
             await asyncio.to_thread(broker.start)
             mqtt_url = broker.url
             log.info("embedded %s broker on %s", broker.kind, mqtt_url)
-        if ingest and production:
+        if ingest and production and not via_nats:
             # Refuse a broker where anyone may publish as a device (spoofed cancel, Last Will).
             m = settings.mqtt
             try:
@@ -153,7 +159,7 @@ class Hub:
         # Care records: overdue care tasks raise low alerts; guidance from the trail, six-hourly.
         hub.tasks.append(asyncio.create_task(care_overdue.run(session_factory, bus, clock=clock)))
         hub.ingest_leader = ingest
-        if ingest and engine.dialect.name == "postgresql":
+        if ingest and engine.dialect.name == "postgresql" and not via_nats:
             # Several hub processes may serve one database: exactly one ingests MQTT.
             hub.ingest_leader, task = await try_lead(
                 engine, db_schema=db_schema, take_over=hub._take_over_ingest
@@ -188,6 +194,9 @@ class Hub:
         await self._start_ingest()
 
     async def _start_ingest(self) -> None:
+        if self.settings.ingest.backend == "nats":
+            await self._start_nats_ingest()
+            return
         m = self.settings.mqtt
         client_id = m.client_id or f"care-hub-{uuid.uuid4().hex[:8]}"
         password = m.password.get_secret_value() if m.password else None
@@ -249,6 +258,57 @@ class Hub:
         self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
         self.tasks.append(asyncio.create_task(self.pipeline.supervise(), name="supervision"))
         self.tasks.append(asyncio.create_task(self.pipeline.watch_health(), name="ingest-health"))
+
+    async def _start_nats_ingest(self) -> None:
+        """Every node ingests the device partitions it leases from NATS JetStream. Radar windows
+        stay in this process (the radar worker subscribes to MQTT itself)."""
+        cfg = self.settings.ingest
+        node_id = cfg.node_id or f"{socket.gethostname()}-{os.getpid()}".replace(".", "-")
+        loop = asyncio.get_running_loop()
+        source = NatsSource(
+            cfg.nats_url,
+            node_id=node_id,
+            partitions=cfg.partitions,
+            lease_ttl_s=cfg.lease_ttl_s,
+            on_acquire=lambda _: asyncio.run_coroutine_threadsafe(self._partitions_taken(), loop),
+        )
+        seqs = SeqTracker()
+        radars = [d for d in self.registry.all() if d.type == "radar"]
+        self.pipeline = IngestPipeline(
+            conn=cast(MqttConnection, source),  # the same surface: queue, drain, ack, publish
+            registry=self.registry,
+            seqs=seqs,
+            session_factory=self.session_factory,
+            bus=self.bus,
+            radar_capacity=max(1024, 2 * len(radars)),
+            fall_confirm_s=self.settings.fall_confirm_s,
+            floor_dwell_s=self.settings.fall_floor_dwell_s,
+            stall_s=self.settings.ingest_stall_s,
+            dead_letter_retention_s=self.settings.dead_letter_retention_days * 86_400,
+        )
+        supervisor = self.pipeline.supervisor
+        supervisor.liveness = PartitionedLiveness.wrap(
+            supervisor.liveness,
+            lambda slot: (d := self.registry.by_slot(slot)) is not None and source.owns(d.id),
+        )
+        await self.pipeline.load_offline_alerts()
+        self.conn = cast(MqttConnection, source)
+        await asyncio.to_thread(source.start)
+        log.info(
+            "node %s ingests partitions %s from %s", node_id, sorted(source.owned), cfg.nats_url
+        )
+        self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
+        self.tasks.append(asyncio.create_task(self.pipeline.supervise(), name="supervision"))
+        self.tasks.append(asyncio.create_task(self.pipeline.watch_health(), name="ingest-health"))
+
+    async def _partitions_taken(self) -> None:
+        """Before the first message of a partition taken over: the seq marks its previous owner
+        stored (so its redeliveries are known), and fresh silence timers for its devices."""
+        if self.pipeline is None:
+            return
+        async with self.session_factory() as session:
+            await self.pipeline.seqs.load(session)
+        self.pipeline.supervisor.liveness.grace(now_s())
 
     def send_command(self, topic: str, payload: bytes) -> None:
         if self.conn is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,22 @@ class MqttSettings(BaseModel):
     # passwd/acl and the hub signs in with the hub account saved there.
     # Default: data_dir/broker-config.
     broker_config_dir: Path | None = None
+
+
+class IngestSettings(BaseModel):
+    """Where device messages come from (CARE_HUB_INGEST__*): the MQTT broker (default), or NATS
+    JetStream shared by several hub nodes, each consuming its device partitions (docs/performance.md,
+    "A city on NATS JetStream")."""
+
+    backend: Literal["mqtt", "nats"] = "mqtt"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Must equal the n of the server's `{{partition(n,1)}}` mapping (devices.nats_subjects); a few
+    # per node, so a node's partitions spread over the others when it dies.
+    partitions: int = Field(default=8, ge=1, le=1024)
+    # This node's name in the leases; empty: host name and process id.
+    node_id: str = ""
+    # A dead node's partitions move to the others after at most this long.
+    lease_ttl_s: float = Field(default=6.0, ge=1.0, le=300.0)
 
 
 class AlertSettings(BaseModel):
@@ -113,6 +130,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
 
     @model_validator(mode="after")

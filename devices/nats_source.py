@@ -1,0 +1,421 @@
+"""Ingest from NATS JetStream across several hub nodes: device partitions, leases, durable replay.
+
+Devices keep the MQTT contract and publish to NATS's MQTT listener; the server maps each device
+subject into its partition (`devices.nats_subjects`) and the stream `CARE` keeps `care.p.>`.
+Each hub node runs one `NatsSource`: it holds leases on some partitions (a NATS KV bucket, one
+key per partition, with a TTL: a node that dies loses its leases within `lease_ttl_s`) and pulls
+each leased partition through a JetStream pull consumer of its own. Partitions are spread over the
+live nodes (each node keeps a heartbeat key): partition k belongs to the (k mod n)-th live node
+in id order, so a second node takes half of them from the first, and the survivor of two takes
+them all back.
+
+Order and nothing lost: the consumer acknowledges "all up to here" (AckAll). The hub acknowledges
+a batch only after its commit (the pipeline's rule), so the consumer's ack floor is always the
+last stored message of the partition. A node that acquires a partition deletes the previous
+owner's consumer and starts a new one just after that floor: what the dead node stored but had
+not acknowledged is delivered again, in order (the seq marks absorb it; the hub reloads them
+first through `on_acquire`), then everything newer. Consumers are named per owner and lease, so
+a late acknowledgement from a previous owner can never acknowledge the new owner's messages.
+
+It satisfies the same surface as `devices.mqtt_client.MqttConnection` for the ingest pipeline:
+`queue`, `drain`, `ack`, `publish`, `connected`, `disconnected_since`, `start`, `stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import nats
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import api
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+
+from devices.mqtt_client import RawMessage
+from devices.nats_subjects import (
+    STREAM,
+    STREAM_MAX_AGE_S,
+    partition_filter,
+    partition_of,
+    subject_of,
+    topic_of,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE_BUCKET = "care_hub_leases"
+# A dead node's partitions move after at most this long; renewals every third of it, so a node
+# busy for a second or two does not lose them.
+LEASE_TTL_S = 6.0
+# Messages per pull request, and how long one waits when the partition is quiet.
+FETCH_BATCH = 500
+FETCH_WAIT_S = 0.5
+# The hand-off queue stops pulling above this many messages (the stream keeps the rest).
+QUEUE_CAP = 20_000
+# Unacknowledged messages the server lets one consumer have; above the queue cap plus a batch.
+MAX_ACK_PENDING = 50_000
+# Our acks come after commit; the server must not redeliver while a batch waits on the database
+# (a redelivery in the same node would be out of order: the source also skips any it sees).
+ACK_WAIT_S = 600.0
+
+OnAcquire = Callable[[frozenset[int]], "concurrent.futures.Future[None] | None"]
+
+
+class NatsSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        node_id: str,
+        partitions: int,
+        on_acquire: OnAcquire | None = None,
+        lease_ttl_s: float = LEASE_TTL_S,
+        queue_cap: int = QUEUE_CAP,
+        stream_max_age_s: float = STREAM_MAX_AGE_S,
+    ) -> None:
+        if "." in node_id or "*" in node_id or ">" in node_id:
+            raise ValueError(f"node id {node_id!r} may not contain '.', '*' or '>'")
+        self.url = url
+        self.node_id = node_id
+        self.partitions = partitions
+        self.on_acquire = on_acquire
+        self.lease_ttl_s = lease_ttl_s
+        self.queue_cap = queue_cap
+        self.stream_max_age_s = stream_max_age_s
+        self.queue: deque[RawMessage] = deque()
+        self.connected = threading.Event()
+        self.disconnected_since: float | None = time.monotonic()
+        self.connect_count = 0
+        # Partitions this node consumes now (a new frozenset on every change; read from any thread).
+        self.owned: frozenset[int] = frozenset()
+        self.received = 0
+        self._ids = itertools.count(1)
+        # mid -> (partition, ack subject, stream seq); only the source loop touches it.
+        self._unacked: dict[int, tuple[int, str]] = {}
+        self._outstanding = [0] * partitions
+        self._last_sseq = [0] * partitions
+        self._leases: dict[int, int] = {}  # partition -> KV revision held
+        self._releasing: set[int] = set()
+        self._fetchers: dict[int, asyncio.Task[None]] = {}
+        self._epoch = uuid.uuid4().hex[:6]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self._nc: Any = None
+        self._js: Any = None
+        self._kv: Any = None
+
+    # ---- the pipeline's surface (called from the hub's thread) ----
+
+    def start(self, *, wait_s: float = 15.0) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"nats-{self.node_id}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(wait_s) or self._failed is not None:
+            self.stop()
+            raise ConnectionError(f"no NATS JetStream at {self.url} within {wait_s:.0f} s") from (
+                self._failed
+            )
+
+    def stop(self, *, release: bool = True) -> None:
+        """Stop consuming; with `release`, give the leases back at once (else they expire)."""
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            self._release_on_stop = release
+            loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def drain(self, limit: int) -> list[RawMessage]:
+        out: list[RawMessage] = []
+        pop = self.queue.popleft
+        try:
+            for _ in range(limit):
+                out.append(pop())
+        except IndexError:
+            pass
+        return out
+
+    def ack(self, messages: list[RawMessage]) -> None:
+        """Acknowledge a stored batch: one AckAll per partition, for its last message."""
+        if messages and self._loop is not None:
+            mids = [m.mid for m in messages]
+            with contextlib.suppress(RuntimeError):  # loop closed: stopping, nothing to ack
+                asyncio.run_coroutine_threadsafe(self._ack(mids), self._loop)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """A command to a device: the MQTT listener delivers `care.v1.<id>.cmd` to its topic."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(
+                    self._publish(subject_of(topic), payload), self._loop
+                )
+
+    def owns(self, device_id: str) -> bool:
+        return partition_of(device_id, self.partitions) in self.owned
+
+    # ---- the source's own loop ----
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # start() reports it
+            self._failed = exc
+            log.exception("NATS source stopped")
+        finally:
+            self.connected.clear()
+            self._ready.set()
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        self._release_on_stop = True
+        self._nc = await nats.connect(
+            self.url,
+            name=f"care-hub-{self.node_id}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            disconnected_cb=self._on_disconnect,
+            reconnected_cb=self._on_reconnect,
+        )
+        self._js = self._nc.jetstream()
+        await self._ensure_stream()
+        self._kv = await self._ensure_bucket()
+        self._on_connected()
+        await self._rebalance()
+        self._ready.set()
+        try:
+            while not self._stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.lease_ttl_s / 3)
+                if not self._stopping.is_set():
+                    try:
+                        await self._rebalance()
+                    except Exception as exc:  # the server away: leases lapse, others take over
+                        log.warning("NATS lease round failed: %r", exc)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for task in self._fetchers.values():
+            task.cancel()
+        for task in self._fetchers.values():
+            with contextlib.suppress(BaseException):
+                await task
+        self._fetchers.clear()
+        if self._release_on_stop and self._kv is not None:
+            for k in list(self._leases):
+                with contextlib.suppress(Exception):
+                    await self._kv.delete(f"p.{k}")
+            with contextlib.suppress(Exception):
+                await self._kv.delete(f"node.{self.node_id}")
+        self.owned = frozenset()
+        with contextlib.suppress(Exception):
+            await self._nc.close()
+
+    def _on_connected(self) -> None:
+        self.connect_count += 1
+        self.disconnected_since = None
+        self.connected.set()
+
+    async def _on_disconnect(self) -> None:
+        self.connected.clear()
+        if self.disconnected_since is None:
+            self.disconnected_since = time.monotonic()
+        log.warning("NATS disconnected; reconnecting")
+
+    async def _on_reconnect(self) -> None:
+        self._on_connected()
+        log.info("NATS reconnected to %s", self.url)
+
+    async def _ensure_stream(self) -> None:
+        config = api.StreamConfig(
+            name=STREAM,
+            subjects=["care.p.>"],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            max_age=self.stream_max_age_s,
+        )
+        try:
+            await self._js.stream_info(STREAM)
+        except NotFoundError:
+            with contextlib.suppress(Exception):  # another node created it meanwhile
+                await self._js.add_stream(config)
+
+    async def _ensure_bucket(self) -> Any:
+        try:
+            return await self._js.key_value(LEASE_BUCKET)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._js.create_key_value(
+                    bucket=LEASE_BUCKET, ttl=self.lease_ttl_s, history=1
+                )
+            return await self._js.key_value(LEASE_BUCKET)
+
+    # ---- leases: who consumes which partition ----
+
+    async def _rebalance(self) -> None:
+        kv = self._kv
+        await kv.put(f"node.{self.node_id}", b"1")
+        try:
+            keys = await kv.keys()  # (no server-side filter before nats-server 2.10)
+        except Exception:  # nats-py raises when the bucket is empty
+            keys = []
+        nodes = sorted({k[5:] for k in keys if k.startswith("node.")} | {self.node_id})
+        me = nodes.index(self.node_id)
+        wanted = {k for k in range(self.partitions) if k % len(nodes) == me}
+        for k in list(self._leases):
+            try:
+                self._leases[k] = await kv.update(
+                    f"p.{k}", self.node_id.encode(), last=self._leases[k]
+                )
+            except KeyWrongLastSequenceError:
+                log.error("lease on partition %d lost (expired or taken): stop consuming it", k)
+                await self._drop(k)
+                continue
+            if k not in wanted:
+                await self._release(k)
+        for k in sorted(wanted - set(self._leases)):
+            try:
+                revision = await kv.create(f"p.{k}", self.node_id.encode())
+            except KeyWrongLastSequenceError:
+                continue  # still held by another node (until it lets go or its lease expires)
+            self._leases[k] = revision
+            await self._acquire(k)
+
+    async def _acquire(self, k: int) -> None:
+        start = await self._take_over_consumer(k)
+        self._last_sseq[k] = start - 1
+        if self.on_acquire is not None:
+            future = self.on_acquire(frozenset({k}))
+            if future is not None:  # the hub reloads its seq marks before the first message
+                await asyncio.wrap_future(future)
+        self.owned = self.owned | {k}
+        self._fetchers[k] = asyncio.create_task(self._fetch(k, start), name=f"fetch-p{k}")
+        log.info("node %s consumes partition %d from stream seq %d", self.node_id, k, start)
+
+    async def _take_over_consumer(self, k: int) -> int:
+        """Delete earlier owners' consumers of partition k; the first stream seq not yet stored."""
+        prefix = f"hub-p{k}-"
+        floor: int | None = None
+        for info in await self._js.consumers_info(STREAM):
+            name = info.name or ""
+            if not name.startswith(prefix):
+                continue
+            sseq = info.ack_floor.stream_seq if info.ack_floor else 0
+            floor = sseq if floor is None else max(floor, sseq or 0)
+            with contextlib.suppress(Exception):
+                await self._js.delete_consumer(STREAM, name)
+        return (floor or 0) + 1
+
+    def _consumer_config(self, k: int, start: int) -> api.ConsumerConfig:
+        return api.ConsumerConfig(
+            durable_name=f"hub-p{k}-{self.node_id}-{self._epoch}",
+            filter_subject=partition_filter(k),
+            ack_policy=api.AckPolicy.ALL,
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start,
+            ack_wait=ACK_WAIT_S,
+            max_ack_pending=MAX_ACK_PENDING,
+        )
+
+    async def _release(self, k: int) -> None:
+        """Hand a partition to the node that should have it: stop pulling, let the hub store and
+        acknowledge what it holds, then give the lease back (checked again every round)."""
+        if k not in self._releasing:
+            self._releasing.add(k)
+            await self._stop_fetch(k)
+            self.owned = self.owned - {k}
+        if self._outstanding[k] == 0:
+            await self._nc.flush()  # our AckAll reached the server before the lease goes
+            with contextlib.suppress(Exception):
+                await self._kv.delete(f"p.{k}")
+            self._releasing.discard(k)
+            self._leases.pop(k, None)
+            log.info("node %s released partition %d", self.node_id, k)
+
+    async def _drop(self, k: int) -> None:
+        """The lease is gone: stop pulling at once (the next owner starts after our ack floor)."""
+        self._leases.pop(k, None)
+        self._releasing.discard(k)
+        self.owned = self.owned - {k}
+        await self._stop_fetch(k)
+
+    async def _stop_fetch(self, k: int) -> None:
+        task = self._fetchers.pop(k, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    # ---- pulling and acknowledging ----
+
+    async def _fetch(self, k: int, start: int) -> None:
+        js = self._js
+        name = f"hub-p{k}-{self.node_id}-{self._epoch}"
+        await js.add_consumer(STREAM, self._consumer_config(k, start))
+        sub = await js.pull_subscribe_bind(durable=name, stream=STREAM)
+        queue, unacked = self.queue, self._unacked
+        while True:
+            if len(queue) >= self.queue_cap:
+                await asyncio.sleep(0.01)
+                continue
+            try:
+                msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
+            except (TimeoutError, NatsTimeout):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("pull from partition %d failed: %r", k, exc)
+                await asyncio.sleep(1.0)
+                continue
+            now = time.time()
+            last = self._last_sseq[k]
+            for m in msgs:
+                reply = m.reply
+                # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
+                sseq = int(reply.split(".", 6)[5])
+                if sseq <= last:
+                    continue  # a redelivery of what this node still holds: keep the order
+                last = sseq
+                mid = next(self._ids)
+                unacked[mid] = (k, reply)
+                self._outstanding[k] += 1
+                headers = m.headers
+                qos = int(headers.get("Nmqtt-Pub", "1")) if headers else 1
+                queue.append(RawMessage(topic_of(m.subject), m.data, qos, mid, now))
+            self._last_sseq[k] = last
+            self.received += len(msgs)
+
+    async def _ack(self, mids: list[int]) -> None:
+        last: dict[int, str] = {}
+        unacked, outstanding = self._unacked, self._outstanding
+        for mid in mids:
+            entry = unacked.pop(mid, None)
+            if entry is not None:
+                k, reply = entry
+                last[k] = reply
+                outstanding[k] -= 1
+        for k, reply in last.items():
+            if k in self._leases:
+                with contextlib.suppress(Exception):
+                    await self._nc.publish(reply, b"+ACK")
+
+    async def _publish(self, subject: str, payload: bytes) -> None:
+        try:
+            await self._nc.publish(subject, payload)
+        except Exception as exc:
+            log.warning("command to %s not sent: %r", subject, exc)

@@ -1,0 +1,82 @@
+"""The device contract on NATS: MQTT topics as subjects, device partitions, a server config.
+
+NATS's MQTT listener turns `care/v1/<id>/button` into the subject `care.v1.<id>.button`. The
+server's subject mapping (`mappings`, below) moves every device subject into its partition,
+`care.p.<k>.v1.<id>.<kind>`, with `{{partition(n, 1)}}`: FNV-1a (32-bit) of the device id modulo
+n, so one device always lands in the same partition, on every server of a cluster. Only the
+device -> hub kinds are mapped: the hub's commands (`care.v1.<id>.cmd`) stay where the MQTT
+listener delivers them to the device's `care/v1/<id>/cmd` subscription.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Kinds a device publishes (PROTOCOL.md section 1), as subject tails after the device id.
+DEVICE_KINDS = ("status", "button", "kit", "radar.frames", "radar.vitals")
+STREAM = "CARE"
+PARTITION_PREFIX = "care.p"
+# JetStream keeps what it captured this long (replay window: a hub away for a day loses nothing).
+STREAM_MAX_AGE_S = 24 * 3600.0
+
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+
+
+def partition_of(device_id: str, partitions: int) -> int:
+    """The partition nats-server's `{{partition(n, 1)}}` gives this device id (FNV-1a 32-bit)."""
+    h = _FNV_OFFSET
+    for byte in device_id.encode():
+        h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
+    return h % partitions
+
+
+def partition_filter(k: int) -> str:
+    return f"{PARTITION_PREFIX}.{k}.>"
+
+
+def topic_of(subject: str) -> str:
+    """`care.p.<k>.v1.<id>.radar.frames` -> the MQTT topic `care/v1/<id>/radar/frames`."""
+    return "care/" + subject.split(".", 3)[3].replace(".", "/")
+
+
+def subject_of(topic: str) -> str:
+    """An MQTT topic as the NATS subject the MQTT listener uses (`care/v1/x/cmd` -> `care.v1.x.cmd`)."""
+    return topic.replace("/", ".")
+
+
+def mappings(partitions: int) -> dict[str, str]:
+    """Subject mappings putting each device subject into its partition."""
+    return {
+        f"care.v1.*.{kind}": (
+            f"{PARTITION_PREFIX}.{{{{partition({partitions},1)}}}}.v1.{{{{wildcard(1)}}}}.{kind}"
+        )
+        for kind in DEVICE_KINDS
+    }
+
+
+def server_config(
+    *,
+    partitions: int,
+    port: int,
+    mqtt_port: int,
+    store_dir: Path,
+    server_name: str = "care-hub-nats",
+    host: str = "127.0.0.1",
+    http_port: int | None = None,
+) -> str:
+    """A nats-server configuration: JetStream, the MQTT listener for devices, the partition
+    mapping. A cluster adds a `cluster {}` block (routes) with the same `mappings` on every
+    server; production adds accounts and TLS."""
+    lines = [
+        f"server_name: {server_name}",
+        f"listen: {host}:{port}",
+        f'jetstream {{ store_dir: "{store_dir}" }}',
+        f"mqtt {{ listen: {host}:{mqtt_port} }}",
+        "mappings = {",
+        *(f'  "{src}": "{dest}"' for src, dest in mappings(partitions).items()),
+        "}",
+    ]
+    if http_port is not None:
+        lines.insert(2, f"http: {host}:{http_port}")
+    return "\n".join(lines) + "\n"

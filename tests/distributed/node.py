@@ -1,0 +1,83 @@
+"""One hub node on NATS JetStream, as its own process (killed with SIGKILL by the tests, started
+twice by bench.city): `python -m tests.distributed.node --schema S --nats URL --partitions P
+--node-id ID [--database URL]`. Configured by flags like `care-hub serve` is by variables; the
+schema flag is what the CLI lacks (tests share one PostgreSQL database, a schema each)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from care_hub.hub import Hub
+from care_hub.kernel.settings import Settings
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix=f"care-hub-{args.node_id}-"))
+    settings = Settings(_env_file=None, environment="test", data_dir=data_dir)  # type: ignore[call-arg]
+    settings.database.url = args.database
+    settings.ingest.backend = "nats"
+    settings.ingest.nats_url = args.nats
+    settings.ingest.partitions = args.partitions
+    settings.ingest.node_id = args.node_id
+    settings.ingest.lease_ttl_s = args.lease_ttl
+    return settings
+
+
+async def run(args: argparse.Namespace) -> None:
+    hub = await Hub.start(settings_for(args), db_schema=args.schema or None, auto_migrate=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    print(f"READY {args.node_id}", flush=True)
+    report = asyncio.create_task(_report(hub, args.report_s))
+    await stop.wait()
+    report.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await report
+    await hub.stop()
+
+
+async def _report(hub: Hub, every_s: float) -> None:
+    """A line of figures every `every_s` (bench.city reads them): received, stored, queue, owned."""
+    if every_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(every_s)
+        p = hub.pipeline
+        conn = hub.conn
+        if p is None or conn is None:
+            continue
+        owned = sorted(getattr(conn, "owned", ()))
+        print(
+            f"STATS received={p.metrics.received} accepted={p.metrics.accepted} "
+            f"queue={len(conn.queue)} owned={','.join(map(str, owned))}",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--schema", default="")
+    ap.add_argument("--nats", required=True)
+    ap.add_argument("--partitions", type=int, required=True)
+    ap.add_argument("--node-id", required=True)
+    ap.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--lease-ttl", type=float, default=2.0)
+    ap.add_argument("--data-dir", default="")
+    ap.add_argument("--report-s", type=float, default=0.0)
+    ap.add_argument("--log-level", default="WARNING")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
