@@ -60,14 +60,16 @@ def _require_browser() -> Any:
     return sync_playwright
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop marked running in the main
+# thread while it is open, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Any]:
     sync_playwright = _require_browser()
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Any) -> Iterator[Any]:
     b = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=KIOSK_ARGS)
     yield b
