@@ -141,3 +141,26 @@ def test_metrics_need_a_staff_token_or_the_metrics_token(server: tuple[HubServer
         assert c.get("/metrics").status_code == 403
     assert "care_hub_alerts_raised" in scrape(hub, hub.token("nurse"))
     assert "care_hub_alerts_raised" in scrape(hub, hub.token("admin"))
+
+
+def test_bus_hook_counts_escalations_and_one_acknowledgement_per_alert() -> None:
+    from care_hub.ingest.prometheus import HubMetrics
+
+    metrics = HubMetrics()
+    alert = {"id": 7, "type": "fall", "priority": "high", "raised_at": 100.0}
+    metrics.on_event({"type": "alert.raised", "data": {**alert, "acknowledged_at": None}})
+    metrics.on_event({"type": "alert.escalated", "data": {**alert, "tier": "charge_nurse"}})
+    metrics.on_event({"type": "alert.escalated", "data": {**alert, "tier": "charge_nurse"}})
+    for _ in range(3):  # acknowledged, then assigned and commented: one acknowledgement
+        metrics.on_event({"type": "alert.updated", "data": {**alert, "acknowledged_at": 142.0}})
+    metrics.on_event({"type": "system.health", "data": {}})
+    families = {
+        f.name: f.samples for f in text_string_to_metric_families(metrics.exposition().decode())
+    }
+    esc = families["care_hub_alert_escalations"]
+    assert value(esc, "care_hub_alert_escalations_total", tier="charge_nurse") == 2
+    ack = families["care_hub_alert_time_to_acknowledge_seconds"]
+    assert value(ack, "care_hub_alert_time_to_acknowledge_seconds_count", type="fall") == 1
+    assert value(ack, "care_hub_alert_time_to_acknowledge_seconds_sum", type="fall") == 42.0
+    assert value(ack, "care_hub_alert_time_to_acknowledge_seconds_bucket", le="45.0") == 1
+    assert value(ack, "care_hub_alert_time_to_acknowledge_seconds_bucket", le="30.0") == 0
