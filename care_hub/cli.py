@@ -173,6 +173,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from care_hub.main import create_app
 
     settings = _settings(args)
+    if not settings.auto_migrate:
+        # Said here in one line rather than as a traceback from the app's start-up.
+        from care_hub import migrate
+
+        try:
+            migrate.ensure_at_head(settings.db_url)
+        except migrate.SchemaBehind as exc:
+            raise CliError(str(exc)) from None
     uvicorn.run(
         create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info"
     )

@@ -137,3 +137,13 @@ def test_progress_lines_and_quiet() -> None:
     with cli.progress(lambda s: "x", quiet=True, interval_s=0.01, out=quiet):
         time.sleep(0.1)
     assert quiet.getvalue() == ""
+
+
+def test_serve_without_auto_migrate_refuses_a_schema_behind_head(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARE_HUB_AUTO_MIGRATE", "false")
+    data = str(tmp_path / "var")
+    assert run(capsys, "migrate", "--data-dir", data, "--revision", "0001")[0] == 0
+    code, _, err = run(capsys, "serve", "--data-dir", data, "--port", "1")
+    assert_one_line_error(code, err, "database at 0001", "care-hub migrate")
