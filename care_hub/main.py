@@ -33,19 +33,21 @@ def create_app(settings: Settings | None = None, *, db_schema: str | None = None
         hub = await Hub.start(settings, db_schema=db_schema)
         app.state.hub = hub
         app.state.video = Switchboard(hub)
-        # Web Push to families on escalation (care_hub/api/webpush.py), hooked on the bus.
-        app.state.push = WebPush(
-            session_factory=hub.session_factory,
-            data_dir=settings.data_dir,
-            allow_local=settings.environment != "production",
-        )
-        hub.bus.on_published.append(app.state.push.on_event)
+        app.state.push = None
         try:
+            # Web Push to families on escalation (care_hub/api/webpush.py), hooked on the bus.
+            app.state.push = WebPush(
+                session_factory=hub.session_factory,
+                data_dir=settings.data_dir,
+                allow_local=settings.environment != "production",
+            )
+            hub.bus.on_published.append(app.state.push.on_event)
             await app.state.video.start()
             yield
         finally:
-            hub.bus.on_published.remove(app.state.push.on_event)
-            await app.state.push.drain()
+            if app.state.push is not None:
+                hub.bus.on_published.remove(app.state.push.on_event)
+                await app.state.push.drain()
             await app.state.video.close()
             await hub.stop()
 

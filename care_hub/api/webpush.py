@@ -85,9 +85,18 @@ def load_or_create_keys(data_dir: Path) -> VapidKeys:
         data_dir.mkdir(parents=True, exist_ok=True)
         fresh = Vapid()
         fresh.generate_keys()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a private name, then linked into place: two processes starting
+        # at once keep the first key, and nobody reads a half-written file.
+        tmp = data_dir / f".{VAPID_KEY_FILE}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(fresh.private_pem())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     vapid = Vapid.from_file(str(path))
     raw = vapid.public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -167,7 +176,11 @@ class WebPush:
             return
         if data.get("tier") != "family" or not data.get("family_user_ids"):
             return
-        task = asyncio.get_running_loop().create_task(self.notify(event))
+        try:
+            task = asyncio.get_running_loop().create_task(self.notify(event))
+        except RuntimeError:  # published outside the event loop: nothing to send from here
+            log.warning("web push: event %s published outside the event loop", event.get("seq"))
+            return
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
