@@ -146,7 +146,8 @@
     if (f.type === "select") {
       input = el("select", { name: f.name, id, required: f.required },
         f.options.map((o) => el("option", { value: o.value }, o.label)));
-      input.value = f.value === null || f.value === undefined ? "" : String(f.value);
+      // Unset: the first option; null: the "(none)" option.
+      if (f.value !== undefined) input.value = f.value === null ? "" : String(f.value);
     } else {
       input = el("input", {
         name: f.name, id, type: f.type || "text", required: f.required, list: f.list,
