@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from alerts.models import Alert, CoverageAssignment
 from care_hub.api.deps import HubDep
 from care_hub.api.responses import errors
 from care_hub.api.schemas import (
@@ -220,7 +221,7 @@ async def update_facility(
 async def delete_facility(facility_id: Id, session: SessionDep, user: AdminUser) -> Response:
     """Only an empty facility (no rooms, residents, devices, users or records) may go."""
     f = await _facility(session, facility_id, user)
-    for model in (Room, Resident, Device, User):
+    for model in (Room, Resident, Device, User, CoverageAssignment, Alert):
         used = await session.scalar(
             select(func.count()).select_from(model).where(model.facility_id == facility_id)
         )
