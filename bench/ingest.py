@@ -8,6 +8,13 @@ device (QoS 1), and rare kit readings and calls (QoS 1). Prints offered and inge
 CPU (of one core) and memory, and the backlog, once per interval and as a summary.
 
     python -m bench.ingest --residents 10000 --duration 40 --publishers 3
+
+--floor first runs a bare consumer (paho's callback client + orjson.loads, nothing else) on the
+same broker with the same publishers for the same duration and prints its CPU per message beside
+the hub's, and their ratio: the figure that carries across machines. --falls K takes K radars out
+of the steady mix and replays a simulated fall on each (simulators/radar_motion.py, clean tracker
+noise) in real time during the load, and prints impact publish -> websocket `alert.raised`
+latency p50/p99. --workers N sets CARE_HUB_RADAR_WORKERS.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import random  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -97,6 +105,7 @@ def publisher(
     start_at: float,
     counter: Any,  # multiprocessing.Value("q")
     ended: Any,  # multiprocessing.Value("d")
+    skip: frozenset[int] = frozenset(),  # radars whose frames the fall injector publishes
 ) -> None:
     rng = random.Random(index)
     mine = [n for n in range(1, residents + 1) if n % n_pub == index]
@@ -126,12 +135,13 @@ def publisher(
             slice_start = t0 + slice_ / 10
             for n in mine[slice_::10]:
                 ts = time.time()
-                client.publish(
-                    f"care/v1/radar-{n}/radar/frames",
-                    frames_t[mine[n % len(frames_t)]] % (ts, nxt(f"f{n}")),
-                    qos=0,
-                )
-                sent += 1
+                if n not in skip:
+                    client.publish(
+                        f"care/v1/radar-{n}/radar/frames",
+                        frames_t[mine[n % len(frames_t)]] % (ts, nxt(f"f{n}")),
+                        qos=0,
+                    )
+                    sent += 1
                 if n % 2 == 0 and (n + second) % VITALS_EVERY_S == 0:
                     client.publish(
                         f"care/v1/radar-{n}/radar/vitals", vitals_t % (ts, nxt(f"v{n}")), qos=0
@@ -164,6 +174,159 @@ def publisher(
         ended.value = max(ended.value, time.time())
     client.loop_stop()
     client.disconnect()
+
+
+def floor_consumer(port: int, ready: Any, stop: Any, received: Any) -> None:
+    """The floor: paho's callback client and orjson.loads per message, the hub's subscriptions
+    and QoS (FIELD-NOTES "a bare consumer that only receives and decodes")."""
+    import orjson
+
+    from devices.contract import SUBSCRIPTION_FILTERS
+
+    count = 0
+
+    def on_message(_c: Any, _u: Any, msg: Any) -> None:
+        nonlocal count
+        orjson.loads(msg.payload)
+        count += 1
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-floor")
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(list(SUBSCRIPTION_FILTERS))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+
+    def report() -> None:
+        while not stop.is_set():
+            received.value = count  # a plain store: no lock per message
+            time.sleep(0.1)
+
+    threading.Thread(target=report, daemon=True).start()
+    time.sleep(1.0)  # subscribed
+    ready.set()
+    stop.wait()
+    received.value = count
+    client.loop_stop()
+    client.disconnect()
+
+
+def run_publishers(
+    args: argparse.Namespace, port: int, skip: frozenset[int] = frozenset()
+) -> tuple[list[mp.Process], Any, Any, float]:
+    offered = mp.Value("q", 0)
+    ended = mp.Value("d", 0.0)  # when the last publisher published its last message
+    start_at = time.time() + 2
+    pubs = [
+        mp.Process(
+            target=publisher,
+            args=(
+                i,
+                args.publishers,
+                port,
+                args.residents,
+                args.duration,
+                start_at,
+                offered,
+                ended,
+                skip,
+            ),
+        )
+        for i in range(args.publishers)
+    ]
+    for p in pubs:
+        p.start()
+    return pubs, offered, ended, start_at
+
+
+def measure_floor(args: argparse.Namespace, port: int) -> tuple[float, int, int]:
+    """(CPU us per message, received, offered) of the bare consumer under the same load."""
+    ready, stop = mp.Event(), mp.Event()
+    received = mp.Value("q", 0, lock=False)
+    consumer = mp.Process(target=floor_consumer, args=(port, ready, stop, received))
+    consumer.start()
+    ready.wait(30)
+    pubs, offered, _ended, start_at = run_publishers(args, port)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0, got0 = proc_cpu_s(consumer.pid or 0), received.value
+    for p in pubs:
+        p.join()
+    last, last_change = received.value, time.time()
+    while time.time() - last_change < 1.0:
+        time.sleep(0.1)
+        if received.value != last:
+            last, last_change = received.value, time.time()
+    cpu = proc_cpu_s(consumer.pid or 0) - cpu0
+    stop.set()
+    consumer.join(10)
+    got = last - got0
+    return 1e6 * cpu / max(1, got), got, int(offered.value)
+
+
+FALL_KINDS = ("fall_forward", "fall_backward", "fall_sideways", "fall_from_chair")
+FALL_TAIL_S = 12.0  # windows published after the impact: the confirmation needs the stillness
+
+
+def fall_injector(port: int, radars: list[int], start_at: float, span_s: float, out: Any) -> None:
+    """Replay one simulated fall per radar in real time: window k of an episode starting at t0
+    has ts = t0 + k and is published at t0 + k + 1 (when a radar would send it). Puts (radar,
+    publish time of the window holding the impact) on ``out`` as each impact window is sent."""
+    import numpy as np
+    import orjson
+
+    import simulators.radar_motion as rm
+
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-falls")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    plan: list[tuple[float, int, str, bytes, bool]] = []
+    for j, n in enumerate(radars):
+        rng = np.random.default_rng(1000 + j)
+        t0 = start_at + 2.0 + span_s * j / max(1, len(radars))
+        ep = rm.make_episode(FALL_KINDS[j % len(FALL_KINDS)], "clean", rng, t0_s=t0)
+        assert ep.impact_s is not None
+        for ev in rm.to_events(ep.rows, f"radar-{n}", seq0=1):
+            if ev.env.ts > ep.impact_s + FALL_TAIL_S:
+                break
+            holds_impact = ev.env.ts <= ep.impact_s < ev.env.ts + 1.0
+            payload = orjson.dumps(rm.to_payload(ev))
+            topic = f"care/v1/radar-{n}/radar/frames"
+            plan.append((ev.env.ts + 1.0, n, topic, payload, holds_impact))
+    plan.sort(key=lambda p: p[0])
+    for at, n, topic, payload, holds_impact in plan:
+        delay = at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        client.publish(topic, payload, qos=0)
+        if holds_impact:
+            out.put((n, time.time()))
+    time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+
+
+def listen_for_falls(url: str, seen: dict[str, float], stop: Any) -> None:
+    """Record when each radar's fall alert reaches a caregiver's websocket."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with connect(url, max_size=None) as ws:
+        while not stop.is_set():
+            try:
+                raw = ws.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            at = time.time()
+            event = json.loads(raw)
+            data = event.get("data") or {}
+            if event.get("type") == "alert.raised" and data.get("type") == "fall":
+                seen.setdefault(str(data.get("device_id")), at)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -203,11 +366,22 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60)
     ap.add_argument("--publishers", type=int, default=2)
     ap.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    ap.add_argument("--floor", action="store_true", help="measure the bare consumer first")
+    ap.add_argument("--falls", type=int, default=0, help="falls to inject during the load")
+    ap.add_argument("--workers", type=int, default=None, help="CARE_HUB_RADAR_WORKERS")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="care-hub-bench-"))
     broker = MosquittoProcess(work / "broker")
     broker.start()
+    floor: tuple[float, int, int] | None = None
+    if args.floor:
+        floor = measure_floor(args, broker.port)
+        print(
+            f"floor (paho callback + orjson.loads): {floor[0]:.1f} us CPU/msg, "
+            f"received {floor[1]} of {floor[2]} ({100 * floor[1] / max(1, floor[2]):.1f}%)",
+            flush=True,
+        )
     seed = build_seed(
         args.residents,
         admin_password=PASSWORD,
@@ -223,6 +397,8 @@ def main() -> int:
         "CARE_HUB_DATABASE_URL": args.database_url,
         "CARE_HUB_ENVIRONMENT": "development",
     }
+    if args.workers is not None:
+        env["CARE_HUB_RADAR_WORKERS"] = str(args.workers)
     exe = shutil.which("care-hub") or str(Path(sys.executable).parent / "care-hub")
     subprocess.run(
         [exe, "seed", "--file", str(work / "seed.json")],
@@ -252,27 +428,27 @@ def main() -> int:
         out: dict[str, Any] = http.get("/api/metrics").json()
         return out
 
-    offered = mp.Value("q", 0)
-    ended = mp.Value("d", 0.0)  # when the last publisher published its last message
-    start_at = time.time() + 2
-    pubs = [
-        mp.Process(
-            target=publisher,
-            args=(
-                i,
-                args.publishers,
-                broker.port,
-                args.residents,
-                args.duration,
-                start_at,
-                offered,
-                ended,
-            ),
+    fall_radars = [1 + (i * args.residents) // args.falls for i in range(args.falls)]
+    fall_stop = threading.Event()
+    fall_seen: dict[str, float] = {}
+    impacts: Any = mp.Queue()
+    if fall_radars:
+        nurse = http.post(
+            "/api/auth/token", data={"username": "nurse", "password": PASSWORD}
+        ).json()["access_token"]
+        listener = threading.Thread(
+            target=listen_for_falls,
+            args=(f"ws://127.0.0.1:{port}/ws/events?token={nurse}", fall_seen, fall_stop),
+            daemon=True,
         )
-        for i in range(args.publishers)
-    ]
-    for p in pubs:
-        p.start()
+        listener.start()
+    pubs, offered, ended, start_at = run_publishers(args, broker.port, frozenset(fall_radars))
+    if fall_radars:
+        injector = mp.Process(
+            target=fall_injector,
+            args=(broker.port, fall_radars, start_at, max(0.0, args.duration - 30), impacts),
+        )
+        injector.start()
     time.sleep(max(0.0, start_at - time.time()))
     m0 = metrics()
     cpu0, t0 = tree_cpu_s(hub.pid), time.time()
@@ -312,6 +488,17 @@ def main() -> int:
             last_change = time.time()
         m1 = m
     lag = max(0.0, last_change - ended.value)
+    impact_at: dict[str, float] = {}
+    if fall_radars:
+        injector.join(60)
+        while not impacts.empty():
+            n, at = impacts.get()
+            impact_at[f"radar-{n}"] = at
+        deadline = time.time() + 20
+        while time.time() < deadline and not set(impact_at) <= set(fall_seen):
+            time.sleep(0.25)
+        fall_stop.set()
+        listener.join(5)
     elapsed = (ended.value - t0) + lag
     total_offered = offered.value
     total_got = m1["ingest"]["received"] - m0["ingest"].get("received", 0)
@@ -329,6 +516,27 @@ def main() -> int:
         f"hub CPU (with its radar worker) {100 * cpu / elapsed:.0f}% of one core, {1e6 * cpu / max(1, total_got):.0f} us/msg; "
         f"RSS {proc_rss_mb(hub.pid):.0f} MB; backlog at end {m1['backlog']}"
     )
+    hub_us = 1e6 * cpu / max(1, total_got)
+    if floor is not None:
+        print(
+            f"floor {floor[0]:.1f} us/msg, hub {hub_us:.1f} us/msg: "
+            f"hub / floor = {hub_us / floor[0]:.2f}"
+        )
+    if fall_radars:
+        confirm_s = float(os.environ.get("CARE_HUB_FALL_CONFIRM_S", "5.0"))
+        late = [fall_seen[d] - at for d, at in impact_at.items() if d in fall_seen]
+        print(
+            f"falls injected {len(fall_radars)}, impact windows published {len(impact_at)}, "
+            f"alerts on the websocket {len(late)}; missed: "
+            f"{sorted(set(impact_at) - set(fall_seen)) or 'none'}"
+        )
+        if late:
+            print(
+                f"impact publish -> websocket: p50 {percentile(late, 0.5):.2f} s, "
+                f"p99 {percentile(late, 0.99):.2f} s, max {max(late):.2f} s; beyond the "
+                f"{confirm_s:g} s confirmation: p50 {percentile(late, 0.5) - confirm_s:.2f} s, "
+                f"p99 {percentile(late, 0.99) - confirm_s:.2f} s"
+            )
     hub.terminate()
     hub.wait(timeout=30)
     broker.stop()

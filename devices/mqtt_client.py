@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
@@ -40,6 +41,7 @@ class _BufferedSocket:
     paho reads each packet with 2-4 small recv() calls and one select() per packet; measured here
     those system calls were most of its ~32 us per message. paho already honours `pending()`
     (meant for TLS sockets) by skipping select(), so buffering is invisible to the protocol code.
+    `take_publishes` hands complete PUBLISH packets straight from the buffer to a sink.
     """
 
     __slots__ = ("_sock", "_buf", "_pos")
@@ -64,12 +66,82 @@ class _BufferedSocket:
     def pending(self) -> int:
         return len(self._buf) - self._pos
 
+    def take_publishes(self, sink: Callable[[str, bytes, int, int], None]) -> int:
+        """Hand every complete QoS 0/1 PUBLISH packet at the head of the buffer to ``sink(topic,
+        payload, qos, mid)``, without paho's per-packet work (MQTTMessage, logging, topic matcher,
+        callback locks, three struct copies): ~15 us of the ~20 us paho spent per radar window.
+
+        Stops, leaving the rest for paho, at anything else: another packet type, QoS 2, a packet
+        not wholly buffered, a malformed length or a topic that is not UTF-8. Returns the count.
+        """
+        buf, pos, end = self._buf, self._pos, len(self._buf)
+        taken = 0
+        while pos < end:
+            command = buf[pos]
+            if command & 0xF0 != 0x30 or command & 0x06 == 0x06:  # not PUBLISH, or QoS 3 (bad)
+                break
+            qos = (command & 0x06) >> 1
+            if qos == 2:
+                break
+            # remaining length: 1-4 bytes, 7 bits each, little end first (MQTT 3.1.1, 2.2.3)
+            length = shift = 0
+            i = pos + 1
+            while True:
+                if i >= end or i - pos > 4:
+                    length = -1
+                    break
+                byte = buf[i]
+                i += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            if length < 2 or i + length > end:
+                break  # incomplete (or malformed: paho decides)
+            body_end = i + length
+            topic_end = i + 2 + ((buf[i] << 8) | buf[i + 1])
+            data = topic_end + (2 if qos else 0)
+            if data > body_end or topic_end == i + 2:
+                break  # malformed: paho reports it
+            try:
+                topic = buf[i + 2 : topic_end].decode("utf-8")
+            except UnicodeDecodeError:
+                break
+            mid = ((buf[topic_end] << 8) | buf[topic_end + 1]) if qos else 0
+            sink(topic, buf[data:body_end], qos, mid)
+            pos = body_end
+            taken += 1
+        self._pos = pos
+        return taken
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
 
 class _Client(mqtt.Client):
-    """paho's client with buffered reads on plain TCP (TLS and websockets keep paho's own path)."""
+    """paho's client with buffered reads on plain TCP (TLS and websockets keep paho's own path).
+
+    With a ``publish_sink`` set (and manual acks, MQTT 3.1.1), complete PUBLISH packets already
+    buffered go straight to the sink; everything else (CONNACK, SUBACK, PINGRESP, packets split
+    across reads) takes paho's own path.
+    """
+
+    publish_sink: Callable[[str, bytes, int, int], None] | None = None
+
+    def _packet_read(self) -> mqtt.MQTTErrorCode:
+        sock, sink = self._sock, self.publish_sink
+        if (
+            sink is not None
+            and type(sock) is _BufferedSocket
+            and self._in_packet["command"] == 0
+            and self._manual_ack
+            and self._protocol == mqtt.MQTTv311
+            and sock.take_publishes(sink)
+        ):
+            with self._msgtime_mutex:
+                self._last_bytes_received = mqtt.time_func()
+            return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._packet_read()
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
@@ -143,6 +215,7 @@ class MqttConnection:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.publish_sink = self._on_publish
 
     def _on_connect(
         self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any
@@ -174,6 +247,10 @@ class MqttConnection:
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         self.queue.append(RawMessage(msg.topic, bytes(msg.payload), msg.qos, msg.mid, time.time()))
+
+    def _on_publish(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+        """The buffered fast path's sink: the same RawMessage ``_on_message`` makes."""
+        self.queue.append(RawMessage(topic, payload, qos, mid, time.time()))
 
     def start(self, *, wait_s: float = 10.0) -> None:
         self._client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)

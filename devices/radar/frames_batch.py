@@ -7,17 +7,14 @@ the ``ContractError`` it raises (``errors``) or, for other topics such as radar/
 returns (``others``). Accept/reject decisions, reasons and numbers are exactly those of calling
 ``decode`` message by message (tests/devices/test_frames_batch.py checks this differentially):
 
-- the envelope (payload type and size, topic, ``ts``, ``seq``, ``fps``, ``frames``) is checked in
-  Python with the same comparisons as ``decode``; a message that does not pass goes to ``decode``
-  itself, so its error is exactly the one ``decode`` raises;
-- the frames and targets of a chunk of windows are gathered with C-level ``map``/``chain`` into one
-  list of row tuples and their JSON types checked in one pass; if anything is off (a malformed
-  window somewhere), the chunk is bisected down to the offending windows, which go to ``decode``;
-- one numpy table per chunk; the contract's range checks (targets outside the room, absurd speeds,
-  tids out of range are dropped and counted per window) run vectorised over the chunk.
+- each window is decoded straight from bytes into typed structs (``devices.structs``: msgspec
+  checks shapes, types and the envelope's limits while it parses); a message it does not accept
+  goes to ``decode`` itself, so its error is exactly the one ``decode`` raises;
+- the targets of a chunk of windows become one float64 table with C-level ``map``/``chain``
+  (``structs.frames_table``), and the contract's range checks (targets outside the room, absurd
+  speeds, tids out of range are dropped and counted per window) run vectorised over the chunk.
 
-Chunks (``CHUNK_WINDOWS``) keep the parsed JSON of only a few hundred windows alive at a time: with
-10,000 parsed windows alive, the garbage collector's scans of them cost more than the parsing.
+Chunks (``CHUNK_WINDOWS``) keep the decoded structs of only a few hundred windows alive at a time.
 
 ``FramesColumns.fall_batch(window_slots)`` turns the columns straight into the signal core's
 ``FallBatch`` (the values ``make_batch`` computes from per-window events) with no per-window object.
@@ -26,39 +23,24 @@ Chunks (``CHUNK_WINDOWS``) keep the parsed JSON of only a few hundred windows al
 from __future__ import annotations
 
 import gc
-from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from devices.contract import (
-    _GET_TARGETS,
-    _LIST_ONLY,
-    _NONE_TYPE,
-    _NUMBER_OR_NULL_TYPES,
     _TABLE_HALF_WIDTH,
     _TABLE_MID,
-    _TARGET_ROW,
-    MAX_FPS,
-    MAX_FRAMES_PER_WINDOW,
     MAX_PAYLOAD_BYTES,
-    MAX_SEQ,
-    MAX_TARGETS_PER_FRAME,
-    MAX_TS_S,
     ContractError,
-    _has_null_position,
     _parse_topic,
-    _read_only,
-    _rows_with_missing_velocities,
     decode,
 )
 from devices.events import DeviceEvent, Envelope, RadarFramesEvent
+from devices.structs import FramesPayload, decode_frames, frames_table
 
 if TYPE_CHECKING:
     from care_hub.signal_core.falls import FallBatch
@@ -71,13 +53,8 @@ IntArr = npt.NDArray[np.int64]
 # Windows gathered and tabled together: big enough that the per-chunk numpy calls are noise (~10
 # calls per chunk), small enough that the parsed JSON alive at once stays out of the GC's way.
 CHUNK_WINDOWS: Final = 256
-# Below this many windows a failing chunk is checked window by window instead of bisected further.
-_BISECT_MIN: Final = 4
 
 _FRAMES_KIND: Final = "radar/frames"
-_NUMBER_TYPES: Final = (int, float)
-_INT_ONLY: Final = {int}
-_GET_TID_COLUMN = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +166,9 @@ class _Slow(Exception):
     """Internal: this chunk (or window) needs a closer look."""
 
 
-# A window that passed the envelope checks: (message index, topic, payload, device id, ts, seq, fps,
-# frames, payload object). ts and fps may still be ints: numpy converts them as float() does.
-_Window = tuple[int, str, bytes, str, float, int, float, list[Any], dict[str, Any]]
-# What _gather makes of windows: frames per window, targets per frame, the float64 table of
-# tid, x, y, z, vx, vy, vz (7, n): one column per target, before the range checks.
-_Gathered = tuple[list[int], list[int], npt.NDArray[np.float64]]
+# A window the typed decoder accepted: (message index, topic, payload, device id, ts, seq, fps,
+# unused, the decoded payload).
+_Window = tuple[int, str, bytes, str, float, int, float, list[Any], FramesPayload]
 
 
 def decode_frames_many(items: list[tuple[str, bytes]]) -> FramesColumns:
@@ -216,7 +190,7 @@ def decode_frames_many(items: list[tuple[str, bytes]]) -> FramesColumns:
 
 
 def _decode_frames_many(items: list[tuple[str, bytes]]) -> FramesColumns:
-    loads = orjson.loads
+    decode_typed = decode_frames
     parse_topic = _parse_topic
     errors: list[tuple[int, ContractError]] = []
     others: list[tuple[int, DeviceEvent]] = []
@@ -232,28 +206,19 @@ def _decode_frames_many(items: list[tuple[str, bytes]]) -> FramesColumns:
                 device_id, kind = parse_topic(topic)  # lru-cached; raises for bad topics
                 if kind != _FRAMES_KIND:
                     raise _Slow
-                obj = loads(payload)
-                ts, seq, fps, frames = _ENVELOPE(obj)  # KeyError, TypeError: decode says why
-                # decode's own comparisons (contract._check_number/_check_int/_check_list).
-                if not (
-                    type(ts) in _NUMBER_TYPES
-                    and 0 < ts <= MAX_TS_S
-                    and type(seq) is int
-                    and 0 <= seq <= MAX_SEQ
-                    and type(fps) in _NUMBER_TYPES
-                    and 0 < fps <= MAX_FPS
-                    and type(frames) is list
-                    and 0 < len(frames) <= MAX_FRAMES_PER_WINDOW
-                ):
+                # typed straight from bytes, contract limits checked while parsing (or None)
+                window = decode_typed(payload)
+                if window is None:
                     raise _Slow
             except Exception:
                 _one_by_decode(i, topic, payload, errors, others, extra)
                 continue
-            windows.append((i, topic, payload, device_id, ts, seq, fps, frames, obj))
+            windows.append(
+                (i, topic, payload, device_id, window.ts, window.seq, window.fps, [], window)
+            )
         if windows:
-            good, (n_frames, counts, table) = _gather_safe(windows, errors, others, extra)
-            if good:
-                pieces.append(_table(good, n_frames, counts, table))
+            n_frames, counts, table = frames_table([w[8] for w in windows])
+            pieces.append(_table(windows, n_frames, counts, table))
         # Drop this chunk's parsed JSON before parsing the next (see the module docstring).
         del windows
     for i, ev in extra:
@@ -284,134 +249,6 @@ def _one_by_decode(
         extra.append((i, event))
     else:
         others.append((i, event))
-
-
-def _gather_fast(chunk: list[_Window]) -> _Gathered:
-    """``_gather`` for the common case: the JSON type checks done by C code.
-
-    Raises (anything) at the least doubt; the caller then bisects and uses ``_gather``.
-    """
-    frames_lists = [w[7] for w in chunk]
-    n_frames = list(map(len, frames_lists))
-    all_frames = list(chain.from_iterable(frames_lists))
-    per_frame = list(map(_GET_TARGETS, all_frames))
-    if set(map(type, per_frame)) != _LIST_ONLY:
-        raise _Slow
-    counts = list(map(len, per_frame))
-    if max(counts) > MAX_TARGETS_PER_FRAME:
-        raise _Slow
-    targets = list(chain.from_iterable(per_frame))
-    n = len(targets)
-    if not n:
-        return n_frames, counts, _NO_ROWS
-    try:
-        rows = list(map(_TARGET_ROW, targets))
-    except KeyError:  # some window lacks velocities: decode decides that per window
-        rows = _rows_by_window(targets, n_frames, counts)
-    if set(map(type, map(_GET_TID_COLUMN, rows))) != _INT_ONLY:
-        raise _Slow
-    # decode's other type check: x, y, z, vx, vy, vz ints or floats (velocities also null/absent,
-    # then NaN; None makes this path raise and the exact path takes the window). array("d") takes
-    # ints, floats and bools only (a str, None, list or dict raises), and there is no bool when no
-    # payload holds a "u" or an "l" (true, false; the contract's keys have neither letter).
-    # array("d") converts an int as numpy does in decode (PyLong_AsDouble, via float()).
-    payloads = b"".join([w[2] for w in chunk])  # "}{" between payloads: no literal spans two
-    if b"u" in payloads or b"l" in payloads:
-        raise _Slow
-    values = array("d", list(chain.from_iterable(rows)))
-    return n_frames, counts, np.frombuffer(values, dtype=np.float64).reshape(-1, 7).T
-
-
-_ENVELOPE = itemgetter("ts", "seq", "fps", "frames")
-
-
-def _gather(chunk: list[_Window]) -> _Gathered:
-    """Frames per window, targets per frame, and the float table of all targets of ``chunk``.
-
-    Raises (anything) if some window of the chunk would not pass ``decode``'s shape and type checks:
-    the checks are decode's, done over the union of the chunk's windows.
-    """
-    frames_lists = [w[7] for w in chunk]
-    n_frames = list(map(len, frames_lists))
-    per_frame = list(map(_GET_TARGETS, chain.from_iterable(frames_lists)))
-    if set(map(type, per_frame)) != _LIST_ONLY:
-        raise _Slow
-    counts = list(map(len, per_frame))
-    if max(counts) > MAX_TARGETS_PER_FRAME:
-        raise _Slow
-    targets = list(chain.from_iterable(per_frame))
-    if not targets:
-        return n_frames, counts, _NO_ROWS
-    try:
-        rows = list(map(_TARGET_ROW, targets))
-    except KeyError:  # some window lacks velocities: decode decides that per window
-        rows = _rows_by_window(targets, n_frames, counts)
-    if set(map(type, map(_GET_TID_COLUMN, rows))) != _INT_ONLY:
-        raise _Slow
-    # decode's own checks: one pass over all values for their types (null only as a velocity).
-    types = set(map(type, chain.from_iterable(rows)))
-    if not _NUMBER_OR_NULL_TYPES.issuperset(types) or (
-        _NONE_TYPE in types and _has_null_position(rows)
-    ):
-        raise _Slow
-    return n_frames, counts, np.array(rows, dtype=np.float64).T  # null velocity -> NaN
-
-
-_NO_ROWS: Final = _read_only(np.empty((7, 0), dtype=np.float64))
-
-
-def _rows_by_window(
-    targets: list[Any], n_frames: list[int], counts: list[int]
-) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    f = t = 0
-    for nf in n_frames:
-        k = sum(counts[f : f + nf])
-        seg = targets[t : t + k]
-        f, t = f + nf, t + k
-        try:
-            window_rows = list(map(_TARGET_ROW, seg))
-        except KeyError:
-            window_rows = _rows_with_missing_velocities(seg)  # raises like decode's
-        rows += window_rows
-    return rows
-
-
-def _gather_safe(
-    chunk: list[_Window],
-    errors: list[tuple[int, ContractError]],
-    others: list[tuple[int, DeviceEvent]],
-    extra: list[tuple[int, RadarFramesEvent]],
-) -> tuple[list[_Window], _Gathered]:
-    """The chunk gathered; windows that fail (or that only the exact path takes) found by bisection.
-
-    The fast path is tried on halves of a failing chunk; a few windows left are tried one by one,
-    fast, then with decode's exact checks (``_gather``), and finally handed to ``decode`` itself.
-    """
-    try:
-        return chunk, _gather_fast(chunk)
-    except Exception:
-        pass
-    parts: list[tuple[list[_Window], _Gathered]] = []
-    if len(chunk) <= _BISECT_MIN:
-        for w in chunk:
-            for gather in (_gather_fast, _gather):
-                try:
-                    parts.append(([w], gather([w])))
-                    break
-                except Exception:
-                    pass
-            else:
-                _one_by_decode(w[0], w[1], w[2], errors, others, extra)
-    else:
-        half = len(chunk) // 2
-        parts.append(_gather_safe(chunk[:half], errors, others, extra))
-        parts.append(_gather_safe(chunk[half:], errors, others, extra))
-    good = [w for p in parts for w in p[0]]
-    n_frames = [n for p in parts for n in p[1][0]]
-    counts = [c for p in parts for c in p[1][1]]
-    tables = [p[1][2] for p in parts]
-    return good, (n_frames, counts, np.concatenate(tables, axis=1) if tables else _NO_ROWS)
 
 
 # A chunk's columns: per window (message, device ids, ts, seq, fps, n_frames, dropped), per row

@@ -1,4 +1,5 @@
-"""devices.radar.frames_batch: the batched radar/frames decoder must agree exactly with ``decode``.
+"""devices.radar.frames_batch: the batched radar/frames decoder must agree exactly with ``decode``
+(its exact path, without the typed fast path: ``tests.devices.exact``).
 
 The differential tests decode thousands of seeded random messages (valid windows of many shapes,
 phantoms, velocity-less devices, nulls, mutated and byte-damaged payloads, wrong topics and
@@ -19,9 +20,10 @@ import pytest
 
 import devices.radar.frames_batch as fb
 from care_hub.signal_core.falls import make_batch
-from devices.contract import MAX_PAYLOAD_BYTES, ContractError, decode, encode
+from devices.contract import MAX_PAYLOAD_BYTES, ContractError, encode
 from devices.events import RadarFramesEvent
 from devices.radar.frames_batch import FramesColumns, decode_frames_many
+from tests.devices.exact import exact_decode
 from tests.devices.test_contract import EXAMPLES, _mutate
 
 FRAMES_TOPIC = "care/v1/{}/radar/frames"
@@ -131,7 +133,7 @@ def _assert_equivalent(items: list[tuple[Any, Any]], cols: FramesColumns) -> dic
     tally = {"window": 0, "error": 0, "other": 0, "dropped": 0}
     for i, (topic, raw) in enumerate(items):
         try:
-            want = decode(topic, raw)
+            want = exact_decode(topic, raw)
         except ContractError as exc:
             got = error_of[i]
             assert (got.reason, got.field, str(got), got.device_id, got.kind) == (
@@ -189,15 +191,14 @@ def test_differential_with_small_chunks_and_bisection(monkeypatch: pytest.Monkey
 
 
 def test_windows_only_decode_accepts_keep_message_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the fast path ever hands a valid window to decode, it still lands in order and intact."""
-    for name in ("_gather_fast", "_gather"):
+    """If the typed path ever hands a valid window to decode, it still lands in order and intact."""
+    real = fb.decode_frames
 
-        def picky(chunk: list[Any], real: Any = getattr(fb, name)) -> Any:
-            if any(w[5] % 3 == 0 for w in chunk):  # seq divisible by 3: "looks off"
-                raise fb._Slow
-            return real(chunk)
+    def picky(payload: bytes) -> Any:
+        window = real(payload)
+        return None if window is not None and window.seq % 3 == 0 else window  # "looks off"
 
-        monkeypatch.setattr(fb, name, picky)
+    monkeypatch.setattr(fb, "decode_frames", picky)
     rng = random.Random(5)
     items = [(FRAMES_TOPIC.format(f"r{k % 7}"), encode(_window(rng, k))) for k in range(400)]
     cols = decode_frames_many(items)
@@ -206,19 +207,20 @@ def test_windows_only_decode_accepts_keep_message_order(monkeypatch: pytest.Monk
 
 
 def test_fast_and_exact_paths_both_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generator reaches the exact path (nulls, bools, odd windows) as well as the fast one."""
-    calls = {"_gather_fast": 0, "_gather": 0}
-    for name in calls:
+    """The generator reaches the exact path (nulls, bools, odd windows) as well as the typed one."""
+    calls = {"typed": 0, "exact": 0}
+    real = fb.decode_frames
 
-        def counted(chunk: list[Any], real: Any = getattr(fb, name), name: str = name) -> Any:
-            calls[name] += 1
-            return real(chunk)
+    def counted(payload: bytes) -> Any:
+        window = real(payload)
+        calls["typed" if window is not None else "exact"] += 1
+        return window
 
-        monkeypatch.setattr(fb, name, counted)
+    monkeypatch.setattr(fb, "decode_frames", counted)
     rng = random.Random(8)
     items = [_message(rng, k) for k in range(1000)]
     _assert_equivalent(items, decode_frames_many(items))
-    assert calls["_gather_fast"] > 10 and calls["_gather"] > 10
+    assert calls["typed"] > 100 and calls["exact"] > 100, calls
 
 
 def test_phantoms_dropped_and_counted_per_window() -> None:
