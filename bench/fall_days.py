@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--residents", type=int, default=6)
     ap.add_argument("--hours", type=float, default=6.0)
     ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--rules", action="store_true", help="the hand-written rules alone (no model)")
     args = ap.parse_args(argv)
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
     params = FallParams(floor_dwell_s=FLOOR_DWELL_S)
@@ -83,22 +84,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         n_conf = n_alerts = n_dwell = 0
         acts: Counter[str] = Counter()
         per_fam: dict[str, int] = {}
+        days = []
         for fam in fams:
             key = (args.seed, list(FAMILIES).index(fam), list(TRACKERS).index(trk), 777)
             rng = np.random.default_rng(key)
-            days = [make_family_day(fam, trk, args.hours, rng) for _ in range(args.residents)]
-            dets = run_detector(days, params)
+            days += [make_family_day(fam, trk, args.hours, rng) for _ in range(args.residents)]
             per_fam[fam] = 0
-            for day, ds in zip(days, dets, strict=True):
-                conf = [d for d in ds if d.kind == "confirmed"]
-                n_conf += len(conf)
-                per_fam[fam] += len(conf)
-                n_alerts += folded([d.at_s for d in conf])
-                n_dwell += sum(d.kind == "floor_dwell" for d in ds)
-                starts = [t for t, _ in day.log]
-                for d in conf:
-                    i = bisect.bisect_right(starts, d.impact_s) - 1
-                    acts[day.log[max(i, 0)][1]] += 1
+        # one detector for all of the tracker's residents, as the hub runs one for many radars
+        model = None if args.rules else "default"
+        for day, ds in zip(days, run_detector(days, params, model=model), strict=True):
+            conf = [d for d in ds if d.kind == "confirmed"]
+            n_conf += len(conf)
+            per_fam[day.family] += len(conf)
+            n_alerts += folded([d.at_s for d in conf])
+            n_dwell += sum(d.kind == "floor_dwell" for d in ds)
+            starts = [t for t, _ in day.log]
+            for d in conf:
+                i = bisect.bisect_right(starts, d.impact_s) - 1
+                acts[day.log[max(i, 0)][1]] += 1
         res_days = len(fams) * args.residents * args.hours / 24.0
         lo, hi = poisson_ci(n_conf, res_days)
         worst = max(per_fam, key=lambda f: per_fam[f])

@@ -39,6 +39,7 @@ from simulators.fall_families import (
     TUNING_FAMILIES,
     FamilyEpisode,
     Room,
+    make_family_day,
     make_family_episodes,
 )
 from simulators.radar_motion import BED_RECT, CHAIR_RECT, NOISE_PROFILES, make_episode
@@ -52,6 +53,8 @@ EARLY_S = 2.0
 UNMAPPED_SHARE = 0.25
 # Share of training episodes whose tracker velocities are removed.
 NO_VZ_SHARE = 0.3
+# Residents per tuning family and tracker whose ordinary days (--day-hours each) add negatives.
+DAY_RESIDENTS = 2
 
 
 def _without_vz(e: FamilyEpisode) -> FamilyEpisode:
@@ -93,8 +96,29 @@ def _radar_motion_groups(seed: int, per_kind: int) -> list[tuple[int, str, list[
     return out
 
 
+def _day_groups(seed: int, hours: float) -> list[tuple[int, str, list[FamilyEpisode]]]:
+    """Ordinary days of the tuning families (nobody falls: every candidate is a negative; hours
+    of pets, visitors and furniture that 30-60 s episodes rarely show)."""
+    out = []
+    for tracker in TRACKERS:
+        rng = np.random.default_rng((seed, list(TRACKERS).index(tracker), 5))
+        eps = []
+        for fam in TUNING_FAMILIES:
+            for _ in range(DAY_RESIDENTS):
+                day = make_family_day(fam, tracker, hours, rng)
+                eps.append(
+                    FamilyEpisode(fam, f"day_{tracker}", "day", False, None, day.room, day.rows)
+                )
+        out.append((seed, f"day_{tracker}", eps))
+    return out
+
+
 def collect(
-    seeds: Sequence[int], per_kind: int, radar_motion: bool = True, confirm_s: float = 5.0
+    seeds: Sequence[int],
+    per_kind: int,
+    radar_motion: bool = True,
+    confirm_s: float = 5.0,
+    day_hours: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Candidate features and labels, with their episode, tracker and seed."""
     params = FallParams(confirm_s=confirm_s, floor_dwell_s=FLOOR_DWELL_S)
@@ -108,6 +132,8 @@ def collect(
             )
         if radar_motion:
             groups += _radar_motion_groups(seed, per_kind)
+        if day_hours > 0:
+            groups += _day_groups(seed, day_hours)
     for seed, tracker, eps in groups:
         # augmentation: some trackers give no velocities (or the adapter drops them)
         drop = np.random.default_rng((seed, 98)).random(len(eps)) < NO_VZ_SHARE
@@ -212,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--per-kind", type=int, default=6)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
+    ap.add_argument("--day-hours", type=float, default=1.5, help="ordinary hours per resident")
     ap.add_argument("--cache", type=Path, help="candidates file: reuse if present, else write")
     args = ap.parse_args(argv)
     if 2 in args.seeds:
@@ -221,7 +248,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         with np.load(args.cache) as z:
             d = {key: z[key] for key in z.files}
     else:
-        d = collect(args.seeds, args.per_kind, confirm_s=args.confirm_s)
+        d = collect(
+            args.seeds,
+            args.per_kind,
+            confirm_s=args.confirm_s,
+            day_hours=args.day_hours,
+        )
         if args.cache is not None:
             np.savez(args.cache, **d)
     x, y = d["x"], d["y"]

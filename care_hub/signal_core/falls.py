@@ -129,8 +129,9 @@ BED_MARGIN_M = 0.15
 SEAT_FLOOR_M = 0.45
 # ... and at or below SEAT_FLOOR_M raised furniture protects only this far inside its footprint
 # (issue 13 round 2: falls beside a sofa landed within 0.05 m of its edge and, jittered, read
-# "on the sofa" for good; nobody sits or lies on a seat's outermost 0.2 m below 0.45 m).
-SUPPORT_INNER_M = 0.2
+# "on the sofa" for good; 0.2 m let a seated person's jittered median out of a 0.7 m chair for
+# hours of ordinary days).
+SUPPORT_INNER_M = 0.1
 # Before a fall from upright the reference is at least this (standing centroid 0.9-1.2 m).
 PRE_MIN_HEIGHT_M = 0.7
 # "Upright" for the descent duration: a 3-bin median at least this high (kneeling 0.6-0.72 m,
@@ -1258,8 +1259,12 @@ class FallDetector:
                 top_before = np.max(np.where(was_up & np.isfinite(med3), med3, -np.inf), axis=1)
                 # or a track born at floor level (its person's rows went to another track, or
                 # a still person was dropped) just after someone in the room was upright
-                born_low = (self._tborn[sc1, kc1] >= t_low - 2 * BIN_S) & (
-                    t_low - uth <= BROAD_LOOKBACK_S
+                # (only once the upright track has vanished, as for rule d: a pet's track is
+                # born at floor level beside a standing resident all day long)
+                born_low = (
+                    (self._tborn[sc1, kc1] >= t_low - 2 * BIN_S)
+                    & (t_low - uth <= BROAD_LOOKBACK_S)
+                    & gone
                 )
             broad = recent & ((top_before >= BROAD_FROM_M) | born_low)
             pre = np.where(born_low & ~(top_before >= BROAD_FROM_M) & np.isnan(pre), uref, pre)
