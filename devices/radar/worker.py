@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from devices.contract import ContractError, excerpt, parse_topic, topic_for
+from devices.contract import excerpt, topic_for
 from devices.dedupe import SeqTracker
 from devices.events import RadarVitalsEvent
 from devices.radar.frames_batch import decode_frames_many
@@ -112,9 +112,13 @@ def worker_main(
 ) -> None:
     """Entry point of the worker process ``part`` of ``parts``.
 
-    Worker 0 subscribes to every radar topic, so radars that are unknown, of the wrong type or
-    spoofing still get their dead letters; it drops the windows of provisioned radars that another
-    worker owns. Workers 1.. subscribe to their own radars' topics only."""
+    Alone (``parts == 1``) the worker subscribes to every radar topic, so radar topics of unknown
+    devices and of devices of another type get their dead letters. Split (``parts > 1``) each
+    worker subscribes to its own radars' topics only, so no window is received twice; worker 0
+    also subscribes to the radar topics of every provisioned button and kit, so a device posing as
+    a radar is still dead-lettered (``wrong_device_type``). Radar topics of device ids nobody
+    provisioned then reach no worker (the broker drops them); such a device's status heartbeats
+    still reach the hub and are dead-lettered there as ``unknown_device``."""
     from devices.mqtt_client import MqttConnection
     from devices.radar.processor import RadarProcessor
 
@@ -128,6 +132,8 @@ def worker_main(
     types = dict(device_types)
     seqs = SeqTracker()
     subscribed = {c.device_id for c in configs}
+    if parts > 1 and part == 0:  # a button or kit posing as a radar: dead-lettered here
+        subscribed |= {d for d, t in types.items() if t != "radar"}
     mqtt = MqttConnection(
         mqtt_url,
         client_id=client_id,
@@ -135,19 +141,16 @@ def worker_main(
         password=password,
         subscriptions=(
             RADAR_SUBSCRIPTIONS
-            if part == 0
+            if parts == 1
             else tuple(t for d in sorted(subscribed) for t in radar_topics(d))
         ),
         persistent=False,
     )
 
-    def is_foreign(topic: str) -> bool:
-        """Worker 0: a provisioned radar another worker owns (bad topics stay, for dead letters)."""
-        try:
-            device, _ = parse_topic(topic)  # lru-cached
-        except ContractError:
-            return False
-        return types.get(device) == "radar" and partition(device, parts) != 0
+    def watch(device_id: str) -> None:
+        if parts > 1 and device_id not in subscribed:
+            subscribed.add(device_id)
+            mqtt.subscribe(radar_topics(device_id))
 
     mqtt.start()
     conn.send(("ready",))
@@ -166,18 +169,16 @@ def worker_main(
             if msg[0] == "config":
                 processor.configure(msg[1])
                 types[msg[1].device_id] = "radar"
-                if part != 0 and msg[1].device_id not in subscribed:
-                    subscribed.add(msg[1].device_id)
-                    mqtt.subscribe(radar_topics(msg[1].device_id))
+                watch(msg[1].device_id)
             elif msg[0] == "type":
                 types[msg[1]] = msg[2]
+                if part == 0 and msg[2] != "radar":
+                    watch(msg[1])
             elif msg[0] == "cancel":
                 found = processor.cancel_fall(msg[1], msg[2])
                 if found is not None:
                     conn.send(("report", WorkerReport([found], [], 0, 0, 0, {}, [])))
         batch = mqtt.drain(20_000)
-        if parts > 1 and part == 0 and batch:
-            batch = [m for m in batch if not is_foreign(m.topic)]
         if not batch:
             time.sleep(WORKER_TICK_S)
             continue
