@@ -15,7 +15,6 @@ whatever this path accepts, the exact decoder accepts with the same event.
 from __future__ import annotations
 
 import math
-from array import array
 from itertools import chain
 from operator import attrgetter
 from typing import Annotated, Final, Literal
@@ -171,16 +170,15 @@ def frames_table(
     n_frames = list(map(len, frames_lists))
     per_frame = list(map(_GET_TARGETS, chain.from_iterable(frames_lists)))
     counts = list(map(len, per_frame))
-    values = chain.from_iterable(map(_TARGET_ROW, chain.from_iterable(per_frame)))
+    targets = list(chain.from_iterable(per_frame))
+    n = 7 * len(targets)
     try:
-        table = array("d", values)
+        values = np.fromiter(chain.from_iterable(map(_TARGET_ROW, targets)), np.float64, n)
     except TypeError:  # a null or absent velocity somewhere
-        table = array(
-            "d",
-            (
-                math.nan if v is None else v
-                for v in chain.from_iterable(map(_TARGET_ROW, chain.from_iterable(per_frame)))
-            ),
+        values = np.fromiter(
+            (math.nan if v is None else v for v in chain.from_iterable(map(_TARGET_ROW, targets))),
+            np.float64,
+            n,
         )
     # tid is exact in float64 below 2**53; larger tids are out of range and dropped by the caller.
-    return n_frames, counts, np.frombuffer(table, dtype=np.float64).reshape(-1, 7).T
+    return n_frames, counts, values.reshape(-1, 7).T
