@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
+import orjson
 from nats.js import api
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
@@ -57,8 +57,10 @@ LEASE_BUCKET = "care_hub_leases"
 # busy for a second or two does not lose them.
 LEASE_TTL_S = 6.0
 # Messages per pull request, and how long one waits when the partition is quiet.
-FETCH_BATCH = 500
-FETCH_WAIT_S = 0.5
+FETCH_BATCH = 1000
+FETCH_WAIT_S = 1.0
+# How often each partition's puller checks whether to ask for more (a few ms of added latency).
+PULL_TICK_S = 0.005
 # The hand-off queue stops pulling above this many messages (the stream keeps the rest).
 QUEUE_CAP = 20_000
 # Unacknowledged messages the server lets one consumer have; above the queue cap plus a batch.
@@ -363,42 +365,57 @@ class NatsSource:
     # ---- pulling and acknowledging ----
 
     async def _fetch(self, k: int, start: int) -> None:
-        js = self._js
+        """Pull partition k: pull requests kept outstanding (a new one when less than half a
+        batch is still asked for), messages handled by a subscription callback. nats-py's
+        `fetch()` awaits each message with its own timeout, which measured as the node's main
+        cost at a few thousand msg/s."""
         name = f"hub-p{k}-{self.node_id}-{self._epoch}"
-        await js.add_consumer(STREAM, self._consumer_config(k, start))
-        sub = await js.pull_subscribe_bind(durable=name, stream=STREAM)
-        queue, unacked = self.queue, self._unacked
-        while True:
-            if len(queue) >= self.queue_cap:
-                await asyncio.sleep(0.01)
-                continue
-            try:
-                msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
-            except (TimeoutError, NatsTimeout):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("pull from partition %d failed: %r", k, exc)
-                await asyncio.sleep(1.0)
-                continue
-            now = time.time()
-            last = self._last_sseq[k]
-            for m in msgs:
-                reply = m.reply
-                # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-                sseq = int(reply.split(".", 6)[5])
-                if sseq <= last:
-                    continue  # a redelivery of what this node still holds: keep the order
-                last = sseq
-                mid = next(self._ids)
-                unacked[mid] = (k, reply)
-                self._outstanding[k] += 1
-                headers = m.headers
-                qos = int(headers.get("Nmqtt-Pub", "1")) if headers else 1
-                queue.append(RawMessage(topic_of(m.subject), m.data, qos, mid, now))
-            self._last_sseq[k] = last
-            self.received += len(msgs)
+        await self._js.add_consumer(STREAM, self._consumer_config(k, start))
+        nc, queue, unacked, outstanding = self._nc, self.queue, self._unacked, self._outstanding
+        asked = 0  # messages requested and not yet received (an estimate: expiries reset it)
+        asked_at = 0.0
+        last = start - 1
+
+        async def on_message(m: Any) -> None:
+            nonlocal asked, last
+            headers = m.headers
+            if headers and "Status" in headers:  # 404/408: a request expired or found nothing
+                asked = 0
+                return
+            asked -= 1
+            reply = m.reply
+            # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
+            sseq = int(reply.split(".", 6)[5])
+            if sseq <= last:
+                return  # a redelivery of what this node still holds: keep the order
+            last = sseq
+            mid = next(self._ids)
+            unacked[mid] = (k, reply)
+            outstanding[k] += 1
+            qos = int(headers.get("Nmqtt-Pub", "1")) if headers else 1
+            queue.append(RawMessage(topic_of(m.subject), m.data, qos, mid, time.time()))
+            self.received += 1
+
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, cb=on_message)
+        request = orjson.dumps({"batch": FETCH_BATCH, "expires": int(FETCH_WAIT_S * 1e9)})
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{name}"
+        try:
+            while True:
+                if asked and time.monotonic() - asked_at > FETCH_WAIT_S:
+                    asked = 0  # every request has expired by now, whatever the server said
+                if len(queue) < self.queue_cap and asked < FETCH_BATCH // 2:
+                    try:
+                        await nc.publish(subject, request, reply=inbox)
+                        asked += FETCH_BATCH
+                        asked_at = time.monotonic()
+                    except Exception as exc:
+                        log.warning("pull request for partition %d failed: %r", k, exc)
+                        await asyncio.sleep(1.0)
+                await asyncio.sleep(PULL_TICK_S)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def _ack(self, mids: list[int]) -> None:
         last: dict[int, str] = {}

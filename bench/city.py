@@ -1,0 +1,304 @@
+"""A city's ingest on NATS JetStream: several hub nodes share the residents by device partition.
+
+Starts a private nats-server (spare ports: JetStream, its MQTT listener for the devices, the
+partition mapping of devices.nats_subjects), a fresh schema in the shared PostgreSQL, seeds N
+residents (2N + kits devices), starts --nodes hub processes (`python -m tests.distributed.node`:
+`Hub.start` with CARE_HUB_INGEST__BACKEND=nats, radar windows in each node's own process) and
+publishes bench.ingest's realistic mix to the MQTT listener from --publishers processes, on the
+same machine. Prints, every 5 s and at the end, per node: messages received per second, its
+partitions, its CPU (of one core), and its lag (messages the stream holds for its partitions
+that it has not yet acknowledged); and nats-server's CPU.
+
+    python -m bench.city --residents 20000 --nodes 2 --duration 40 --publishers 3
+"""
+
+from __future__ import annotations
+
+import sys
+
+# bench/signal.py would shadow the standard library's `signal` when this runs as a script.
+if sys.path and sys.path[0].endswith("bench"):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nats  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest import PASSWORD, proc_cpu_s, publisher  # noqa: E402
+from care_hub import migrate  # noqa: E402
+from care_hub.kernel.db import make_engine, make_session_factory  # noqa: E402
+from care_hub.seed import load_seed  # noqa: E402
+from devices.broker import find_free_port  # noqa: E402
+from devices.nats_subjects import STREAM, server_config  # noqa: E402
+from simulators.residents import build_seed  # noqa: E402
+
+PG_URL = os.environ.get("CARE_HUB_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+REPORT_S = 5.0
+
+
+@dataclass
+class Node:
+    node_id: str
+    process: subprocess.Popen[bytes]
+    received: int = 0
+    owned: str = ""
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode().strip()
+            if line.startswith("READY"):
+                self.ready.set()
+            elif line.startswith("STATS"):
+                fields = dict(kv.split("=", 1) for kv in line.split()[1:])
+                self.received = int(fields["received"])
+                self.owned = fields["owned"]
+
+
+async def _schema(sql: str) -> None:
+    engine = make_engine(PG_URL)
+    async with engine.begin() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+async def _seed(schema: str, residents: int) -> None:
+    seed = build_seed(
+        residents,
+        admin_password=PASSWORD,
+        caregiver_password=PASSWORD,
+        family_password=PASSWORD,
+        n_kits=4,
+    )
+    engine = make_engine(PG_URL, schema=schema)
+    async with make_session_factory(engine)() as session:
+        await load_seed(session=session, seed=seed)
+        await session.commit()
+    await engine.dispose()
+
+
+async def _lag(url: str) -> dict[str, int] | None:
+    """Per node: messages of its partitions not yet acknowledged (pending + in flight); None
+    when the server does not answer in time (a busy JetStream API)."""
+    nc = await nats.connect(url)
+    try:
+        out: dict[str, int] = {}
+        try:
+            infos = await nc.jetstream(timeout=10).consumers_info(STREAM)
+        except Exception:
+            return None
+        for info in infos:
+            node = (info.name or "").split("-")[2]  # hub-p<k>-<node>-<epoch>
+            out[node] = out.get(node, 0) + (info.num_pending or 0) + (info.num_ack_pending or 0)
+        return out
+    finally:
+        await nc.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--residents", type=int, default=20_000)
+    ap.add_argument("--nodes", type=int, default=2)
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--duration", type=float, default=40)
+    ap.add_argument("--publishers", type=int, default=3)
+    args = ap.parse_args()
+
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="care-hub-city-"))
+    port, mqtt_port = find_free_port(), find_free_port()
+    (work / "js").mkdir()
+    conf = work / "nats.conf"
+    conf.write_text(
+        server_config(
+            partitions=args.partitions, port=port, mqtt_port=mqtt_port, store_dir=work / "js"
+        )
+    )
+    nats_log = open(work / "nats.log", "wb")  # noqa: SIM115 (for the server's lifetime)
+    server = subprocess.Popen([NATS_SERVER, "-c", str(conf)], stdout=nats_log, stderr=nats_log)
+    url = f"nats://127.0.0.1:{port}"
+    schema = f"city_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_schema(f'CREATE SCHEMA "{schema}"'))
+    nodes: list[Node] = []
+    try:
+        t = time.time()
+        migrate.upgrade(PG_URL, schema=schema)
+        asyncio.run(_seed(schema, args.residents))
+        print(f"seeded {args.residents} residents in {time.time() - t:.0f} s", flush=True)
+        for i in range(args.nodes):
+            node_id = f"n{i}"
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.distributed.node",
+                    "--schema",
+                    schema,
+                    "--nats",
+                    url,
+                    "--partitions",
+                    str(args.partitions),
+                    "--node-id",
+                    node_id,
+                    "--database",
+                    PG_URL,
+                    "--lease-ttl",
+                    "6",
+                    "--report-s",
+                    "0.5",
+                    "--data-dir",
+                    str(work / f"var-{node_id}"),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=open(work / f"{node_id}.log", "wb"),  # noqa: SIM115
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            node = Node(node_id, process)
+            threading.Thread(target=node.read, daemon=True).start()
+            nodes.append(node)
+        for node in nodes:
+            if not node.ready.wait(180):
+                raise RuntimeError(f"node {node.node_id} did not start; see {work}")
+        want = args.partitions // args.nodes
+        deadline = time.time() + 60
+        while time.time() < deadline and not all(
+            len([k for k in n.owned.split(",") if k]) == want for n in nodes
+        ):
+            time.sleep(0.25)
+        print("partitions: " + "  ".join(f"{n.node_id}=[{n.owned}]" for n in nodes), flush=True)
+
+        offered = mp.Value("q", 0)
+        ended = mp.Value("d", 0.0)
+        start_at = time.time() + 2
+        pubs = [
+            mp.Process(
+                target=publisher,
+                args=(
+                    i,
+                    args.publishers,
+                    mqtt_port,
+                    args.residents,
+                    args.duration,
+                    start_at,
+                    offered,
+                    ended,
+                ),
+            )
+            for i in range(args.publishers)
+        ]
+        for p in pubs:
+            p.start()
+        time.sleep(max(0.0, start_at - time.time()))
+        t0 = time.time()
+        got0 = {n.node_id: n.received for n in nodes}
+        cpu0 = {n.node_id: proc_cpu_s(n.process.pid) for n in nodes}
+        ncpu0 = proc_cpu_s(server.pid)
+        last = (t0, dict(got0), dict(cpu0), ncpu0, 0)
+        header = "  ".join(f"{n.node_id + ' msg/s':>10} {'cpu%':>5} {'lag':>7}" for n in nodes)
+        print(f"{'t_s':>5} {'offered/s':>10}  {header}  {'nats cpu%':>9}", flush=True)
+
+        def report() -> None:
+            nonlocal last
+            now = time.time()
+            dt = now - last[0]
+            lag = asyncio.run(_lag(url))
+            cells = []
+            for n in nodes:
+                cpu = proc_cpu_s(n.process.pid)
+                cells.append(
+                    f"{(n.received - last[1][n.node_id]) / dt:10.0f} "
+                    f"{100 * (cpu - last[2][n.node_id]) / dt:5.0f} "
+                    f"{lag.get(n.node_id, 0) if lag is not None else '?':>7}"
+                )
+                last[1][n.node_id], last[2][n.node_id] = n.received, cpu
+            ncpu = proc_cpu_s(server.pid)
+            print(
+                f"{now - t0:5.0f} {(offered.value - last[4]) / dt:10.0f}  {'  '.join(cells)}"
+                f"  {100 * (ncpu - last[3]) / dt:9.0f}",
+                flush=True,
+            )
+            last = (now, last[1], last[2], ncpu, offered.value)
+
+        while any(p.is_alive() for p in pubs):
+            time.sleep(0.25)
+            if time.time() - last[0] >= REPORT_S:
+                report()
+        # Drain: until every node's lag is 0 (or 120 s), reporting as before.
+        drain_deadline = time.time() + 120
+        caught_up: float | None = None
+        while time.time() < drain_deadline:
+            time.sleep(0.25)
+            lag = asyncio.run(_lag(url))
+            if lag is not None and sum(lag.values()) == 0:
+                caught_up = time.time()
+                break
+            if time.time() - last[0] >= REPORT_S:
+                report()
+        report()
+        elapsed = (caught_up or time.time()) - t0
+        total_got = sum(n.received - got0[n.node_id] for n in nodes)
+        print(
+            f"\nresidents={args.residents} nodes={args.nodes} partitions={args.partitions} "
+            f"publishers={args.publishers} duration={args.duration:.0f}s "
+            f"load average (1, 5, 15 min) at start {load_before[0]:.2f} {load_before[1]:.2f} "
+            f"{load_before[2]:.2f}, at end {os.getloadavg()[0]:.2f}"
+        )
+        behind = f"{caught_up - ended.value:.1f} s" if caught_up else "not within 120 s"
+        print(
+            f"offered {offered.value} msgs ({offered.value / args.duration:.0f}/s); nodes received "
+            f"{total_got} ({100 * total_got / max(1, offered.value):.1f}%); every partition "
+            f"caught up {behind} after the publishers stopped"
+        )
+        for n in nodes:
+            got = n.received - got0[n.node_id]
+            cpu = proc_cpu_s(n.process.pid) - cpu0[n.node_id]
+            print(
+                f"node {n.node_id}: partitions [{n.owned}], received {got} "
+                f"({got / elapsed:.0f} msg/s over {elapsed:.0f} s), CPU {100 * cpu / elapsed:.0f}% "
+                f"of one core, {1e6 * cpu / max(1, got):.0f} us/msg"
+            )
+        ncpu = proc_cpu_s(server.pid) - ncpu0
+        print(
+            f"nats-server CPU {100 * ncpu / elapsed:.0f}% of one core "
+            f"({1e6 * ncpu / max(1, offered.value):.0f} us/msg)"
+        )
+    finally:
+        for n in nodes:
+            n.process.terminate()
+        for n in nodes:
+            try:
+                n.process.wait(30)
+            except subprocess.TimeoutExpired:
+                n.process.kill()
+        server.terminate()
+        server.wait(10)
+        asyncio.run(_schema(f'DROP SCHEMA "{schema}" CASCADE'))
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
