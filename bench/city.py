@@ -25,6 +25,7 @@ import asyncio  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -112,6 +113,68 @@ async def _lag(url: str) -> dict[str, int] | None:
         await nc.close()
 
 
+def source_only(messages: int, partitions: int) -> None:
+    """The transport alone: `messages` radar windows stored in the stream first, then one
+    NatsSource takes them all (drain + ack, no hub): its CPU per message is the NATS side of a
+    node's cost, to set beside paho's receive (docs/performance.md)."""
+    import random
+
+    from bench.ingest import _frames_template
+    from devices.nats_source import NatsSource
+    from devices.nats_subjects import partition_of
+
+    work = Path(tempfile.mkdtemp(prefix="care-hub-nats-src-"))
+    port, mqtt_port = find_free_port(), find_free_port()
+    (work / "js").mkdir()
+    conf = work / "nats.conf"
+    conf.write_text(
+        server_config(partitions=partitions, port=port, mqtt_port=mqtt_port, store_dir=work / "js")
+    )
+    server = subprocess.Popen(
+        [NATS_SERVER, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"nats://127.0.0.1:{port}"
+    template = _frames_template(random.Random(1))
+
+    async def fill() -> None:
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        await js.add_stream(name=STREAM, subjects=["care.p.>"])
+        for i in range(messages):
+            device = f"radar-{i % 1000}"
+            k = partition_of(device, partitions)
+            subject = f"care.p.{k}.v1.{device}.radar.frames"
+            await nc.publish(subject, template % (time.time(), i // 1000 + 1))
+        await nc.flush()
+        await nc.close()
+
+    try:
+        time.sleep(0.5)
+        asyncio.run(fill())
+        source = NatsSource(url, node_id="solo", partitions=partitions)
+        cpu0, t0 = time.process_time(), time.time()
+        source.start()
+        got = 0
+        while got < messages and time.time() - t0 < 300:
+            batch = source.drain(5000)
+            if not batch:
+                time.sleep(0.005)
+                continue
+            got += len(batch)
+            source.ack(batch)
+        cpu, wall = time.process_time() - cpu0, time.time() - t0
+        source.stop()
+        print(
+            f"NatsSource alone: {got} of {messages} radar windows in {wall:.1f} s "
+            f"({got / wall:.0f} msg/s), {1e6 * cpu / max(1, got):.1f} us CPU per message "
+            f"(load average {os.getloadavg()[0]:.2f})"
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,8 +184,20 @@ def main() -> int:
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--duration", type=float, default=40)
     ap.add_argument("--publishers", type=int, default=3)
+    ap.add_argument(
+        "--source-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure NatsSource alone on N stored messages (no hub, no PostgreSQL)",
+    )
     args = ap.parse_args()
+    if args.source_only:
+        source_only(args.source_only, args.partitions)
+        return 0
 
+    # A SIGTERM still stops the nodes and the server and drops the schema (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="care-hub-city-"))
     port, mqtt_port = find_free_port(), find_free_port()

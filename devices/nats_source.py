@@ -72,6 +72,17 @@ ACK_WAIT_S = 600.0
 OnAcquire = Callable[[frozenset[int]], "concurrent.futures.Future[None] | None"]
 
 
+def _ack_meta(reply: str) -> tuple[int, float]:
+    """Stream seq and stored time (epoch s) from a JetStream ack subject:
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts ns>.<pending>`, or
+    the newer form with `<domain>.<account hash>` after `$JS.ACK` (and a random token at the end).
+    """
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        return int(tokens[5]), int(tokens[7]) / 1e9
+    return int(tokens[7]), int(tokens[9]) / 1e9
+
+
 class NatsSource:
     def __init__(
         self,
@@ -384,8 +395,7 @@ class NatsSource:
                 return
             asked -= 1
             reply = m.reply
-            # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-            sseq = int(reply.split(".", 6)[5])
+            sseq, stored_at = _ack_meta(reply)
             if sseq <= last:
                 return  # a redelivery of what this node still holds: keep the order
             last = sseq
@@ -393,7 +403,8 @@ class NatsSource:
             unacked[mid] = (k, reply)
             outstanding[k] += 1
             qos = int(headers.get("Nmqtt-Pub", "1")) if headers else 1
-            queue.append(RawMessage(topic_of(m.subject), m.data, qos, mid, time.time()))
+            # Received when the stream stored it: a backlog is not the devices' clock skew.
+            queue.append(RawMessage(topic_of(m.subject), m.data, qos, mid, stored_at))
             self.received += 1
 
         inbox = nc.new_inbox()
