@@ -289,7 +289,10 @@ class Hub:
         supervisor = self.pipeline.supervisor
         supervisor.liveness = PartitionedLiveness.wrap(
             supervisor.liveness,
-            lambda slot: (d := self.registry.by_slot(slot)) is not None and source.owns(d.id),
+            partition_of_slot=lambda slot: (
+                -1 if (d := self.registry.by_slot(slot)) is None else source.partition_of(d.id)
+            ),
+            owned=lambda: source.owned,
         )
         await self.pipeline.load_offline_alerts()
         self.conn = cast(MqttConnection, source)

@@ -177,6 +177,9 @@ class NatsSource:
     def owns(self, device_id: str) -> bool:
         return partition_of(device_id, self.partitions) in self.owned
 
+    def partition_of(self, device_id: str) -> int:
+        return partition_of(device_id, self.partitions)
+
     # ---- the source's own loop ----
 
     def _run(self) -> None:
@@ -247,7 +250,8 @@ class NatsSource:
         self.connected.clear()
         if self.disconnected_since is None:
             self.disconnected_since = time.monotonic()
-        log.warning("NATS disconnected; reconnecting")
+        if self._stopping is None or not self._stopping.is_set():
+            log.warning("NATS disconnected; reconnecting")
 
     async def _on_reconnect(self) -> None:
         self._on_connected()
