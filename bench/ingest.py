@@ -481,7 +481,11 @@ def main() -> int:
     # message to the last change of the hub's received count (polled every 0.25 s).
     m1 = metrics()
     last_change = ended.value
-    while time.time() - max(last_change, ended.value) < 3:
+    # a hub whose loop stalls with messages still queued is waited for (up to 120 s), not
+    # reported as having lost them
+    while time.time() - max(last_change, ended.value) < 3 or (
+        m1["backlog"] > 0 and time.time() - ended.value < 120
+    ):
         time.sleep(0.25)
         m = metrics()
         if m["ingest"]["received"] != m1["ingest"]["received"]:
