@@ -69,7 +69,13 @@ def _origin(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@alerts_router.get("", response_model=list[AlertPublic], responses=errors(401, 422))
+@alerts_router.get(
+    "",
+    response_model=list[AlertPublic],
+    # A family member's subset stays a subset: fields their view leaves out are not added.
+    response_model_exclude_unset=True,
+    responses=errors(401, 422),
+)
 async def list_alerts(
     session: SessionDep,
     user: CurrentUser,

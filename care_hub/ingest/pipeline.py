@@ -195,27 +195,29 @@ class IngestPipeline:
         cannot take even a dead letter, the batch is kept and retried with backoff, and nothing
         new is drained (the broker holds the rest in the persistent session)."""
         pending: Work | None = None
+        unprepared: list[RawMessage] | None = None  # drained, not yet through `prepare`
         backoff_s = RETRY_MIN_S
         while True:
             try:
                 if pending is None:
-                    batch = self.conn.drain(BATCH_MAX)
-                    if not batch and not self.inbox and not self.worker_reports:
-                        self.health.idle()
-                        await asyncio.sleep(IDLE_SLEEP_S)
-                        continue
-                    self.health.working(batch)
-                    pending = await self.prepare(batch)
+                    if unprepared is None:
+                        batch = self.conn.drain(BATCH_MAX)
+                        if not batch and not self.inbox and not self.worker_reports:
+                            self.health.idle()
+                            await asyncio.sleep(IDLE_SLEEP_S)
+                            continue
+                        self.health.working(batch)
+                        unprepared = batch
+                    pending = await self.prepare(unprepared)
+                    unprepared = None
                 await self.store(pending)
                 pending = None
                 backoff_s = RETRY_MIN_S
             except asyncio.CancelledError:
                 raise
-            except StoreUnavailable as exc:
-                self.health.store_failed(str(exc))
-                log.warning(
-                    "database unavailable (%s); batch kept, retry in %.0f s", exc, backoff_s
-                )
+            except Exception as exc:  # StoreUnavailable, or a bug: never let the loop die
+                self.health.store_failed(repr(exc))
+                log.warning("ingest: %r; batch kept, retry in %.1f s", exc, backoff_s)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(2 * backoff_s, RETRY_MAX_S)
 
@@ -241,9 +243,8 @@ class IngestPipeline:
                 break
             except Exception as exc:  # the registry's lookup of unknown ids reads the database
                 self._discard()
-                if not await self._database_up():
-                    raise StoreUnavailable(f"registry lookup failed: {exc!r}") from exc
-                raise
+                # Kept and retried either way: a failure that lasts shows as a stall (health 503).
+                raise StoreUnavailable(f"registry lookup failed: {exc!r}") from exc
         await self._radar(accepted)
         seen_elsewhere, counted = self._worker_reports()
         detections = [self.inbox.popleft() for _ in range(len(self.inbox))]

@@ -170,6 +170,8 @@ def test_database_cut_stalls_health_and_screens_then_nothing_is_lost(
             assert r.status_code == 503 and r.json()["status"] == "stalled"
             proxy.restore()
             raised = screen.next_of("alert.raised", timeout=30)
+            while raised["data"]["type"] == "ingest_stalled":  # stored once the database is back
+                raised = screen.next_of("alert.raised", timeout=30)
             assert raised["data"]["type"] == "call" and raised["data"]["resident_id"] == "R-1"
             assert screen.next_of("system.health", timeout=10)["data"]["state"] == "ok"
             assert wait_for(

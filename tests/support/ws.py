@@ -35,7 +35,8 @@ class EventStream:
                 if message["type"] in ("hello", "ping"):
                     continue
                 with self._lock:
-                    (self._notices if message["seq"] is None else self._events).append(message)
+                    notice = message["seq"] is None or message["type"] == "system.health"
+                    (self._notices if notice else self._events).append(message)
         except ConnectionClosed:
             pass
         finally:
