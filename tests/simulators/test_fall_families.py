@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from simulators.fall_families import (
     FAMILIES,
@@ -65,3 +66,77 @@ def test_an_ordinary_day_is_reproducible_and_busy() -> None:
     assert np.array_equal(a.rows.z_m, b.rows.z_m) and a.log == b.log
     assert a.rows.n_frames == round(0.5 * 3600 * 10)
     assert len(a.log) >= 5 and {act for _, act in a.log} <= set(DAY_ACTIVITIES)
+
+
+def test_new_tuning_families_leave_the_held_out_streams_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a family's random stream is keyed by its index in FAMILIES: the round-3 tuning families
+    # come after H1-H4, so held-out episodes are those of the eight-family table of round 2
+    import simulators.fall_families as ff
+
+    now = make_family_episodes(HELD_OUT_FAMILIES, ("multi_noisy", "single_hold"), 1, 2)
+    round2 = {k: v for k, v in FAMILIES.items() if k[1] in "1234"}
+    assert len(round2) == 8 and len(FAMILIES) > 8
+    monkeypatch.setattr(ff, "FAMILIES", round2)
+    before = ff.make_family_episodes(HELD_OUT_FAMILIES, ("multi_noisy", "single_hold"), 1, 2)
+    assert len(now) == len(before)
+    for a, b in zip(now, before, strict=True):
+        assert (a.kind, a.impact_s, a.room) == (b.kind, b.impact_s, b.room)
+        assert np.array_equal(a.rows.z_m, b.rows.z_m) and np.array_equal(a.rows.x_m, b.rows.x_m)
+
+
+def _bodies(family: str, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    from simulators.fall_families import random_body
+
+    rng = np.random.default_rng(8)
+    bs = [random_body(rng, FAMILIES[family]) for _ in range(n)]
+    return np.asarray([b.stand_m for b in bs]), np.asarray([b.floor_lie_m for b in bs])
+
+
+def test_decorrelated_family_unties_stature_from_landing_height() -> None:
+    # the corners T2 (short, land low) and T3 (tall, land high) tie the two together
+    s2, l2 = _bodies("T2_short_far")
+    s3, l3 = _bodies("T3_tall_near")
+    assert np.corrcoef(np.r_[s2, s3], np.r_[l2, l3])[0, 1] > 0.7
+    s5, l5 = _bodies("T5_decorrelated")
+    assert abs(np.corrcoef(s5, l5)[0, 1]) < 0.15
+    # short people whose fallen centroid reads high (what H1 tests) now occur while tuning
+    assert ((s5 < 0.85) & (l5 > 0.35)).sum() >= 10
+    assert not ((s2 < 0.85) & (l2 > 0.35)).any()
+
+
+def test_wide_family_spans_every_held_out_range() -> None:
+    # domain randomisation: the tuning ranges are wider than any held-out family's, in heights
+    # and in time (slow, staged descents and fast trips alike)
+    wide = FAMILIES["T6_wide_slow"]
+    for h in HELD_OUT_FAMILIES:
+        fam = FAMILIES[h]
+        for name in (
+            "stature_m",
+            "centroid_ratio",
+            "floor_lie_m",
+            "floor_sit_m",
+            "kneel_low_m",
+            "kneel_up_m",
+            "voluntary_s",
+            "pause_s",
+            "trip_s",
+            "faint_s",
+            "slump_s",
+        ):
+            lo, hi = getattr(wide, name)
+            assert lo < getattr(fam, name)[0] or hi > getattr(fam, name)[1], (h, name)
+            assert lo <= getattr(fam, name)[0] and hi >= getattr(fam, name)[1], (h, name)
+
+
+def test_new_tuning_families_render_every_kind() -> None:
+    new = tuple(f for f in TUNING_FAMILIES if int(f[1]) >= 5)
+    assert new and all(f.startswith("T") for f in new)
+    eps = make_family_episodes(new, ("multi_clean", "single_hold"), 1, 6)
+    assert len(eps) == len(new) * 2 * len(KINDS)
+    for e in eps:
+        assert e.is_fall == (e.impact_s is not None) and e.rows.frame.shape[0] > 0
+        assert np.isfinite(e.rows.z_m).all()
+    busy = [e for e in eps if e.family == "T7_busy_floorbed"]
+    assert sum(e.visitor or e.pet for e in busy) > len(busy) / 2
