@@ -29,12 +29,14 @@ refused is not taken for a duplicate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from devices.models import DeviceSeq
 
@@ -42,12 +44,26 @@ from devices.models import DeviceSeq
 # 1000 messages is ~17 h of status heartbeats, far more than a broker keeps for redelivery.
 RESTART_GAP = 1000
 
-# Rows per upsert statement: 5 parameters a row stay well under PostgreSQL's 32,767 per statement
-# (asyncpg) and SQLite's 32,766, whatever the batch size.
-FLUSH_CHUNK_ROWS = 2000
-
 Verdict = Literal["new", "restart", "duplicate"]
 Key = tuple[str, str]  # (device_id, topic kind)
+
+
+@cache
+def _upsert(dialect: str) -> Insert:
+    """One upsert of a mark per dialect, built once and executed with a row of parameters per
+    mark (executemany): SQLAlchemy compiles it once and caches it. The multi-VALUES statement
+    built afresh per batch was compiled every batch (~14% of the hub's samples at 10,000
+    residents, py-spy; docs/performance.md, issue 18)."""
+    table = cast(Table, DeviceSeq.__table__)
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.device_id, table.c.kind],
+        set_={
+            "last_seq": stmt.excluded.last_seq,
+            "last_ts": stmt.excluded.last_ts,
+            "boot": stmt.excluded.boot,
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,26 +145,16 @@ class SeqTracker:
         return True
 
     async def flush(self, session: AsyncSession) -> None:
-        """Write the tentative marks in the batch's transaction (the caller commits)."""
+        """Write the tentative marks in the batch's transaction (the caller commits). Only marks
+        accepted in this batch are tentative, so only those are written."""
         if not self._tentative:
             return
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"device_id": d, "kind": k, "last_seq": m.seq, "last_ts": m.ts, "boot": m.boot}
             for (d, k), m in self._tentative.items()
         ]
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        for start in range(0, len(rows), FLUSH_CHUNK_ROWS):
-            stmt = insert(DeviceSeq).values(rows[start : start + FLUSH_CHUNK_ROWS])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["device_id", "kind"],
-                set_={
-                    "last_seq": stmt.excluded.last_seq,
-                    "last_ts": stmt.excluded.last_ts,
-                    "boot": stmt.excluded.boot,
-                },
-            )
-            await session.execute(stmt)
+        await (await session.connection()).execute(_upsert(dialect), rows)
 
     def confirm(self) -> None:
         """The batch committed: its tentative marks become the confirmed ones."""
