@@ -7,10 +7,10 @@ be raised), so a change, its audit row and any event land in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import vitals
@@ -46,6 +46,14 @@ class Actor:
     user_id: int | None = None
 
 
+class _Record(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_T = TypeVar("_T")
+
+
 def audit(
     session: AsyncSession,
     *,
@@ -68,6 +76,36 @@ def audit(
             data=data or {},
         )
     )
+
+
+async def _add_audited(
+    session: AsyncSession,
+    row: _Record,
+    *,
+    actor: Actor,
+    action: str,
+    entity: str,
+    resident_id: str | None,
+    data: dict[str, Any] | None = None,
+    at: float | None = None,
+) -> None:
+    """Store a new record and its audit row in one transaction (the flush gives it its id)."""
+    session.add(row)
+    await session.flush()
+    audit(
+        session,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=row.id,
+        resident_id=resident_id,
+        data=data,
+        at=at,
+    )
+
+
+async def _all(session: AsyncSession, query: Select[_T]) -> list[_T]:
+    return list((await session.scalars(query)).all())
 
 
 # --- facility time ---------------------------------------------------------------------------
@@ -125,14 +163,12 @@ async def record_assessment(
         assessor_id=actor.user_id,
         note=note,
     )
-    session.add(row)
-    await session.flush()
-    audit(
+    await _add_audited(
         session,
+        row,
         actor=actor,
         action="assessment.recorded",
         entity="assessment",
-        entity_id=row.id,
         resident_id=resident.id,
         data={"scale": scale, "total": result.total, "level": result.level},
     )
@@ -146,7 +182,7 @@ async def assessments_of(
     if scale:
         query = query.where(Assessment.scale == scale)
     query = query.order_by(Assessment.assessed_at.desc(), Assessment.id.desc()).limit(limit)
-    return list((await session.scalars(query)).all())
+    return await _all(session, query)
 
 
 async def latest_assessments(
@@ -203,14 +239,12 @@ async def save_plan(
             created_at=at,
             updated_at=at,
         )
-        session.add(plan)
-        await session.flush()
-        audit(
+        await _add_audited(
             session,
+            plan,
             actor=actor,
             action="plan.created",
             entity="plan",
-            entity_id=plan.id,
             resident_id=resident.id,
             at=at,
         )
@@ -285,14 +319,12 @@ async def add_task(
         schedule.next_due(schedule_of(task), None, shifts=ft.shifts, tz=ft.tz)
     except ValueError as exc:
         raise CareRecordError(str(exc)) from None
-    session.add(task)
-    await session.flush()
-    audit(
+    await _add_audited(
         session,
+        task,
         actor=actor,
         action="task.added",
         entity="task",
-        entity_id=task.id,
         resident_id=plan.resident_id,
         data={"kind": kind, "recurrence": recurrence, "guidance_id": guidance_id},
     )
@@ -334,14 +366,12 @@ async def complete_task(
         done_by=actor.username,
         note=note,
     )
-    session.add(done)
-    await session.flush()
-    audit(
+    await _add_audited(
         session,
+        done,
         actor=actor,
         action="task.completed",
         entity="completion",
-        entity_id=done.id,
         resident_id=task.resident_id,
         data={"task_id": task.id, "outcome": outcome},
     )
@@ -388,25 +418,22 @@ async def tasks_of(
     query = select(CareTask).where(CareTask.resident_id == resident_id)
     if active:
         query = query.where(CareTask.active.is_(True))
-    return list((await session.scalars(query.order_by(CareTask.id))).all())
+    return await _all(session, query.order_by(CareTask.id))
 
 
 async def completions_of(
     session: AsyncSession, *, resident_id: str, start: float, end: float, limit: int = 2000
 ) -> list[TaskCompletion]:
-    return list(
-        (
-            await session.scalars(
-                select(TaskCompletion)
-                .where(
-                    TaskCompletion.resident_id == resident_id,
-                    TaskCompletion.done_at >= start,
-                    TaskCompletion.done_at < end,
-                )
-                .order_by(TaskCompletion.done_at.desc())
-                .limit(limit)
-            )
-        ).all()
+    return await _all(
+        session,
+        select(TaskCompletion)
+        .where(
+            TaskCompletion.resident_id == resident_id,
+            TaskCompletion.done_at >= start,
+            TaskCompletion.done_at < end,
+        )
+        .order_by(TaskCompletion.done_at.desc())
+        .limit(limit),
     )
 
 
@@ -465,14 +492,12 @@ async def record_observation(
         note=note,
         measurement_id=measurement.id,
     )
-    session.add(row)
-    await session.flush()
-    audit(
+    await _add_audited(
         session,
+        row,
         actor=actor,
         action="observation.recorded",
         entity="observation",
-        entity_id=row.id,
         resident_id=resident.id,
         data=values,
     )
@@ -485,13 +510,10 @@ async def record_observation(
 async def observations_of(
     session: AsyncSession, *, resident_id: str, limit: int = 100
 ) -> list[Observation]:
-    return list(
-        (
-            await session.scalars(
-                select(Observation)
-                .where(Observation.resident_id == resident_id)
-                .order_by(Observation.observed_at.desc())
-                .limit(limit)
-            )
-        ).all()
+    return await _all(
+        session,
+        select(Observation)
+        .where(Observation.resident_id == resident_id)
+        .order_by(Observation.observed_at.desc())
+        .limit(limit),
     )

@@ -8,12 +8,14 @@ lives here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care_hub.kernel.db import now_s
@@ -22,7 +24,7 @@ from care_hub.kernel.events import EventBus
 from care_hub.kernel.fields import Id, Key
 from care_hub.kernel.models import Resident, Room
 from care_records import guidance, guidance_service, overdue, pdf, report, scales, service
-from care_records.models import CareAudit, CareTask, Guidance, Observation
+from care_records.models import CareAudit, CareTask, Guidance
 from care_records.schemas import (
     AssessmentCreate,
     AssessmentPublic,
@@ -88,8 +90,23 @@ async def _visible_row(session: AsyncSession, model: Any, row_id: int, user: Pri
     return row
 
 
-def _unprocessable(exc: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+@contextmanager
+def _unprocessable(*errors: type[Exception]) -> Iterator[None]:
+    """A request the records refuse (`errors`) is answered 422 with the refusal's words."""
+    try:
+        yield
+    except errors as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+def _residents_of(user: Principal, facility_id: int | None) -> Select[Resident]:
+    """The residents a staff listing covers: a caregiver's facility, an admin's choice or all."""
+    query = select(Resident)
+    if user.role == "caregiver":
+        query = query.where(Resident.facility_id == user.facility_id)
+    elif facility_id is not None:
+        query = query.where(Resident.facility_id == facility_id)
+    return query
 
 
 def guidance_public(g: Guidance) -> GuidancePublic:
@@ -156,12 +173,8 @@ async def overview(
     session: SessionDep, user: StaffUser, facility_id: Id | None = None
 ) -> list[ResidentCareOverview]:
     """Every visible resident with their latest assessments, plan summary and what needs doing."""
-    query = select(Resident).order_by(Resident.id)
-    if user.role == "caregiver":
-        query = query.where(Resident.facility_id == user.facility_id)
-    elif facility_id is not None:
-        query = query.where(Resident.facility_id == facility_id)
-    residents = list((await session.scalars(query.limit(2000))).all())
+    query = _residents_of(user, facility_id).order_by(Resident.id).limit(2000)
+    residents = list((await session.scalars(query)).all())
     now = now_s()
     due = await report.reminders(session, residents=residents, now=now)
     latest = await service.latest_assessments(session, resident_ids=[r.id for r in residents])
@@ -200,12 +213,7 @@ async def overview(
 async def list_reminders(
     session: SessionDep, user: StaffUser, facility_id: Id | None = None
 ) -> list[ReminderPublic]:
-    query = select(Resident)
-    if user.role == "caregiver":
-        query = query.where(Resident.facility_id == user.facility_id)
-    elif facility_id is not None:
-        query = query.where(Resident.facility_id == facility_id)
-    residents = list((await session.scalars(query)).all())
+    residents = list((await session.scalars(_residents_of(user, facility_id))).all())
     return await report.reminders(session, residents=residents, now=now_s())
 
 
@@ -230,7 +238,7 @@ async def create_assessment(
     resident_id: Key, body: AssessmentCreate, session: SessionDep, user: StaffUser
 ) -> AssessmentPublic:
     resident = await visible_resident(session, resident_id, user)
-    try:
+    with _unprocessable(ValueError):  # a scale's ScaleError is a ValueError too
         row = await service.record_assessment(
             session,
             resident=resident,
@@ -243,8 +251,6 @@ async def create_assessment(
             note=body.note,
         )
         await guidance_service.refresh(session, resident=resident)
-    except ValueError as exc:
-        raise _unprocessable(exc) from None
     await session.commit()
     return report.assessment_public(row)
 
@@ -303,7 +309,7 @@ async def create_task(
     plan = await service.active_plan(session, resident_id=resident.id)
     if plan is None:
         plan = await service.save_plan(session, resident=resident, actor=_actor(user))
-    try:
+    with _unprocessable(service.CareRecordError):
         task = await service.add_task(
             session,
             plan=plan,
@@ -317,8 +323,6 @@ async def create_task(
             shifts=body.shifts,
             area={str(k): v for k, v in body.area.items()},
         )
-    except service.CareRecordError as exc:
-        raise _unprocessable(exc) from None
     await session.commit()
     (st,) = await service.task_statuses(session, tasks=[task], now=now_s())
     return task_public(st)
@@ -342,7 +346,7 @@ async def complete_task(
     task_id: Id, body: CompletionCreate, session: SessionDep, user: StaffUser, bus: BusDep
 ) -> CompletionPublic:
     task = await _visible_row(session, CareTask, task_id, user)
-    try:
+    with _unprocessable(service.CareRecordError):
         done = await service.complete_task(
             session,
             task=task,
@@ -351,19 +355,9 @@ async def complete_task(
             done_at=body.done_at,
             note=body.note,
         )
-    except service.CareRecordError as exc:
-        raise _unprocessable(exc) from None
     await overdue.clear(session, bus, task_id=task.id, at=done.done_at)
     await bus.commit(session)
-    return CompletionPublic(
-        id=done.id,
-        task_id=done.task_id,
-        resident_id=done.resident_id,
-        done_at=done.done_at,
-        outcome=done.outcome,
-        done_by=done.done_by,
-        note=done.note,
-    )
+    return CompletionPublic.model_validate(done, from_attributes=True)
 
 
 # --- guidance -------------------------------------------------------------------------------
@@ -401,14 +395,13 @@ async def decide_guidance(
     guidance_id: Id, body: GuidanceDecision, session: SessionDep, user: StaffUser, request: Request
 ) -> GuidanceDecided:
     item = await _visible_row(session, Guidance, guidance_id, user)
-    try:
-        changes = await guidance_service.decide(
-            session, item=item, accept=body.accept, actor=_actor(user), note=body.note
-        )
+    try:  # decided already: 409; a task it adds that the schedule refuses: 422
+        with _unprocessable(service.CareRecordError):
+            changes = await guidance_service.decide(
+                session, item=item, accept=body.accept, actor=_actor(user), note=body.note
+            )
     except guidance_service.GuidanceStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except service.CareRecordError as exc:
-        raise _unprocessable(exc) from None
     await session.commit()
     if changes["resident"]:
         await _refresh_devices(request, session, item.resident_id)
@@ -440,7 +433,7 @@ async def create_observation(
     resident_id: Key, body: ObservationCreate, session: SessionDep, user: StaffUser, bus: BusDep
 ) -> ObservationPublic:
     resident = await visible_resident(session, resident_id, user)
-    try:
+    with _unprocessable(service.CareRecordError):
         row = await service.record_observation(
             session,
             bus,
@@ -452,23 +445,8 @@ async def create_observation(
             observed_at=body.observed_at,
             note=body.note,
         )
-    except service.CareRecordError as exc:
-        raise _unprocessable(exc) from None
     await bus.commit(session)
-    return _observation_public(row)
-
-
-def _observation_public(o: Observation) -> ObservationPublic:
-    return ObservationPublic(
-        id=o.id,
-        resident_id=o.resident_id,
-        observed_at=o.observed_at,
-        consciousness=o.consciousness,
-        supplemental_oxygen=o.supplemental_oxygen,
-        respiration_rate=o.respiration_rate,
-        recorded_by=o.recorded_by,
-        note=o.note,
-    )
+    return ObservationPublic.model_validate(row, from_attributes=True)
 
 
 @api.get("/residents/{resident_id}/observations", response_model=list[ObservationPublic])
@@ -477,7 +455,7 @@ async def list_observations(
 ) -> list[ObservationPublic]:
     await visible_resident(session, resident_id, user)
     rows = await service.observations_of(session, resident_id=resident_id)
-    return [_observation_public(o) for o in rows]
+    return [ObservationPublic.model_validate(o, from_attributes=True) for o in rows]
 
 
 # --- audit, family, report ------------------------------------------------------------------
@@ -494,18 +472,7 @@ async def list_audit(resident_id: Key, session: SessionDep, user: StaffUser) -> 
             .limit(500)
         )
     ).all()
-    return [
-        AuditPublic(
-            id=a.id,
-            at=a.at,
-            actor=a.actor,
-            action=a.action,
-            entity=a.entity,
-            entity_id=a.entity_id,
-            data=a.data,
-        )
-        for a in rows
-    ]
+    return [AuditPublic.model_validate(a, from_attributes=True) for a in rows]
 
 
 @api.get("/family/{resident_id}", response_model=FamilyCareSummary)
