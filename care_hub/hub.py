@@ -10,11 +10,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import socket
 import uuid
 from dataclasses import dataclass, field
-from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,9 +20,10 @@ from alerts.escalation import Clock, EscalationEngine
 from alerts.fanout import PgFanout
 from care_hub import migrate
 from care_hub.ingest.leadership import try_lead
+from care_hub.ingest.nats_ingest import NatsIngest
 from care_hub.ingest.pipeline import IngestPipeline
 from care_hub.ingest.prometheus import HubMetrics
-from care_hub.kernel.db import make_engine, make_session_factory, now_s
+from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.kernel.events import EventBus
 from care_hub.kernel.security import LoginThrottle, install_log_redaction
 from care_hub.kernel.settings import Settings
@@ -35,8 +33,6 @@ from devices.broker_config import production_embedded_broker
 from devices.contract import SUBSCRIPTION_FILTERS
 from devices.dedupe import SeqTracker
 from devices.mqtt_client import MqttConnection
-from devices.nats_liveness import PartitionedLiveness
-from devices.nats_source import NatsSource
 from devices.radar.processor import radar_config
 from devices.radar.worker import RadarWorkerGroup
 from devices.registry import DeviceRegistry
@@ -260,58 +256,11 @@ class Hub:
         self.tasks.append(asyncio.create_task(self.pipeline.watch_health(), name="ingest-health"))
 
     async def _start_nats_ingest(self) -> None:
-        """Every node ingests the device partitions it leases from NATS JetStream. Radar windows
-        stay in this process (the radar worker subscribes to MQTT itself)."""
-        cfg = self.settings.ingest
-        node_id = cfg.node_id or f"{socket.gethostname()}-{os.getpid()}".replace(".", "-")
-        loop = asyncio.get_running_loop()
-        source = NatsSource(
-            cfg.nats_url,
-            node_id=node_id,
-            partitions=cfg.partitions,
-            lease_ttl_s=cfg.lease_ttl_s,
-            on_acquire=lambda _: asyncio.run_coroutine_threadsafe(self._partitions_taken(), loop),
-        )
-        seqs = SeqTracker()
-        radars = [d for d in self.registry.all() if d.type == "radar"]
-        self.pipeline = IngestPipeline(
-            conn=cast(MqttConnection, source),  # the same surface: queue, drain, ack, publish
-            registry=self.registry,
-            seqs=seqs,
-            session_factory=self.session_factory,
-            bus=self.bus,
-            radar_capacity=max(1024, 2 * len(radars)),
-            fall_confirm_s=self.settings.fall_confirm_s,
-            floor_dwell_s=self.settings.fall_floor_dwell_s,
-            stall_s=self.settings.ingest_stall_s,
-            dead_letter_retention_s=self.settings.dead_letter_retention_days * 86_400,
-        )
-        supervisor = self.pipeline.supervisor
-        supervisor.liveness = PartitionedLiveness.wrap(
-            supervisor.liveness,
-            partition_of_slot=lambda slot: (
-                -1 if (d := self.registry.by_slot(slot)) is None else source.partition_of(d.id)
-            ),
-            owned=lambda: source.owned,
-        )
-        await self.pipeline.load_offline_alerts()
-        self.conn = cast(MqttConnection, source)
-        await asyncio.to_thread(source.start)
-        log.info(
-            "node %s ingests partitions %s from %s", node_id, sorted(source.owned), cfg.nats_url
-        )
-        self.tasks.append(asyncio.create_task(self.pipeline.run(), name="ingest"))
-        self.tasks.append(asyncio.create_task(self.pipeline.supervise(), name="supervision"))
-        self.tasks.append(asyncio.create_task(self.pipeline.watch_health(), name="ingest-health"))
-
-    async def _partitions_taken(self) -> None:
-        """Before the first message of a partition taken over: the seq marks its previous owner
-        stored (so its redeliveries are known), and fresh silence timers for its devices."""
-        if self.pipeline is None:
-            return
-        async with self.session_factory() as session:
-            await self.pipeline.seqs.load(session)
-        self.pipeline.supervisor.liveness.grace(now_s())
+        """Every node ingests the device partitions it leases from NATS JetStream
+        (`care_hub.ingest.nats_ingest`: cancels across partitions, fencing, restart when fenced)."""
+        nats_ingest = NatsIngest(self)
+        await nats_ingest.start()
+        self.tasks.append(asyncio.create_task(nats_ingest.run(), name="nats-ingest"))
 
     def send_command(self, topic: str, payload: bytes) -> None:
         if self.conn is not None:

@@ -17,6 +17,16 @@ not acknowledged is delivered again, in order (the seq marks absorb it; the hub 
 first through `on_acquire`), then everything newer. Consumers are named per owner and lease, so
 a late acknowledgement from a previous owner can never acknowledge the new owner's messages.
 
+Control messages (`care.p.<k>.ctl.<what>`, `forward`) travel in the partitions too: a node puts
+one into partition k's stream, and k's owner meets it in order among k's device messages. `drain`
+hands the messages before it to the pipeline as one batch, and applies the control (`on_control`)
+at the next drain, once that batch is stored; the control is acknowledged with the next batch.
+
+Fencing (`devices.nats_fence`): `tokens` maps each partition whose messages this source may still
+hold to the lease revision it got for it; the ingest transactions check them against PostgreSQL.
+A partition's token goes only once the partition is released with nothing of it outstanding, so a
+batch taken before a lease was lost is still checked.
+
 It satisfies the same surface as `devices.mqtt_client.MqttConnection` for the ingest pipeline:
 `queue`, `drain`, `ack`, `publish`, `connected`, `disconnected_since`, `start`, `stop`.
 """
@@ -33,7 +43,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import nats
 import orjson
@@ -42,8 +52,11 @@ from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
 from devices.mqtt_client import RawMessage
 from devices.nats_subjects import (
+    CONTROL_TOKEN,
+    PARTITION_PREFIX,
     STREAM,
     STREAM_MAX_AGE_S,
+    control_subject,
     partition_filter,
     partition_of,
     subject_of,
@@ -69,7 +82,20 @@ MAX_ACK_PENDING = 50_000
 # (a redelivery in the same node would be out of order: the source also skips any it sees).
 ACK_WAIT_S = 600.0
 
-OnAcquire = Callable[[frozenset[int]], "concurrent.futures.Future[None] | None"]
+# A forwarded control message is retried this often before it is given up (and logged).
+FORWARD_ATTEMPTS = 5
+
+# Called with {partition: lease revision} before the first message of newly acquired partitions.
+OnAcquire = Callable[[dict[int, int]], "concurrent.futures.Future[None] | None"]
+
+
+class Control(NamedTuple):
+    """A control message met in partition `partition` (`care.p.<k>.ctl.<what>`, JSON body)."""
+
+    what: str
+    body: dict[str, Any]
+    partition: int
+    mid: int
 
 
 def _ack_meta(reply: str) -> tuple[int, float]:
@@ -104,7 +130,11 @@ class NatsSource:
         self.lease_ttl_s = lease_ttl_s
         self.queue_cap = queue_cap
         self.stream_max_age_s = stream_max_age_s
-        self.queue: deque[RawMessage] = deque()
+        self.queue: deque[RawMessage | Control] = deque()
+        # Applied at the next drain, in stream order (the consumer's thread).
+        self.on_control: Callable[[Control], None] | None = None
+        # Partition -> lease revision held when acquired: the fencing tokens (a new dict on change).
+        self.tokens: dict[int, int] = {}
         self.connected = threading.Event()
         self.disconnected_since: float | None = time.monotonic()
         self.connect_count = 0
@@ -112,6 +142,8 @@ class NatsSource:
         self.owned: frozenset[int] = frozenset()
         self.received = 0
         self._ids = itertools.count(1)
+        self._controls: deque[Control] = deque()  # those in `queue`, in order
+        self._applied: list[int] = []  # mids of applied controls, acknowledged with the next ack
         # mid -> (partition, ack subject, stream seq); only the source loop touches it.
         self._unacked: dict[int, tuple[int, str]] = {}
         self._outstanding = [0] * partitions
@@ -150,7 +182,9 @@ class NatsSource:
             self._thread.join(timeout=10)
 
     def drain(self, limit: int) -> list[RawMessage]:
-        out: list[RawMessage] = []
+        if self._controls:
+            return self._drain_controls(limit)
+        out: list[Any] = []
         pop = self.queue.popleft
         try:
             for _ in range(limit):
@@ -159,12 +193,53 @@ class NatsSource:
             pass
         return out
 
+    def _drain_controls(self, limit: int) -> list[RawMessage]:
+        """Messages up to the next control; a control at the head is applied first. The
+        pipeline drains again only once the batch it drained is stored, so a control is applied
+        after every message stored before it in the stream, as on replay."""
+        out: list[RawMessage] = []
+        queue = self.queue
+        while queue and len(out) < limit:
+            item = queue[0]
+            if isinstance(item, Control):
+                if out:
+                    break
+                queue.popleft()
+                self._controls.popleft()
+                if self.on_control is not None:
+                    try:
+                        self.on_control(item)
+                    except Exception:
+                        log.exception(
+                            "control %s in partition %d failed", item.what, item.partition
+                        )
+                self._applied.append(item.mid)
+                continue
+            out.append(cast(RawMessage, queue.popleft()))
+        return out
+
     def ack(self, messages: list[RawMessage]) -> None:
-        """Acknowledge a stored batch: one AckAll per partition, for its last message."""
-        if messages and self._loop is not None:
+        """Acknowledge a stored batch: one AckAll per partition, for its last message. Controls
+        applied before the batch was drained go first (they came before it in their partition)."""
+        if self._applied:
+            mids, self._applied = self._applied, []
+            mids += [m.mid for m in messages]
+        elif messages:
             mids = [m.mid for m in messages]
+        else:
+            return
+        if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # loop closed: stopping, nothing to ack
                 asyncio.run_coroutine_threadsafe(self._ack(mids), self._loop)
+
+    def forward(self, k: int, what: str, body: dict[str, Any]) -> None:
+        """A control message for the owner of partition k, stored in k's stream (whoever owns k
+        now or later meets it in order; from any thread)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(
+                    self._forward(control_subject(k, what), orjson.dumps(body)), self._loop
+                )
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """A command to a device: the MQTT listener delivers `care.v1.<id>.cmd` to its topic."""
@@ -232,9 +307,9 @@ class NatsSource:
                 await task
         self._fetchers.clear()
         if self._release_on_stop and self._kv is not None:
-            for k in list(self._leases):
-                with contextlib.suppress(Exception):
-                    await self._kv.delete(f"p.{k}")
+            for k, revision in list(self._leases.items()):
+                with contextlib.suppress(Exception):  # only if still ours (not taken meanwhile)
+                    await self._kv.delete(f"p.{k}", last=revision)
             with contextlib.suppress(Exception):
                 await self._kv.delete(f"node.{self.node_id}")
         self.owned = frozenset()
@@ -304,6 +379,10 @@ class NatsSource:
                 continue
             if k not in wanted:
                 await self._release(k)
+        # A lost partition's token stays while the hub may still hold its messages (fencing).
+        gone = [k for k in self.tokens if k not in self._leases and self._outstanding[k] == 0]
+        if gone:
+            self.tokens = {k: r for k, r in self.tokens.items() if k not in gone}
         for k in sorted(wanted - set(self._leases)):
             try:
                 revision = await kv.create(f"p.{k}", self.node_id.encode())
@@ -315,9 +394,11 @@ class NatsSource:
     async def _acquire(self, k: int) -> None:
         start = await self._take_over_consumer(k)
         self._last_sseq[k] = start - 1
+        revision = self._leases[k]
+        self.tokens = {**self.tokens, k: revision}
         if self.on_acquire is not None:
-            future = self.on_acquire(frozenset({k}))
-            if future is not None:  # the hub reloads its seq marks before the first message
+            future = self.on_acquire({k: revision})
+            if future is not None:  # the hub claims the fence and reloads its seq marks first
                 await asyncio.wrap_future(future)
         self.owned = self.owned | {k}
         self._fetchers[k] = asyncio.create_task(self._fetch(k, start), name=f"fetch-p{k}")
@@ -358,9 +439,10 @@ class NatsSource:
         if self._outstanding[k] == 0:
             await self._nc.flush()  # our AckAll reached the server before the lease goes
             with contextlib.suppress(Exception):
-                await self._kv.delete(f"p.{k}")
+                await self._kv.delete(f"p.{k}", last=self._leases[k])
             self._releasing.discard(k)
             self._leases.pop(k, None)
+            self.tokens = {p: r for p, r in self.tokens.items() if p != k}
             log.info("node %s released partition %d", self.node_id, k)
 
     async def _drop(self, k: int) -> None:
@@ -390,6 +472,7 @@ class NatsSource:
         asked = 0  # messages requested and not yet received (an estimate: expiries reset it)
         asked_at = 0.0
         last = start - 1
+        control_prefix = f"{PARTITION_PREFIX}.{k}.{CONTROL_TOKEN}."
 
         async def on_message(m: Any) -> None:
             nonlocal asked, last
@@ -406,6 +489,9 @@ class NatsSource:
             mid = next(self._ids)
             unacked[mid] = (k, reply)
             outstanding[k] += 1
+            if m.subject.startswith(control_prefix):
+                self._control(m.subject[len(control_prefix) :], m.data, k, mid)
+                return
             qos = int(headers.get("Nmqtt-Pub", "1")) if headers else 1
             # Received when the stream stored it: a backlog is not the devices' clock skew.
             queue.append(RawMessage(topic_of(m.subject), m.data, qos, mid, stored_at))
@@ -445,6 +531,28 @@ class NatsSource:
             if k in self._leases:
                 with contextlib.suppress(Exception):
                     await self._nc.publish(reply, b"+ACK")
+
+    def _control(self, what: str, data: bytes, k: int, mid: int) -> None:
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            log.warning("control %s in partition %d is not a JSON object: skipped", what, k)
+            body = {}
+        control = Control(what, body, k, mid)
+        self._controls.append(control)  # before the queue: drain sees it whenever it is queued
+        self.queue.append(control)
+
+    async def _forward(self, subject: str, payload: bytes) -> None:
+        for attempt in range(1, FORWARD_ATTEMPTS + 1):
+            try:
+                await self._js.publish(subject, payload, timeout=2.0)
+                return
+            except Exception as exc:
+                log.warning("control to %s not stored (attempt %d): %r", subject, attempt, exc)
+                await asyncio.sleep(0.2 * attempt)
+        log.error("control to %s given up after %d attempts", subject, FORWARD_ATTEMPTS)
 
     async def _publish(self, subject: str, payload: bytes) -> None:
         try:

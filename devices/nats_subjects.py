@@ -6,6 +6,12 @@ server's subject mapping (`mappings`, below) moves every device subject into its
 n, so one device always lands in the same partition, on every server of a cluster. Only the
 device -> hub kinds are mapped: the hub's commands (`care.v1.<id>.cmd`) stay where the MQTT
 listener delivers them to the device's `care/v1/<id>/cmd` subscription.
+
+Control messages between hub nodes live in the same partitions, `care.p.<k>.ctl.<what>`: a
+resident's cancel pressed on a button in one partition is forwarded into the partition of the
+resident's radar (`control_subject`), so it reaches that radar's owner in stream order, after the
+frames stored before it, and again on replay after a takeover. Devices must not be able to
+publish to `care.p.>` (production: the MQTT users' publish permissions allow `care.v1.>` only).
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ def partition_of(device_id: str, partitions: int) -> int:
 
 def partition_filter(k: int) -> str:
     return f"{PARTITION_PREFIX}.{k}.>"
+
+
+# The token after `care.p.<k>` that marks a hub-to-hub control message (device ones carry `v1`).
+CONTROL_TOKEN = "ctl"
+
+
+def control_subject(k: int, what: str) -> str:
+    """`care.p.<k>.ctl.<what>`: a control message for the owner of partition k."""
+    return f"{PARTITION_PREFIX}.{k}.{CONTROL_TOKEN}.{what}"
 
 
 def topic_of(subject: str) -> str:
