@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -37,6 +39,15 @@ def _conflict(exc: Exception) -> HTTPException:
         # Crossing a facility boundary is invalid input, not a clash with existing data.
         return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+
+
+@contextmanager
+def provisioning_errors() -> Iterator[None]:
+    """What the provisioning service refuses (a clash, a crossed facility) as an HTTP answer."""
+    try:
+        yield
+    except accounts.ProvisioningError as exc:
+        raise _conflict(exc) from None
 
 
 def _not_found(what: str) -> HTTPException:

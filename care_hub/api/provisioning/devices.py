@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from care_hub.api.deps import HubDep
 from care_hub.api.provisioning._common import (
     READ,
     WRITE,
-    _conflict,
     _device,
     _discharged,
     _facility_scope,
     device_public,
+    provisioning_errors,
 )
 from care_hub.api.schemas import (
     BindingPublic,
@@ -24,7 +25,7 @@ from care_hub.api.schemas import (
     DeviceUpdate,
     zone_map_dict,
 )
-from care_hub.kernel import accounts
+from care_hub.hub import Hub
 from care_hub.kernel.deps import AdminUser, CurrentUser, SessionDep
 from care_hub.kernel.fields import Id, Key
 from care_hub.kernel.models import Resident
@@ -34,11 +35,18 @@ from devices.models import DeadLetter, Device, DeviceBinding
 router = APIRouter(prefix="/api", tags=["provisioning"])
 
 
+async def _saved(session: AsyncSession, hub: Hub, d: Device) -> DevicePublic:
+    """Commit, then reload the device into the in-memory registry that ingest reads."""
+    await session.commit()
+    await hub.registry.refresh(d.id)
+    return device_public(d)
+
+
 @router.post("/devices", status_code=201, response_model=DevicePublic, responses=WRITE)
 async def create_device(
     body: DeviceCreate, session: SessionDep, hub: HubDep, _: AdminUser
 ) -> DevicePublic:
-    try:
+    with provisioning_errors():
         d = await device_service.create_device(
             session=session,
             device_id=body.id,
@@ -48,11 +56,7 @@ async def create_device(
             resident_id=body.resident_id,
             zone_map=zone_map_dict(body.zone_map),
         )
-    except accounts.ProvisioningError as exc:
-        raise _conflict(exc) from None
-    await session.commit()
-    await hub.registry.refresh(d.id)
-    return device_public(d)
+    return await _saved(session, hub, d)
 
 
 @router.post("/devices/{device_id}/bind", response_model=DevicePublic, responses=WRITE)
@@ -68,7 +72,7 @@ async def rebind_device(
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"resident {body.resident_id} is discharged"
             )
-    try:
+    with provisioning_errors():
         await device_service.rebind_device(
             session=session,
             device=d,
@@ -76,11 +80,7 @@ async def rebind_device(
             resident_id=body.resident_id,
             zone_map=None if body.zone_map is None else zone_map_dict(body.zone_map),
         )
-    except accounts.ProvisioningError as exc:
-        raise _conflict(exc) from None
-    await session.commit()
-    await hub.registry.refresh(d.id)
-    return device_public(d)
+    return await _saved(session, hub, d)
 
 
 @router.post("/devices/{device_id}/unbind", response_model=DevicePublic, responses=WRITE)
@@ -92,9 +92,7 @@ async def unbind_device(
     if d.room_id is None and d.resident_id is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {device_id} is not bound")
     await device_service.rebind_device(session=session, device=d, room_id=None, resident_id=None)
-    await session.commit()
-    await hub.registry.refresh(d.id)
-    return device_public(d)
+    return await _saved(session, hub, d)
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic, responses=WRITE)
@@ -107,9 +105,7 @@ async def update_device(
     if d.type != "radar":
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "only a radar has a zone map")
     d.zone_map = zone_map_dict(body.zone_map)
-    await session.commit()
-    await hub.registry.refresh(d.id)
-    return device_public(d)
+    return await _saved(session, hub, d)
 
 
 @router.get("/devices", response_model=list[DevicePublic], responses=READ)

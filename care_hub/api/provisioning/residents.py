@@ -12,10 +12,10 @@ from care_hub.api.provisioning._common import (
     DISCHARGE_KEYS,
     READ,
     WRITE,
-    _conflict,
     _device,
     _discharged,
     _not_found,
+    provisioning_errors,
     resident_public,
 )
 from care_hub.api.responses import errors
@@ -41,7 +41,7 @@ async def create_resident(
     body: ResidentCreate, session: SessionDep, _: AdminUser
 ) -> ResidentPublic:
     """Admit a resident (to a room of their facility, or none yet)."""
-    try:
+    with provisioning_errors():
         r = await accounts.create_resident(
             session=session,
             resident_id=body.id,
@@ -53,8 +53,6 @@ async def create_resident(
             hypercapnic=body.hypercapnic,
             settings=body.settings,
         )
-    except accounts.ProvisioningError as exc:
-        raise _conflict(exc) from None
     await session.commit()
     return await resident_public(session, r)
 
@@ -104,10 +102,8 @@ async def update_resident(
                 raise HTTPException(
                     status.HTTP_409_CONFLICT, f"resident {resident_id} is discharged"
                 )
-            try:
+            with provisioning_errors():
                 await accounts.check_room_in_facility(session, body.room_id, r.facility_id)
-            except accounts.ProvisioningError as exc:
-                raise _conflict(exc) from None
         r.room_id = body.room_id
     for flag in ("name", "lives_alone", "at_risk_wandering", "hypercapnic"):
         value = getattr(body, flag)

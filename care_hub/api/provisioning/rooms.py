@@ -10,10 +10,10 @@ from sqlalchemy import delete, func, select
 from care_hub.api.provisioning._common import (
     READ,
     WRITE,
-    _conflict,
     _facility_scope,
     _not_found,
     _sees_facility,
+    provisioning_errors,
     room_public,
 )
 from care_hub.api.schemas import (
@@ -36,7 +36,7 @@ def _zones(body_zones: list[Any]) -> list[dict[str, Any]]:
 
 @router.post("/rooms", status_code=201, response_model=RoomPublic, responses=WRITE)
 async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> RoomPublic:
-    try:
+    with provisioning_errors():
         room = await accounts.create_room(
             session=session,
             facility_id=body.facility_id,
@@ -45,8 +45,6 @@ async def create_room(body: RoomCreate, session: SessionDep, _: AdminUser) -> Ro
             wing=body.wing,
             zones=_zones(body.zones),
         )
-    except accounts.ProvisioningError as exc:
-        raise _conflict(exc) from None
     await session.commit()
     return await room_public(session, room)
 

@@ -11,9 +11,9 @@ from care_hub.api.deps import HubDep
 from care_hub.api.provisioning._common import (
     READ,
     WRITE,
-    _conflict,
     _facility_scope,
     _not_found,
+    provisioning_errors,
     user_public,
 )
 from care_hub.api.schemas import (
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api", tags=["provisioning"])
 async def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> UserPublic:
     if body.facility_id is not None and await session.get(Facility, body.facility_id) is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"facility {body.facility_id} does not exist")
-    try:
+    with provisioning_errors():
         u = await accounts.create_user(
             session=session,
             username=body.username,
@@ -43,8 +43,6 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminUser) -> Us
             facility_id=body.facility_id,
             resident_ids=body.resident_ids,
         )
-    except accounts.ProvisioningError as exc:
-        raise _conflict(exc) from None
     await session.commit()
     return await user_public(session, u)
 
