@@ -1,7 +1,10 @@
 """One hub node on NATS JetStream, as its own process (killed with SIGKILL by the tests, started
 twice by bench.city): `python -m tests.distributed.node --schema S --nats URL --partitions P
---node-id ID [--database URL]`. Configured by flags like `care-hub serve` is by variables; the
-schema flag is what the CLI lacks (tests share one PostgreSQL database, a schema each)."""
+--node-id ID [--database URL] [--stop-at DEVICE:SEQ]`. Configured by flags like `care-hub serve`
+is by variables; the schema flag is what the CLI lacks (tests share one PostgreSQL database, a
+schema each). `--stop-at` stalls the whole process (SIGSTOP to itself, every thread: lease
+renewal too) in the middle of the first transaction that holds DEVICE's button press SEQ (or a
+later one), right before its seq marks and fence check; the test sends SIGCONT."""
 
 from __future__ import annotations
 
@@ -9,13 +12,17 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from care_hub.hub import Hub
 from care_hub.kernel.settings import Settings
+from devices.nats_fence import FencedSeqTracker
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -32,6 +39,8 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 async def run(args: argparse.Namespace) -> None:
     hub = await Hub.start(settings_for(args), db_schema=args.schema or None, auto_migrate=False)
+    if args.stop_at:
+        _stop_at(hub, args.stop_at)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -43,6 +52,23 @@ async def run(args: argparse.Namespace) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await report
     await hub.stop()
+
+
+def _stop_at(hub: Hub, spec: str) -> None:
+    device_id, seq = spec.rsplit(":", 1)
+    tracker = hub.pipeline.seqs if hub.pipeline is not None else None
+    assert isinstance(tracker, FencedSeqTracker), tracker
+    flush = tracker.flush
+
+    async def stalling_flush(session: AsyncSession) -> None:
+        held = tracker.tentative_seq(device_id, "button")
+        if held is not None and held >= int(seq):
+            setattr(tracker, "flush", flush)  # once  # noqa: B010
+            print(f"STOPPED {device_id} {held}", flush=True)
+            os.kill(os.getpid(), signal.SIGSTOP)
+        await flush(session)
+
+    setattr(tracker, "flush", stalling_flush)  # noqa: B010
 
 
 async def _report(hub: Hub, every_s: float) -> None:
@@ -74,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-dir", default="")
     ap.add_argument("--report-s", type=float, default=0.0)
     ap.add_argument("--log-level", default="WARNING")
+    ap.add_argument("--stop-at", default="", help="DEVICE:SEQ (see the module doc)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     asyncio.run(run(args))

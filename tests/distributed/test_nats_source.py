@@ -11,6 +11,7 @@ from collections import defaultdict
 import nats
 import orjson
 import paho.mqtt.client as mqtt
+from nats.aio.msg import Msg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.mqtt_client import RawMessage
@@ -38,7 +39,7 @@ def test_a_device_reaches_its_partition_and_hears_its_commands(nats_server: Nats
     async def listen() -> None:
         nc = await nats.connect(nats_server.url)
 
-        async def cb(msg: nats.aio.msg.Msg) -> None:
+        async def cb(msg: Msg) -> None:
             got.append(msg.subject)
 
         await nc.subscribe("care.p.>", cb=cb)
@@ -65,7 +66,7 @@ def test_a_device_reaches_its_partition_and_hears_its_commands(nats_server: Nats
     # A command from the hub reaches the device's cmd topic through the MQTT listener.
     device = _device(nats_server, "dev-7")
     commands: list[tuple[str, bytes]] = []
-    device.on_message = lambda _c, _u, m: commands.append((m.topic, m.payload))
+    device.on_message = lambda _c, _u, m: commands.append((m.topic, bytes(m.payload)))
     device.subscribe("care/v1/dev-7/cmd", qos=1)
     source = NatsSource(nats_server.url, node_id="n1", partitions=nats_server.partitions)
     source.start()

@@ -1,0 +1,154 @@
+"""Hub nodes as subprocesses (`python -m tests.distributed.node`) on one PostgreSQL schema, and
+what they stored, for the distributed tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from care_hub import migrate
+from care_hub.kernel.db import make_engine, make_session_factory
+from care_hub.seed import load_seed
+from tests.conftest import PG_URL
+from tests.distributed.conftest import NatsServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Node:
+    """A hub node in a subprocess; its STATS lines say what it owns, STOPPED that it stalled."""
+
+    def __init__(
+        self,
+        node_id: str,
+        *,
+        schema: str,
+        nats: NatsServer,
+        tmp: Path,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.node_id = node_id
+        self.ready = threading.Event()
+        self.stopped = threading.Event()
+        self.stopped_line = ""
+        self.owned: set[int] = set()
+        self.log = tmp / f"node-{node_id}.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.distributed.node",
+                "--schema",
+                schema,
+                "--nats",
+                nats.url,
+                "--partitions",
+                str(nats.partitions),
+                "--node-id",
+                node_id,
+                "--database",
+                PG_URL,
+                "--lease-ttl",
+                "2",
+                "--report-s",
+                "0.25",
+                "--data-dir",
+                str(tmp / f"var-{node_id}"),
+                *extra,
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=open(self.log, "wb"),  # noqa: SIM115 (closed with the process)
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode().strip()
+            if line.startswith("READY"):
+                self.ready.set()
+            elif line.startswith("STOPPED"):
+                self.stopped_line = line
+                self.stopped.set()
+            elif line.startswith("STATS"):
+                owned = line.rsplit("owned=", 1)[1]
+                self.owned = {int(k) for k in owned.split(",") if k}
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a stopped process ignores SIGTERM
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def prepare(schema: str, seed: dict[str, Any]) -> None:
+    migrate.upgrade(PG_URL, schema=schema)
+
+    async def go() -> None:
+        engine = make_engine(PG_URL, schema=schema)
+        async with make_session_factory(engine)() as session:
+            await load_seed(session=session, seed=seed)
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(go())
+
+
+def query(schema: str, sql: str) -> list[tuple[Any, ...]]:
+    async def go() -> list[tuple[Any, ...]]:
+        engine = make_engine(PG_URL, schema=schema)
+        try:
+            async with engine.connect() as conn:
+                return [tuple(row) for row in await conn.execute(text(sql))]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def stored_calls(schema: str) -> tuple[Counter[str], Counter[str], dict[str, int]]:
+    """Per device: the call alerts' count, their raised/updated audit rows, the stored seq mark."""
+    counts: Counter[str] = Counter()
+    for device_id, count in query(
+        schema, "SELECT device_id, count FROM alerts WHERE type = 'call'"
+    ):
+        counts[device_id] += count
+    audit: Counter[str] = Counter(
+        device_id
+        for (device_id,) in query(
+            schema,
+            "SELECT a.device_id FROM alert_events e JOIN alerts a ON a.id = e.alert_id"
+            " WHERE a.type = 'call' AND e.action IN ('raised', 'updated')",
+        )
+    )
+    marks = {
+        d: s
+        for d, s in query(
+            schema, "SELECT device_id, last_seq FROM device_seqs WHERE kind = 'button'"
+        )
+    }
+    return counts, audit, marks
