@@ -1,18 +1,23 @@
 """Train the learned judge of fall candidates on the TUNING families only, and ship it as JSON.
 
-    OMP_NUM_THREADS=1 .venv/bin/python -m bench.train_falls   # ~5 min on 2 busy cores
+    OMP_NUM_THREADS=1 .venv/bin/python -m bench.train_falls   # runtime: docs/detection.md
 
-1. Episodes of the tuning families (simulators/fall_families.py T1-T4; never H1-H4) for every
-   tracker model, from several seeds (``--seeds``, default 11-13; the held-out report uses seed
-   2, refused here), plus the first simulator's episodes (simulators/radar_motion.py) and
-   ordinary days of the tuning families (every candidate there is a negative). Augmented: a
-   quarter of the rooms with chair and sofa unmapped, 30% of episodes without velocities.
+1. Episodes of the tuning families (simulators/fall_families.py TUNING_FAMILIES: T1-T4 and the
+   domain-randomised T5-T7; never H1-H4) for every tracker model, from several seeds
+   (``--seeds``, default 11-13; the held-out report uses seed 2, refused here), plus the first
+   simulator's episodes (simulators/radar_motion.py) and ordinary days of the tuning families
+   (``--day-residents`` x ``--day-hours`` per family, tracker and seed; nobody falls, so every
+   candidate there is a negative: hours on chairs, sofas and beds that 30-60 s episodes do not
+   show). Augmented: a quarter of the rooms with chair and sofa unmapped, 30% of episodes
+   without velocities.
 2. The detector runs without a judge, collecting every candidate it would have judged, with its
    features (care_hub/signal_core/falls_model.FEATURES). A candidate is a fall when its episode is
    a fall and its estimated impact is no earlier than 2 s before the labelled one.
 3. scikit-learn HistGradientBoostingClassifier (fixed seed). The decision threshold is chosen on
    out-of-fold scores (folds = seeds), per EPISODE as bench.fall_families judges them: the
-   threshold that maximises the worst margin to the issue's goals over trackers and both rates.
+   threshold that maximises the worst margin to the issue's goals over trackers and both rates;
+   among thresholds within ``--fa-tolerance`` of that margin, the one with the fewest out-of-fold
+   false alarms per resident-day on the ordinary days (pooled over trackers).
 4. The fitted trees are exported to care_hub/signal_core/models/falls_gbm.json and read back by
    the numpy evaluator, which must give the same probabilities as ``predict_proba``.
 """
@@ -27,10 +32,12 @@ if sys.path and sys.path[0].endswith("bench"):
 import argparse
 import json
 import time
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -38,6 +45,7 @@ from bench.fall_families import FLOOR_DWELL_S, run_detector
 from care_hub.signal_core.falls import FallParams
 from care_hub.signal_core.falls_model import FEATURES, MODEL_FILE, from_dict
 from simulators.fall_families import (
+    FAMILIES,
     TRACKERS,
     TUNING_FAMILIES,
     FamilyEpisode,
@@ -56,8 +64,6 @@ EARLY_S = 2.0
 UNMAPPED_SHARE = 0.25
 # Share of training episodes whose tracker velocities are removed.
 NO_VZ_SHARE = 0.3
-# Residents per tuning family and tracker whose ordinary days (--day-hours each) add negatives.
-DAY_RESIDENTS = 2
 
 
 def _without_vz(e: FamilyEpisode) -> FamilyEpisode:
@@ -80,40 +86,82 @@ HGB_PARAMS: dict[str, object] = {
 _RM_ROOM = Room(BED_RECT, "bed", CHAIR_RECT, (-9.0, -9.0, -8.9, -8.9))
 
 
-def _radar_motion_groups(seed: int, per_kind: int) -> list[tuple[int, str, list[FamilyEpisode]]]:
+# One group of episodes run through one detector: (what, seed, tracker or noise profile).
+GroupSpec = tuple[Literal["families", "radar_motion", "days"], int, str]
+
+
+def _radar_motion_episodes(seed: int, noise: str, per_kind: int) -> list[FamilyEpisode]:
     """Episodes of the first simulator (its own posture table and noise profiles) as extra
-    training data: more kinds of people and radars than the four tuning families alone."""
-    rng = np.random.default_rng((seed, 7))
-    out = []
-    for noise in NOISE_PROFILES:
-        eps = []
-        for kind in [*RM_FALLS, *RM_OTHERS]:
-            for _ in range(per_kind):
-                e = make_episode(kind, noise, rng, visitor=bool(rng.random() < 0.25))
-                eps.append(
-                    FamilyEpisode(
-                        "radar_motion", f"rm_{noise}", kind, e.is_fall, e.impact_s, _RM_ROOM, e.rows
-                    )
+    training data: more kinds of people and radars than the tuning families alone."""
+    rng = np.random.default_rng((seed, 7, list(NOISE_PROFILES).index(noise)))
+    eps = []
+    for kind in [*RM_FALLS, *RM_OTHERS]:
+        for _ in range(per_kind):
+            e = make_episode(kind, noise, rng, visitor=bool(rng.random() < 0.25))
+            eps.append(
+                FamilyEpisode(
+                    "radar_motion", f"rm_{noise}", kind, e.is_fall, e.impact_s, _RM_ROOM, e.rows
                 )
-        out.append((seed, f"rm_{noise}", eps))
-    return out
+            )
+    return eps
 
 
-def _day_groups(seed: int, hours: float) -> list[tuple[int, str, list[FamilyEpisode]]]:
+def _day_episodes(seed: int, tracker: str, hours: float, residents: int) -> list[FamilyEpisode]:
     """Ordinary days of the tuning families (nobody falls: every candidate is a negative; hours
-    of pets, visitors and furniture that 30-60 s episodes rarely show)."""
-    out = []
-    for tracker in TRACKERS:
-        rng = np.random.default_rng((seed, list(TRACKERS).index(tracker), 5))
-        eps = []
-        for fam in TUNING_FAMILIES:
-            for _ in range(DAY_RESIDENTS):
-                day = make_family_day(fam, tracker, hours, rng)
-                eps.append(
-                    FamilyEpisode(fam, f"day_{tracker}", "day", False, None, day.room, day.rows)
+    on chairs, sofas and beds, pets and visitors that 30-60 s episodes rarely show). One
+    detector runs all of a tracker's days of a seed (its per-window cost is shared by the
+    slots); each (seed, tracker, family) has its own stream."""
+    eps = []
+    for fam in TUNING_FAMILIES:
+        key = (seed, list(TRACKERS).index(tracker), list(FAMILIES).index(fam), 5)
+        rng = np.random.default_rng(key)
+        for _ in range(residents):
+            day = make_family_day(fam, tracker, hours, rng)
+            eps.append(
+                FamilyEpisode(
+                    fam, f"day_{tracker}", "day", False, None, day.room, day.rows, hours * 3600
                 )
-        out.append((seed, f"day_{tracker}", eps))
-    return out
+            )
+    return eps
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    seed: int
+    label: str  # tracker, rm_<noise> or day_<tracker>
+    ep_fall: list[bool]
+    ep_hours: list[float]  # ordinary-day hours (0 for episodes)
+    cand: list[tuple[int, np.ndarray, bool, bool]]  # (slot, features, is a fall, in time)
+
+
+def _collect_group(
+    spec: GroupSpec, per_kind: int, confirm_s: float, day_hours: float, day_residents: int
+) -> GroupResult:
+    what, seed, name = spec
+    if what == "families":
+        label, eps = name, make_family_episodes(TUNING_FAMILIES, (name,), per_kind, seed)
+    elif what == "radar_motion":
+        label, eps = f"rm_{name}", _radar_motion_episodes(seed, name, per_kind)
+    else:
+        label, eps = f"day_{name}", _day_episodes(seed, name, day_hours, day_residents)
+    # augmentation: some trackers give no velocities (or the adapter drops them)
+    drop = np.random.default_rng((seed, 98)).random(len(eps)) < NO_VZ_SHARE
+    eps = [_without_vz(e) if dr else e for e, dr in zip(eps, drop.tolist(), strict=True)]
+    log: list[tuple[int, float, float, np.ndarray]] = []
+    # augmentation: a quarter of the rooms have their chair and sofa left off the map
+    unmapped = np.random.default_rng((seed, 99)).random(len(eps)) < UNMAPPED_SHARE
+    params = FallParams(confirm_s=confirm_s, floor_dwell_s=FLOOR_DWELL_S)
+    run_detector(eps, params, model=None, collect=log, unmapped=unmapped.tolist())
+    cand = []
+    for slot, impact, at, x in log:
+        e = eps[slot]
+        pos = e.is_fall and e.impact_s is not None and impact >= e.impact_s - EARLY_S
+        # the bench counts a confirmation of a fall from 1 s before its impact
+        ok = not e.is_fall or (e.impact_s is not None and at >= e.impact_s - 1.0)
+        cand.append((slot, x, pos, ok))
+    is_day = what == "days"
+    hours = [e.duration_s / 3600 if is_day else 0.0 for e in eps]
+    return GroupResult(seed, label, [e.is_fall for e in eps], hours, cand)
 
 
 def collect(
@@ -122,42 +170,59 @@ def collect(
     radar_motion: bool = True,
     confirm_s: float = 5.0,
     day_hours: float = 0.0,
+    day_residents: int = 0,
+    jobs: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Candidate features and labels, with their episode, tracker and seed."""
-    params = FallParams(confirm_s=confirm_s, floor_dwell_s=FLOOR_DWELL_S)
-    xs, ys, ep_ids, trk, seed_of, at_ok = [], [], [], [], [], []
-    episodes: list[tuple[int, str, bool]] = []  # (seed, tracker, is_fall) per episode id
-    groups: list[tuple[int, str, list[FamilyEpisode]]] = []
+    """Candidate features and labels, with their episode, tracker and seed. Groups run in
+    ``jobs`` processes; the result does not depend on ``jobs`` (groups are assembled in order)."""
+    t_start = time.perf_counter()
+    specs: list[GroupSpec] = []
     for seed in seeds:
-        for tracker in TRACKERS:
-            groups.append(
-                (seed, tracker, make_family_episodes(TUNING_FAMILIES, (tracker,), per_kind, seed))
-            )
+        if day_hours > 0 and day_residents > 0:
+            specs += [("days", seed, t) for t in TRACKERS]
+        specs += [("families", seed, t) for t in TRACKERS]
         if radar_motion:
-            groups += _radar_motion_groups(seed, per_kind)
-        if day_hours > 0:
-            groups += _day_groups(seed, day_hours)
-    for seed, tracker, eps in groups:
-        # augmentation: some trackers give no velocities (or the adapter drops them)
-        drop = np.random.default_rng((seed, 98)).random(len(eps)) < NO_VZ_SHARE
-        eps = [_without_vz(e) if dr else e for e, dr in zip(eps, drop.tolist(), strict=True)]
-        log: list[tuple[int, float, float, np.ndarray]] = []
-        # augmentation: a quarter of the rooms have their chair and sofa left off the map
-        unmapped = np.random.default_rng((seed, 99)).random(len(eps)) < UNMAPPED_SHARE
-        run_detector(eps, params, model=None, collect=log, unmapped=unmapped.tolist())
-        base = len(episodes)
-        episodes += [(seed, tracker, e.is_fall) for e in eps]
-        for slot, impact, at, x in log:
-            e = eps[slot]
-            pos = e.is_fall and e.impact_s is not None and impact >= e.impact_s - EARLY_S
+            specs += [("radar_motion", seed, n) for n in NOISE_PROFILES]
+    args = (per_kind, confirm_s, day_hours, day_residents)
+    results: list[GroupResult | None] = [None] * len(specs)
+
+    def done(i: int, r: GroupResult) -> None:
+        results[i] = r
+        k = sum(v is not None for v in results)
+        what = f"{sum(r.ep_hours):.0f} h of days" if specs[i][0] == "days" else "episodes"
+        print(
+            f"[{time.perf_counter() - t_start:5.0f} s, {k}/{len(specs)}] seed {r.seed} {r.label}: "
+            f"{len(r.ep_fall)} {what}, {len(r.cand)} candidates",
+            flush=True,
+        )
+
+    if jobs <= 1:
+        for i, spec in enumerate(specs):
+            done(i, _collect_group(spec, *args))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as ex:
+            futs = {ex.submit(_collect_group, spec, *args): i for i, spec in enumerate(specs)}
+            for f in as_completed(futs):
+                done(futs[f], f.result())
+    xs, ys, ep_ids, trk, seed_of, at_ok = [], [], [], [], [], []
+    ep_seed: list[int] = []
+    ep_trk: list[str] = []
+    ep_fall: list[bool] = []
+    ep_hours: list[float] = []
+    for r in results:
+        assert r is not None
+        base = len(ep_fall)
+        for slot, x, pos, ok in r.cand:
             xs.append(x)
             ys.append(pos)
             ep_ids.append(base + slot)
-            trk.append(tracker)
-            seed_of.append(seed)
-            # the bench counts a confirmation of a fall from 1 s before its impact
-            at_ok.append(not e.is_fall or (e.impact_s is not None and at >= e.impact_s - 1.0))
-        print(f"seed {seed} {tracker}: {len(eps)} episodes, {len(log)} candidates", flush=True)
+            trk.append(r.label)
+            seed_of.append(r.seed)
+            at_ok.append(ok)
+        ep_seed += [r.seed] * len(r.ep_fall)
+        ep_trk += [r.label] * len(r.ep_fall)
+        ep_fall += r.ep_fall
+        ep_hours += r.ep_hours
     return {
         "x": np.asarray(xs),
         "y": np.asarray(ys, dtype=np.bool_),
@@ -165,9 +230,10 @@ def collect(
         "trk": np.asarray(trk),
         "seed": np.asarray(seed_of),
         "at_ok": np.asarray(at_ok, dtype=np.bool_),
-        "ep_seed": np.asarray([e[0] for e in episodes]),
-        "ep_trk": np.asarray([e[1] for e in episodes]),
-        "ep_fall": np.asarray([e[2] for e in episodes], dtype=np.bool_),
+        "ep_seed": np.asarray(ep_seed),
+        "ep_trk": np.asarray(ep_trk),
+        "ep_fall": np.asarray(ep_fall, dtype=np.bool_),
+        "ep_hours": np.asarray(ep_hours),
     }
 
 
@@ -194,13 +260,36 @@ GOALS = {"single_hold": 0.93}
 GOAL_MULTI = 0.98
 
 
-def choose_threshold(d: dict[str, np.ndarray], oof: np.ndarray) -> float:
-    best, best_v = 0.5, -np.inf
-    for thr in np.linspace(0.02, 0.98, 97):
-        r = episode_rates(d, oof, float(thr))
-        v = min(min(se, sp) - GOALS.get(t, GOAL_MULTI) for t, (se, sp) in r.items())
-        if v > best_v + 1e-9:
-            best, best_v = float(thr), v
+def day_false_alarms(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> dict[str, float]:
+    """Per tracker: candidates confirmed at this threshold per resident-day of ordinary days
+    (nobody falls there, so each is a false alarm)."""
+    hit = (score >= thr) & d["at_ok"]
+    out = {}
+    for t in TRACKERS:
+        eps = d["ep_trk"] == f"day_{t}"
+        days = float(d["ep_hours"][eps].sum()) / 24.0
+        if days > 0:
+            out[t] = float(np.isin(d["ep"][hit], np.nonzero(eps)[0]).sum()) / days
+    return out
+
+
+def choose_threshold(d: dict[str, np.ndarray], oof: np.ndarray, fa_tolerance: float = 0.0) -> float:
+    """The threshold with the best worst margin to the goals (episodes); among those within
+    ``fa_tolerance`` of it, the one with the fewest ordinary-day false alarms (pooled over
+    trackers; a tie keeps the lower threshold: more sensitivity)."""
+    grid = [float(v) for v in np.linspace(0.02, 0.98, 97)]
+    margins = []
+    for thr in grid:
+        r = episode_rates(d, oof, thr)
+        margins.append(min(min(se, sp) - GOALS.get(t, GOAL_MULTI) for t, (se, sp) in r.items()))
+    top = max(margins)
+    best, best_fa = grid[int(np.argmax(margins))], np.inf
+    for thr, v in zip(grid, margins, strict=True):
+        if v < top - fa_tolerance - 1e-9:
+            continue
+        fa = sum(day_false_alarms(d, oof, thr).values())
+        if fa < best_fa - 1e-9:
+            best, best_fa = thr, fa
     return best
 
 
@@ -228,7 +317,7 @@ def export(model: object, thr: float) -> dict[str, object]:
         "baseline": float(np.ravel(model._baseline_prediction)[0]),  # type: ignore[attr-defined]
         "depth": depth,
         "threshold_p": thr,
-        "trained_on": "tuning families T1-T4 (bench.train_falls)",
+        "trained_on": f"tuning families {', '.join(TUNING_FAMILIES)} (bench.train_falls)",
         "trees": trees,
     }
 
@@ -241,7 +330,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--per-kind", type=int, default=8)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
-    ap.add_argument("--day-hours", type=float, default=1.0, help="ordinary hours per resident")
+    ap.add_argument("--day-hours", type=float, default=3.0, help="ordinary hours per resident")
+    ap.add_argument(
+        "--day-residents", type=int, default=4, help="residents per family, tracker and seed"
+    )
+    ap.add_argument(
+        "--day-weight", type=float, default=1.0, help="sample weight of ordinary-day candidates"
+    )
+    ap.add_argument(
+        "--fa-tolerance",
+        type=float,
+        default=0.01,
+        help="worst-margin points given up for fewer ordinary-day false alarms",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="processes collecting candidates")
     ap.add_argument("--cache", type=Path, help="candidates file: reuse if present, else write")
     args = ap.parse_args(argv)
     if 2 in args.seeds:
@@ -256,27 +358,37 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.per_kind,
             confirm_s=args.confirm_s,
             day_hours=args.day_hours,
+            day_residents=args.day_residents,
+            jobs=args.jobs,
         )
         if args.cache is not None:
-            np.savez(args.cache, **d)
+            np.savez(args.cache, **d)  # type: ignore[arg-type]
     x, y = d["x"], d["y"]
-    print(f"{x.shape[0]} candidates ({int(y.sum())} falls) in {time.perf_counter() - t:.0f} s")
+    on_day = np.char.startswith(d["ep_trk"][d["ep"]].astype(str), "day_")
+    w = np.where(on_day, args.day_weight, 1.0)
+    days = {t: float(d["ep_hours"][d["ep_trk"] == f"day_{t}"].sum()) / 24 for t in TRACKERS}
+    print(
+        f"{x.shape[0]} candidates ({int(y.sum())} falls, {int(on_day.sum())} on ordinary days: "
+        f"{', '.join(f'{t} {v:.1f}' for t, v in days.items())} resident-days) in "
+        f"{time.perf_counter() - t:.0f} s",
+        flush=True,
+    )
     oof = np.zeros(x.shape[0])
     for s in args.seeds:
         te = d["seed"] == s
-        clf = HistGradientBoostingClassifier(**HGB_PARAMS)  # type: ignore[arg-type]
-        clf.fit(x[~te], y[~te])
+        clf = HistGradientBoostingClassifier(**HGB_PARAMS)
+        clf.fit(x[~te], y[~te], sample_weight=w[~te])
         oof[te] = clf.predict_proba(x[te])[:, 1]
     print("every candidate confirmed (ceiling of sensitivity, floor of specificity):")
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
-    thr = choose_threshold(d, oof)
-    print(f"threshold {thr:.2f}; out-of-fold per tracker (sens, spec) of episodes:")
+    thr = choose_threshold(d, oof, args.fa_tolerance)
+    fa = day_false_alarms(d, oof, thr)
+    print(f"threshold {thr:.2f}; out of fold per tracker: (sens, spec) of episodes, FA/day:")
     for trk, (se, sp) in episode_rates(d, oof, thr).items():
-        print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
-    by_t: dict[str, list[float]] = defaultdict(list)
-    clf = HistGradientBoostingClassifier(**HGB_PARAMS)  # type: ignore[arg-type]
-    clf.fit(x, y)
+        print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%, {fa.get(trk, np.nan):.2f} / day")
+    clf = HistGradientBoostingClassifier(**HGB_PARAMS)
+    clf.fit(x, y, sample_weight=w)
     doc = export(clf, thr)
     mine = from_dict(doc).proba(x)
     ref = clf.predict_proba(x)[:, 1]
@@ -285,8 +397,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"numpy evaluator differs from predict_proba by {err}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, separators=(",", ":")))
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB; evaluator error {err:.1e})")
-    del by_t
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB; evaluator error {err:.1e}) "
+        f"after {time.perf_counter() - t:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -129,3 +129,32 @@ def test_a_pet_darting_about_is_not_a_person_on_the_floor() -> None:
         d for ds in dets for d in ds if d.kind == "floor_dwell" and d.floor_height_m < 0.3
     ]
     assert len(dwell_on_open_floor) <= len(pets)
+
+
+def _scored(
+    fall_scores: list[float], other_scores: list[float], day_scores: list[float]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One candidate per episode of multi_clean, then one 24 h ordinary day with its candidates."""
+    nf, n = len(fall_scores), len(fall_scores) + len(other_scores)
+    d = {
+        "ep": np.r_[np.arange(n), np.full(len(day_scores), n)],
+        "at_ok": np.ones(n + len(day_scores), dtype=np.bool_),
+        "ep_trk": np.asarray(["multi_clean"] * n + ["day_multi_clean"]),
+        "ep_fall": np.r_[np.ones(nf, dtype=np.bool_), np.zeros(n + 1 - nf, dtype=np.bool_)],
+        "ep_hours": np.r_[np.zeros(n), 24.0],
+    }
+    return d, np.asarray(fall_scores + other_scores + day_scores)
+
+
+def test_training_threshold_prefers_fewer_day_false_alarms_at_no_cost() -> None:
+    # bench.train_falls: among thresholds with the best worst margin to the goals on episodes,
+    # the one with the fewest ordinary-day false alarms (out of fold)
+    from bench.train_falls import choose_threshold, day_false_alarms
+
+    d, score = _scored([0.9] * 10, [0.1] * 10, [0.5, 0.6, 0.7])
+    assert day_false_alarms(d, score, 0.55) == {"multi_clean": 2.0}
+    assert 0.7 < choose_threshold(d, score) <= 0.9  # every fall kept, no day false alarm left
+    # a fall scoring 0.65: keeping it costs one day false alarm unless sensitivity may give
+    d, score = _scored([0.9] * 10 + [0.65], [0.1] * 10, [0.5, 0.6, 0.7])
+    assert 0.6 < choose_threshold(d, score) <= 0.65
+    assert 0.7 < choose_threshold(d, score, fa_tolerance=0.1) <= 0.9
