@@ -19,18 +19,21 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from devices.contract import excerpt, topic_for
 from devices.dedupe import SeqTracker
 from devices.events import RadarVitalsEvent
-from devices.radar.frames_batch import decode_frames_many
+from devices.radar.frames_batch import FramesColumns, decode_frames_many
 
 log = logging.getLogger(__name__)
 
+_FRAMES = "radar/frames"
 RADAR_SUBSCRIPTIONS = (("care/v1/+/radar/frames", 0), ("care/v1/+/radar/vitals", 0))
 # The worker drains its queue at least this often; a fall's latency budget is seconds.
 WORKER_TICK_S = 0.05
@@ -210,15 +213,7 @@ def screen_and_process(
         nonlocal duplicates
         device_type = types.get(device_id)
         if device_type != "radar":
-            reject(
-                f"care/v1/{device_id}/{kind}",
-                device_id,
-                "unknown_device" if device_type is None else "wrong_device_type",
-                "device id is not provisioned"
-                if device_type is None
-                else f"a {device_type} may not publish {kind}",
-                b"",
-            )
+            _reject_type(reject, device_id, kind, device_type)
             return False
         if not seqs.accept(device_id, kind, seq, persist=False, ts=ts, boot=boot):
             duplicates += 1
@@ -228,14 +223,8 @@ def screen_and_process(
 
     for i, exc in cols.errors:
         reject(batch[i].topic, exc.device_id, exc.reason, str(exc), batch[i].payload)
-    keep = np.fromiter(
-        (
-            trusted(d, "radar/frames", q, t)
-            for d, q, t in zip(cols.device_id, cols.seq.tolist(), cols.ts.tolist(), strict=True)
-        ),
-        dtype=bool,
-        count=cols.n_windows,
-    )
+    keep, duplicates = _trusted_frames(cols, types, seqs, reject)
+    seen.update(compress(cols.device_id, keep.tolist()))
     vitals = [
         ev
         for _, ev in cols.others
@@ -264,6 +253,49 @@ def screen_and_process(
     return WorkerReport(
         detections, sorted(seen), len(batch), accepted, duplicates, rejected, forwarded
     )
+
+
+Reject = Callable[[str, str | None, str, str, bytes], None]
+
+
+def _reject_type(reject: Reject, device_id: str, kind: str, device_type: str | None) -> None:
+    """A radar topic from a device that is not a provisioned radar."""
+    reject(
+        f"care/v1/{device_id}/{kind}",
+        device_id,
+        "unknown_device" if device_type is None else "wrong_device_type",
+        "device id is not provisioned"
+        if device_type is None
+        else f"a {device_type} may not publish {kind}",
+        b"",
+    )
+
+
+def _trusted_frames(
+    cols: FramesColumns,
+    types: dict[str, str],
+    seqs: SeqTracker,
+    reject: Reject,
+) -> tuple[npt.NDArray[np.bool_], int]:
+    """Which frames windows to keep, and how many were duplicates: from a provisioned radar
+    (else rejected, in window order) and a new seq (else a duplicate). The checks of
+    ``screen_and_process``'s ``trusted``, with the seq marks kept by ``SeqTracker.accept_stream``
+    (the per-window calls were ~8% of the worker's time at 10,000 residents)."""
+    ids = cols.device_id
+    kinds = list(map(types.get, ids))
+    mine = [i for i, k in enumerate(kinds) if k == "radar"]
+    keep = np.zeros(len(ids), dtype=bool)
+    if len(mine) < len(ids):
+        for d, k in zip(ids, kinds, strict=True):
+            if k != "radar":
+                _reject_type(reject, d, _FRAMES, k)
+        fresh = seqs.accept_stream(
+            [ids[i] for i in mine], _FRAMES, cols.seq[mine].tolist(), cols.ts[mine].tolist()
+        )
+    else:
+        fresh = seqs.accept_stream(ids, _FRAMES, cols.seq.tolist(), cols.ts.tolist())
+    keep[mine] = fresh
+    return keep, len(mine) - sum(fresh)
 
 
 class RadarWorker:
