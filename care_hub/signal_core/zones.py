@@ -79,6 +79,10 @@ class CompiledZones:
     dx: FloatArr = field(repr=False)
     dy: FloatArr = field(repr=False)
     valid: npt.NDArray[np.bool_] = field(repr=False)
+    # vy and y2 with NaN on edges that do not exist: a NaN compares False either way, so such an
+    # edge never straddles a point's y and `valid` need not be gathered per point
+    vy_e: FloatArr = field(repr=False)
+    y2_e: FloatArr = field(repr=False)
 
 
 def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
@@ -109,6 +113,7 @@ def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
     nxt = (j[None, None, :] + 1) % np.maximum(nv[..., None], 1)
     x2 = np.take_along_axis(vx, nxt, axis=2)
     y2 = np.take_along_axis(vy, nxt, axis=2)
+    valid = j[None, None, :] < nv[..., None]
     return CompiledZones(
         vx,
         vy,
@@ -117,19 +122,34 @@ def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
         y2,
         x2 - vx,
         y2 - vy,
-        j[None, None, :] < nv[..., None],
+        valid,
+        np.where(valid, vy, np.nan),
+        np.where(valid, y2, np.nan),
     )
 
 
 def classify_points(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: FloatArr) -> IntArr:
-    """Zone code of each point (ray casting over every shape of its slot's map; 'room' if none)."""
-    vx, vy, y2 = zones.vx[slot], zones.vy[slot], zones.y2[slot]  # (n, P, V)
-    px, py = x_m[:, None, None], y_m[:, None, None]
+    """Zone code of each point (ray casting over every shape of its slot's map; 'room' if none).
+
+    An edge counts when it straddles the point's y and the point lies left of it. The x test is
+    evaluated only on the straddling edges (two of a rectangle's four at most, none for a point
+    outside its y range), with the same arithmetic as over all of them: same codes."""
+    n = slot.shape[0]
+    p_used = zones.code.shape[1]
+    py = y_m[:, None, None]
+    straddle = (zones.vy_e[slot] > py) != (zones.y2_e[slot] > py)  # (n, P, V)
+    i, p, v = np.nonzero(straddle)
+    s = slot[i]
+    yi = y_m[i]
     with np.errstate(divide="ignore", invalid="ignore"):
-        crosses = ((vy > py) != (y2 > py)) & (px < zones.dx[slot] * (py - vy) / zones.dy[slot] + vx)
-    inside = (np.sum(crosses & zones.valid[slot], axis=2) % 2) == 1  # (n, P)
+        left = (
+            x_m[i]
+            < zones.dx[s, p, v] * (yi - zones.vy[s, p, v]) / zones.dy[s, p, v] + zones.vx[s, p, v]
+        )
+    crossings = np.bincount((i * p_used + p)[left], minlength=n * p_used).reshape(n, p_used)
+    inside = (crossings % 2) == 1  # (n, P)
     codes = np.where(inside, zones.code[slot], 99)
-    best = codes.min(axis=1)
+    best = codes.min(axis=1, initial=99)
     return np.where(best == 99, ROOM, best).astype(np.int64)
 
 
