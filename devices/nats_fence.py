@@ -3,7 +3,8 @@ from NATS, but alive) never commits alongside the partition's new owner.
 
 The fencing token is the KV revision of the partition's lease when it was acquired: each `create`
 of the key gets a higher revision than any before it (revisions are the bucket stream's
-sequence). A node that acquires partition k writes its token to PostgreSQL (`claim`) before it
+sequence). It is paired with the bucket's creation time (`Token`: epoch, revision), so a bucket
+made afresh (a new JetStream store), whose revisions start again at 1, still outranks the old one. A node that acquires partition k writes its token to PostgreSQL (`claim`) before it
 reloads seq marks and consumes; every ingest transaction, right before its seq marks are written
 (`FencedSeqTracker.flush`), reads the tokens of the partitions it may hold messages of `FOR SHARE`
 and goes on only if they are still its own.
@@ -18,7 +19,8 @@ floors. Waiting instead of raising keeps the pipeline's failure path (store one 
 letters) out of it: a fenced batch must be neither stored nor dead-lettered.
 
 The tokens are kept as seq marks of one pseudo-device per partition (`device_seqs` row
-`~nats-p<k>`, kind `fence`; `~` cannot start a device id), so they need no schema change.
+`~nats-p<k>`, kind `fence`, `last_ts` the epoch, `last_seq` the revision; `~` is not allowed in
+a device id), so they need no schema change.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 FENCE_KIND = "fence"
 
+# (bucket creation time in epoch seconds, lease revision): compared in that order.
+Token = tuple[float, int]
+
 
 def fence_id(k: int) -> str:
     return f"~nats-p{k}"
@@ -49,42 +54,47 @@ def _table() -> Table:
     return cast(Table, DeviceSeq.__table__)
 
 
-async def claim(session: AsyncSession, tokens: Mapping[int, int]) -> dict[int, int]:
+async def claim(session: AsyncSession, tokens: Mapping[int, Token]) -> dict[int, Token]:
     """Raise each partition's stored token to ours (never lower it); the caller commits.
     Returns the tokens stored now: one above ours means a newer owner already claimed it."""
     table = _table()
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for k, token in tokens.items():
+    for k, (epoch, revision) in tokens.items():
         stmt = insert(table).values(
-            device_id=fence_id(k), kind=FENCE_KIND, last_seq=token, last_ts=None, boot=None
+            device_id=fence_id(k), kind=FENCE_KIND, last_seq=revision, last_ts=epoch, boot=None
         )
+        new_epoch, new_revision = stmt.excluded.last_ts, stmt.excluded.last_seq
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.device_id, table.c.kind],
-            set_={"last_seq": stmt.excluded.last_seq},
-            where=table.c.last_seq < stmt.excluded.last_seq,
+            set_={"last_seq": new_revision, "last_ts": new_epoch},
+            where=or_(
+                table.c.last_ts.is_(None),
+                table.c.last_ts < new_epoch,
+                and_(table.c.last_ts == new_epoch, table.c.last_seq < new_revision),
+            ),
         )
         await session.execute(stmt)
     return await stored_tokens(session, tokens, lock=False)
 
 
 async def stored_tokens(
-    session: AsyncSession, tokens: Mapping[int, int], *, lock: bool = True
-) -> dict[int, int]:
+    session: AsyncSession, tokens: Mapping[int, Token], *, lock: bool = True
+) -> dict[int, Token]:
     """The stored tokens of these partitions, read FOR SHARE (held to the end of the transaction:
     a claim waits for it)."""
     table = _table()
     ids = {fence_id(k): k for k in tokens}
-    query = select(table.c.device_id, table.c.last_seq).where(
+    query = select(table.c.device_id, table.c.last_ts, table.c.last_seq).where(
         table.c.kind == FENCE_KIND, table.c.device_id.in_(list(ids))
     )
     if lock:
         query = query.with_for_update(read=True)
     rows = (await session.execute(query)).all()
-    return {ids[device_id]: int(token) for device_id, token in rows}
+    return {ids[device_id]: (float(epoch or 0.0), int(rev)) for device_id, epoch, rev in rows}
 
 
-def lost(tokens: Mapping[int, int], stored: Mapping[int, int]) -> frozenset[int]:
+def lost(tokens: Mapping[int, Token], stored: Mapping[int, Token]) -> frozenset[int]:
     """Partitions whose stored token is not ours (a newer owner claimed it, or the row is gone)."""
     return frozenset(k for k, token in tokens.items() if stored.get(k) != token)
 
@@ -98,7 +108,7 @@ class FencedSeqTracker(SeqTracker):
 
     def __init__(
         self,
-        tokens: Callable[[], Mapping[int, int]],
+        tokens: Callable[[], Mapping[int, Token]],
         on_fenced: Callable[[frozenset[int]], None],
     ) -> None:
         super().__init__()

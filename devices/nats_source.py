@@ -20,7 +20,8 @@ a late acknowledgement from a previous owner can never acknowledge the new owner
 Control messages (`care.p.<k>.ctl.<what>`, `forward`) travel in the partitions too: a node puts
 one into partition k's stream, and k's owner meets it in order among k's device messages. `drain`
 hands the messages before it to the pipeline as one batch, and applies the control (`on_control`)
-at the next drain, once that batch is stored; the control is acknowledged with the next batch.
+at the next drain, once that batch is stored, and acknowledges it at the drain after (by then
+what it changed is stored too).
 
 Fencing (`devices.nats_fence`): `tokens` maps each partition whose messages this source may still
 hold to the lease revision it got for it; the ingest transactions check them against PostgreSQL.
@@ -51,6 +52,7 @@ from nats.js import api
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
 from devices.mqtt_client import RawMessage
+from devices.nats_fence import Token
 from devices.nats_subjects import (
     CONTROL_TOKEN,
     PARTITION_PREFIX,
@@ -85,8 +87,8 @@ ACK_WAIT_S = 600.0
 # A forwarded control message is retried this often before it is given up (and logged).
 FORWARD_ATTEMPTS = 5
 
-# Called with {partition: lease revision} before the first message of newly acquired partitions.
-OnAcquire = Callable[[dict[int, int]], "concurrent.futures.Future[None] | None"]
+# Called with {partition: fencing token} before the first message of newly acquired partitions.
+OnAcquire = Callable[[dict[int, Token]], "concurrent.futures.Future[None] | None"]
 
 
 class Control(NamedTuple):
@@ -133,8 +135,10 @@ class NatsSource:
         self.queue: deque[RawMessage | Control] = deque()
         # Applied at the next drain, in stream order (the consumer's thread).
         self.on_control: Callable[[Control], None] | None = None
-        # Partition -> lease revision held when acquired: the fencing tokens (a new dict on change).
-        self.tokens: dict[int, int] = {}
+        # Partition -> (lease bucket's creation time, lease revision when acquired): the fencing
+        # tokens (devices.nats_fence); a new dict on every change, read from any thread.
+        self.tokens: dict[int, Token] = {}
+        self.lease_epoch = 0.0
         self.connected = threading.Event()
         self.disconnected_since: float | None = time.monotonic()
         self.connect_count = 0
@@ -143,7 +147,7 @@ class NatsSource:
         self.received = 0
         self._ids = itertools.count(1)
         self._controls: deque[Control] = deque()  # those in `queue`, in order
-        self._applied: list[int] = []  # mids of applied controls, acknowledged with the next ack
+        self._applied: list[int] = []  # mids of applied controls, acknowledged at the next drain
         # mid -> (partition, ack subject, stream seq); only the source loop touches it.
         self._unacked: dict[int, tuple[int, str]] = {}
         self._outstanding = [0] * partitions
@@ -182,6 +186,11 @@ class NatsSource:
             self._thread.join(timeout=10)
 
     def drain(self, limit: int) -> list[RawMessage]:
+        if self._applied:
+            # The pipeline drains only once what it drained before is stored: that includes
+            # whatever the controls applied at the last drain changed (it rode with that batch).
+            mids, self._applied = self._applied, []
+            self._ack_mids(mids)
         if self._controls:
             return self._drain_controls(limit)
         out: list[Any] = []
@@ -213,21 +222,17 @@ class NatsSource:
                         log.exception(
                             "control %s in partition %d failed", item.what, item.partition
                         )
-                self._applied.append(item.mid)
+                self._applied.append(item.mid)  # acknowledged at the next drain
                 continue
             out.append(cast(RawMessage, queue.popleft()))
         return out
 
     def ack(self, messages: list[RawMessage]) -> None:
-        """Acknowledge a stored batch: one AckAll per partition, for its last message. Controls
-        applied before the batch was drained go first (they came before it in their partition)."""
-        if self._applied:
-            mids, self._applied = self._applied, []
-            mids += [m.mid for m in messages]
-        elif messages:
-            mids = [m.mid for m in messages]
-        else:
-            return
+        """Acknowledge a stored batch: one AckAll per partition, for its last message."""
+        if messages:
+            self._ack_mids([m.mid for m in messages])
+
+    def _ack_mids(self, mids: list[int]) -> None:
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # loop closed: stopping, nothing to ack
                 asyncio.run_coroutine_threadsafe(self._ack(mids), self._loop)
@@ -284,6 +289,8 @@ class NatsSource:
         self._js = self._nc.jetstream()
         await self._ensure_stream()
         self._kv = await self._ensure_bucket()
+        created = (await self._js.stream_info(f"KV_{LEASE_BUCKET}")).created
+        self.lease_epoch = created.timestamp() if created is not None else 0.0
         self._on_connected()
         await self._rebalance()
         self._ready.set()
@@ -389,17 +396,23 @@ class NatsSource:
             except KeyWrongLastSequenceError:
                 continue  # still held by another node (until it lets go or its lease expires)
             self._leases[k] = revision
-            await self._acquire(k)
+            try:
+                await self._acquire(k)
+            except Exception as exc:  # e.g. PostgreSQL away for the fence claim: retry next round
+                log.warning("taking partition %d failed (%r): lease given back", k, exc)
+                await self._drop(k)
+                with contextlib.suppress(Exception):
+                    await self._kv.delete(f"p.{k}", last=revision)
 
     async def _acquire(self, k: int) -> None:
         start = await self._take_over_consumer(k)
         self._last_sseq[k] = start - 1
-        revision = self._leases[k]
-        self.tokens = {**self.tokens, k: revision}
+        token = (self.lease_epoch, self._leases[k])
         if self.on_acquire is not None:
-            future = self.on_acquire({k: revision})
+            future = self.on_acquire({k: token})
             if future is not None:  # the hub claims the fence and reloads its seq marks first
                 await asyncio.wrap_future(future)
+        self.tokens = {**self.tokens, k: token}  # before any message of k
         self.owned = self.owned | {k}
         self._fetchers[k] = asyncio.create_task(self._fetch(k, start), name=f"fetch-p{k}")
         log.info("node %s consumes partition %d from stream seq %d", self.node_id, k, start)

@@ -29,7 +29,7 @@ from care_hub.ingest.pipeline import IngestPipeline
 from care_hub.kernel.db import now_s
 from devices.dedupe import SeqTracker
 from devices.mqtt_client import MqttConnection
-from devices.nats_fence import FencedSeqTracker, claim, lost
+from devices.nats_fence import FencedSeqTracker, Token, claim, lost
 from devices.nats_liveness import PartitionedLiveness
 from devices.nats_source import Control, NatsSource
 from devices.registry import DeviceInfo
@@ -136,7 +136,7 @@ class NatsIngest:
             owned=lambda: source.owned,
         )
 
-        def on_acquire(tokens: dict[int, int]) -> concurrent.futures.Future[None]:
+        def on_acquire(tokens: dict[int, Token]) -> concurrent.futures.Future[None]:
             return asyncio.run_coroutine_threadsafe(self._taken(pipeline, seqs, tokens), loop)
 
         source.on_acquire = on_acquire
@@ -157,7 +157,7 @@ class NatsIngest:
         ]
 
     async def _taken(
-        self, pipeline: IngestPipeline, seqs: SeqTracker, tokens: dict[int, int]
+        self, pipeline: IngestPipeline, seqs: SeqTracker, tokens: dict[int, Token]
     ) -> None:
         """Before the first message of partitions taken: our fencing tokens in PostgreSQL (after
         any transaction of the previous owner still holding them), then the seq marks it stored
