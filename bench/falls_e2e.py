@@ -31,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -52,7 +53,7 @@ from websockets.sync.client import connect as ws_connect
 from bench.fall_families import FLOOR_DWELL_S, run_detector, wilson
 from bench.falls import EARLY_TOLERANCE_S
 from care_hub.kernel.detections import FallFound
-from care_hub.signal_core.falls import FallParams
+from care_hub.signal_core.falls import BIN_S, FallParams
 from devices.broker import find_free_port
 from devices.contract import decode, topic_for
 from devices.events import RadarFramesEvent
@@ -543,6 +544,33 @@ def report(
         print("\n".join(diff))
 
 
+def phase_sweep(radars: Sequence[Radar], params: FallParams, n: int) -> None:
+    """No hub: the offline path with device t0 at ``n`` phases over one 0.5 s bin
+    (the detector's BIN_S), as radars whose windows start anywhere would give."""
+    bin_s = BIN_S
+    print("| t0 phase s | caught [95% CI] | false alarms | confounders that alarmed |")
+    print("| ---: | --- | ---: | --- |")
+    for k in range(n):
+        for r in radars:
+            r.stamp(radars[0].ep.rows.t0_s + k * bin_s / n)
+        vs = [
+            verdict(s, r.impact_rel_s)
+            for s, r in zip(offline_bench(radars, params, True), radars, strict=True)
+        ]
+        tp = sum(v.alarmed for v, r in zip(vs, radars, strict=True) if r.ep.is_fall)
+        fp = [
+            f"{r.ep.tracker}/{r.ep.kind}"
+            for v, r in zip(vs, radars, strict=True)
+            if not r.ep.is_fall and v.alarmed
+        ]
+        n_f = sum(r.ep.is_fall for r in radars)
+        print(
+            f"| {k * bin_s / n:.3f} | {_ci(tp, n_f)} | {len(fp)} of {len(radars) - n_f} "
+            f"| {', '.join(fp)} |",
+            flush=True,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -565,6 +593,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
     ap.add_argument("--floor-dwell-s", type=float, default=FLOOR_DWELL_S)
+    ap.add_argument(
+        "--phase-sweep",
+        type=int,
+        default=0,
+        metavar="N",
+        help="no hub: the offline decision at N phases of device t0 over one 0.5 s bin",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the hub's data dir and log")
     ap.add_argument("--report-held-out", action="store_true", help="allow H* families (reports)")
     args = ap.parse_args(argv)
     held = [f for f in args.families if f in HELD_OUT_FAMILIES]
@@ -594,6 +630,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{longest:.0f} s",
         flush=True,
     )
+    if args.phase_sweep:
+        phase_sweep(radars, params, args.phase_sweep)
+        return 0
     work = Path(tempfile.mkdtemp(prefix="care-hub-falls-e2e-"))
     db_url = args.database_url or f"sqlite:///{work / 'care-hub.db'}"
     host, _, port = args.broker.rpartition(":")
@@ -652,7 +691,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "offline, published bytes -> RadarProcessor": offline_contract(radars, params),
     }
     report(radars, e2e, offline)
-    print(f"\n(ran in {time.perf_counter() - t:.0f} s; hub log {work / 'hub.log'})")
+    kept = f"; hub log {work / 'hub.log'}" if args.keep else ""
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n(ran in {time.perf_counter() - t:.0f} s{kept})")
     return 0
 
 
