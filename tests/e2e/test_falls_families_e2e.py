@@ -49,6 +49,18 @@ def _alerts(seen: list[Seen]) -> list[tuple[str, float]]:
 def test_the_hub_decides_each_family_episode_as_the_in_process_detector(
     backend: Backend, prefix: str
 ) -> None:
+    replay_and_compare(backend, prefix)
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_a_radar_worker_process_decides_them_alike(backend: Backend, prefix: str) -> None:
+    """Large communities decode radar windows in a worker process with a decoder of its own
+    (devices/radar/frames_batch.py): the same decisions."""
+    backend.settings.radar_workers = 1
+    replay_and_compare(backend, prefix)
+
+
+def replay_and_compare(backend: Backend, prefix: str) -> None:
     eps = select_episodes(
         [FAMILY],
         TRACKERS,
@@ -75,6 +87,7 @@ def test_the_hub_decides_each_family_episode_as_the_in_process_detector(
     prepare_database(backend, build_seed(radars, PASSWORD))
     server = HubServer(backend).start()
     try:
+        assert (server.hub.radar_worker is not None) == bool(backend.settings.radar_workers)
         screen = Screen(server.ws_url, server.token("nurse"))
         client = connect_client(server.mqtt_url, f"{prefix}pub")
 
