@@ -120,7 +120,8 @@ def test_a_cancel_reaches_the_residents_radar_on_another_node_and_only_theirs(
         )
 
         button = connect_client(nats_server.mqtt_url, "button")
-        cancel = orjson.dumps({"ts": time.time(), "seq": 1, "action": "cancel"})
+        pressed_at = time.time()
+        cancel = orjson.dumps({"ts": pressed_at, "seq": 1, "action": "cancel"})
         publish_and_wait(button, f"care/v1/{b1}/button", cancel, qos=1)
 
         def cancelled() -> dict[str, str]:
@@ -139,6 +140,10 @@ def test_a_cancel_reaches_the_residents_radar_on_another_node_and_only_theirs(
         time.sleep(1.0)
         assert _fall_alerts(pg_schema) == [(r2, "R-2")]
         assert cancelled() == {r1: "button"}
+        ((stored_at,),) = query(pg_schema, "SELECT at FROM event_log WHERE type = 'fall.cancelled'")
+        print(
+            f"CANCEL-FIGURES press -> fall.cancelled stored on the radar's node: {stored_at - pressed_at:.3f} s"
+        )
     finally:
         for client in (radars, button):
             if client is not None:

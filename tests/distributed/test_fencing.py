@@ -61,12 +61,14 @@ def test_a_node_stalled_past_its_lease_with_a_batch_in_hand_stores_nothing_twice
             time.sleep(0.1)
             if r == STOP_ROUND:
                 assert a.stopped.wait(20), a.logs()
+                stopped_at = time.monotonic()
             if r == STOP_ROUND + 3:
                 # a has been stopped for a while: b must own everything (TTL 2 s)
                 assert wait_for(
                     lambda: b.owned == set(range(nats_server.partitions)), timeout=20
                 ), b.owned
                 a.resume()
+                resumed_at = time.monotonic()
                 resumed_at_round = r
         assert resumed_at_round > 0
         assert publisher.wait_all_acked(30)
@@ -76,15 +78,22 @@ def test_a_node_stalled_past_its_lease_with_a_batch_in_hand_stores_nothing_twice
             return sum(stored_calls(pg_schema)[0].values()) >= sum(expected.values())
 
         assert wait_for(all_stored, timeout=90, interval=0.5), stored_calls(pg_schema)[0]
+        stored_all_at = time.monotonic()
         # a restarted its ingest and takes its share again
         assert wait_for(lambda: a.owned == {0, 2} and b.owned == {1, 3}, timeout=30), (
             a.owned,
             b.owned,
             a.logs()[-3000:],
         )
+        shared_again_at = time.monotonic()
         time.sleep(2.0)  # anything doubled would land by now
         counts, audit, marks = stored_calls(pg_schema)
-        print(f"FENCING-FIGURES pressed={sum(expected.values())} {a.stopped_line}")
+        print(
+            f"FENCING-FIGURES pressed={sum(expected.values())} stored={sum(counts.values())}"
+            f" ({a.stopped_line}) stopped {resumed_at - stopped_at:.1f} s;"
+            f" all stored {stored_all_at - resumed_at:.1f} s after the resume;"
+            f" shared again {shared_again_at - resumed_at:.1f} s after it"
+        )
         assert a.stopped_line.startswith(f"STOPPED {victim} ")
         assert counts == expected
         assert audit == expected
