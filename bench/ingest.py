@@ -521,6 +521,9 @@ def main() -> int:
         f"RSS {proc_rss_mb(hub.pid):.0f} MB; backlog at end {m1['backlog']}"
     )
     hub_us = 1e6 * cpu / max(1, total_got)
+    # the hub's transactions (a batch of its own topics or a radar worker's report each)
+    batches = m1["ingest"]["batches"] - m0["ingest"].get("batches", 0)
+    print(f"hub store batches {batches} ({batches / max(1e-9, elapsed):.1f}/s)")
     if floor is not None:
         print(
             f"floor {floor[0]:.1f} us/msg, hub {hub_us:.1f} us/msg: "

@@ -37,6 +37,11 @@ _FRAMES = "radar/frames"
 RADAR_SUBSCRIPTIONS = (("care/v1/+/radar/frames", 0), ("care/v1/+/radar/vitals", 0))
 # The worker drains its queue at least this often; a fall's latency budget is seconds.
 WORKER_TICK_S = 0.05
+# ... and starts a batch at most this often: each batch has fixed costs (numpy calls of the fall,
+# zone, vitals and apnea steps, a report the hub stores in a transaction of its own) of ~5-7 ms
+# of CPU (`python -m bench.radar_path --batches-per-s 20 10 5 --no-receive`, docs/performance.md
+# issue 18). 0.2 s adds at most that to a fall alert, against a 5 s confirmation.
+WORKER_BATCH_EVERY_S = 0.2
 # How often what the fall detector learned of each resident (upright height) is sent to the hub
 # to persist: heights are learned over hours, so losing up to 5 minutes of it costs nothing.
 LEARNED_REPORT_S = 300.0
@@ -158,6 +163,7 @@ def worker_main(
     mqtt.start()
     conn.send(("ready",))
     learned_at = time.monotonic()
+    batch_at = -math.inf
     while True:
         if time.monotonic() - learned_at >= LEARNED_REPORT_S:
             learned_at = time.monotonic()
@@ -181,10 +187,14 @@ def worker_main(
                 found = processor.cancel_fall(msg[1], msg[2])
                 if found is not None:
                     conn.send(("report", WorkerReport([found], [], 0, 0, 0, {}, [])))
+        wait_s = batch_at + WORKER_BATCH_EVERY_S - time.monotonic()
+        if wait_s > 0:
+            time.sleep(wait_s)
         batch = mqtt.drain(20_000)
         if not batch:
             time.sleep(WORKER_TICK_S)
             continue
+        batch_at = time.monotonic()
         conn.send(("busy", time.time() - batch[0].received_at))
         conn.send(("report", screen_and_process(batch, processor, types, seqs)))
 
