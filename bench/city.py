@@ -10,6 +10,7 @@ partitions, its CPU (of one core), and its lag (messages the stream holds for it
 that it has not yet acknowledged); and nats-server's CPU.
 
     python -m bench.city --residents 20000 --nodes 2 --duration 40 --publishers 3
+    python -m bench.city --fence 2000     # what the fencing check adds to an ingest transaction
 """
 
 from __future__ import annotations
@@ -175,6 +176,61 @@ def source_only(messages: int, partitions: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def fence_cost(transactions: int, partitions: int, marks: int = 40) -> None:
+    """What fencing adds to one ingest transaction: `transactions` commits of `marks` seq marks
+    with a plain SeqTracker and as many with a FencedSeqTracker holding `partitions` tokens (its
+    SELECT ... FOR SHARE), interleaved in rounds of 100 so both see the same load."""
+    from devices.dedupe import SeqTracker
+    from devices.nats_fence import FencedSeqTracker, claim
+
+    schema = f"fence_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_schema(f'CREATE SCHEMA "{schema}"'))
+    migrate.upgrade(PG_URL, schema=schema)
+    tokens = {k: (1.0, k + 1) for k in range(partitions)}
+
+    async def go() -> dict[str, tuple[float, float]]:
+        engine = make_engine(PG_URL, schema=schema)
+        factory = make_session_factory(engine)
+        async with factory() as session:
+            await claim(session, tokens)
+            await session.commit()
+        trackers: dict[str, SeqTracker] = {
+            "plain": SeqTracker(),
+            "fenced": FencedSeqTracker(tokens=lambda: tokens, on_fenced=lambda _: None),
+        }
+        spent = {name: [0.0, 0.0] for name in trackers}  # wall, CPU
+        seq = 0
+        for _ in range(max(1, transactions // 100)):
+            for name, tracker in trackers.items():
+                for _ in range(100):
+                    seq += 1
+                    for d in range(marks):
+                        tracker.accept(f"{name}-{d}", "button", seq)
+                    t, c = time.perf_counter(), time.process_time()
+                    async with factory() as session:
+                        await tracker.flush(session)
+                        await session.commit()
+                    tracker.confirm()
+                    spent[name][0] += time.perf_counter() - t
+                    spent[name][1] += time.process_time() - c
+        await engine.dispose()
+        n = 100 * max(1, transactions // 100)
+        return {name: (w / n, c / n) for name, (w, c) in spent.items()}
+
+    try:
+        load = os.getloadavg()[0]
+        per = asyncio.run(go())
+        (pw, pc), (fw, fc) = per["plain"], per["fenced"]
+        print(
+            f"per transaction ({marks} seq marks, {partitions} tokens), load average {load:.2f}: "
+            f"plain {1e3 * pw:.2f} ms wall / {1e3 * pc:.2f} ms CPU, fenced {1e3 * fw:.2f} ms / "
+            f"{1e3 * fc:.2f} ms: the check adds {1e3 * (fw - pw):.2f} ms wall, "
+            f"{1e3 * (fc - pc):.2f} ms CPU"
+        )
+    finally:
+        asyncio.run(_schema(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -191,7 +247,17 @@ def main() -> int:
         metavar="N",
         help="measure NatsSource alone on N stored messages (no hub, no PostgreSQL)",
     )
+    ap.add_argument(
+        "--fence",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure what the fencing check adds to N ingest transactions (PostgreSQL only)",
+    )
     args = ap.parse_args()
+    if args.fence:
+        fence_cost(args.fence, args.partitions)
+        return 0
     if args.source_only:
         source_only(args.source_only, args.partitions)
         return 0

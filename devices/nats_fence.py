@@ -28,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,20 +79,25 @@ async def claim(session: AsyncSession, tokens: Mapping[int, Token]) -> dict[int,
     return await stored_tokens(session, tokens, lock=False)
 
 
+@cache
+def _tokens_query(lock: bool) -> Select[Any]:
+    """Built once (every ingest transaction runs it; SQLAlchemy then reuses its compiled form)."""
+    table = _table()
+    query = select(table.c.device_id, table.c.last_ts, table.c.last_seq).where(
+        table.c.kind == FENCE_KIND, table.c.device_id.in_(bindparam("ids", expanding=True))
+    )
+    return query.with_for_update(read=True) if lock else query
+
+
 async def stored_tokens(
     session: AsyncSession, tokens: Mapping[int, Token], *, lock: bool = True
 ) -> dict[int, Token]:
     """The stored tokens of these partitions, read FOR SHARE (held to the end of the transaction:
     a claim waits for it)."""
-    table = _table()
     ids = {fence_id(k): k for k in tokens}
-    query = select(table.c.device_id, table.c.last_ts, table.c.last_seq).where(
-        table.c.kind == FENCE_KIND, table.c.device_id.in_(list(ids))
-    )
-    if lock:
-        query = query.with_for_update(read=True)
-    rows = (await session.execute(query)).all()
-    return {ids[device_id]: (float(epoch or 0.0), int(rev)) for device_id, epoch, rev in rows}
+    conn = await session.connection()  # Core: the ORM's per-statement work is not needed here
+    rows = (await conn.execute(_tokens_query(lock), {"ids": list(ids)})).all()
+    return {ids[row[0]]: (float(row[1] or 0.0), int(row[2])) for row in rows}
 
 
 def lost(tokens: Mapping[int, Token], stored: Mapping[int, Token]) -> frozenset[int]:
