@@ -76,6 +76,11 @@ class NatsPipeline(IngestPipeline):
             if found is not None:
                 self.inbox.append(found)  # stored with the next batch
 
+    def detach(self) -> None:
+        """Stop hearing registry changes (a fenced node's pipeline is replaced by a new one)."""
+        with contextlib.suppress(ValueError):
+            self.registry.on_change.remove(self._watch)
+
     def on_control(self, control: Control) -> None:
         """A control met in an owned partition, applied by `drain` between batches."""
         if control.what != "cancel":
@@ -200,3 +205,5 @@ class NatsIngest:
         self.tasks = []
         if self.source is not None:
             await asyncio.to_thread(self.source.stop)
+        if self.pipeline is not None:
+            self.pipeline.detach()
