@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
 
 ZoneName = Literal["away", "room", "bed", "bathroom", "chair", "door"]
 # Codes are indices into ZONES. Where shapes overlap the lower code wins (a bed inside the room).
@@ -83,6 +84,16 @@ class CompiledZones:
     # edge never straddles a point's y and `valid` need not be gathered per point
     vy_e: FloatArr = field(repr=False)
     y2_e: FloatArr = field(repr=False)
+    # Shapes that are axis-aligned rectangles (4 vertices, edges alternately horizontal and
+    # vertical): ray casting puts a point inside exactly when x0 <= x < x1 and y0 <= y < y1 (a
+    # vertical edge's x test is `x < x_edge`: its dx is 0, so dx * (y - vy) / dy + vx == vx), so
+    # they are tested on their bounds. `rect` (S, P); bounds (S, P); -inf/+inf bounds elsewhere.
+    rect: npt.NDArray[np.bool_] = field(repr=False)
+    x0: FloatArr = field(repr=False)
+    x1: FloatArr = field(repr=False)
+    y0: FloatArr = field(repr=False)
+    y1: FloatArr = field(repr=False)
+    polygons: bool = True  # any shape that is not such a rectangle
 
 
 def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
@@ -114,6 +125,21 @@ def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
     x2 = np.take_along_axis(vx, nxt, axis=2)
     y2 = np.take_along_axis(vy, nxt, axis=2)
     valid = j[None, None, :] < nv[..., None]
+    dxs, dys = x2 - vx, y2 - vy
+    rect = nv == 4
+    if v_used >= 4:
+        horizontal = (dys[..., :4] == 0) & (dxs[..., :4] != 0)
+        vertical = (dxs[..., :4] == 0) & (dys[..., :4] != 0)
+        alternate = (horizontal[..., 0::2].all(-1) & vertical[..., 1::2].all(-1)) | (
+            vertical[..., 0::2].all(-1) & horizontal[..., 1::2].all(-1)
+        )
+        rect &= alternate
+    else:
+        rect &= False
+    x0 = np.where(rect, vx[..., :4].min(-1, initial=np.inf), np.inf)
+    x1 = np.where(rect, vx[..., :4].max(-1, initial=-np.inf), -np.inf)
+    y0 = np.where(rect, vy[..., :4].min(-1, initial=np.inf), np.inf)
+    y1 = np.where(rect, vy[..., :4].max(-1, initial=-np.inf), -np.inf)
     return CompiledZones(
         vx,
         vy,
@@ -125,19 +151,40 @@ def compile_zones(capacity: int, maps: Mapping[int, ZoneMap]) -> CompiledZones:
         valid,
         np.where(valid, vy, np.nan),
         np.where(valid, y2, np.nan),
+        rect,
+        x0,
+        x1,
+        y0,
+        y1,
+        bool((~rect & (nv > 0)).any()),
     )
 
 
 def classify_points(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: FloatArr) -> IntArr:
     """Zone code of each point (ray casting over every shape of its slot's map; 'room' if none).
 
-    An edge counts when it straddles the point's y and the point lies left of it. The x test is
-    evaluated only on the straddling edges (two of a rectangle's four at most, none for a point
-    outside its y range), with the same arithmetic as over all of them: same codes."""
+    Axis-aligned rectangles are tested on their bounds (the same answer, see CompiledZones.rect).
+    For other polygons an edge counts when it straddles the point's y and the point lies left of
+    it; the x test is evaluated only on the straddling edges, with the same arithmetic as over
+    all of them: same codes."""
+    px, py = x_m[:, None], y_m[:, None]
+    inside = (zones.x0[slot] <= px) & (px < zones.x1[slot])  # (n, P)
+    inside &= (zones.y0[slot] <= py) & (py < zones.y1[slot])
+    if zones.polygons:
+        inside |= _in_polygons(zones, slot, x_m, y_m)
+    codes = np.where(inside, zones.code[slot], 99)
+    best = codes.min(axis=1, initial=99)
+    return np.where(best == 99, ROOM, best).astype(np.int64)
+
+
+def _in_polygons(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: FloatArr) -> BoolArr:
+    """(n, P): inside each shape that is not a rectangle, by ray casting (rectangles: False)."""
     n = slot.shape[0]
     p_used = zones.code.shape[1]
+    poly = ~zones.rect[slot]  # (n, P)
     py = y_m[:, None, None]
     straddle = (zones.vy_e[slot] > py) != (zones.y2_e[slot] > py)  # (n, P, V)
+    straddle &= poly[..., None]
     i, p, v = np.nonzero(straddle)
     s = slot[i]
     yi = y_m[i]
@@ -147,10 +194,7 @@ def classify_points(zones: CompiledZones, slot: IntArr, x_m: FloatArr, y_m: Floa
             < zones.dx[s, p, v] * (yi - zones.vy[s, p, v]) / zones.dy[s, p, v] + zones.vx[s, p, v]
         )
     crossings = np.bincount((i * p_used + p)[left], minlength=n * p_used).reshape(n, p_used)
-    inside = (crossings % 2) == 1  # (n, P)
-    codes = np.where(inside, zones.code[slot], 99)
-    best = codes.min(axis=1, initial=99)
-    return np.where(best == 99, ROOM, best).astype(np.int64)
+    return (crossings % 2) == 1
 
 
 class ZoneTracker:
