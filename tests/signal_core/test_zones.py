@@ -114,3 +114,31 @@ def test_classify_points_agrees_with_plain_ray_casting_on_random_polygons() -> N
     assert sum(want) > 200  # the points hit polygons often enough to mean something
     assert list(got == ZONE_CODE["bed"]) == want
     assert set(got[~np.asarray(want)].tolist()) == {ZONE_CODE["room"]}
+
+
+def test_rectangles_in_any_vertex_order_and_odd_quads_agree_with_ray_casting() -> None:
+    """Axis-aligned rectangles are classified on their bounds: the same as ray casting on their
+    edges and corners (points on a 0.1 m grid hit both), in every vertex order; quads with
+    axis-aligned edges that are not rectangles (a doubled-back edge) and bowties stay polygons."""
+    rng = np.random.default_rng(4)
+    quads: dict[int, list[tuple[float, float]]] = {}
+    for s in range(60):
+        x0, y0 = np.round(rng.uniform(0, 3, 2), 1)
+        w, h = np.round(rng.uniform(0.0, 2, 2), 1)
+        c = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h)]
+        k = int(rng.integers(0, 4))
+        c = c[k:] + c[:k]
+        if s % 2:
+            c = c[::-1]
+        if s % 7 == 0:
+            c = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0 + w, y0)]  # doubled back
+        if s % 11 == 0:
+            c = [(x0, y0), (x0 + w, y0 + h), (x0 + w, y0), (x0, y0 + h)]  # bowtie
+        quads[s] = [(float(a), float(b)) for a, b in c]
+    z = compile_zones(60, {s: ZoneMap((ZoneShape("bed", tuple(q)),)) for s, q in quads.items()})
+    slot = rng.integers(0, 60, 20000)
+    x, y = np.round(rng.uniform(-0.2, 5.2, 20000), 1), np.round(rng.uniform(-0.2, 5.2, 20000), 1)
+    got = classify_points(z, slot, x, y)
+    want = [_inside(px, py, quads[int(s)]) for s, px, py in zip(slot, x, y, strict=True)]
+    assert sum(want) > 500
+    assert list(got == ZONE_CODE["bed"]) == want
