@@ -11,11 +11,15 @@ Control messages between hub nodes live in the same partitions, `care.p.<k>.ctl.
 resident's cancel pressed on a button in one partition is forwarded into the partition of the
 resident's radar (`control_subject`), so it reaches that radar's owner in stream order, after the
 frames stored before it, and again on replay after a takeover. Devices must not be able to
-publish to `care.p.>` (production: the MQTT users' publish permissions allow `care.v1.>` only).
+publish control messages: `authorization()` gives each device a user whose publish permission
+covers only its own mapped subjects (nats-server checks permissions on the subject after the
+mapping: `care.p.*.v1.<id>.>`), so a device can neither write a control message nor write as
+another device; hub nodes sign in as the hub user.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 # Kinds a device publishes (PROTOCOL.md section 1), as subject tails after the device id.
@@ -70,6 +74,31 @@ def mappings(partitions: int) -> dict[str, str]:
     }
 
 
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def authorization(hub: tuple[str, str], devices: Mapping[str, str]) -> list[str]:
+    """An `authorization` block: the hub user (no limits) and one user per device (MQTT username
+    = device id) that may publish only its own device subjects, as mapped into a partition, and
+    subscribe only to its own command topic (`$MQTT.sub.>`: the listener's QoS 1 deliveries).
+    Passwords may be bcrypt hashes (`nats server passwd`) instead of plain text."""
+    user, password = hub
+    lines = [
+        "authorization {",
+        "  users = [",
+        f"    {{ user: {_quoted(user)}, password: {_quoted(password)} }}",
+    ]
+    for device_id, secret in devices.items():
+        allow_pub = _quoted(f"{PARTITION_PREFIX}.*.v1.{device_id}.>")
+        allow_sub = f"{_quoted(f'care.v1.{device_id}.cmd')}, {_quoted('$MQTT.sub.>')}"
+        lines.append(
+            f"    {{ user: {_quoted(device_id)}, password: {_quoted(secret)}, permissions: {{"
+            f" publish: {{ allow: [{allow_pub}] }}, subscribe: {{ allow: [{allow_sub}] }} }} }}"
+        )
+    return [*lines, "  ]", "}"]
+
+
 def server_config(
     *,
     partitions: int,
@@ -79,10 +108,12 @@ def server_config(
     server_name: str = "care-hub-nats",
     host: str = "127.0.0.1",
     http_port: int | None = None,
+    auth: tuple[tuple[str, str], Mapping[str, str]] | None = None,
 ) -> str:
     """A nats-server configuration: JetStream, the MQTT listener for devices, the partition
-    mapping. A cluster adds a `cluster {}` block (routes) with the same `mappings` on every
-    server; production adds accounts and TLS."""
+    mapping, and with `auth` (hub user, {device id: password}) the users of `authorization()`.
+    A cluster adds a `cluster {}` block (routes) with the same `mappings` on every server;
+    production adds TLS (and accounts per complex)."""
     lines = [
         f"server_name: {server_name}",
         f"listen: {host}:{port}",
@@ -92,6 +123,8 @@ def server_config(
         *(f'  "{src}": "{dest}"' for src, dest in mappings(partitions).items()),
         "}",
     ]
+    if auth is not None:
+        lines += authorization(*auth)
     if http_port is not None:
         lines.insert(2, f"http: {host}:{http_port}")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,9 @@ class NatsServer:
     process: subprocess.Popen[bytes]
 
 
-def start_nats(tmp: Path, partitions: int) -> NatsServer:
+def start_nats(
+    tmp: Path, partitions: int, auth: tuple[tuple[str, str], Mapping[str, str]] | None = None
+) -> NatsServer:
     if NATS_SERVER is None:
         if IN_CI:
             pytest.fail("nats-server is not installed; CI must provide it")
@@ -43,7 +45,9 @@ def start_nats(tmp: Path, partitions: int) -> NatsServer:
     store.mkdir(parents=True, exist_ok=True)
     conf = tmp / "nats.conf"
     conf.write_text(
-        server_config(partitions=partitions, port=port, mqtt_port=mqtt_port, store_dir=store)
+        server_config(
+            partitions=partitions, port=port, mqtt_port=mqtt_port, store_dir=store, auth=auth
+        )
     )
     log = open(tmp / "nats.log", "wb")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen([NATS_SERVER, "-c", str(conf)], stdout=log, stderr=log)

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import nats
 import orjson
@@ -17,12 +18,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from devices.mqtt_client import RawMessage
 from devices.nats_source import NatsSource
 from devices.nats_subjects import partition_of
-from tests.distributed.conftest import NatsServer
+from tests.distributed.conftest import NatsServer, start_nats
 from tests.support.mqtt import wait_for
 
 
-def _device(server: NatsServer, client_id: str) -> mqtt.Client:
+def _device(server: NatsServer, client_id: str, password: str | None = None) -> mqtt.Client:
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
+    if password is not None:
+        client.username_pw_set(client_id, password)
     connected = threading.Event()
     client.on_connect = lambda *_a: connected.set()
     client.max_inflight_messages_set(200)
@@ -164,3 +167,48 @@ def test_a_crashed_nodes_partitions_move_in_order_and_nothing_is_lost(
         device_id = m.topic.split("/")[2]
         assert partition_of(device_id, 4) in owned_by_a
         assert orjson.loads(m.payload)["seq"] in cb.seen[device_id]
+
+
+def test_a_device_can_publish_neither_controls_nor_as_another_device(tmp_path: Path) -> None:
+    """With `authorization()`, each device writes only its own subjects: a control message into
+    a partition (which could cancel a resident's fall) or a press under another device's id is
+    refused by the server; its own press and its commands pass."""
+    server = start_nats(
+        tmp_path / "nats", 4, auth=(("hub", "hub-secret"), {"dev-1": "pw-1", "dev-2": "pw-2"})
+    )
+    device = None
+    source = NatsSource(
+        server.url.replace("nats://", "nats://hub:hub-secret@"), node_id="n1", partitions=4
+    )
+    try:
+        source.start()
+        assert wait_for(lambda: source.owned == {0, 1, 2, 3}, timeout=10)
+        device = _device(server, "dev-1", "pw-1")
+        commands: list[str] = []
+        device.on_message = lambda _c, _u, m: commands.append(m.topic)
+        device.subscribe("care/v1/dev-1/cmd", qos=1)
+        body = b'{"ts": 1.0, "seq": 1, "action": "cancel"}'
+        for topic in ("care/p/0/ctl/cancel", "care/v1/dev-2/button", "care/v1/dev-1/button"):
+            device.publish(topic, body, qos=1).wait_for_publish(5)
+        got: list[str] = []
+
+        def received() -> bool:
+            got.extend(m.topic for m in source.drain(100))
+            return bool(got)
+
+        # The refused two were sent first on the same connection: they would be ahead of it.
+        assert wait_for(received, timeout=10)
+        time.sleep(0.5)
+        received()
+        assert got == ["care/v1/dev-1/button"]
+        time.sleep(0.3)
+        source.publish("care/v1/dev-1/cmd", b'{"cmd": "call_acknowledged", "alert_id": "7"}')
+        assert wait_for(lambda: commands == ["care/v1/dev-1/cmd"], timeout=10)
+        assert "Publish Violation" in (tmp_path / "nats" / "nats.log").read_text()
+    finally:
+        source.stop()
+        if device is not None:
+            device.disconnect()
+            device.loop_stop()
+        server.process.terminate()
+        server.process.wait(10)
