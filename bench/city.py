@@ -48,6 +48,7 @@ from care_hub.seed import load_seed  # noqa: E402
 from devices.broker import find_free_port  # noqa: E402
 from devices.nats_subjects import STREAM, server_config  # noqa: E402
 from simulators.residents import build_seed  # noqa: E402
+from tests.distributed.node import node_command  # noqa: E402
 
 PG_URL = os.environ.get("CARE_HUB_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -288,27 +289,16 @@ def main() -> int:
         for i in range(args.nodes):
             node_id = f"n{i}"
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.distributed.node",
-                    "--schema",
-                    schema,
-                    "--nats",
-                    url,
-                    "--partitions",
-                    str(args.partitions),
-                    "--node-id",
-                    node_id,
-                    "--database",
-                    PG_URL,
-                    "--lease-ttl",
-                    "6",
-                    "--report-s",
-                    "0.5",
-                    "--data-dir",
-                    str(work / f"var-{node_id}"),
-                ],
+                node_command(
+                    schema=schema,
+                    nats=url,
+                    partitions=args.partitions,
+                    node_id=node_id,
+                    database=PG_URL,
+                    lease_ttl_s=6,
+                    report_s=0.5,
+                    data_dir=work / f"var-{node_id}",
+                ),
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
                 stderr=open(work / f"{node_id}.log", "wb"),  # noqa: SIM115

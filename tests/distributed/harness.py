@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -20,6 +19,7 @@ from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.seed import load_seed
 from tests.conftest import PG_URL
 from tests.distributed.conftest import NatsServer
+from tests.distributed.node import node_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,28 +43,17 @@ class Node:
         self.owned: set[int] = set()
         self.log = tmp / f"node-{node_id}.log"
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.distributed.node",
-                "--schema",
-                schema,
-                "--nats",
-                nats.url,
-                "--partitions",
-                str(nats.partitions),
-                "--node-id",
-                node_id,
-                "--database",
-                PG_URL,
-                "--lease-ttl",
-                "2",
-                "--report-s",
-                "0.25",
-                "--data-dir",
-                str(tmp / f"var-{node_id}"),
-                *extra,
-            ],
+            node_command(
+                schema=schema,
+                nats=nats.url,
+                partitions=nats.partitions,
+                node_id=node_id,
+                database=PG_URL,
+                lease_ttl_s=2,
+                report_s=0.25,
+                data_dir=tmp / f"var-{node_id}",
+                extra=extra,
+            ),
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=open(self.log, "wb"),  # noqa: SIM115 (closed with the process)

@@ -25,6 +25,30 @@ from care_hub.kernel.settings import Settings
 from devices.nats_fence import FencedSeqTracker
 
 
+def node_command(
+    *,
+    schema: str,
+    nats: str,
+    partitions: int,
+    node_id: str,
+    database: str,
+    lease_ttl_s: float,
+    report_s: float,
+    data_dir: Path,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """The command line of one node (the tests and bench.city start them so)."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.distributed.node",
+        *("--schema", schema, "--nats", nats, "--partitions", str(partitions)),
+        *("--node-id", node_id, "--database", database, "--lease-ttl", str(lease_ttl_s)),
+        *("--report-s", str(report_s), "--data-dir", str(data_dir)),
+        *extra,
+    ]
+
+
 def settings_for(args: argparse.Namespace) -> Settings:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix=f"care-hub-{args.node_id}-"))
     settings = Settings(_env_file=None, environment="test", data_dir=data_dir)  # type: ignore[call-arg]
