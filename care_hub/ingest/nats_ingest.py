@@ -23,7 +23,8 @@ import contextlib
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from care_hub.ingest.pipeline import IngestPipeline
 from care_hub.kernel.db import now_s
@@ -35,7 +36,15 @@ from devices.nats_source import Control, NatsSource
 from devices.registry import DeviceInfo
 
 if TYPE_CHECKING:
+    from typing_extensions import override  # mypy: the base method must exist
+
     from care_hub.hub import Hub
+else:
+    F = TypeVar("F", bound=Callable[..., Any])
+
+    def override(f: F) -> F:
+        return f
+
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,7 @@ class NatsPipeline(IngestPipeline):
         self.forwarded = 0  # cancels forwarded to other partitions
         source.on_control = self.on_control
 
+    @override
     def _cancel_pending_fall(self, button: DeviceInfo, t_s: float) -> None:
         if button.resident_id is None:
             return
