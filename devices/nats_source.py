@@ -24,7 +24,8 @@ at the next drain, once that batch is stored, and acknowledges it at the drain a
 what it changed is stored too).
 
 Fencing (`devices.nats_fence`): `tokens` maps each partition whose messages this source may still
-hold to the lease revision it got for it; the ingest transactions check them against PostgreSQL.
+hold to its token (the lease bucket's creation time and the lease revision it got); the ingest
+transactions check them against PostgreSQL.
 A partition's token goes only once the partition is released with nothing of it outstanding, so a
 batch taken before a lease was lost is still checked.
 
