@@ -53,6 +53,13 @@ BoolArr = npt.NDArray[np.bool_]
 # A value repeated this long is admitted once more: a still person on a quantising tracker repeats
 # exact values too, and that is information (a real hold just stops adding weight).
 HOLD_REFRESH_S = 1.0
+# ... but only a value on a grid this coarse or coarser (a quantising tracker: 0.1 m in
+# simulators/fall_families.py). A sample-and-hold module resends an arbitrary value (mm at best:
+# on a 5 cm grid in x, y and z by chance once in ~10^5): re-admitting it counted one old sample
+# as fresh evidence once a second (issue 13: "on held modules, use fresh samples only"). A
+# standing height held across a descent made the descent look instantaneous, and a held floor
+# height looked like a still person on the floor.
+HOLD_GRID_M = 0.05
 # How long the last value of a (radar, tid) is remembered to recognise a hold across batches.
 HOLD_MEMORY_S = 10.0
 # Heights outside this range are phantoms (sensor mounted ~1.8 m; FIELD-NOTES: phantoms above it).
@@ -538,6 +545,7 @@ class FallDetector:
         self._pk = np.full(s, -1, dtype=np.int64)  # which track; -1 = none
         self._pimpact = np.full(s, np.nan)
         self._psince = np.full(s, np.nan)
+        self._pat = np.full(s, np.nan)  # when it was suspected
         self._ppre = np.full(s, np.nan)
         # what was seen of the descent: last upright -> floor (s), fastest bin-to-bin fall (m/s)
         self._pdesc = np.full(s, np.nan)
@@ -705,6 +713,11 @@ class FallDetector:
         q = np.floor((t_all - run_t0) / HOLD_REFRESH_S)
         refresh = np.zeros(n, dtype=np.bool_)
         refresh[1:] = q[1:] > q[:-1]
+        if refresh.any():
+            # (only quantised values: see HOLD_GRID_M)
+            ri = np.nonzero(refresh)[0]
+            g = np.stack([x_all[ri], y_all[ri], z_all[ri]]) / HOLD_GRID_M
+            refresh[ri] = (np.abs(g - np.round(g)) < 1e-6).all(axis=0)
         fresh = is_new & (~same | refresh)
         # remember the last row of every (slot, tid) seen lately
         last = np.ones(n, dtype=np.bool_)
@@ -1109,7 +1122,7 @@ class FallDetector:
         if own.any():
             oi = np.nonzero(own)[0]
             so = s[oi]
-            deadline = self._pimpact[so] + self._confirm[so]
+            deadline = np.fmax(self._pimpact[so] + self._confirm[so], self._pat[so])
             due = tb[oi] >= deadline
             self._resolve(so[due], deadline[due], out)
             live = oi[~due]
@@ -1154,7 +1167,21 @@ class FallDetector:
             t_high = np.max(np.where(high, tmid, -np.inf), axis=1)
             # descent = last upright bin -> first floor-level bin after it (not "now": a hold
             # after the impact must not make a fall look slow)
-            low_after = (zc[:, 1:-1] <= p.floor_height_m) & (tmid > t_high[:, None])
+            # and confirmed by the 3-bin median (at that bin or the next): a lone low bin (one
+            # jittered sample on a held module) or a seated person's bin dipping to floor level
+            # is not the floor; taken for it, a fall seconds later looked "reached long ago"
+            # and was judged only once the 20 s ring forgot the seat (single-target p95
+            # latency ~24 s on the tuning families)
+            supc = np.take_along_axis(self._rsup[sc1, kc1], chron, axis=1)[:, 1:-1]
+            med_low = med3 <= p.floor_height_m
+            med_low_next = np.ones_like(med_low)
+            med_low_next[:, :-1] = med_low[:, 1:]
+            low_after = (
+                (zc[:, 1:-1] <= p.floor_height_m)
+                & (tmid > t_high[:, None])
+                & ~supc
+                & (med_low | med_low_next)
+            )
             t_low = np.min(np.where(low_after, tmid, np.inf), axis=1)
             t_low = np.minimum(t_low, tc)
             # reference ("before") window: 1.5-5 s before now, or before the first floor bin
@@ -1278,8 +1305,20 @@ class FallDetector:
         si = si[first]
         ss, ci = sc1[si], cand[si]
         self._pk[ss] = kc1[si]
-        self._pimpact[ss] = tc[si] - MEDIAN_LAG_S
-        self._psince[ss] = tc[si]
+        # the impact: MEDIAN_LAG_S before the 3-bin median reached floor level, or, where holds
+        # made that median confirm the floor over FLOOR_RECENT_S after the first floor-level
+        # bin, a bin before that bin (at most FIRST_LOW_MAX_S back): the judgement then covers
+        # what followed the landing, and a late-recognised fall is confirmed confirm_s after
+        # the landing, not after the suspicion (never before the suspicion itself)
+        # (only when the floor was first confirmed just now: a candidate made again after the
+        # judge said no is not back-dated, else it would be judged anew at every bin)
+        late = first_low & (tc - t_low > FLOOR_RECENT_S)
+        imp = np.where(
+            late, np.fmax(t_low - BIN_S, tc - MEDIAN_LAG_S - FIRST_LOW_MAX_S), tc - MEDIAN_LAG_S
+        )
+        self._pimpact[ss] = imp[si]
+        self._psince[ss] = imp[si] + MEDIAN_LAG_S
+        self._pat[ss] = tc[si]
         self._ppre[ss] = pre[si]
         with np.errstate(invalid="ignore"):
             dz = (zc[:, :-1] - zc[:, 1:]) / np.maximum(tcr[:, 1:] - tcr[:, :-1], BIN_S)
@@ -1341,7 +1380,7 @@ class FallDetector:
                 v = np.asarray(col, dtype=np.float64)[si]
                 f[ss, _FI[name]] = np.where(np.isfinite(v), v, np.nan)
         loud = ss[self._prule[ss]]
-        self._emit(loud, "suspected", self._psince[loud], out)
+        self._emit(loud, "suspected", self._pat[loud], out)
 
     def _upright_ref(
         self,
@@ -1465,7 +1504,7 @@ class FallDetector:
     def _deadline_pass(self, out: list[FallDetection]) -> None:
         s = np.nonzero(self._pk >= 0)[0]
         if s.size:
-            deadline = self._pimpact[s] + self._confirm[s]
+            deadline = np.fmax(self._pimpact[s] + self._confirm[s], self._pat[s])
             due = self._covered[s] >= deadline
             self._resolve(s[due], deadline[due], out)
         dwell_s = self.params.floor_dwell_s

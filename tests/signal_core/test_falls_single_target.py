@@ -1,0 +1,214 @@
+"""Fall detector on a single-target sample-and-hold module (HLK-LD6002B-like, issue 13): fresh
+samples only, and a fall confirmed within 10 s of the impact."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from care_hub.signal_core.falls import FallDetection, FallDetector, make_batch
+from care_hub.signal_core.falls_model import FEATURES
+from devices.events import Envelope, RadarFramesEvent
+
+T0 = 1_764_320_000.0
+FPS = 20.0
+STAND = 1.0
+FLOOR = 0.25
+# issue 13, "the cheap module": confirmed alert p95 <= 10 s after the impact
+MAX_LATENCY_S = 10.0
+# the sofa of these tests (xmin, ymin, xmax, ymax) and a seated centroid on it
+SOFA = (1.0, 1.0, 2.8, 1.9)
+SEATED = 0.6
+
+
+def ramp(n: int, a: float, b: float) -> np.ndarray:
+    return np.linspace(a, b, n + 1)[1:]
+
+
+def path(*segments: tuple[float, float, float]) -> np.ndarray:
+    """Values from (duration_s, start, end) segments at FPS (linear)."""
+    return np.concatenate([ramp(max(1, round(d * FPS)), a, b) for d, a, b in segments])
+
+
+def held(n: int, seed: int, fraction: float = 0.7) -> np.ndarray:
+    """Which frames resend the previous frame: holds of 0.25-2 s covering ~``fraction``."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n, dtype=bool)
+    i = 0
+    while i < n:
+        i += max(1, int(rng.geometric(1 / max(1.0, 0.8 * FPS * (1 - fraction) / fraction))))
+        hold = int(rng.uniform(0.25, 2.0) * FPS)
+        out[i : i + hold] = True
+        i += hold
+    return out
+
+
+def windows(
+    z: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    hold: np.ndarray,
+    seed: int,
+    z_sd: float = 0.15,
+    xy_sd: float = 0.1,
+) -> list[RadarFramesEvent]:
+    """1 s windows of one target at FPS: jittered (x, y, z), held frames repeat the last fresh
+    frame exactly, millimetre-rounded as payloads are (no velocities: the module gives none)."""
+    rng = np.random.default_rng(seed)
+    n = z.shape[0]
+    zz = np.round(z + rng.normal(0, z_sd, n), 3)
+    xx = np.round(x + rng.normal(0, xy_sd, n), 3)
+    yy = np.round(y + rng.normal(0, xy_sd, n), 3)
+    hold = hold.copy()
+    hold[0] = False
+    src = np.maximum.accumulate(np.where(hold, 0, np.arange(n)))
+    zz, xx, yy = zz[src], xx[src], yy[src]
+    out = []
+    per = int(FPS)
+    for w in range(0, n, per):
+        m = min(per, n - w)
+        nan = np.full(m, np.nan)
+        out.append(
+            RadarFramesEvent(
+                env=Envelope("r1", "radar/frames", T0 + w / FPS, w),
+                fps=FPS,
+                n_frames=m,
+                frame_index=np.arange(m, dtype=np.int32),
+                tid=np.ones(m, dtype=np.int64),
+                x_m=xx[w : w + m],
+                y_m=yy[w : w + m],
+                z_m=zz[w : w + m],
+                vx_mps=nan,
+                vy_mps=nan.copy(),
+                vz_mps=nan.copy(),
+            )
+        )
+    return out
+
+
+def run(evs: list[RadarFramesEvent], det: FallDetector) -> list[FallDetection]:
+    out: list[FallDetection] = []
+    for ev in evs:
+        out += det.step(make_batch([(0, ev)]))
+    return out
+
+
+def confirmed_at(dets: list[FallDetection]) -> list[float]:
+    return [d.at_s for d in dets if d.kind == "confirmed"]
+
+
+def trip(seed: int) -> tuple[list[RadarFramesEvent], float]:
+    """Walk, stand, trip (0.6 s accelerating), lie still: the clear fall of the brief."""
+    stand_s, walk_s = 4.0, 3.0
+    u = np.linspace(0, 1, round(0.6 * FPS) + 1)[1:]
+    z = np.concatenate(
+        [
+            path((stand_s, STAND, STAND), (walk_s, STAND, STAND)),
+            STAND - (STAND - FLOOR) * u * u,
+            path((30.0, FLOOR, FLOOR)),
+        ]
+    )
+    n = z.shape[0]
+    x = np.concatenate(
+        [path((stand_s, 1.0, 1.0), (walk_s, 1.0, 3.0)), np.full(n - round(7 * FPS), 3.5)]
+    )
+    y = np.full(n, 3.0)
+    return windows(z, x, y, held(n, seed), seed), T0 + stand_s + walk_s + 0.6
+
+
+def test_held_module_falls_are_confirmed_within_10_s_of_impact() -> None:
+    """Every confirmation comes within 10 s of the impact, and the judge confirms nearly all of
+    these clear falls (it rejects some falls of the single-target module: sensitivity there is
+    ~83% on the tuning families, docs/detection.md)."""
+    hits = 0
+    for seed in range(8):
+        evs, impact = trip(seed)
+        conf = confirmed_at(run(evs, FallDetector(1)))
+        assert all(impact - 1.0 <= t <= impact + MAX_LATENCY_S for t in conf[:1]), seed
+        hits += bool(conf)
+    assert hits >= 6
+
+
+def slide_off_sofa(seed: int) -> tuple[list[RadarFramesEvent], float]:
+    """Sit on a low sofa for 12 s (its centroid dips to floor level under 0.15 m jitter), then
+    slide off onto the floor beside it and lie still."""
+    z = path((3.0, STAND, STAND), (1.5, STAND, SEATED), (12.0, SEATED, SEATED))
+    z = np.concatenate([z, path((0.8, SEATED, FLOOR), (30.0, FLOOR, FLOOR))])
+    n = z.shape[0]
+    x = np.full(n, 1.9)
+    y = np.concatenate(
+        [
+            path((3.0, 3.0, 3.0), (1.5, 3.0, 1.5), (12.0, 1.5, 1.5)),
+            path((0.8, 1.5, 2.45), (30.0, 2.45, 2.45)),
+        ]
+    )
+    return windows(z, x, y, held(n, seed), seed), T0 + 3.0 + 1.5 + 12.0 + 0.8
+
+
+def _sofa_candidates(seed: int) -> tuple[list[float], float]:
+    evs, impact = slide_off_sofa(seed)
+    col: list[tuple[int, float, float, np.ndarray]] = []
+    det = FallDetector(1, model=None, collect=col)
+    det.set_bed_zones(0, [SOFA])
+    run(evs, det)
+    return [at for _, _, at, _ in col], impact
+
+
+def test_slide_off_a_sofa_on_a_held_module_is_judged_at_once() -> None:
+    """A seated person's bin medians that dip to floor level are not "the floor reached": taken
+    for it, the slide seconds later was judged only once the 20 s history forgot the seat
+    (16 s late for one of these 8 slides before the fix, tuning families p95 ~24 s)."""
+    early = 0
+    for seed in range(8):
+        ats, impact = _sofa_candidates(seed)
+        assert all(at <= impact + MAX_LATENCY_S for at in ats[:1]), seed
+        early += bool(ats)
+    assert early >= 7
+
+
+def test_standing_height_held_across_a_slow_descent_is_no_fast_descent() -> None:
+    """A hold of the standing value over a slow, deliberate sit to the floor: the held value is
+    one sample, not one a second, so the descent is "unseen", never a 0.5 s "seen" fall."""
+    z = path((6.0, STAND, STAND), (4.0, STAND, 0.35), (20.0, 0.35, 0.35))
+    n = z.shape[0]
+    hold = np.zeros(n, dtype=bool)
+    hold[round(5.9 * FPS) : round(10.0 * FPS)] = True  # 4.1 s: FIELD-NOTES holds up to ~4 s
+    evs = windows(z, np.full(n, 2.5), np.full(n, 2.5), hold, seed=1, z_sd=0.03, xy_sd=0.03)
+    col: list[tuple[int, float, float, np.ndarray]] = []
+    run(evs, FallDetector(1, model=None, collect=col))
+    fi = {name: i for i, name in enumerate(FEATURES)}
+    assert col, "reaching the floor makes a candidate for the judge"
+    for _, _, _, f in col:
+        seen_fast = f[fi["seen"]] == 1 and f[fi["descent_s"]] < 2.0
+        assert not seen_fast, f"held value read as a {f[fi['descent_s']]:.1f} s seen descent"
+
+
+def test_a_long_hold_of_a_floor_height_alone_does_not_make_a_fall() -> None:
+    """A standing person; the module then resends one low outlier for 4 s. One sample is one
+    sample: no candidate, no confirmation."""
+    z = path((10.0, STAND, STAND), (4.0, 0.3, 0.3), (10.0, STAND, STAND))
+    n = z.shape[0]
+    hold = np.zeros(n, dtype=bool)
+    hold[round(10.0 * FPS) + 1 : round(14.0 * FPS)] = True
+    evs = windows(z, np.full(n, 2.5), np.full(n, 2.5), hold, seed=2, z_sd=0.03, xy_sd=0.03)
+    col: list[tuple[int, float, float, np.ndarray]] = []
+    run(evs, FallDetector(1, model=None, collect=col))
+    assert col == []
+    assert not confirmed_at(run(evs, FallDetector(1)))
+
+
+def test_quantised_repeats_of_a_still_person_still_count() -> None:
+    """A quantising tracker (0.1 m grid) repeats exact values while someone lies still: those
+    repeats are re-admitted once a second (they are real readings), held module values are not."""
+    z = path((6.0, STAND, STAND), (0.6, STAND, FLOOR), (30.0, FLOOR, FLOOR))
+    n = z.shape[0]
+    rng = np.random.default_rng(4)
+    zq = np.round((z + rng.normal(0, 0.03, n)) / 0.1) * 0.1
+    # after the fall every frame repeats one grid value: only the refresh brings samples
+    zq[round(6.6 * FPS) :] = 0.3
+    evs = windows(zq, np.full(n, 2.5), np.full(n, 2.5), np.zeros(n, bool), 3, 0.0, 0.0)
+    assert confirmed_at(run(evs, FallDetector(1)))
+    off_grid = windows(zq + 0.013, np.full(n, 2.5), np.full(n, 2.5), np.zeros(n, bool), 3, 0.0, 0.0)
+    col: list[tuple[int, float, float, np.ndarray]] = []
+    run(off_grid, FallDetector(1, model=None, collect=col))
+    # off the grid the same repeats are one held sample: never three fresh ones at floor level
+    assert col == []
