@@ -99,6 +99,7 @@ class Control(NamedTuple):
     body: dict[str, Any]
     partition: int
     mid: int
+    received_at: float  # when the stream stored it (the queue's age gauge reads its head's)
 
 
 def _ack_meta(reply: str) -> tuple[int, float]:
@@ -504,7 +505,7 @@ class NatsSource:
             unacked[mid] = (k, reply)
             outstanding[k] += 1
             if m.subject.startswith(control_prefix):
-                self._control(m.subject[len(control_prefix) :], m.data, k, mid)
+                self._control(m.subject[len(control_prefix) :], m.data, k, mid, stored_at)
                 return
             qos = int(headers.get("Nmqtt-Pub", "1")) if headers else 1
             # Received when the stream stored it: a backlog is not the devices' clock skew.
@@ -546,7 +547,7 @@ class NatsSource:
                 with contextlib.suppress(Exception):
                     await self._nc.publish(reply, b"+ACK")
 
-    def _control(self, what: str, data: bytes, k: int, mid: int) -> None:
+    def _control(self, what: str, data: bytes, k: int, mid: int, stored_at: float) -> None:
         try:
             body = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -554,7 +555,7 @@ class NatsSource:
         if not isinstance(body, dict):
             log.warning("control %s in partition %d is not a JSON object: skipped", what, k)
             body = {}
-        control = Control(what, body, k, mid)
+        control = Control(what, body, k, mid, stored_at)
         self._controls.append(control)  # before the queue: drain sees it whenever it is queued
         self.queue.append(control)
 
