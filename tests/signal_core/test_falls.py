@@ -466,3 +466,25 @@ def test_bed_and_seat_zones_share_the_limit() -> None:
     det = FallDetector(1)
     with pytest.raises(ValueError):
         det.set_bed_zones(0, [BED_RECT] * 3, seats=[CHAIR_RECT, CHAIR_RECT])
+
+
+@pytest.mark.parametrize("widest", [5, 40])
+def test_group_medians_match_a_plain_median_per_group(widest: int) -> None:
+    """The padded-table medians (groups up to GROUP_PAD_MAX rows) and the lexsort path (wider)
+    give each group's median, NaN where the middle of the sorted group is NaN."""
+    from care_hub.signal_core.falls import _group_medians
+
+    rng = np.random.default_rng(widest)
+    sizes = rng.integers(1, widest + 1, 300)
+    g = np.repeat(rng.permutation(1000)[:300], sizes)
+    v = rng.normal(0.5, 0.3, g.size)
+    w = np.where(rng.random(g.size) < 0.1, np.nan, rng.normal(0, 1, g.size))
+    perm = rng.permutation(g.size)
+    gu, cnt, (mv, mw) = _group_medians(g[perm], v[perm], w[perm])
+    assert np.array_equal(gu, np.unique(g))
+    for i, key in enumerate(gu.tolist()):
+        vals = np.sort(w[g == key])  # NaN last, as in the detector's sort
+        assert cnt[i] == vals.size
+        assert mv[i] == np.median(v[g == key])
+        mid = (vals[(vals.size - 1) // 2] + vals[vals.size // 2]) / 2
+        assert (np.isnan(mid) and np.isnan(mw[i])) or mw[i] == mid
