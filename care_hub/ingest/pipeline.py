@@ -127,9 +127,7 @@ class IngestPipeline:
         self.bus = bus
         self.metrics = IngestMetrics()
         self.supervisor = Supervisor(registry=registry, bus=bus, session_factory=session_factory)
-        self.dead_letters = DeadLetters(
-            registry, self.metrics, retention_s=dead_letter_retention_s
-        )
+        self.dead_letters = DeadLetters(registry, self.metrics, retention_s=dead_letter_retention_s)
         self.health = IngestHealth(stall_s)
         self._skew: dict[str, float] = {}
         # Radar windows are processed here (in-process) unless a radar worker process owns them;
@@ -401,9 +399,8 @@ class IngestPipeline:
     ) -> list[Command]:
         """Everything the batch changes, in one transaction (the caller commits)."""
         now = now_s()
-        heard = [d.slot for _, _, d in accepted] + [
-            d.slot for d in (self.registry.get(i) for i in seen_elsewhere) if d is not None
-        ]
+        heard = [d.slot for _, _, d in accepted]
+        heard += [d.slot for d in map(self.registry.get, seen_elsewhere) if d is not None]
         await self.supervisor.heard(session, heard, now)
         if accepted:
             await self._note_skew(session, accepted)
@@ -439,7 +436,9 @@ class IngestPipeline:
         self._learned = {}
         table = cast(Table, Device.__table__)
         stmt = (
-            update(table).where(table.c.id == bindparam("b_id")).values(learned=bindparam("learned"))
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(learned=bindparam("learned"))
         )
         await (await session.connection()).execute(stmt, rows)
 

@@ -29,18 +29,21 @@ async def admit(
 ) -> tuple[list[Accepted], list[int]]:
     """Events from known devices of the right type that are not redeliveries, with the index of
     each one's message in the batch; the rest are added to `rejects` (or counted as duplicates)."""
-    unknown = {e.env.device_id for e, _, _ in decoded if registry.get(e.env.device_id) is None}
+    get = registry.get
+    devices = [get(e.env.device_id) for e, _, _ in decoded]
+    unknown = {e.env.device_id for (e, _, _), d in zip(decoded, devices, strict=True) if d is None}
     if unknown:
         await registry.resolve_unknown(unknown)
+        devices = [get(e.env.device_id) for e, _, _ in decoded]  # as they are after the await
+    kinds = KINDS_BY_DEVICE_TYPE
     accepted: list[Accepted] = []
     origin: list[int] = []
-    for ev, received_at, index in decoded:
+    for (ev, received_at, index), device in zip(decoded, devices, strict=True):
         env = ev.env
-        device = registry.get(env.device_id)
         if device is None:
             rejects.append(_reject(ev, "unknown_device", "device id is not provisioned"))
             continue
-        if env.kind not in KINDS_BY_DEVICE_TYPE.get(device.type, ()):
+        if env.kind not in kinds.get(device.type, ()):
             rejects.append(
                 _reject(ev, "wrong_device_type", f"a {device.type} may not publish {env.kind}")
             )
