@@ -409,8 +409,31 @@ def make_batch(pairs: Iterable[tuple[int, FramesWindow]]) -> FallBatch:
     )
 
 
+def _median3(values: FloatArr) -> FloatArr:
+    """``_row_median`` of width 3 without a sort: a stable three-element network (swap only where
+    strictly greater, so equal values, -0.0 and 0.0 included, keep their order as the sort
+    does), NaN ordered last; the same additions as the general path, so bit-identical."""
+    a, b, c = values[..., 0], values[..., 1], values[..., 2]
+    na, nb, nc = np.isnan(a), np.isnan(b), np.isnan(c)
+    cnt = 3 - (na.astype(np.int64) + nb + nc)
+    a = np.where(na, np.inf, a)
+    b = np.where(nb, np.inf, b)
+    c = np.where(nc, np.inf, c)
+    sw = b < a
+    a, b = np.where(sw, b, a), np.where(sw, a, b)
+    sw = c < b
+    b = np.where(sw, c, b)
+    sw = b < a
+    a, b = np.where(sw, b, a), np.where(sw, a, b)
+    out: FloatArr = np.where(cnt == 3, (b + b) / 2, np.where(cnt == 2, (a + b) / 2, (a + a) / 2))
+    out[cnt == 0] = np.nan
+    return out
+
+
 def _row_median(values: FloatArr) -> FloatArr:
     """Median along the last axis ignoring NaN, for small widths (faster than np.nanmedian)."""
+    if values.shape[-1] == 3:
+        return _median3(values)
     srt = np.sort(values, axis=-1)  # NaN sort last
     n = np.sum(~np.isnan(values), axis=-1)
     lo = np.clip((n - 1) // 2, 0, None)
@@ -459,6 +482,14 @@ def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -
 # _group_medians sorts each group's values in a padded (groups, widest group) table when no group
 # is wider than this (a 0.5 s bin holds <= 10 rows of one target at 20 fps), else by lexsort.
 GROUP_PAD_MAX = 32
+
+
+def _unique_sorted(a: IntArr) -> tuple[IntArr, IntArr]:
+    """``np.unique(a, return_index=True)`` for an already sorted array (no sort, no hashing)."""
+    start = np.ones(a.size, dtype=np.bool_)
+    start[1:] = a[1:] != a[:-1]
+    first: IntArr = np.nonzero(start)[0]
+    return a[first], first
 
 
 def _group_medians(g: IntArr, *values: FloatArr) -> tuple[IntArr, IntArr, list[FloatArr]]:
@@ -861,7 +892,7 @@ class FallDetector:
             # all unmatched rows of a slot start one new track: a free one, else the longest
             # unseen, never one matched in this bin or holding a pending fall
             su = s[u]
-            us, first = np.unique(su, return_index=True)
+            us, first = _unique_sorted(su)  # rows are sorted by slot
             hit = np.zeros((us.shape[0], kk), dtype=np.bool_)
             mi = np.nonzero(matched)[0]
             if mi.size:
@@ -924,7 +955,7 @@ class FallDetector:
             # give velocities for all their rows or none
             _, _, (vzb,) = _group_medians(g, vz[a])
         self._update(gu // kk, gu % kk, tg, zb, xb, yb, cnt.astype(np.float64), out, vzb, slope)
-        self._merge_duplicates(np.unique(gu // kk), tg.max())
+        self._merge_duplicates(_unique_sorted(gu // kk)[0], tg.max())
 
     def _one_target(
         self, s: IntArr, best: IntArr, z: FloatArr, tid: IntArr, matched: BoolArr
@@ -970,6 +1001,11 @@ class FallDetector:
         """Two live tracks closer than MERGE_M are one person split by jitter: free the younger
         one (never the one holding a pending fall), so rows stop being shared between them."""
         kk = TRACKS_PER_SLOT
+        # only slots with two tracks seen lately can hold a pair (most radars see one person)
+        with np.errstate(invalid="ignore"):
+            s = s[(t - self._tlast[s] <= MERGE_SEEN_S).sum(axis=1) >= 2]
+        if s.size == 0:
+            return
         for a in range(kk):
             for b in range(a + 1, kk):
                 with np.errstate(invalid="ignore"):

@@ -195,7 +195,7 @@ def test_dropouts_and_tid_change_during_fall() -> None:
 def test_held_repeats_do_not_hide_a_fall() -> None:
     rng = np.random.default_rng(3)
     z = FALL + rng.normal(0, 0.15, FALL.shape[0])
-    held = rng.random(FALL.shape[0]) < 0.6
+    held = np.asarray(rng.random(FALL.shape[0]) < 0.6, dtype=bool)
     held[0] = False
     src = np.maximum.accumulate(np.where(held, 0, np.arange(FALL.shape[0])))
     assert len(confirmed(run(events(z[src])))) == 1
@@ -488,3 +488,22 @@ def test_group_medians_match_a_plain_median_per_group(widest: int) -> None:
         assert mv[i] == np.median(v[g == key])
         mid = (vals[(vals.size - 1) // 2] + vals[vals.size // 2]) / 2
         assert (np.isnan(mid) and np.isnan(mw[i])) or mw[i] == mid
+
+
+def test_three_wide_row_median_matches_the_sorted_median() -> None:
+    """The sort-free width-3 median gives what sorting each row (NaN last) and averaging its
+    middle values gives, NaN where a row is all NaN, signed zeros in the sort's order."""
+    from care_hub.signal_core.falls import _row_median
+
+    rng = np.random.default_rng(11)
+    v = rng.normal(0.5, 0.3, (4000, 3))
+    for value, share in ((np.nan, 0.3), (0.0, 0.1), (-0.0, 0.1), (0.5, 0.1)):
+        v[rng.random(v.shape) < share] = value
+    srt = np.sort(v, axis=1, kind="stable")
+    n = np.sum(~np.isnan(v), axis=1)
+    rows = np.arange(v.shape[0])
+    lo, hi = np.maximum((n - 1) // 2, 0), n // 2
+    want = np.where(n > 0, (srt[rows, lo] + srt[rows, np.minimum(hi, 2)]) / 2, np.nan)
+    got = _row_median(v)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
