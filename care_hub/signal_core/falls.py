@@ -484,6 +484,18 @@ def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -
 GROUP_PAD_MAX = 32
 
 
+def _lexsort2(major: IntArr, minor: IntArr) -> IntArr:
+    """``np.lexsort((minor, major))`` (non-negative ``major``): one stable argsort of a combined
+    integer key where it fits in 62 bits (4x faster than lexsort here), else lexsort."""
+    if major.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo = int(minor.min())
+    span = int(minor.max()) - lo + 1
+    if int(major.min()) < 0 or (int(major.max()) + 1) * span >= 1 << 62:
+        return np.asarray(np.lexsort((minor, major)), dtype=np.int64)
+    return np.asarray(np.argsort(major * span + (minor - lo), kind="stable"), dtype=np.int64)
+
+
 def _unique_sorted(a: IntArr) -> tuple[IntArr, IntArr]:
     """``np.unique(a, return_index=True)`` for an already sorted array (no sort, no hashing)."""
     start = np.ones(a.size, dtype=np.bool_)
@@ -744,12 +756,19 @@ class FallDetector:
         z_all = np.concatenate([self._h_z, z])
         t0_all = np.concatenate([self._h_t0, t])
         is_new = np.concatenate([np.zeros(m, dtype=np.bool_), np.ones(slot.shape[0], np.bool_)])
-        o = np.lexsort((t_all, d_all, s_all))
-        s_all, d_all, t_all = s_all[o], d_all[o], t_all[o]
-        x_all, y_all, z_all, t0_all, is_new = x_all[o], y_all[o], z_all[o], t0_all[o], is_new[o]
+        # by (slot, tid, time): rows come in time order per (slot, tid) (remembered rows are
+        # older), so a stable sort by (slot, tid) is that order; checked, else a full lexsort
         n = s_all.shape[0]
-        same_key = np.zeros(n, dtype=np.bool_)
-        same_key[1:] = (s_all[1:] == s_all[:-1]) & (d_all[1:] == d_all[:-1])
+        for o in (_lexsort2(s_all, d_all), None):
+            if o is None:
+                o = np.lexsort((t_all, d_all, s_all))
+            so, do, to = s_all[o], d_all[o], t_all[o]
+            same_key = np.zeros(n, dtype=np.bool_)
+            same_key[1:] = (so[1:] == so[:-1]) & (do[1:] == do[:-1])
+            if np.all((to[1:] >= to[:-1]) | ~same_key[1:]):
+                break
+        s_all, d_all, t_all = so, do, to
+        x_all, y_all, z_all, t0_all, is_new = x_all[o], y_all[o], z_all[o], t0_all[o], is_new[o]
         same = same_key.copy()
         same[1:] &= (
             (x_all[1:] == x_all[:-1]) & (y_all[1:] == y_all[:-1]) & (z_all[1:] == z_all[:-1])
@@ -817,7 +836,7 @@ class FallDetector:
         if not closed.any():
             return
         order = np.nonzero(closed)[0]
-        order = order[np.lexsort((b[order], slot[order]))]
+        order = order[_lexsort2(slot[order], b[order])]
         slot, b, fr, tid = slot[order], b[order], fr[order], tid[order]
         x, y, z, t = x[order], y[order], z[order], t[order]
         if vz is not None:
@@ -970,7 +989,7 @@ class FallDetector:
         if mi.size < 2:
             return keep
         g = s[mi] * TRACKS_PER_SLOT + best[mi]
-        o = np.lexsort((tid[mi], g))
+        o = _lexsort2(g, tid[mi])
         go, to = g[o], tid[mi][o]
         multi = np.zeros(go.shape[0], dtype=np.bool_)
         same_g = go[1:] == go[:-1]
@@ -1052,7 +1071,12 @@ class FallDetector:
             d = np.where(live & (d <= INHERIT_M), d, np.inf)
         src = np.argmin(d, axis=1)
         ok = np.isfinite(d[np.arange(s.shape[0]), src])
-        same_target = np.isin((s * kk + src) * TID_KEY + tid % TID_KEY, seen_keys)
+        # (membership among the seen keys of these slots only: a key holds its slot)
+        slots = _unique_sorted(np.sort(s))[0]
+        key_slot = seen_keys // (TID_KEY * kk)
+        pos = np.minimum(np.searchsorted(slots, key_slot), slots.size - 1)
+        seen_here = seen_keys[slots[pos] == key_slot]
+        same_target = np.isin((s * kk + src) * TID_KEY + tid % TID_KEY, seen_here)
         ok &= ~seen_now[np.arange(s.shape[0]), src] | same_target
         s, k, src = s[ok], k[ok], src[ok]
         for arr in (
