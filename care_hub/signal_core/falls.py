@@ -559,6 +559,8 @@ class FallDetector:
         s, k, r = capacity, TRACKS_PER_SLOT, RING_BINS
         self._bed = np.full((s, MAX_BED_ZONES, 4), np.nan)
         self._seat = np.zeros((s, MAX_BED_ZONES), dtype=np.bool_)
+        # zone columns ever used by any slot (the rest are NaN and never match: not looked at)
+        self._zones_used = 0
         self._covered = np.full(s, -np.inf)
         # last row per (slot, tid), to recognise held repeats across batches
         e, ei = np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -650,6 +652,7 @@ class FallDetector:
             raise ValueError(f"at most {MAX_BED_ZONES} bed and seat zones per slot")
         self._bed[slot] = np.nan
         self._seat[slot] = False
+        self._zones_used = max(self._zones_used, len(zones))
         for i, (x0, y0, x1, y1) in enumerate(zones):
             self._bed[slot, i] = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
             # raised furniture: its margin protects only above floor level (a floor bed's
@@ -996,11 +999,18 @@ class FallDetector:
         multi[1:] |= same_g & (to[1:] != to[:-1])
         if not multi.any():
             return keep
+        # only tracks with two tids in this bin (one tid is always its own choice)
+        track_new = np.ones(go.shape[0], dtype=np.bool_)
+        track_new[1:] = ~same_g
+        track = np.cumsum(track_new) - 1
+        sel = (np.bincount(track, multi) > 0)[track]
+        o, go, to = o[sel], go[sel], to[sel]
+        same_g = go[1:] == go[:-1]
         # (track, tid) groups and their median heights
         key_new = np.ones(go.shape[0], dtype=np.bool_)
         key_new[1:] = ~same_g | (to[1:] != to[:-1])
         kid = np.cumsum(key_new) - 1
-        _, _, (zmed,) = _group_medians(kid, z[mi][o])
+        _, _, (zmed,) = _group_medians(kid, z[mi[o]])
         gk = go[key_new]
         last = (self._rpos[gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT] - 1) % RING_BINS
         ref = self._rz[gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT, last]
@@ -1071,13 +1081,21 @@ class FallDetector:
             d = np.where(live & (d <= INHERIT_M), d, np.inf)
         src = np.argmin(d, axis=1)
         ok = np.isfinite(d[np.arange(s.shape[0]), src])
-        # (membership among the seen keys of these slots only: a key holds its slot)
-        slots = _unique_sorted(np.sort(s))[0]
-        key_slot = seen_keys // (TID_KEY * kk)
-        pos = np.minimum(np.searchsorted(slots, key_slot), slots.size - 1)
-        seen_here = seen_keys[slots[pos] == key_slot]
-        same_target = np.isin((s * kk + src) * TID_KEY + tid % TID_KEY, seen_here)
-        ok &= ~seen_now[np.arange(s.shape[0]), src] | same_target
+        # the source seen in this bin: only its own tid's rows may take its history (looked up
+        # among the seen keys of those slots: keys hold their slot, and come sorted by slot)
+        src_seen = seen_now[np.arange(s.shape[0]), src]
+        qi = np.nonzero(ok & src_seen)[0]
+        same_target = np.zeros(s.shape[0], dtype=np.bool_)
+        if qi.size:
+            key_slot = seen_keys // (TID_KEY * kk)
+            lo = np.searchsorted(key_slot, s[qi], "left")
+            hi = np.searchsorted(key_slot, s[qi], "right")
+            idx = np.repeat(lo - np.cumsum(hi - lo) + (hi - lo), hi - lo) + np.arange(
+                int((hi - lo).sum())
+            )
+            q = (s[qi] * kk + src[qi]) * TID_KEY + tid[qi] % TID_KEY
+            same_target[qi] = np.isin(q, seen_keys[idx])
+        ok &= ~src_seen | same_target
         s, k, src = s[ok], k[ok], src[ok]
         for arr in (
             self._rz,
@@ -1136,7 +1154,8 @@ class FallDetector:
         pos = self._rpos[s, k]
         # "came out of a support": raised furniture only (lying on a floor bed is at floor level
         # already; crawling out of it is not a fall)
-        in_sup_strict = (in_each_rect(xb, yb, self._bed[s]) & self._seat[s]).any(axis=1)
+        bed, seat = self._bed[s, : self._zones_used], self._seat[s, : self._zones_used]
+        in_sup_strict = (in_each_rect(xb, yb, bed) & seat).any(axis=1)
         self._rz[s, k, pos] = zb
         self._rx[s, k, pos] = xb
         self._ry[s, k, pos] = yb
@@ -1160,12 +1179,11 @@ class FallDetector:
         # where: the same window's median position (one phantom bin cannot move it off the bed)
         xs = _row_median(np.where(recent, self._rx[sc, kc, idx], np.nan))
         ys = _row_median(np.where(recent, self._ry[sc, kc, idx], np.nan))
-        seat = self._seat[s]
-        near = in_each_rect(xs, ys, self._bed[s], BED_MARGIN_M)
+        near = in_each_rect(xs, ys, bed, BED_MARGIN_M)
         # on a support for sure: a bed's margin or a chair's footprint
         # (raised furniture at floor height: only well inside its footprint; a body lying on the
         # floor against a sofa reads inside its edge half the time under 0.05-0.15 m xy jitter)
-        inner = in_each_rect(xs, ys, self._bed[s], -SUPPORT_INNER_M) & seat
+        inner = in_each_rect(xs, ys, bed, -SUPPORT_INNER_M) & seat
         on_floor_bed: BoolArr = np.asarray((near & ~seat).any(axis=1), dtype=np.bool_)
         on_sup: BoolArr = on_floor_bed | inner.any(axis=1)
         with np.errstate(invalid="ignore"):
@@ -1179,7 +1197,7 @@ class FallDetector:
         # to bed there kneels and lies down; falling there from upright is still a fall
         # (its margin only: lying on the mattress itself is what a floor bed is for)
         if self._judged:
-            on_mattress = (in_each_rect(xs, ys, self._bed[s]) & ~seat).any(axis=1)
+            on_mattress = (in_each_rect(xs, ys, bed) & ~seat).any(axis=1)
             cand_low = low_any & ~in_raised & ~on_mattress
         else:
             cand_low = low
