@@ -46,6 +46,7 @@ from care_hub.signal_core.falls import FallParams
 from care_hub.signal_core.falls_model import FEATURES, MODEL_FILE, from_dict
 from simulators.fall_families import (
     FAMILIES,
+    MULTI_TARGET,
     TRACKERS,
     TUNING_FAMILIES,
     FamilyEpisode,
@@ -258,6 +259,7 @@ def episode_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> di
 # rates (a point of sensitivity and a point of specificity weigh the same here).
 GOALS = {"single_hold": 0.93}
 GOAL_MULTI = 0.98
+MULTI = frozenset(MULTI_TARGET)
 
 
 def day_false_alarms(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> dict[str, float]:
@@ -293,7 +295,53 @@ def choose_threshold(d: dict[str, np.ndarray], oof: np.ndarray, fa_tolerance: fl
     return best
 
 
-def export(model: object, thr: float) -> dict[str, object]:
+# Candidates with more fresh samples per second than this in the 5 s before the suspicion come
+# from a tracker that reports every frame (tuning candidates: 95% of multi_noisy and quantised
+# ones have >= 8/s, multi_clean >= 16/s), the others mostly from a held module (single_hold:
+# median 4.4/s, three quarters <= 7.2/s). The two get thresholds of their own: one threshold was
+# chosen for the held module's balance and left the frequent trackers confirming deliberate
+# floor sits (tests/signal_core/test_falls.py, staged descents to 0.38-0.42 m).
+FRESH_SPLIT_PER_S = 8.0
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.asarray(np.log(q) - np.log1p(-q))
+
+
+def frequent(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x[:, FEATURES.index("fresh_per_s")] > FRESH_SPLIT_PER_S)
+
+
+def shifted(score: np.ndarray, x: np.ndarray, thr: float, thr_frequent: float) -> np.ndarray:
+    """Scores whose shared threshold ``thr`` means ``thr_frequent`` for frequent-sample
+    candidates (a logit offset: what the extra tree of ``export`` adds)."""
+    z = _logit(score) + np.where(frequent(x), _logit(thr) - _logit(thr_frequent), 0.0)
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def choose_frequent_threshold(
+    d: dict[str, np.ndarray], oof: np.ndarray, thr: float, fa_tolerance: float = 0.0
+) -> float:
+    """Given the shared threshold, the one of frequent-sample candidates: as choose_threshold,
+    over the multi-target trackers only (the held module keeps ``thr``)."""
+    grid = [float(v) for v in np.linspace(0.02, 0.98, 97)]
+    margins, fas = [], []
+    for tf in grid:
+        s = shifted(oof, d["x"], thr, tf)
+        r = episode_rates(d, s, thr)
+        margins.append(min(min(se, sp) - GOAL_MULTI for t, (se, sp) in r.items() if t in MULTI))
+        fa = day_false_alarms(d, s, thr)
+        fas.append(sum(v for t, v in fa.items() if t in MULTI))
+    top = max(margins)
+    best, best_fa = grid[int(np.argmax(margins))], np.inf
+    for tf, v, fa_v in zip(grid, margins, fas, strict=True):
+        if v >= top - fa_tolerance - 1e-9 and fa_v < best_fa - 1e-9:
+            best, best_fa = tf, fa_v
+    return best
+
+
+def export(model: object, thr: float, thr_frequent: float | None = None) -> dict[str, object]:
     """The fitted ensemble as plain lists (one binary classifier: one tree per iteration)."""
     trees = []
     depth = 0
@@ -311,12 +359,30 @@ def export(model: object, thr: float) -> dict[str, object]:
                 "value": [float(v) for v in nd["value"]],
             }
         )
+    if thr_frequent is not None:
+        # one more tree: a logit offset for frequent-sample candidates, so that the shared
+        # threshold_p means thr_frequent for them (the evaluator needs no change)
+        trees.append(
+            {
+                "feature": [FEATURES.index("fresh_per_s"), 0, 0],
+                "threshold": [FRESH_SPLIT_PER_S, 0.0, 0.0],
+                "missing_left": [1, 0, 0],
+                "left": [1, 0, 0],
+                "right": [2, 0, 0],
+                "leaf": [0, 1, 1],
+                "value": [0.0, 0.0, float(_logit(thr) - _logit(thr_frequent))],
+            }
+        )
+        depth = max(depth, 2)
     return {
         "format": "care-hub falls gbm v1",
         "features": list(FEATURES),
         "baseline": float(np.ravel(model._baseline_prediction)[0]),  # type: ignore[attr-defined]
         "depth": depth,
         "threshold_p": thr,
+        "frequent_samples": None
+        if thr_frequent is None
+        else {"fresh_per_s_above": FRESH_SPLIT_PER_S, "threshold_p": thr_frequent},
         "trained_on": f"tuning families {', '.join(TUNING_FAMILIES)} (bench.train_falls)",
         "trees": trees,
     }
@@ -383,15 +449,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
     thr = choose_threshold(d, oof, args.fa_tolerance)
-    fa = day_false_alarms(d, oof, thr)
-    print(f"threshold {thr:.2f}; out of fold per tracker: (sens, spec) of episodes, FA/day:")
-    for trk, (se, sp) in episode_rates(d, oof, thr).items():
-        print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%, {fa.get(trk, np.nan):.2f} / day")
+    tf = choose_frequent_threshold(d, oof, thr, args.fa_tolerance)
+    for name, score in (
+        ("one threshold", oof),
+        ("frequent-sample threshold", shifted(oof, x, thr, tf)),
+    ):
+        fa = day_false_alarms(d, score, thr)
+        print(f"{name}: {thr:.2f} / {tf:.2f}; out of fold per tracker: (sens, spec), FA/day:")
+        for trk, (se, sp) in episode_rates(d, score, thr).items():
+            print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%, {fa.get(trk, np.nan):.2f} / day")
     clf = HistGradientBoostingClassifier(**HGB_PARAMS)
     clf.fit(x, y, sample_weight=w)
-    doc = export(clf, thr)
+    doc = export(clf, thr, tf)
     mine = from_dict(doc).proba(x)
-    ref = clf.predict_proba(x)[:, 1]
+    ref = shifted(clf.predict_proba(x)[:, 1], x, thr, tf)
     err = float(np.max(np.abs(mine - ref)))
     if err > 1e-6:
         raise SystemExit(f"numpy evaluator differs from predict_proba by {err}")

@@ -158,3 +158,35 @@ def test_training_threshold_prefers_fewer_day_false_alarms_at_no_cost() -> None:
     d, score = _scored([0.9] * 10 + [0.65], [0.1] * 10, [0.5, 0.6, 0.7])
     assert 0.6 < choose_threshold(d, score) <= 0.65
     assert 0.7 < choose_threshold(d, score, fa_tolerance=0.1) <= 0.9
+
+
+def test_frequent_sample_candidates_have_a_threshold_of_their_own() -> None:
+    # the shipped model carries one more tree: a logit offset for candidates with many fresh
+    # samples per second (trackers that report every frame), so the shared threshold_p means the
+    # frequent trackers' own threshold for them (bench.train_falls.choose_frequent_threshold)
+    import json
+    from importlib import resources
+
+    from bench.train_falls import FRESH_SPLIT_PER_S
+    from care_hub.signal_core.falls_model import FEATURES, from_dict
+
+    doc = json.loads(
+        resources.files("care_hub.signal_core").joinpath("models", "falls_gbm.json").read_text()
+    )
+    split = doc["frequent_samples"]
+    assert split["fresh_per_s_above"] == FRESH_SPLIT_PER_S
+    full = from_dict(doc)
+    without = from_dict({**doc, "trees": doc["trees"][:-1]})
+    x = np.full((2, len(FEATURES)), 0.3)
+    x[:, FEATURES.index("fresh_per_s")] = [FRESH_SPLIT_PER_S - 3, FRESH_SPLIT_PER_S + 3]
+
+    def logit(p: np.ndarray) -> np.ndarray:
+        return np.asarray(np.log(p / (1 - p)))
+
+    moved = logit(full.proba(x)) - logit(without.proba(x))
+    t_held, t_frequent = full.threshold_p, split["threshold_p"]
+    assert t_frequent != t_held
+    assert moved[0] == pytest.approx(0.0, abs=1e-9)  # a held module: the shared threshold
+    assert moved[1] == pytest.approx(
+        math.log(t_held / (1 - t_held) * (1 - t_frequent) / t_frequent)
+    )
