@@ -39,7 +39,7 @@ RADAR_SUBSCRIPTIONS = (("care/v1/+/radar/frames", 0), ("care/v1/+/radar/vitals",
 # The worker drains its queue at least this often; a fall's latency budget is seconds.
 WORKER_TICK_S = 0.05
 # ... and starts a batch at most this often: each batch has fixed costs (numpy calls of the fall,
-# zone, vitals and apnea steps, a report the hub stores in a transaction of its own) of ~5-7 ms
+# zone, vitals and apnea steps, a report the hub stores in a transaction of its own) of ~5-8 ms
 # of CPU (`python -m bench.radar_path --batches-per-s 20 10 5 --no-receive`, docs/performance.md
 # issue 18). 0.2 s adds at most that to a fall alert, against a 5 s confirmation.
 WORKER_BATCH_EVERY_S = 0.2
