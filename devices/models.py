@@ -63,6 +63,11 @@ class DeviceSeq(Base):
     last_ts: Mapped[float | None] = mapped_column(Float)
     # The device's boot counter at last_seq, if it sends one (optional v1 extension).
     boot: Mapped[int | None] = mapped_column(BigInteger)
+    # Which of the SEQ_WINDOW seqs below last_seq were accepted (bit i: last_seq - 1 - i), so a
+    # message that arrives after a later one is still taken once (devices/dedupe.py); NULL: all.
+    seen: Mapped[int | None] = mapped_column(BigInteger)
+    # Device ts of the message that began the current counter run (a restart), if one did.
+    since: Mapped[float | None] = mapped_column(Float)
 
 
 class DeadLetter(Base):

@@ -16,7 +16,7 @@ import pytest
 from care_hub import migrate
 from care_hub.kernel.db import make_engine, make_session_factory
 from devices.contract import ContractError, decode
-from devices.dedupe import RESTART_GAP, Mark, SeqTracker, judge
+from devices.dedupe import ALL_SEEN, RESTART_GAP, SEQ_WINDOW, Mark, SeqTracker, judge
 from tests.conftest import PG_URL
 
 DEV, KIND = "btn-1", "button"
@@ -104,6 +104,7 @@ def test_lower_boot_is_stale_whatever_its_seq_and_ts() -> None:
 
 def test_same_boot_compares_seq_alone() -> None:
     seqs = SeqTracker()
+    assert press(seqs, 9, T0 - 1, boot=1)
     assert press(seqs, 10, T0, boot=1)
     assert not press(seqs, 9, T0 + 100, boot=1)  # same run: not a restart, whatever the clock
     assert press(seqs, 11, T0 - 100, boot=1)  # clock stepped back: still new
@@ -195,6 +196,97 @@ def test_accept_stream_decides_and_marks_as_accept_one_at_a_time() -> None:
     assert verdicts > 60  # both verdicts occurred in most batches: the cases above were reached
 
 
+# --- Late messages: a press that arrives after a later press of the same button -----------------
+
+
+def test_a_late_press_is_taken_once() -> None:
+    """A reconnecting client can send a press published during the reconnect ahead of the ones it
+    held (paho 2.2): seq 5 before 2-4. The high-water mark alone dropped 2-4 as redeliveries."""
+    seqs = SeqTracker()
+    assert press(seqs, 1, T0 + 1)
+    assert press(seqs, 5, T0 + 5)
+    assert [press(seqs, q, T0 + q) for q in (3, 2, 4)] == [True, True, True]
+    assert not any(press(seqs, q, T0 + q) for q in (1, 2, 3, 4, 5))  # redeliveries of all five
+    assert press(seqs, 6, T0 + 6)
+
+
+def test_the_window_reaches_seq_window_below_the_last() -> None:
+    seqs = SeqTracker()
+    assert press(seqs, 0, T0)
+    top = SEQ_WINDOW + 10
+    assert press(seqs, top, T0 + top)
+    assert press(seqs, top - SEQ_WINDOW, T0 + 1)  # the oldest the window remembers
+    assert not press(seqs, top - SEQ_WINDOW - 1, T0 + 1)  # below it: taken for a replay
+    assert judge(Mark(top, T0 + top, None, ALL_SEEN), top - 1, T0, None) == "duplicate"
+
+
+def test_a_jump_past_the_window_forgets_nothing_it_should_keep() -> None:
+    seqs = SeqTracker()
+    assert press(seqs, 1, T0)
+    assert press(seqs, 10_000, T0 + 10)  # a huge gap (lost messages): no huge integers either
+    assert press(seqs, 9_999, T0 + 9)
+    assert not press(seqs, 9_999, T0 + 9)
+    assert not press(seqs, 1, T0)
+
+
+def test_before_a_restart_is_never_late_without_boot() -> None:
+    seqs = SeqTracker()
+    assert press(seqs, 20, T0)
+    assert press(seqs, 0, T0 + 600)  # restart by ts
+    assert press(seqs, 9, T0 + 609)  # 1-8 of the new run still to come
+    assert not press(seqs, 5, T0 - 15)  # the old run's 5: ts before the restart
+    assert press(seqs, 5, T0 + 605)  # the new run's 5, late
+    assert not press(seqs, 5, T0 + 605)
+
+
+def test_with_boot_a_late_press_of_the_same_run_is_taken() -> None:
+    seqs = SeqTracker()
+    assert press(seqs, 3, T0, boot=2)
+    assert press(seqs, 0, T0 - 3600, boot=3)  # restart by boot, clock behind
+    assert press(seqs, 4, T0 - 3596, boot=3)
+    assert press(seqs, 2, T0 - 3598, boot=3)  # late, same boot
+    assert not press(seqs, 2, T0 - 3598, boot=3)
+    assert not press(seqs, 1, T0, boot=2)  # the old run's: stale boot
+
+
+def test_streams_never_take_late_windows() -> None:
+    """Radar windows are QoS 0 over one connection: an older window is not fed to the signal core."""
+    seqs = SeqTracker()
+    assert seqs.accept("r1", "radar/frames", 1, persist=False, ts=T0)
+    assert seqs.accept("r1", "radar/frames", 3, persist=False, ts=T0 + 2)
+    assert not seqs.accept("r1", "radar/frames", 2, persist=False, ts=T0 + 1)
+    assert seqs.accept_stream(["r1", "r1"], "radar/frames", [2, 4], [T0 + 1, T0 + 3]) == [
+        False,
+        True,
+    ]
+
+
+def test_reordered_and_redelivered_presses_are_each_taken_exactly_once() -> None:
+    """Random local reorderings (within 40 places) and redeliveries of 2,000 presses, in batches
+    committed or rolled back: every seq is taken once, whatever the order."""
+    rng = random.Random(11)
+    for boot in (None, 1):
+        seqs = SeqTracker()
+        order = sorted(range(2000), key=lambda q: q + rng.uniform(0, 40))
+        stream = []
+        for q in order:
+            stream.append(q)
+            if rng.random() < 0.2:  # a redelivery, now or a little later
+                stream.insert(len(stream) - rng.randint(0, min(5, len(stream) - 1)), q)
+        taken: list[int] = []
+        i = 0
+        while i < len(stream):
+            batch = stream[i : i + rng.randint(1, 30)]
+            fresh = [q for q in batch if seqs.accept(DEV, KIND, q, ts=T0 + q, boot=boot)]
+            if rng.random() < 0.1:
+                seqs.discard()  # the commit failed: the broker redelivers the batch
+                continue
+            seqs.confirm()
+            taken += fresh
+            i += len(batch)
+        assert sorted(taken) == list(range(2000)), boot
+
+
 def test_decoder_reads_boot() -> None:
     ev = decode(
         "care/v1/b1/button", orjson.dumps({"ts": T0, "seq": 0, "boot": 7, "action": "call"})
@@ -251,13 +343,26 @@ async def _persisted(url: str, schema: str | None) -> None:
             await session.commit()
         later.confirm()
 
+        # The window persists too: 7 of kit-2 arrives late after a hub restart.
+        async with factory() as session:
+            assert later.accept("kit-2", "kit", 6, ts=T0 + 6)
+            assert later.accept("kit-2", "kit", 8, ts=T0 + 8)
+            await later.flush(session)
+            await session.commit()
+        later.confirm()
+
         third = SeqTracker()
         async with factory() as session:
             await third.load(session)
+        assert third.accept("kit-2", "kit", 7, ts=T0 + 7)
+        assert not third.accept("kit-2", "kit", 6, ts=T0 + 6)
         assert not third.accept(DEV, KIND, 0, ts=T0 - 50, boot=4)
         assert not third.accept("kit-1", "kit", 0, ts=T0 + 3600)  # redelivery after the restart
         assert not third.accept("kit-1", "kit", 0, ts=T0 - 100)  # replay of an earlier run's 0
         assert third.accept("kit-1", "kit", 1, ts=T0 + 3601)
+        assert third.accept("kit-1", "kit", 3, ts=T0 + 3603)
+        assert not third.accept("kit-1", "kit", 2, ts=T0 - 1)  # the run before the restart
+        assert third.accept("kit-1", "kit", 2, ts=T0 + 3602)  # late in this run
     finally:
         await engine.dispose()
 
