@@ -409,6 +409,68 @@ def make_batch(pairs: Iterable[tuple[int, FramesWindow]]) -> FallBatch:
     )
 
 
+def _rounds(batch: FallBatch) -> list[FallBatch]:
+    """Split a batch holding several windows of some slot into rounds of at most one window per
+    slot: round r holds each slot's r-th window in device-time order (by ``covered_until_s``)
+    and the rows of it, a row belonging to the first of its slot's windows that ends after it
+    (rows may come in any order). Rows after a slot's last window, or of a slot with no window,
+    go with its last window, or round 0."""
+    cs, cu = batch.covered_slot, batch.covered_until_s
+    nw = cs.size
+    wo = np.lexsort((cu, cs))
+    ws, wt = cs[wo], cu[wo]
+    first = np.ones(nw, dtype=np.bool_)
+    first[1:] = ws[1:] != ws[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(nw), 0))
+    rank = np.arange(nw) - start  # round of each window (sorted order)
+    # rows and windows sorted together by (slot, time, window before row at equal time): a row's
+    # window is the next window entry of its slot
+    n = batch.n_rows
+    key_s = np.concatenate([ws, batch.slot])
+    key_t = np.concatenate([wt, batch.t_s])
+    is_row = np.concatenate([np.zeros(nw, dtype=np.int64), np.ones(n, dtype=np.int64)])
+    o = np.lexsort((is_row, key_t, key_s))
+    pos = np.where(is_row[o] == 0, o, nw)  # window index (sorted order), else "none"
+    nxt = np.minimum.accumulate(pos[::-1])[::-1]
+    row_round = np.zeros(n, dtype=np.int64)
+    rows_at = o[is_row[o] == 1]
+    w_next = nxt[is_row[o] == 1]
+    slot_r = batch.slot[rows_at - nw]
+    ok = w_next < nw
+    ok[ok] = ws[w_next[ok]] == slot_r[ok]
+    row_round[rows_at[ok] - nw] = rank[w_next[ok]]
+    # beyond its slot's last window (or no window at all): that last window's round, or 0
+    bad = np.nonzero(~ok)[0]
+    if bad.size:
+        last = np.searchsorted(ws, slot_r[bad], side="right") - 1
+        has = (last >= 0) & (ws[np.maximum(last, 0)] == slot_r[bad])
+        row_round[rows_at[bad] - nw] = np.where(has, rank[np.maximum(last, 0)], 0)
+    win_round = np.empty(nw, dtype=np.int64)
+    win_round[wo] = rank
+    vz = batch.vz_mps
+    out = []
+    for r in range(int(rank.max()) + 1):
+        ri = np.nonzero(row_round == r)[0]
+        wi = np.nonzero(win_round == r)[0]
+        vzr = None if vz is None else vz[ri]
+        if vzr is not None and not np.isfinite(vzr).any():
+            vzr = None  # as make_batch of these windows alone
+        out.append(
+            FallBatch(
+                slot=batch.slot[ri],
+                t_s=batch.t_s[ri],
+                x_m=batch.x_m[ri],
+                y_m=batch.y_m[ri],
+                z_m=batch.z_m[ri],
+                tid=batch.tid[ri],
+                covered_slot=cs[wi],
+                covered_until_s=cu[wi],
+                vz_mps=vzr,
+            )
+        )
+    return out
+
+
 def _median3(values: FloatArr) -> FloatArr:
     """``_row_median`` of width 3 without a sort: a stable three-element network (swap only where
     strictly greater, so equal values, -0.0 and 0.0 included, keep their order as the sort
@@ -709,7 +771,23 @@ class FallDetector:
         return bool(self._pk[slot] >= 0)
 
     def step(self, batch: FallBatch) -> list[FallDetection]:
-        """Feed one batch; return fall state changes in device-time order."""
+        """Feed one batch; return fall state changes in device-time order.
+
+        A batch may hold several consecutive windows of one radar (a hub batches whatever
+        arrived): they are stepped one window per radar at a time, in device-time order, as if
+        each had come alone, so decisions and what they report do not depend on how windows were
+        grouped into batches (see ``_rounds``)."""
+        cs = batch.covered_slot
+        if cs.size < 2 or np.unique(cs).size == cs.size:
+            return self._step_round(batch)
+        out: list[FallDetection] = []
+        for sub in _rounds(batch):
+            out += self._step_round(sub)
+        out.sort(key=lambda d: (d.at_s, d.slot))
+        return out
+
+    def _step_round(self, batch: FallBatch) -> list[FallDetection]:
+        """One batch holding at most one window per slot."""
         out: list[FallDetection] = []
         if batch.covered_slot.size:
             np.maximum.at(self._covered, batch.covered_slot, batch.covered_until_s)
@@ -977,7 +1055,10 @@ class FallDetector:
             # give velocities for all their rows or none
             _, _, (vzb,) = _group_medians(g, vz[a])
         self._update(gu // kk, gu % kk, tg, zb, xb, yb, cnt.astype(np.float64), out, vzb, slope)
-        self._merge_duplicates(_unique_sorted(gu // kk)[0], tg.max())
+        # each slot at its own bin time (one slot's tracks never depend on which other slots
+        # share the step)
+        us_, first_ = _unique_sorted(gu // kk)
+        self._merge_duplicates(us_, tg[first_])
 
     def _one_target(
         self, s: IntArr, best: IntArr, z: FloatArr, tid: IntArr, matched: BoolArr
@@ -1026,13 +1107,15 @@ class FallDetector:
         keep[mi[o]] = ~bad_group[kid]
         return keep
 
-    def _merge_duplicates(self, s: IntArr, t: float) -> None:
+    def _merge_duplicates(self, s: IntArr, t: FloatArr) -> None:
         """Two live tracks closer than MERGE_M are one person split by jitter: free the younger
-        one (never the one holding a pending fall), so rows stop being shared between them."""
+        one (never the one holding a pending fall), so rows stop being shared between them.
+        ``t``: each slot's bin time."""
         kk = TRACKS_PER_SLOT
         # only slots with two tracks seen lately can hold a pair (most radars see one person)
         with np.errstate(invalid="ignore"):
-            s = s[(t - self._tlast[s] <= MERGE_SEEN_S).sum(axis=1) >= 2]
+            two = (t[:, None] - self._tlast[s] <= MERGE_SEEN_S).sum(axis=1) >= 2
+        s, t = s[two], t[two]
         if s.size == 0:
             return
         for a in range(kk):
