@@ -42,8 +42,11 @@ FALLS = ("trip", "fall_beside_bed", "slide_off_sofa")
 CONFOUNDERS = ("all_fours", "on_heels")
 
 
-def _alerts(seen: list[Seen]) -> list[tuple[str, float]]:
-    return [(s.kind, round(s.at_s, 6)) for s in seen if s.kind in ALERT_KINDS]
+def _alerts(seen: list[Seen]) -> list[tuple[str, float, tuple[tuple[str, float | None], ...]]]:
+    """Alert-raising detections: kind, device time and what the alert says was seen (descent,
+    drop, time down, the judge's score). The detector decides alike however the hub grouped the
+    windows into batches (tests/devices/test_radar_chunking.py), so all of it must be equal."""
+    return [(s.kind, round(s.at_s, 6), s.what) for s in seen if s.kind in ALERT_KINDS]
 
 
 def test_the_hub_decides_each_family_episode_as_the_in_process_detector(
