@@ -97,6 +97,12 @@ STALE_TRACK_S = 3.0
 # another target (a pet under a standing person; a person's own rows scatter <0.25 m in z).
 TID_SPLIT_M = 0.3
 TID_KEY = 1 << 31  # (track, tid) keys: tids modulo 2^31
+# Tracker ids are kept while a tracker follows a target and change after occlusions, so they are
+# not identities; but a row whose id is the last id of a track within the gate belongs to that
+# track, not to a nearer one of another id: a pet passing a stale track of the resident took it,
+# with the resident's heights as its "before", and "fell" (issue 13 ordinary days: pets at most
+# false alarms). Devices with one fixed id (most single-target modules) are unaffected. The same
+# for inheritance: rows of an id still carried by a live track never inherit another's history.
 # Forget a track unseen this long (its pending fall, if any, is kept until resolved).
 TRACK_TTL_S = 20.0
 # With every track in use, a new target may replace one unseen for at least this long.
@@ -164,6 +170,20 @@ GETUP_MIN_SAMPLES = 5
 DOWN_HEIGHT_M = 0.55
 # A target that moved this far from where it was suspected, before confirmation, did not fall.
 ROAM_M = 1.0
+# The spot the person came down from is occupied again: after a suspicion, fresh bins above floor
+# level within REOCCUPY_M of where the "before" was seen, while the suspected landing lies at least
+# REOCCUPY_APART_M from it, mean the person who was there never left it: the low target is someone
+# else (a pet whose rows took the resident's track or history while the resident was unseen for a
+# moment; a single-target module switching between them). Pets made 84-92% of the false alarms on
+# ordinary tuning-family days (issue 13: 44 of 48 multi_noisy, 30 of 37 quantised, 214 of 244
+# single-target). A fallen person's own jitter and 0.5 s flickers stay at the landing spot; bin
+# medians scatter <=0.2 m even on a single-target module.
+REOCCUPY_M = 0.4
+REOCCUPY_APART_M = 0.7
+REOCCUPY_BINS = 2
+# "above floor level" there: at the "before" height within this much (a low sofa seats at 0.45 m)
+# or at least down_height_m, and clearly above the suspected landing
+REOCCUPY_DZ_M = 0.2
 # A target that vanished at floor level counts as still down (TI trackers drop people who keep
 # still for ~10 s) only after this long at floor level in one spot: a pet darting about leaves a
 # vanished track behind at every turn (issue 13 ordinary days: dozens of floor_dwell a day).
@@ -638,6 +658,11 @@ class FallDetector:
         self._tx = np.full((s, k), np.nan)
         self._ty = np.full((s, k), np.nan)
         self._tlast = np.full((s, k), np.nan)
+        # the tracker's id on each track's last rows (-1: none yet), see the note at TID_KEY,
+        # and whether the slot's device reports several targets in one frame (ids mean
+        # something only then)
+        self._ttid = np.full((s, k), -1, dtype=np.int64)
+        self._multi = np.zeros(s, dtype=np.bool_)
         # birth time: inherited history counts for "before", never for "now"
         self._tborn = np.full((s, k), -np.inf)
         # rings of bins per track: median height/position, fresh samples, centre time, support
@@ -678,6 +703,12 @@ class FallDetector:
         self._confirm = np.full(s, self.params.confirm_s)
         self._px = np.full(s, np.nan)
         self._py = np.full(s, np.nan)
+        # where the person was before the descent, and bins seen occupied there since (REOCCUPY)
+        self._pox = np.full(s, np.nan)
+        self._poy = np.full(s, np.nan)
+        self._pocc = np.zeros(s, dtype=np.int64)
+        # when a suspicion was last cancelled that way: floor bins before it start none again
+        self._pquiet = np.full(s, -np.inf)
         # features seen at suspicion (falls_model.FEATURES up to N_SUS), whether the hand-written
         # rules suspected it too (a "suspected" was emitted), and the judge's verdict
         self._pfeat = np.full((s, N_FEATURES), np.nan)
@@ -742,6 +773,8 @@ class FallDetector:
         for arr, val in self._track_state():
             arr[slot] = val
         self._covered[slot] = -np.inf
+        self._multi[slot] = False
+        self._pquiet[slot] = -np.inf
         self._uref[slot] = np.nan
         self._uthigh[slot] = -np.inf
         self._ukhigh[slot] = -1
@@ -957,6 +990,7 @@ class FallDetector:
         kk = TRACKS_PER_SLOT
         arange_k = np.arange(kk)
         tb = (b + 0.5) * BIN_S
+        self._mark_multi(s, t, tid)
         dt = tb[:, None] - self._tlast[s]
         with np.errstate(invalid="ignore"):
             alive = (dt <= TRACK_TTL_S) | (self._pk[s][:, None] == arange_k[None, :])
@@ -975,6 +1009,12 @@ class FallDetector:
                 last_sup = self._rsup[sr[:, None], arange_k[None, :], last]
                 sup_now = np.isfinite(d[ri]) & last_sup & (dt[ri] <= SUPPORT_RECENT_S)
                 d[ri] = np.where(sup_now.any(axis=1)[:, None] & stale[ri], np.inf, d[ri])
+            # sticky ids (see TID_KEY): a row goes to the track its tracker id was last seen on when that
+            # track is within the gate (not to a nearer track of another id)
+            mr = np.nonzero(self._multi[s])[0]
+            if mr.size:
+                same = (self._ttid[s[mr]] == tid[mr][:, None]) & np.isfinite(d[mr])
+                d[mr] = np.where(same.any(axis=1)[:, None] & ~same, np.inf, d[mr])
         best = np.argmin(d, axis=1)
         bestd = d[np.arange(s.shape[0]), best]
         matched = np.isfinite(bestd)
@@ -1025,7 +1065,9 @@ class FallDetector:
             k_row[u] = np.where(okn[pos], nk[pos], -1)
         seen = k_row >= 0
         # held rows keep their track seen (the gate stays tight) but add no height
-        self._tlast[s[seen], k_row[seen]] = tb[seen]
+        ss_, ks_ = s[seen], k_row[seen]
+        self._tlast[ss_, ks_] = tb[seen]
+        self._ttid[ss_, ks_] = tid[seen]
         a = seen & fr
         if not a.any():
             return
@@ -1063,6 +1105,29 @@ class FallDetector:
         # (bench.fall_days --split tune --hours 2 --seed 1) print the same table
         us_, first_ = _unique_sorted(gu // kk)
         self._merge_duplicates(us_, tg[first_])
+
+    def _mark_multi(self, s: IntArr, t: FloatArr, tid: IntArr) -> None:
+        """Flag slots whose device reported two ids at one instant (a multi-target tracker). A
+        single-target module's one row per frame may change id as it switches between people;
+        such ids are not kept per person and must not steer association. Only slots not yet
+        flagged that show two ids in this bin are looked at (a lexsort of those rows only)."""
+        if s.size < 2:
+            return
+        # rows are sorted by slot: an id change between neighbours of one slot = two ids
+        ch = (s[1:] == s[:-1]) & (tid[1:] != tid[:-1])
+        if not ch.any():
+            return
+        two = np.zeros(self.capacity, dtype=np.bool_)
+        two[s[1:][ch]] = True
+        two &= ~self._multi
+        q = two[s]
+        if not q.any():
+            return
+        sq, tq, dq = s[q], t[q], tid[q]
+        o = np.lexsort((tq, sq))
+        sq, tq, dq = sq[o], tq[o], dq[o]
+        both = (sq[1:] == sq[:-1]) & (tq[1:] == tq[:-1]) & (dq[1:] != dq[:-1])
+        self._multi[sq[1:][both]] = True
 
     def _one_target(
         self, s: IntArr, best: IntArr, z: FloatArr, tid: IntArr, matched: BoolArr
@@ -1166,6 +1231,9 @@ class FallDetector:
                 np.arange(kk)[None, :] != k[:, None]
             )
             d = np.where(live & (d <= INHERIT_M), d, np.inf)
+            # rows of an id a live track still carries are that target's (see TID_KEY)
+            own = live & (self._ttid[s] == tid[:, None]) & self._multi[s, None]
+            d = np.where(own.any(axis=1)[:, None] & ~own, np.inf, d)
         src = np.argmin(d, axis=1)
         ok = np.isfinite(d[np.arange(s.shape[0]), src])
         # the source seen in this bin: only its own tid's rows may take its history (looked up
@@ -1205,6 +1273,7 @@ class FallDetector:
         """Per-track arrays and their empty value (one list for slot and track resets)."""
         return (
             (self._tlast, np.nan),
+            (self._ttid, -1),
             (self._tborn, -np.inf),
             (self._rz, np.nan),
             (self._rx, np.nan),
@@ -1298,6 +1367,7 @@ class FallDetector:
             )
         self._upright_ref(s, k, tb, short, n_short, in_sup, walking)
 
+        self._reoccupied(s, tb, zb, xb, yb, out)
         # pending falls owned by these tracks
         own = self._pk[s] == k
         if own.any():
@@ -1360,6 +1430,7 @@ class FallDetector:
             low_after = (
                 (zc[:, 1:-1] <= p.floor_height_m)
                 & (tmid > t_high[:, None])
+                & (tmid > self._pquiet[sc1][:, None])
                 & ~supc
                 & (med_low | med_low_next)
             )
@@ -1511,6 +1582,20 @@ class FallDetector:
         self._pfloor[ss] = short[ci]
         self._px[ss] = xb[ci]
         self._py[ss] = yb[ci]
+        # where the "before" was seen: the reference bins, else the last upright ones, else (a
+        # track born at floor level) where the slot's upright track was last
+        with np.errstate(invalid="ignore"):
+            rx, ry = self._rx[sc1, kc1], self._ry[sc1, kc1]
+            ox = _row_median(np.where(ref, rx, np.nan))
+            oy = _row_median(np.where(ref, ry, np.nan))
+            ox2 = _row_median(np.where(near_high, rx, np.nan))
+            oy2 = _row_median(np.where(near_high, ry, np.nan))
+        ox, oy = np.where(np.isnan(ox), ox2, ox), np.where(np.isnan(oy), oy2, oy)
+        ox = np.where(np.isnan(ox) & (ukh >= 0), self._tx[sc1, ukc], ox)
+        oy = np.where(np.isnan(oy) & (ukh >= 0), self._ty[sc1, ukc], oy)
+        self._pox[ss] = ox[si]
+        self._poy[ss] = oy[si]
+        self._pocc[ss] = 0
         self._prule[ss] = rule[si]
         if self._judged:
             self._pfeat[ss] = np.nan
@@ -1562,6 +1647,44 @@ class FallDetector:
                 f[ss, _FI[name]] = np.where(np.isfinite(v), v, np.nan)
         loud = ss[self._prule[ss]]
         self._emit(loud, "suspected", self._pat[loud], out)
+
+    def _reoccupied(
+        self,
+        s: IntArr,
+        tb: FloatArr,
+        zb: FloatArr,
+        xb: FloatArr,
+        yb: FloatArr,
+        out: list[FallDetection],
+    ) -> None:
+        """Cancel pending falls whose "before" spot is occupied again (REOCCUPY_M): the person
+        who was there did not come down; the low target is someone else. ``s``/``tb``/``zb``/
+        ``xb``/``yb``: this bin's fresh track medians, any track of the slot (the pending one
+        too: a single-target module's one track jumps back to the seat)."""
+        sp = self._pk[s] >= 0
+        if not sp.any():
+            return
+        i = np.nonzero(sp)[0]
+        si = s[i]
+        ox, oy = self._pox[si], self._poy[si]
+        with np.errstate(invalid="ignore"):
+            apart = np.hypot(self._px[si] - ox, self._py[si] - oy) >= REOCCUPY_APART_M
+            near = np.hypot(xb[i] - ox, yb[i] - oy) <= REOCCUPY_M
+            high = (zb[i] >= np.fmin(self.params.down_height_m, self._ppre[si] - REOCCUPY_DZ_M)) & (
+                zb[i] >= self._pfloor[si] + REOCCUPY_DZ_M
+            )
+            hit = apart & near & high & (tb[i] > self._pat[si])
+        if not hit.any():
+            return
+        np.add.at(self._pocc, si[hit], 1)
+        done = np.unique(si[hit][self._pocc[si[hit]] >= REOCCUPY_BINS])
+        if done.size:
+            self._pquiet[done] = tb[i][hit][np.searchsorted(si[hit], done)]
+            loud = done[self._prule[done]]
+            self._emit(
+                loud, "cancelled", tb[i][hit][np.searchsorted(si[hit], loud)], out, "not_down"
+            )
+            self._clear_pending(done)
 
     def _upright_ref(
         self,
@@ -1832,6 +1955,7 @@ class FallDetector:
         return tuple((name, float(v)) for name, v in zip(FEATURES, row.tolist(), strict=True))
 
     def _clear_pending(self, s: IntArr) -> None:
+        self._pocc[s] = 0
         self._pscore[s] = np.nan
         self._pfinal[s] = np.nan
         self._prule[s] = False

@@ -1,0 +1,68 @@
+"""Pets that take the resident's place in the detector's tracks (issue 13 ordinary days: pets were
+behind most false alarms on every tracker model). Each scene is checked twice: with the rule
+under test switched off it must alarm (so the scene really is the trap), with it on it must not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import care_hub.signal_core.falls as falls
+from care_hub.signal_core.falls import FallDetector
+
+from .test_falls import STAND, confirmed, events, run, traj
+
+SOFA = (3.9, 1.5, 4.8, 3.5)
+
+
+def _pet_takes_a_stale_track() -> list:
+    # A multi-target tracker: the resident (id 1) stands at (2.0, 2.0) and then walks out of view
+    # (bathroom); the pet (id 2, 0.2 m high, tracked for 10 s at 3.2 m) darts to 0.3 m from where
+    # the resident was last seen: nearer the resident's stale track than its own.
+    n = 300
+    z = np.full(n, STAND)
+    present = np.arange(n) < 100
+    pet_x = np.where(np.arange(n) < 100, 3.2, 2.3)
+    extra = [(i, 2, float(pet_x[i]), 2.0, 0.2) for i in range(n)]
+    return events(z, x=2.0, y=2.0, tid=1, present=present, z_sd=0.02, extra=extra)
+
+
+def test_a_pet_keeps_its_tracker_id_and_does_not_inherit_the_residents_height(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not confirmed(run(_pet_takes_a_stale_track()))
+    # without ids (never flagged as a multi-target device) the same rows look like a fall
+    monkeypatch.setattr(FallDetector, "_mark_multi", lambda self, s, t, tid: None)
+    assert len(confirmed(run(_pet_takes_a_stale_track()))) == 1
+
+
+def _single_target_switching_to_a_pet() -> list:
+    # A single-target module with one fixed id: the resident sits on the sofa (0.55 m); now and
+    # then the module reports the pet 1.1 m away on the floor instead, and back.
+    n = 400
+    pet = (np.arange(n) >= 200) & ((np.arange(n) - 200) % 50 < 30)
+    z = np.where(pet, 0.2, 0.55)
+    x = np.where(pet, 3.2, 4.3)
+    return events(z, x=x, y=2.5, tid=1, z_sd=0.02)
+
+
+def _sofa_detector() -> FallDetector:
+    det = FallDetector(1)
+    det.set_bed_zones(0, [SOFA])
+    return det
+
+
+def test_a_seat_seen_occupied_again_cancels_the_suspicion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not confirmed(run(_single_target_switching_to_a_pet(), _sofa_detector()))
+    monkeypatch.setattr(falls, "REOCCUPY_BINS", 10**6)
+    assert confirmed(run(_single_target_switching_to_a_pet(), _sofa_detector()))
+
+
+def test_sliding_off_the_sofa_is_still_a_fall_with_the_seat_empty() -> None:
+    # the same sofa, the resident slides off and lies 1 m in front of the seat: nobody on it
+    z = traj((20, 0.55, 0.55), (1.0, 0.55, 0.25), (15, 0.25, 0.25))
+    x = np.concatenate([np.full(200, 4.3), np.linspace(4.3, 3.3, 10), np.full(150, 3.3)])
+    dets = run(events(z, x=x, y=2.5, tid=1, z_sd=0.03), _sofa_detector())
+    assert len(confirmed(dets)) == 1
