@@ -10,8 +10,10 @@ How it works (the signal core's README for falls):
    (FIELD-NOTES), and a held value counted many times would pass for stillness.
 3. Fresh rows are grouped into ``BIN_S`` bins per radar. Bin by bin (not frame by frame) they are
    associated by position to up to ``TRACKS_PER_SLOT`` tracks (nearest within a gate that widens
-   with time unseen; tids are ignored, trackers change them; a track seen just now in a support
-   zone wins over one unseen for seconds), and each track gets the bin's median
+   with time unseen; tids change after occlusions, so they are not identities, but on a device
+   that reports several targets per frame a row keeps to the track its tid was last seen on: a
+   pet must not take the resident's stale track; a track seen just now in a support zone wins
+   over one unseen for seconds), and each track gets the bin's median
    height and position. A 1.5 s median of bin medians is the robust "height now".
 4. A fall is *suspected* when the height now reaches floor level outside any support zone (bed,
    chair) and either the track came out of a support zone, or it dropped from upright: the median
@@ -22,8 +24,9 @@ How it works (the signal core's README for falls):
    level after a fall (too far from the old one to inherit it) is judged against it (TI's 0.6 x
    rule), and 2.5 s of fresh data at kneeling height just before the floor vetoes a fall unless
    the last step down was large. It is *confirmed* ``confirm_s`` after the estimated impact unless
-   the person got up (2 s median back above ``getup_height_m``) or was seen mostly off the floor; a
-   track that vanishes after a fall is presumed still down (TI's static clutter removal).
+   the person got up (2 s median back above ``getup_height_m``) or was seen mostly off the floor, or
+   the spot they came down from is seen occupied again (``REOCCUPY_M``: the low target is someone
+   else); a track that vanishes after a fall is presumed still down (TI's static clutter removal).
 5. Optionally (``FallParams.floor_dwell_s``), a person seen on the floor outside support zones for
    that long without a confirmed fall gets one lower-severity ``floor_dwell`` detection: a slow
    slump and a deliberate slow sit cannot be told apart on a noisy module, and either way someone
