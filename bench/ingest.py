@@ -269,7 +269,9 @@ FALL_TAIL_S = 12.0  # windows published after the impact: the confirmation needs
 def fall_injector(port: int, radars: list[int], start_at: float, span_s: float, out: Any) -> None:
     """Replay one simulated fall per radar in real time: window k of an episode starting at t0
     has ts = t0 + k and is published at t0 + k + 1 (when a radar would send it). Puts (radar,
-    publish time of the window holding the impact) on ``out`` as each impact window is sent."""
+    window ts, publish time, whether it holds the impact) on ``out`` for each window sent: the
+    impact window starts the clock, and the window that completed the detector's confirmation
+    tells the hub's own share of the latency from the detector's."""
     import numpy as np
     import orjson
 
@@ -297,15 +299,17 @@ def fall_injector(port: int, radars: list[int], start_at: float, span_s: float, 
         if delay > 0:
             time.sleep(delay)
         client.publish(topic, payload, qos=0)
-        if holds_impact:
-            out.put((n, time.time()))
+        out.put((n, at - 1.0, time.time(), holds_impact))
     time.sleep(0.5)
     client.loop_stop()
     client.disconnect()
 
 
-def listen_for_falls(url: str, seen: dict[str, float], stop: Any) -> None:
-    """Record when each radar's fall alert reaches a caregiver's websocket."""
+def listen_for_falls(
+    url: str, seen: dict[str, float], confirmed_ts: dict[str, float], stop: Any
+) -> None:
+    """Record when each radar's fall alert reaches a caregiver's websocket, and the device time
+    at which the detector confirmed it (the alert's ``detected_ts``)."""
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
@@ -322,6 +326,9 @@ def listen_for_falls(url: str, seen: dict[str, float], stop: Any) -> None:
             data = event.get("data") or {}
             if event.get("type") == "alert.raised" and data.get("type") == "fall":
                 seen.setdefault(str(data.get("device_id")), at)
+                detected = (data.get("detail") or {}).get("detected_ts")
+                if detected is not None:
+                    confirmed_ts.setdefault(str(data.get("device_id")), float(detected))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -431,6 +438,7 @@ def main() -> int:
     fall_radars = [1 + (i * args.residents) // args.falls for i in range(args.falls)]
     fall_stop = threading.Event()
     fall_seen: dict[str, float] = {}
+    fall_confirmed_ts: dict[str, float] = {}
     impacts: Any = mp.Queue()
     if fall_radars:
         nurse = http.post(
@@ -438,7 +446,12 @@ def main() -> int:
         ).json()["access_token"]
         listener = threading.Thread(
             target=listen_for_falls,
-            args=(f"ws://127.0.0.1:{port}/ws/events?token={nurse}", fall_seen, fall_stop),
+            args=(
+                f"ws://127.0.0.1:{port}/ws/events?token={nurse}",
+                fall_seen,
+                fall_confirmed_ts,
+                fall_stop,
+            ),
             daemon=True,
         )
         listener.start()
@@ -493,11 +506,14 @@ def main() -> int:
         m1 = m
     lag = max(0.0, last_change - ended.value)
     impact_at: dict[str, float] = {}
+    published: dict[str, list[tuple[float, float]]] = {}  # radar: [(window ts, publish time)]
     if fall_radars:
         injector.join(60)
         while not impacts.empty():
-            n, at = impacts.get()
-            impact_at[f"radar-{n}"] = at
+            n, ts, at, holds_impact = impacts.get()
+            published.setdefault(f"radar-{n}", []).append((ts, at))
+            if holds_impact:
+                impact_at[f"radar-{n}"] = at
         deadline = time.time() + 20
         while time.time() < deadline and not set(impact_at) <= set(fall_seen):
             time.sleep(0.25)
@@ -543,6 +559,27 @@ def main() -> int:
                 f"p99 {percentile(late, 0.99):.2f} s, max {max(late):.2f} s; beyond the "
                 f"{confirm_s:g} s confirmation: p50 {percentile(late, 0.5) - confirm_s:.2f} s, "
                 f"p99 {percentile(late, 0.99) - confirm_s:.2f} s"
+            )
+        # the two shares: the detector (device time from the labelled impact window to its
+        # confirmation, beyond confirm_s: how late it judged) and the hub (publish of the window
+        # that completed the confirmation -> websocket: transport, queues, store, fan-out)
+        hub_lat, det_lat = [], []
+        for d, got in fall_seen.items():
+            ts_conf = fall_confirmed_ts.get(d)
+            wins = sorted(published.get(d, []))
+            imp = [ts for ts, at in wins if at == impact_at.get(d)]
+            done = [at for ts, at in wins if ts_conf is not None and ts + 1.0 >= ts_conf - 1e-6]
+            if done and imp and ts_conf is not None:
+                hub_lat.append(got - done[0])
+                det_lat.append(ts_conf - (imp[0] + 1.0) - confirm_s)
+        if hub_lat:
+            print(
+                f"of which the hub (publish of the window completing the confirmation -> "
+                f"websocket): p50 {percentile(hub_lat, 0.5):.2f} s, p99 "
+                f"{percentile(hub_lat, 0.99):.2f} s, max {max(hub_lat):.2f} s; the detector "
+                f"(its confirmation in device time beyond the impact window's end + "
+                f"{confirm_s:g} s): p50 {percentile(det_lat, 0.5):.2f} s, p99 "
+                f"{percentile(det_lat, 0.99):.2f} s"
             )
     hub.terminate()
     hub.wait(timeout=30)
