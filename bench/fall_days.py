@@ -25,18 +25,20 @@ import bisect
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from scipy.stats import chi2
 
 from bench.fall_families import FLOOR_DWELL_S, run_detector
 from bench.falls import ALERT_FOLD_S
-from care_hub.signal_core.falls import FallParams
+from care_hub.signal_core.falls import FallDetection, FallParams
 from simulators.fall_families import (
     FAMILIES,
     HELD_OUT_FAMILIES,
     TRACKERS,
     TUNING_FAMILIES,
+    FamilyDay,
     make_family_day,
 )
 
@@ -67,6 +69,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--hours", type=float, default=6.0)
     ap.add_argument("--seed", type=int, default=2)
     ap.add_argument("--rules", action="store_true", help="the hand-written rules alone (no model)")
+    ap.add_argument(
+        "--list",
+        action="store_true",
+        help="also print every false alarm: family, activity, pet / visitor that day, the "
+        "candidate's path, heights and distances to the furniture (what to look at first)",
+    )
     args = ap.parse_args(argv)
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
     params = FallParams(floor_dwell_s=FLOOR_DWELL_S)
@@ -80,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "| floor_dwell / day | worst family (FA / day) | activities at the false alarms |"
     )
     print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    listed: list[str] = []
     for trk in args.trackers:
         n_conf = n_alerts = n_dwell = 0
         acts: Counter[str] = Counter()
@@ -91,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             days += [make_family_day(fam, trk, args.hours, rng) for _ in range(args.residents)]
             per_fam[fam] = 0
         # one detector for all of the tracker's residents, as the hub runs one for many radars
-        model = None if args.rules else "default"
+        model: Literal["default"] | None = None if args.rules else "default"
         for day, ds in zip(days, run_detector(days, params, model=model), strict=True):
             conf = [d for d in ds if d.kind == "confirmed"]
             n_conf += len(conf)
@@ -102,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for d in conf:
                 i = bisect.bisect_right(starts, d.impact_s) - 1
                 acts[day.log[max(i, 0)][1]] += 1
+                if args.list:
+                    listed.append(describe(trk, day, d, day.log[max(i, 0)]))
         res_days = len(fams) * args.residents * args.hours / 24.0
         lo, hi = poisson_ci(n_conf, res_days)
         worst = max(per_fam, key=lambda f: per_fam[f])
@@ -112,7 +123,39 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} |",
             flush=True,
         )
+    if args.list:
+        print(
+            "\nFalse alarms (tracker family activity+s_into_it pet visitor path heights distances):"
+        )
+        print("\n".join(listed))
     print(f"\n(ran in {time.perf_counter() - t0:.0f} s)")
+
+
+def _edge_distance(x: float, y: float, r: tuple[float, float, float, float]) -> float:
+    """Distance from (x, y) to a rectangle's edge: negative inside it."""
+    x0, y0, x1, y1 = r
+    dx, dy = max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1)
+    if dx == 0.0 and dy == 0.0:
+        return -min(x - x0, x1 - x, y - y0, y1 - y)
+    return float(np.hypot(dx, dy))
+
+
+def describe(trk: str, day: FamilyDay, d: FallDetection, act: tuple[float, str]) -> str:
+    """One false alarm on a line: where in the day, who else was there, which path made the
+    candidate (the judge's features), the heights and how far from each piece of furniture."""
+    f = dict(d.features)
+    path = [k for k in ("seen", "unseen", "orphan", "from_support") if f.get(k) == 1.0]
+    r = day.room
+    dist = " ".join(
+        f"{name} {_edge_distance(d.x_m, d.y_m, rect):+.2f}"
+        for name, rect in ((r.bed_kind, r.bed), ("chair", r.chair), ("sofa", r.sofa))
+    )
+    return (
+        f"{trk} {day.family} {act[1]}+{d.impact_s - act[0]:.0f}s pet={int(day.pet)} "
+        f"visitor={int(day.visitor)} path={'+'.join(path) or 'broad'} "
+        f"rule={int(f.get('rule', 0.0))} before {d.pre_height_m:.2f} m -> floor "
+        f"{d.floor_height_m:.2f} m, descent {d.descent_s:.1f} s, score {d.score:.2f}; {dist}"
+    )
 
 
 if __name__ == "__main__":
