@@ -66,3 +66,15 @@ def test_sliding_off_the_sofa_is_still_a_fall_with_the_seat_empty() -> None:
     x = np.concatenate([np.full(200, 4.3), np.linspace(4.3, 3.3, 10), np.full(150, 3.3)])
     dets = run(events(z, x=x, y=2.5, tid=1, z_sd=0.03), _sofa_detector())
     assert len(confirmed(dets)) == 1
+
+
+def test_only_devices_reporting_two_ids_in_one_frame_count_as_multi_target() -> None:
+    # a single-target module switching between two people changes id, one row per frame
+    n = 200
+    ids = np.where((np.arange(n) // 20) % 2 == 0, 1, 2)
+    det = FallDetector(2)
+    run(events(np.full(n, STAND), tid=ids), det, slot=0)
+    # a tracker with two people: two ids in the same frames
+    extra = [(i, 7, 3.5, 2.5, 0.9) for i in range(n)]
+    run(events(np.full(n, STAND), extra=extra), det, slot=1)
+    assert det._multi.tolist() == [False, True]
