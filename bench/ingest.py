@@ -282,13 +282,12 @@ def fall_injector(port: int, radars: list[int], start_at: float, span_s: float, 
     import orjson
 
     import simulators.radar_motion as rm
+    from simulators.residents import ZONES
 
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-falls")
     client.connect("127.0.0.1", port)
     client.loop_start()
     plan: list[tuple[float, int, str, bytes, bool]] = []
-    from simulators.residents import ZONES
-
     supports = [z for z in ZONES if z["name"] in ("bed", "chair")]
 
     def on_free_floor(ep: Any) -> bool:
@@ -528,7 +527,8 @@ def main() -> int:
             last_change = time.time()
         m1 = m
     lag = max(0.0, last_change - ended.value)
-    impact_at: dict[str, float] = {}
+    impact_at: dict[str, float] = {}  # radar: publish time of the window holding the impact
+    impact_ts: dict[str, float] = {}  # radar: that window's ts
     published: dict[str, list[tuple[float, float]]] = {}  # radar: [(window ts, publish time)]
     if fall_radars:
         injector.join(60)
@@ -542,6 +542,7 @@ def main() -> int:
             published.setdefault(f"radar-{n}", []).append((ts, at))
             if holds_impact:
                 impact_at[f"radar-{n}"] = at
+                impact_ts[f"radar-{n}"] = ts
         deadline = time.time() + 20
         while time.time() < deadline and not set(impact_at) <= set(fall_seen):
             time.sleep(0.25)
@@ -593,13 +594,14 @@ def main() -> int:
         # that completed the confirmation -> websocket: transport, queues, store, fan-out)
         hub_lat, det_lat = [], []
         for d, got in fall_seen.items():
-            ts_conf = fall_confirmed_ts.get(d)
+            ts_conf, ts_imp = fall_confirmed_ts.get(d), impact_ts.get(d)
+            if ts_conf is None or ts_imp is None:
+                continue
             wins = sorted(published.get(d, []))
-            imp = [ts for ts, at in wins if at == impact_at.get(d)]
-            done = [at for ts, at in wins if ts_conf is not None and ts + 1.0 >= ts_conf - 1e-6]
-            if done and imp and ts_conf is not None:
+            done = [at for ts, at in wins if ts + 1.0 >= ts_conf - 1e-6]
+            if done:
                 hub_lat.append(got - done[0])
-                det_lat.append(ts_conf - (imp[0] + 1.0) - confirm_s)
+                det_lat.append(ts_conf - (ts_imp + 1.0) - confirm_s)
         if hub_lat:
             print(
                 f"of which the hub (publish of the window completing the confirmation -> "

@@ -1012,8 +1012,8 @@ class FallDetector:
                 last_sup = self._rsup[sr[:, None], arange_k[None, :], last]
                 sup_now = np.isfinite(d[ri]) & last_sup & (dt[ri] <= SUPPORT_RECENT_S)
                 d[ri] = np.where(sup_now.any(axis=1)[:, None] & stale[ri], np.inf, d[ri])
-            # sticky ids (see TID_KEY): a row goes to the track its tracker id was last seen on when that
-            # track is within the gate (not to a nearer track of another id)
+            # sticky ids (see TID_KEY): a row goes to the track its tracker id was last seen
+            # on when that track is within the gate (not to a nearer track of another id)
             mr = np.nonzero(self._multi[s])[0]
             if mr.size:
                 same = (self._ttid[s[mr]] == tid[mr][:, None]) & np.isfinite(d[mr])
@@ -1598,7 +1598,6 @@ class FallDetector:
         oy = np.where(np.isnan(oy) & (ukh >= 0), self._ty[sc1, ukc], oy)
         self._pox[ss] = ox[si]
         self._poy[ss] = oy[si]
-        self._pocc[ss] = 0
         self._prule[ss] = rule[si]
         if self._judged:
             self._pfeat[ss] = np.nan
@@ -1679,14 +1678,14 @@ class FallDetector:
             hit = apart & near & high & (tb[i] > self._pat[si])
         if not hit.any():
             return
-        np.add.at(self._pocc, si[hit], 1)
-        done = np.unique(si[hit][self._pocc[si[hit]] >= REOCCUPY_BINS])
+        sh, th = si[hit], tb[i][hit]  # sorted by slot, as ``s`` is
+        np.add.at(self._pocc, sh, 1)
+        done = np.unique(sh[self._pocc[sh] >= REOCCUPY_BINS])
         if done.size:
-            self._pquiet[done] = tb[i][hit][np.searchsorted(si[hit], done)]
-            loud = done[self._prule[done]]
-            self._emit(
-                loud, "cancelled", tb[i][hit][np.searchsorted(si[hit], loud)], out, "not_down"
-            )
+            at = th[np.searchsorted(sh, done)]
+            self._pquiet[done] = at
+            loud = self._prule[done]
+            self._emit(done[loud], "cancelled", at[loud], out, "not_down")
             self._clear_pending(done)
 
     def _upright_ref(
