@@ -99,6 +99,9 @@ STALE_TRACK_S = 3.0
 # Rows of one track's bin with another tid and a height this far from the chosen tid's are
 # another target (a pet under a standing person; a person's own rows scatter <0.25 m in z).
 TID_SPLIT_M = 0.3
+# Two tracks this far apart in height are two targets even when their positions meet (a pet
+# resting where a person stands on a multi-target tracker), never merged as one split person.
+MERGE_DZ_M = TID_SPLIT_M
 TID_KEY = 1 << 31  # (track, tid) keys: tids modulo 2^31
 # Tracker ids are kept while a tracker follows a target and change after occlusions, so they are
 # not identities; but a row whose id is the last id of a track within the gate belongs to that
@@ -1180,8 +1183,9 @@ class FallDetector:
         return keep
 
     def _merge_duplicates(self, s: IntArr, t: FloatArr) -> None:
-        """Two live tracks closer than MERGE_M are one person split by jitter: free the younger
-        one (never the one holding a pending fall), so rows stop being shared between them.
+        """Two live tracks closer than MERGE_M at heights within MERGE_DZ_M are one person split
+        by jitter: free the younger one (never the one holding a pending fall), so rows stop
+        being shared between them.
         ``t``: each slot's bin time."""
         kk = TRACKS_PER_SLOT
         # only slots with two tracks seen lately can hold a pair (most radars see one person)
@@ -1197,7 +1201,13 @@ class FallDetector:
                     both = (t - self._tlast[s, a] <= MERGE_SEEN_S) & (
                         t - self._tlast[s, b] <= MERGE_SEEN_S
                     )
-                dup = np.nonzero(both & (d < MERGE_M))[0]
+                    # on a multi-target tracker a pet resting where a person stands is a second
+                    # target, not a split: merging freed the one track and gave its rows to
+                    # the other (issue 13)
+                    za = self._rz[s, a, (self._rpos[s, a] - 1) % RING_BINS]
+                    zb = self._rz[s, b, (self._rpos[s, b] - 1) % RING_BINS]
+                    apart = (np.abs(za - zb) > MERGE_DZ_M) & self._multi[s]
+                dup = np.nonzero(both & (d < MERGE_M) & ~apart)[0]
                 if dup.size == 0:
                     continue
                 sd = s[dup]

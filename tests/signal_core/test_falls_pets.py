@@ -78,3 +78,23 @@ def test_only_devices_reporting_two_ids_in_one_frame_count_as_multi_target() -> 
     extra = [(i, 7, 3.5, 2.5, 0.9) for i in range(n)]
     run(events(np.full(n, STAND), extra=extra), det, slot=1)
     assert det._multi.tolist() == [False, True]
+
+
+def _pet_rests_where_the_resident_stands() -> list:
+    # A multi-target tracker: the resident (id 1) stands still at (2.0, 2.0) and is dropped
+    # (trackers lose people who stand still); the pet (id 2, 0.2 m high) has walked up and rests
+    # 0.1 m from that spot, both tracks seen together for 2 s before the resident vanishes.
+    n = 300
+    present = np.arange(n) < 150
+    pet_x = np.clip(3.5 - 0.1 * np.maximum(np.arange(n) - 100, 0), 2.1, 3.5)
+    extra = [(i, 2, float(pet_x[i]), 2.0, 0.2) for i in range(n)]
+    return events(np.full(n, STAND), x=2.0, y=2.0, tid=1, present=present, z_sd=0.02, extra=extra)
+
+
+def test_a_pet_resting_where_a_person_stands_is_not_merged_into_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not confirmed(run(_pet_rests_where_the_resident_stands()))
+    # merged as one person split in two (the old rule), the pet's rows become the resident's
+    monkeypatch.setattr(falls, "MERGE_DZ_M", 10**6)
+    assert len(confirmed(run(_pet_rests_where_the_resident_stands()))) == 1
