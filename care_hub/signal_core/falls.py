@@ -1068,7 +1068,11 @@ class FallDetector:
                 seen_keys,
             )
             pos = np.searchsorted(us, su)
-            k_row[u] = np.where(okn[pos], nk[pos], -1)
+            # on a multi-target tracker only the first row's id joins the new track: another
+            # id's unmatched rows are another target (a pet outrunning its own cluster gave its
+            # floor rows to a track that had inherited the resident's history: issue 13)
+            other = self._multi[su] & (tid[u] != tid[u][first][pos])
+            k_row[u] = np.where(okn[pos] & ~other, nk[pos], -1)
         seen = k_row >= 0
         # held rows keep their track seen (the gate stays tight) but add no height
         ss_, ks_ = s[seen], k_row[seen]

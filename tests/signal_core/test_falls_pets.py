@@ -4,15 +4,22 @@ under test switched off it must alarm (so the scene really is the trap), with it
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import care_hub.signal_core.falls as falls
-from care_hub.signal_core.falls import FallDetector
+from bench.fall_families import run_detector
+from care_hub.signal_core.falls import FallDetector, FallParams
+from simulators.fall_families import FAMILIES, TRACKERS, FamilyDay, make_family_day
+from simulators.radar_motion import Rows
 
 from .test_falls import STAND, confirmed, events, run, traj
 
 SOFA = (3.9, 1.5, 4.8, 3.5)
+# seconds into that day of the false alarm of test_unmatched_rows_of_two_ids_do_not_start_one_track
+T_PET_S = 1199.2
 
 
 def _pet_takes_a_stale_track() -> list:
@@ -98,3 +105,39 @@ def test_a_pet_resting_where_a_person_stands_is_not_merged_into_them(
     # merged as one person split in two (the old rule), the pet's rows become the resident's
     monkeypatch.setattr(falls, "MERGE_DZ_M", 10**6)
     assert len(confirmed(run(_pet_rests_where_the_resident_stands()))) == 1
+
+
+def _day_slice(fam: str, day: int, t_rel: tuple[float, float], key_seed: int = 1) -> FamilyDay:
+    """Part of an ordinary simulated day (bench.fall_days' streams: seed, family, tracker)."""
+    key = (key_seed, list(FAMILIES).index(fam), list(TRACKERS).index("multi_noisy"), 777)
+    rng = np.random.default_rng(key)
+    days = [make_family_day(fam, "multi_noisy", 2.0, rng) for _ in range(day + 1)]
+    d = days[day]
+    r = d.rows
+    t = r.frame / r.fps
+    m = (t >= t_rel[0]) & (t < t_rel[1])
+    f0 = int(np.ceil(t_rel[0] * r.fps))
+    sl = Rows(
+        r.t0_s + f0 / r.fps,
+        r.fps,
+        int((t_rel[1] - t_rel[0]) * r.fps),
+        r.frame[m] - f0,
+        r.tid[m],
+        r.x_m[m],
+        r.y_m[m],
+        r.z_m[m],
+        r.vx_mps[m],
+        r.vy_mps[m],
+        r.vz_mps[m],
+    )
+    return replace(d, rows=sl)
+
+
+def test_unmatched_rows_of_two_ids_do_not_start_one_track() -> None:
+    # From an ordinary multi_noisy day (T6, tuning seed 1): the resident walks while the pet
+    # (id 169) outruns its own cluster; both have unmatched rows in one bin. They started one
+    # new track, which inherited the resident's history from the first (resident) row and took
+    # the pet's floor rows: a "fall" from 0.8 m with no descent at all.
+    day = _day_slice("T6_wide_slow", 5, (T_PET_S - 40.0, T_PET_S + 10.0))
+    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
+    assert not [d for d in ds if d.kind in ("confirmed", "suspected")]
