@@ -1631,6 +1631,11 @@ class FallDetector:
                 dvz_ok = vwin[:, 1:] & vwin[:, :-1]
                 vz_dec = np.max(np.where(dvz_ok, dvz, -np.inf), axis=1)
                 fresh = np.where(rt >= tc[:, None] - 5.0, self._rn[sc1, kc1], 0.0).sum(axis=1)
+                # floor-level bins before the last upright moment (or before the floor was
+                # reached when never upright): up and down from the floor is floor activity,
+                # or a single-target module switching between a resident and a pet
+                t_ref = np.where(np.isfinite(t_high), t_high, t_low) - 1.0
+                floor_before = ((rt < t_ref[:, None]) & (rz <= p.floor_height_m)).sum(axis=1)
                 live = (tc[:, None] - self._tlast[sc1] <= 2.0).sum(axis=1)
             fl = short[cand]
             cols = {
@@ -1657,6 +1662,8 @@ class FallDetector:
                 "furniture_m": _rect_distance(xb[cand], yb[cand], self._bed[sc1]),
                 "tracks_live": live,
                 "fresh_per_s": fresh / 5.0,
+                "shift_m": np.hypot(ox - xb[cand], oy - yb[cand]),
+                "floor_before_bins": floor_before,
             }
             for name, col in cols.items():
                 v = np.asarray(col, dtype=np.float64)[si]

@@ -53,6 +53,9 @@ FEATURES: tuple[str, ...] = (
     "furniture_m",  # distance to the nearest bed/seat zone (NaN: no zones)
     "tracks_live",  # tracks seen in the last 2 s (visitors, pets)
     "fresh_per_s",  # fresh samples per second in the 5 s before (held modules give few)
+    "shift_m",  # where the "before" was seen -> where the floor was reached (a module
+    # switching to a pet elsewhere jumps metres; a fall lands 0.2-1.2 m on)
+    "floor_before_bins",  # floor-level bins before the last upright moment (20 s ring)
     # after (at the confirmation deadline)
     "down_med_m",  # median height since the suspicion (NaN: not seen since)
     "down_rel",  # that / upright_m
