@@ -467,8 +467,23 @@ Ctrl-C stops.""",
     return 0
 
 
+async def _registered_device_ids(settings: Settings) -> list[str]:
+    from sqlalchemy import select
+
+    from care_hub.kernel.db import make_engine, make_session_factory
+    from devices.models import Device
+
+    await _database_ready(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            return list((await session.scalars(select(Device.id).order_by(Device.id))).all())
+    finally:
+        await engine.dispose()
+
+
 def cmd_broker_config(args: argparse.Namespace) -> int:
-    from devices.broker_config import write_broker_config
+    from devices.broker_config import write_broker_config, write_nats_config
 
     device_ids = list(args.device)
     if args.devices_file:
@@ -477,13 +492,42 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
             for line in Path(args.devices_file).read_text().splitlines()
             if line.strip()
         ]
+    if args.from_registry:
+        device_ids += asyncio.run(_registered_device_ids(_settings(args)))
+    device_ids = list(dict.fromkeys(device_ids))  # one account per device, first order kept
+    if not device_ids:
+        raise CliError("no devices: give --device, --devices-file or --from-registry")
     # Every password (devices' and the hub's, generated or kept from the last run) goes to the
     # 0600 credentials file only: never to stdout, where terminals and CI logs keep it.
-    files = write_broker_config(Path(args.out), device_ids, args.hub_username, args.hub_password)
+    try:
+        files = write_broker_config(
+            Path(args.out), device_ids, args.hub_username, args.hub_password
+        )
+    except ValueError as e:
+        raise CliError(str(e)) from e
     print(
         f"wrote Mosquitto config for {len(device_ids)} devices: {files.password_file}, "
         f"{files.acl_file}, {files.mosquitto_conf}"
     )
+    if args.nats_partitions:
+        if args.nats_partitions > 1024:
+            raise CliError("--nats-partitions must be at most 1024 (CARE_HUB_INGEST__PARTITIONS)")
+        store = args.nats_store_dir or str(Path(args.out).resolve() / "jetstream")
+        nats_conf = write_nats_config(
+            files,
+            partitions=args.nats_partitions,
+            store_dir=store,
+            port=args.nats_port,
+            mqtt_port=args.nats_mqtt_port,
+            host=args.nats_host,
+        )
+        print(
+            f"wrote nats-server config ({args.nats_partitions} partitions, the same device "
+            f"passwords; mode 0600): {nats_conf}; run `nats-server -c {nats_conf}` and give "
+            f"every hub node CARE_HUB_INGEST__BACKEND=nats, CARE_HUB_INGEST__PARTITIONS="
+            f"{args.nats_partitions} and CARE_HUB_INGEST__NATS_URL=nats://{files.hub_username}:"
+            f"<the 'hub' password of that file>@<host>:{args.nats_port}"
+        )
     print(f"all passwords (devices and hub) are in {files.credentials_file} (mode 0600)")
     print(
         f"point the hub at it: CARE_HUB_MQTT__USERNAME={files.hub_username} and "
@@ -607,6 +651,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--hub-password", help="(default: the one saved in the credentials file, else generated)"
     )
+    p.add_argument(
+        "--from-registry",
+        action="store_true",
+        help="add every device registered in the database (see --database-url)",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--nats-partitions",
+        type=POSITIVE_INT,
+        help="also write nats-server.conf for the NATS ingest backend with this many partitions",
+    )
+    p.add_argument("--nats-port", type=_port, default=4222, help="NATS client port")
+    p.add_argument("--nats-mqtt-port", type=_port, default=1883, help="its MQTT listener's port")
+    p.add_argument("--nats-host", default="0.0.0.0", help="address nats-server listens on")
+    p.add_argument("--nats-store-dir", help="JetStream store (default: <out>/jetstream)")
     p.set_defaults(func=cmd_broker_config)
 
     p = sub.add_parser("report", help="alert response times (median, p90) and false-alarm rates")

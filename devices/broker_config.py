@@ -51,6 +51,7 @@ PASSWORD_FILE_NAME = "passwd"
 ACL_FILE_NAME = "acl"
 CONF_FILE_NAME = "care-hub.conf"
 CREDENTIALS_FILE_NAME = "device-credentials.json"
+NATS_CONF_FILE_NAME = "nats-server.conf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +298,43 @@ def write_broker_config(
     return BrokerConfigFiles(
         password_file, acl_file, conf_file, credentials_file, devices, hub_username, hub_password
     )
+
+
+def write_nats_config(
+    files: BrokerConfigFiles,
+    *,
+    partitions: int,
+    store_dir: str | os.PathLike[str],
+    port: int = 4222,
+    mqtt_port: int = 1883,
+    host: str = "0.0.0.0",
+    server_name: str = "care-hub-nats",
+) -> Path:
+    """The nats-server configuration of the NATS ingest backend, next to the Mosquitto files:
+    JetStream, the MQTT listener, the partition mapping and the users of
+    `devices.nats_subjects.authorization()` (the hub; each device publishing only its own
+    subjects) with the passwords of `files` (a device keeps one password on either broker).
+    nats-server reads plain passwords or bcrypt hashes; these are plain, so the file is 0600 like
+    the credentials file (`nats server passwd` can hash them by hand)."""
+    from devices.nats_subjects import server_config
+
+    if partitions < 1:
+        raise ValueError("partitions must be >= 1")
+    path = files.credentials_file.parent / NATS_CONF_FILE_NAME
+    conf = server_config(
+        partitions=partitions,
+        port=port,
+        mqtt_port=mqtt_port,
+        store_dir=Path(store_dir),
+        server_name=server_name,
+        host=host,
+        auth=(
+            (files.hub_username, files.hub_password),
+            {d.username: d.password for d in files.devices},
+        ),
+    )
+    _write_private(path, conf, 0o600)
+    return path
 
 
 def embedded_security(

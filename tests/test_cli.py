@@ -147,3 +147,31 @@ def test_serve_without_auto_migrate_refuses_a_schema_behind_head(
     assert run(capsys, "migrate", "--data-dir", data, "--revision", "0001")[0] == 0
     code, _, err = run(capsys, "serve", "--data-dir", data, "--port", "1")
     assert_one_line_error(code, err, "database at 0001", "care-hub migrate")
+
+
+def test_broker_config_from_the_registry_with_nats(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = str(tmp_path / "var")
+    assert run(capsys, "seed", "--residents", "2", "--data-dir", data, "--quiet")[0] == 0
+    out_dir = tmp_path / "broker"
+    code, out, err = run(
+        capsys,
+        "broker-config", "--out", str(out_dir), "--from-registry", "--data-dir", data,
+        "--device", "extra-1", "--nats-partitions", "4",
+    )  # fmt: skip
+    assert code == 0, err
+    creds = json.loads((out_dir / "device-credentials.json").read_text())
+    ids = [d["device_id"] for d in creds["devices"]]
+    assert ids[0] == "extra-1" and len(ids) > 1 and len(set(ids)) == len(ids)
+    nats_conf = (out_dir / "nats-server.conf").read_text()
+    for d in creds["devices"]:
+        assert f'user: "{d["device_id"]}", password: "{d["password"]}"' in nats_conf
+    # no password on stdout
+    assert all(d["password"] not in out for d in creds["devices"])
+    assert creds["hub"]["password"] not in out
+
+
+def test_broker_config_needs_devices(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "broker-config", "--out", str(tmp_path / "b"))
+    assert_one_line_error(code, err, "no devices")

@@ -217,3 +217,21 @@ def test_bad_credentials_and_anonymous_refused(
         connect_client(secured_broker.url, "intruder", username, password)
     assert refused.value.reason_code is not None
     assert refused.value.reason_code.getName() in ("Not authorized", "Bad user name or password")
+
+
+def test_nats_config_gives_each_device_its_broker_password(tmp_path: Path) -> None:
+    from devices.broker_config import NATS_CONF_FILE_NAME, write_nats_config
+
+    files = write_broker_config(tmp_path, ["radar-1", "btn-2"], HUB_USER, HUB_PASSWORD)
+    path = write_nats_config(files, partitions=4, store_dir=tmp_path / "js", port=4333)
+    assert path == tmp_path / NATS_CONF_FILE_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert "listen: 0.0.0.0:4333" in text and "partition(4,1)" in text
+    assert f'user: "{HUB_USER}", password: "{HUB_PASSWORD}"' in text
+    for dev in ("radar-1", "btn-2"):
+        line = next(ln for ln in text.splitlines() if f'user: "{dev}"' in ln)
+        assert f'password: "{files.password_for(dev)}"' in line
+        assert f'"care.p.*.v1.{dev}.>"' in line and f'"care.v1.{dev}.cmd"' in line
+    with pytest.raises(ValueError):
+        write_nats_config(files, partitions=0, store_dir=tmp_path / "js")

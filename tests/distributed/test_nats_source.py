@@ -4,6 +4,7 @@ listener, commands reach the device, and a crashed node's partitions move in ord
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -15,10 +16,13 @@ import paho.mqtt.client as mqtt
 from nats.aio.msg import Msg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.broker import find_free_port
+from devices.broker_config import write_broker_config, write_nats_config
 from devices.mqtt_client import RawMessage
 from devices.nats_source import NatsSource
 from devices.nats_subjects import partition_of
-from tests.distributed.conftest import NatsServer, start_nats
+from tests.conftest import _port_open
+from tests.distributed.conftest import NATS_SERVER, NatsServer, start_nats
 from tests.support.mqtt import wait_for
 
 
@@ -212,3 +216,59 @@ def test_a_device_can_publish_neither_controls_nor_as_another_device(tmp_path: P
             device.loop_stop()
         server.process.terminate()
         server.process.wait(10)
+
+
+def test_the_generated_nats_config_admits_devices_by_their_broker_password(
+    tmp_path: Path,
+) -> None:
+    """`care-hub broker-config --nats-partitions` (devices.broker_config.write_nats_config): a
+    real nats-server on that file lets a device in with the password it has for Mosquitto and
+    delivers its press to the hub's partitions; a wrong password is refused at connect."""
+    if NATS_SERVER is None:
+        start_nats(tmp_path, 1)  # skips locally, fails in CI
+    files = write_broker_config(tmp_path / "broker", ["dev-1", "dev-2"], "hub")
+    port, mqtt_port = find_free_port(), find_free_port()
+    conf = write_nats_config(
+        files, partitions=4, store_dir=tmp_path / "js", port=port, mqtt_port=mqtt_port,
+        host="127.0.0.1",
+    )  # fmt: skip
+    log = open(tmp_path / "nats.log", "wb")  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen([str(NATS_SERVER), "-c", str(conf)], stdout=log, stderr=log)
+    server = NatsServer(
+        f"nats://127.0.0.1:{port}", f"mqtt://127.0.0.1:{mqtt_port}", mqtt_port, 4, process
+    )
+    source = NatsSource(
+        f"nats://hub:{files.hub_password}@127.0.0.1:{port}", node_id="n1", partitions=4
+    )
+    device = None
+    try:
+        assert wait_for(lambda: _port_open("127.0.0.1", mqtt_port), timeout=10)
+        source.start()
+        assert wait_for(lambda: source.owned == {0, 1, 2, 3}, timeout=10)
+        device = _device(server, "dev-1", files.password_for("dev-1"))
+        device.publish("care/v1/dev-1/button", b'{"ts": 1.0, "seq": 1}', qos=1).wait_for_publish(5)
+        got: list[str] = []
+
+        def received() -> bool:
+            got.extend(m.topic for m in source.drain(100))
+            return bool(got)
+
+        assert wait_for(received, timeout=10) and got == ["care/v1/dev-1/button"]
+        refused = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="dev-2")
+        refused.username_pw_set("dev-2", files.password_for("dev-1"))
+        codes: list[object] = []
+        refused.on_connect = lambda _c, _u, _f, rc, _p: codes.append(rc)
+        refused.connect("127.0.0.1", mqtt_port)
+        refused.loop_start()
+        try:
+            assert wait_for(lambda: bool(codes), timeout=10)
+            assert getattr(codes[0], "is_failure", True)
+        finally:
+            refused.loop_stop()
+    finally:
+        source.stop()
+        if device is not None:
+            device.disconnect()
+            device.loop_stop()
+        process.terminate()
+        process.wait(10)
