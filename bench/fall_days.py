@@ -25,20 +25,21 @@ import bisect
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.stats import chi2
 
 from bench.fall_families import FLOOR_DWELL_S, run_detector
 from bench.falls import ALERT_FOLD_S
-from care_hub.signal_core.falls import FallDetection, FallParams
+from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams
 from simulators.fall_families import (
     FAMILIES,
     HELD_OUT_FAMILIES,
     TRACKERS,
     TUNING_FAMILIES,
     FamilyDay,
+    FamilyEpisode,
     make_family_day,
 )
 
@@ -75,7 +76,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also print every false alarm: family, activity, pet / visitor that day, the "
         "candidate's path, heights and distances to the furniture (what to look at first)",
     )
+    ap.add_argument(
+        "--trace",
+        type=int,
+        metavar="N",
+        help="then print how the detector's tracks took the rows around the N-th listed false "
+        "alarm (1-based, --list order): per 0.5 s bin each track's id, height, position and "
+        "birth, 12 s before the impact to the confirmation (association bugs show here)",
+    )
     args = ap.parse_args(argv)
+    if args.trace is not None:
+        args.list = True
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
     params = FallParams(floor_dwell_s=FLOOR_DWELL_S)
     t0 = time.perf_counter()
@@ -89,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print("| --- | ---: | --- | ---: | ---: | --- | --- |")
     listed: list[str] = []
+    where: list[tuple[FamilyDay, FallDetection]] = []
     for trk in args.trackers:
         n_conf = n_alerts = n_dwell = 0
         acts: Counter[str] = Counter()
@@ -113,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 acts[day.log[max(i, 0)][1]] += 1
                 if args.list:
                     listed.append(describe(trk, day, d, day.log[max(i, 0)]))
+                    where.append((day, d))
         res_days = len(fams) * args.residents * args.hours / 24.0
         lo, hi = poisson_ci(n_conf, res_days)
         worst = max(per_fam, key=lambda f: per_fam[f])
@@ -128,7 +141,46 @@ def main(argv: Sequence[str] | None = None) -> None:
             "\nFalse alarms (tracker family activity+s_into_it pet visitor path heights distances):"
         )
         print("\n".join(listed))
+    if args.trace is not None:
+        if not 1 <= args.trace <= len(where):
+            raise SystemExit(f"--trace {args.trace}: {len(where)} false alarms listed")
+        day, d = where[args.trace - 1]
+        print(f"\nTrace of false alarm {args.trace}: {listed[args.trace - 1]}")
+        print("\n".join(trace(day, d, params)))
     print(f"\n(ran in {time.perf_counter() - t0:.0f} s)")
+
+
+def trace(day: FamilyDay | FamilyEpisode, d: FallDetection, params: FallParams) -> list[str]:
+    """Per 0.5 s bin from 12 s before the impact to the confirmation: which track took the bin
+    (k), the id it carries, the bin's median height and position, fresh samples, its birth."""
+    lines: list[str] = []
+    t_from, t_to = d.impact_s - 12.0, d.at_s
+
+    class Traced(FallDetector):
+        def _update(
+            self,
+            s: np.ndarray,
+            k: np.ndarray,
+            tb: np.ndarray,
+            zb: np.ndarray,
+            xb: np.ndarray,
+            yb: np.ndarray,
+            nb: np.ndarray,
+            *a: Any,
+            **kw: Any,
+        ) -> None:
+            for i in np.nonzero((tb >= t_from) & (tb <= t_to))[0].tolist():
+                kk = int(k[i])
+                lines.append(
+                    f"  t{tb[i] - d.impact_s:+6.2f} s  k{kk} id {int(self._ttid[0, kk]):>5} "
+                    f"z {zb[i]:5.2f} x {xb[i]:5.2f} y {yb[i]:5.2f} n {nb[i]:3.0f} "
+                    f"born {self._tborn[0, kk] - d.impact_s:+6.1f} s"
+                )
+            super()._update(s, k, tb, zb, xb, yb, nb, *a, **kw)
+
+    # the day alone in a detector of its own: a slot's tracks never depend on the other slots
+    run_detector([day], params, detector=Traced)
+    return lines
 
 
 def _edge_distance(x: float, y: float, r: tuple[float, float, float, float]) -> float:

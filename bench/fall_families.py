@@ -123,11 +123,13 @@ def run_detector(
     model: TreeModel | Literal["default"] | None = "default",
     collect: list[tuple[int, float, float, np.ndarray]] | None = None,
     unmapped: Sequence[bool] | None = None,
+    detector: type[FallDetector] = FallDetector,
 ) -> list[list[FallDetection]]:
     """One detector over many radars (one slot per episode, same fps) in lockstep 1 s windows;
-    tracker velocities go in where the tracker gives them."""
+    tracker velocities go in where the tracker gives them. ``detector``: a FallDetector
+    subclass (bench.fall_days --trace records its tracks)."""
     n = len(eps)
-    det = FallDetector(n, params, model=model, collect=collect)
+    det = detector(n, params, model=model, collect=collect)
     for s, e in enumerate(eps):
         set_room(det, s, e.room, seats_mapped=unmapped is None or not unmapped[s])
     rl = [e.rows for e in eps]
