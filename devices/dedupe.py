@@ -203,6 +203,10 @@ class SeqTracker:
         )
         return True
 
+    async def check(self, session: AsyncSession) -> None:
+        """Before a transaction that writes no marks commits (dead letters, a detection stored
+        alone): may this node still write? Always here; fenced trackers check their tokens."""
+
     async def flush(self, session: AsyncSession) -> None:
         """Write the tentative marks in the batch's transaction (the caller commits). Only marks
         accepted in this batch are tentative, so only those are written."""

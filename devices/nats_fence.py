@@ -122,7 +122,11 @@ class FencedSeqTracker(SeqTracker):
         self.on_fenced = on_fenced
         self.fenced: frozenset[int] = frozenset()
 
-    async def flush(self, session: AsyncSession) -> None:
+    async def check(self, session: AsyncSession) -> None:
+        """Go on only while every token is still ours; else call `on_fenced` and wait to be
+        cancelled. Every ingest transaction runs it: through `flush` where it writes marks, on
+        its own where it writes none (a detection stored alone, a refused message's dead
+        letter)."""
         tokens = self.tokens()
         if tokens:
             taken = lost(tokens, await stored_tokens(session, tokens))
@@ -134,6 +138,9 @@ class FencedSeqTracker(SeqTracker):
                 )
                 self.on_fenced(taken)
                 await asyncio.Event().wait()  # until the caller cancels the ingest task
+
+    async def flush(self, session: AsyncSession) -> None:
+        await self.check(session)
         await super().flush(session)
 
     def tentative_seq(self, device_id: str, kind: str) -> int | None:

@@ -335,6 +335,7 @@ class IngestPipeline:
             try:
                 async with self.session_factory() as session:
                     await route.detections(session, self.bus, self.registry, [d])
+                    await self.seqs.check(session)  # a fenced node writes nothing
                     await self.bus.commit(session)
             except Exception:
                 self.metrics.rejected["detection_store_failed"] += 1
@@ -354,6 +355,7 @@ class IngestPipeline:
         try:
             async with self.session_factory() as session:
                 await self.dead_letters.write(session, [rejection])
+                await self.seqs.check(session)  # a fenced node writes nothing
                 await session.commit()
         except Exception as dl_exc:
             # Never acknowledge what is neither stored nor dead-lettered: keep it and retry (a

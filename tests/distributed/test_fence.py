@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from care_hub import migrate
 from care_hub.kernel.db import make_engine, make_session_factory
-from devices.models import DeviceSeq
+from devices.models import DeadLetter, DeviceSeq
 from devices.nats_fence import FencedSeqTracker, Token, claim, lost, stored_tokens
 from tests.conftest import PG_URL
 
@@ -90,6 +90,44 @@ def test_a_claim_waits_for_a_checked_transaction_and_fences_the_next(pg_schema: 
                     (r.device_id, r.kind): r.last_seq for r in await s.scalars(select(DeviceSeq))
                 }
             assert marks[("btn-1", "button")] == 5
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_transaction_that_writes_no_marks_is_fenced_too(pg_schema: str) -> None:
+    """A refused message's dead letter or a detection stored alone writes no seq marks; the
+    pipeline checks the fence before committing them (`SeqTracker.check`): a node whose
+    partition was claimed meanwhile is stopped there and its dead letter never lands."""
+    migrate.upgrade(PG_URL, schema=pg_schema)
+
+    async def go() -> None:
+        engine = make_engine(PG_URL, schema=pg_schema)
+        factory = make_session_factory(engine)
+        fenced: list[frozenset[int]] = []
+        old = FencedSeqTracker(tokens=lambda: {0: OLD}, on_fenced=fenced.append)
+        try:
+            async with factory() as s:
+                await claim(s, {0: OLD})
+                await s.commit()
+            async with factory() as s:  # still ours: passes at once
+                await asyncio.wait_for(old.check(s), 5)
+            assert fenced == []
+            async with factory() as s:
+                await claim(s, {0: NEW})
+                await s.commit()
+            async with factory() as s:
+                s.add(DeadLetter(topic="care/v1/btn-1/button", device_id="btn-1", reason="x"))
+                await s.flush()
+                checking = asyncio.create_task(old.check(s))
+                await asyncio.sleep(0.5)
+                assert fenced == [frozenset({0})] and not checking.done()
+                checking.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await checking
+            async with factory() as s:
+                assert (await s.scalars(select(DeadLetter))).all() == []
         finally:
             await engine.dispose()
 
