@@ -1172,8 +1172,7 @@ class FallDetector:
         kid = np.cumsum(key_new) - 1
         _, _, (zmed,) = _group_medians(kid, z[mi[o]])
         gk = go[key_new]
-        last = (self._rpos[gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT] - 1) % RING_BINS
-        ref = self._rz[gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT, last]
+        ref = self._last_z(gk // TRACKS_PER_SLOT, gk % TRACKS_PER_SLOT)
         dist = np.abs(zmed - np.where(np.isnan(ref), zmed, ref))
         # best (track, tid) group per track
         order = np.lexsort((dist, gk))
@@ -1185,6 +1184,10 @@ class FallDetector:
         bad_group = np.abs(zmed - chosen_z) > TID_SPLIT_M
         keep[mi[o]] = ~bad_group[kid]
         return keep
+
+    def _last_z(self, s: IntArr, k: IntArr) -> FloatArr:
+        """Each track's latest bin height (NaN before its first)."""
+        return np.asarray(self._rz[s, k, (self._rpos[s, k] - 1) % RING_BINS], dtype=np.float64)
 
     def _merge_duplicates(self, s: IntArr, t: FloatArr) -> None:
         """Two live tracks closer than MERGE_M at heights within MERGE_DZ_M are one person split
@@ -1198,6 +1201,7 @@ class FallDetector:
         s, t = s[two], t[two]
         if s.size == 0:
             return
+        zl = self._last_z(s[:, None], np.arange(kk)[None, :])
         for a in range(kk):
             for b in range(a + 1, kk):
                 with np.errstate(invalid="ignore"):
@@ -1208,9 +1212,7 @@ class FallDetector:
                     # on a multi-target tracker a pet resting where a person stands is a second
                     # target, not a split: merging freed the one track and gave its rows to
                     # the other (issue 13)
-                    za = self._rz[s, a, (self._rpos[s, a] - 1) % RING_BINS]
-                    zb = self._rz[s, b, (self._rpos[s, b] - 1) % RING_BINS]
-                    apart = (np.abs(za - zb) > MERGE_DZ_M) & self._multi[s]
+                    apart = (np.abs(zl[:, a] - zl[:, b]) > MERGE_DZ_M) & self._multi[s]
                 dup = np.nonzero(both & (d < MERGE_M) & ~apart)[0]
                 if dup.size == 0:
                     continue
