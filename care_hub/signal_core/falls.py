@@ -119,6 +119,7 @@ RING_BINS = 40
 # rejects single phantoms and the 0.5 s flicker of a lying person (FIELD-NOTES).
 SHORT_BINS = 3
 SHORT_MIN_SAMPLES = 3
+SHORT_LONG_BINS = 6
 # The median of 3 bins lags a step by about one bin: used to back-date the impact time.
 MEDIAN_LAG_S = 1.0
 
@@ -1344,16 +1345,12 @@ class FallDetector:
         self._ty[s, k] = yb
         self._tlast[s, k] = tb
         # height now: median of the last SHORT_BINS bins still within their span
-        idx = (pos[:, None] - np.arange(SHORT_BINS)[None, :]) % r
-        sc, kc = s[:, None], k[:, None]
-        with np.errstate(invalid="ignore"):
-            since = np.maximum(tb - SHORT_BINS * BIN_S, self._tborn[s, k])
-            recent = self._rt[sc, kc, idx] >= since[:, None]
-        short = _row_median(np.where(recent, self._rz[sc, kc, idx], np.nan))
-        n_short = np.where(recent, self._rn[sc, kc, idx], 0.0).sum(axis=1)
-        # where: the same window's median position (one phantom bin cannot move it off the bed)
-        xs = _row_median(np.where(recent, self._rx[sc, kc, idx], np.nan))
-        ys = _row_median(np.where(recent, self._ry[sc, kc, idx], np.nan))
+        short, n_short, xs, ys = self._height_now(s, k, tb, pos, SHORT_BINS)
+        # too few fresh samples for that (a slow or heavily held module): a longer window
+        few = np.nonzero(n_short < SHORT_MIN_SAMPLES)[0]
+        if few.size:
+            hn = self._height_now(s[few], k[few], tb[few], pos[few], SHORT_LONG_BINS)
+            short[few], n_short[few], xs[few], ys[few] = hn
         near = in_each_rect(xs, ys, bed, BED_MARGIN_M)
         # on a support for sure: a bed's margin or a chair's footprint
         # (raised furniture at floor height: only well inside its footprint; a body lying on the
@@ -1673,6 +1670,23 @@ class FallDetector:
         loud = ss[self._prule[ss]]
         self._emit(loud, "suspected", self._pat[loud], out)
 
+    def _height_now(
+        self, s: IntArr, k: IntArr, tb: FloatArr, pos: IntArr, bins: int
+    ) -> tuple[FloatArr, FloatArr, FloatArr, FloatArr]:
+        """Median height and position of each track's last ``bins`` bins still within their
+        span (never before the track was born), and the fresh samples they hold."""
+        idx = (pos[:, None] - np.arange(bins)[None, :]) % RING_BINS
+        sc, kc = s[:, None], k[:, None]
+        with np.errstate(invalid="ignore"):
+            since = np.maximum(tb - bins * BIN_S, self._tborn[s, k])
+            recent = self._rt[sc, kc, idx] >= since[:, None]
+        short = _row_median(np.where(recent, self._rz[sc, kc, idx], np.nan))
+        n_short = np.where(recent, self._rn[sc, kc, idx], 0.0).sum(axis=1)
+        # where: the same window's median position (one phantom bin cannot move it off the bed)
+        xs = _row_median(np.where(recent, self._rx[sc, kc, idx], np.nan))
+        ys = _row_median(np.where(recent, self._ry[sc, kc, idx], np.nan))
+        return short, n_short, xs, ys
+
     def _reoccupied(
         self,
         s: IntArr,
@@ -1796,8 +1810,13 @@ class FallDetector:
         rt, rz = self._rt[sd, kd], self._rz[sd, kd]
         with np.errstate(invalid="ignore"):
             # up again: an 8 s median back at sitting/standing height, or onto a bed/chair
+            # (and not at floor level now: after a fall a held module's few fresh bins leave
+            # the 8 s median to the standing bins before it)
             last3 = rt >= td[:, None] - FLOOR_UP_WINDOW_S
-            up = (_row_median(np.where(last3, rz, np.nan)) >= p.getup_height_m) | in_sup[down]
+            up = (
+                (_row_median(np.where(last3, rz, np.nan)) >= p.getup_height_m)
+                & ~(short[down] <= p.floor_height_m)
+            ) | in_sup[down]
         self._fsince[sd[up], kd[up]] = np.nan
         self._dsince[sd[up], kd[up]] = np.nan
         self._fdone[sd[up], kd[up]] = False
