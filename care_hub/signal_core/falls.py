@@ -1933,6 +1933,14 @@ class FallDetector:
                 np.where(since, np.hypot(rx - mx[:, None], ry - my[:, None]), np.nan)
             )
             vz_mad = _row_median(np.where(since, np.abs(self._rvz[s, k]), np.nan))
+            # the slot's other tracks since: a single-target module reporting someone above floor
+            # level now (the resident still in the chair, after it switched to a pet for a moment)
+            # is evidence against "on the floor"; on multi-target trackers, visitors
+            rt_o = self._rt[s]
+            other = (np.arange(TRACKS_PER_SLOT)[None, :] != k[:, None])[:, :, None] & (
+                (rt_o > (self._psince[s] + BIN_S / 2)[:, None, None]) & (rt_o <= at[:, None, None])
+            )
+            o_up = (other & (self._rz[s] > self.params.floor_height_m)).sum(axis=(1, 2))
             post = {
                 "down_med_m": med,
                 "down_rel": med / up,
@@ -1945,6 +1953,8 @@ class FallDetector:
                 "post_bins": n,
                 "post_xy_mad_m": xy_mad,
                 "post_vz_mad_mps": vz_mad,
+                "others_up_bins": o_up,
+                "others_up_share": o_up / np.maximum(o_up + n, 1),
             }
         for name, col in post.items():
             v = np.asarray(col, dtype=np.float64)

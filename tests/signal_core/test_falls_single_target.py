@@ -3,6 +3,8 @@ samples only, and a fall confirmed within 10 s of the impact."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from care_hub.signal_core.falls import FallDetection, FallDetector, make_batch
@@ -229,3 +231,30 @@ def test_few_fresh_samples_a_second_still_make_a_candidate_in_time() -> None:
             run(evs, FallDetector(1, model=None, collect=col))
             timely += any(impact - 1.0 <= at <= impact + MAX_LATENCY_S for _, _, at, _ in col)
         assert timely >= 19, fraction
+
+
+def test_the_judge_sees_the_module_back_on_someone_up() -> None:
+    """After a trip the module reports someone standing 2.5 m away (a visitor, or the resident
+    all along while it had switched to a pet): the candidate's ``others_up_bins`` counts those
+    bins, and is 0 when the module stays on the fallen person."""
+    fi = {name: i for i, name in enumerate(FEATURES)}
+    compared = 0
+    for seed in range(6):
+        evs, impact = trip(seed)
+        col: list[tuple[int, float, float, np.ndarray]] = []
+        run(evs, FallDetector(1, model=None, collect=col))
+        switched = []
+        for ev in evs:
+            late = ev.env.ts + ev.frame_index / FPS >= impact + 2.0
+            z, x, y = ev.z_m.copy(), ev.x_m.copy(), ev.y_m.copy()
+            z[late], x[late], y[late] = STAND, 1.0, 1.0
+            switched.append(replace(ev, x_m=x, y_m=y, z_m=z))
+        col2: list[tuple[int, float, float, np.ndarray]] = []
+        run(switched, FallDetector(1, model=None, collect=col2))
+        if not col or not col2:
+            continue
+        compared += 1
+        assert all(f[fi["others_up_bins"]] == 0 for *_, f in col), seed
+        assert col2[0][3][fi["others_up_bins"]] > 0, seed
+        assert col2[0][3][fi["others_up_share"]] >= 0.5, seed
+    assert compared >= 4
