@@ -309,6 +309,23 @@ def report(js: list[Judged], families: Sequence[str], trackers: Sequence[str]) -
             )
         print(f"| {kind} | " + " | ".join(cells_k) + " |")
     print()
+    # a visitor arriving within seconds of the fall: a one-target module follows whoever it
+    # picks, so the fallen resident may not be reported again until the visitor leaves
+    print("Falls with and without a visitor in the room (all families of the split)")
+    print(
+        "| tracker | alone: sensitivity | latency p50 / p95 s | with a visitor: sensitivity "
+        "| latency p50 / p95 s |"
+    )
+    print("| --- | --- | ---: | --- | ---: |")
+    for trk in trackers:
+        parts = []
+        for vis in (False, True):
+            f = [j for j in js if j.ep.tracker == trk and j.ep.is_fall and j.ep.visitor == vis]
+            lat = [j.latency_s for j in f if j.alarmed and j.latency_s is not None]
+            hit = sum(j.alarmed for j in f)
+            parts.append(f"{_ci(hit, len(f))} of {len(f)} | {_p(lat, 50)} / {_p(lat, 95)}")
+        print(f"| {trk} | " + " | ".join(parts) + " |")
+    print()
     slumps = [j for j in js if j.ep.kind == "slow_slump"]
     rep = [
         j for j in slumps if j.alarmed or (j.dwell_s is not None and j.dwell_s <= SLUMP_REPORT_S)

@@ -10,7 +10,7 @@ import pytest
 
 from bench.fall_families import baseline_alarms, run_detector, wilson
 from care_hub.signal_core.falls import FallDetector, FallParams
-from simulators.fall_families import FamilyEpisode, make_family_episode
+from simulators.fall_families import FamilyEpisode, make_family_episode, make_family_episodes
 
 PARAMS = FallParams(floor_dwell_s=60.0)
 
@@ -190,3 +190,19 @@ def test_frequent_sample_candidates_have_a_threshold_of_their_own() -> None:
     assert moved[1] == pytest.approx(
         math.log(t_held / (1 - t_held) * (1 - t_frequent) / t_frequent)
     )
+
+
+def test_report_splits_falls_by_visitor(capsys: pytest.CaptureFixture[str]) -> None:
+    """The bench's visitor table counts every fall once, alone or with a visitor."""
+    from bench.fall_families import evaluate, report
+
+    eps = make_family_episodes(("T1_average",), ("single_hold",), 2, 3)
+    js = evaluate(eps, PARAMS)
+    report(js, ("T1_average",), ("single_hold",))
+    out = capsys.readouterr().out
+    table = out.split("Falls with and without a visitor")[1].splitlines()
+    row = next(r for r in table if r.startswith("| single_hold |"))
+    counts = [int(c.split(" of ")[1].split()[0]) for c in row.split("|") if " of " in c]
+    falls = [e for e in eps if e.is_fall]
+    assert counts == [sum(not e.visitor for e in falls), sum(e.visitor for e in falls)]
+    assert sum(counts) == len(falls)
