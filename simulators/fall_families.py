@@ -79,29 +79,14 @@ TRACKERS: dict[str, Tracker] = {
         z_sd_m=(0.15, 0.25),
         hold_fraction=(0.5, 0.9),
     ),
-    # The same class of module reporting at 10 Hz (other units, firmwares and adapters are
-    # slower): 1-5 fresh samples a second, so windows that count samples must stretch.
-    "single_hold_10fps": Tracker(
-        NoiseProfile(
-            "single_hold_10fps",
-            10.0,
-            0.2,
-            0.15,
-            0.8,
-            0.8,
-            0.2,
-            2.0,
-            1.0,
-            None,
-            0.4,
-            "none",
-            True,
-            0.5,
-        ),
-        z_sd_m=(0.15, 0.25),
-        hold_fraction=(0.5, 0.9),
-    ),
 }
+# The same class of module reporting at 10 Hz (other units, firmwares and adapters are slower):
+# 1-5 fresh samples a second, so windows that count samples must stretch. Appended: the index of
+# a tracker in TRACKERS keys its episodes' random stream.
+_HELD = TRACKERS["single_hold"]
+TRACKERS["single_hold_10fps"] = replace(
+    _HELD, profile=replace(_HELD.profile, name="single_hold_10fps", fps=10.0)
+)
 SINGLE_TARGET = ("single_hold", "single_hold_10fps")
 MULTI_TARGET = ("multi_clean", "multi_noisy", "quantised_10fps")
 
