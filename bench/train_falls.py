@@ -41,6 +41,7 @@ from typing import Literal
 
 import numpy as np
 
+from bench.fall_clips import clip_episode
 from bench.fall_families import FLOOR_DWELL_S, run_detector
 from care_hub.signal_core.falls import FallParams
 from care_hub.signal_core.falls_model import FEATURES, MODEL_FILE, from_dict
@@ -93,7 +94,10 @@ _RM_ROOM = Room(BED_RECT, "bed", CHAIR_RECT, (-9.0, -9.0, -8.9, -8.9))
 
 
 # One group of episodes run through one detector: (what, seed, tracker or noise profile).
-GroupSpec = tuple[Literal["families", "radar_motion", "days"], int, str]
+GroupSpec = tuple[Literal["families", "radar_motion", "days", "clips"], int, str]
+# Tracker models whose tuning episodes are also trained on as 5 s clips with the last frame held
+# (bench/fall_clips.py: issue 13's real recordings of a single-target module were such clips).
+CLIP_TRACKERS = tuple(t for t in SINGLE_TARGET if t in TRAIN_TRACKERS)
 
 
 def _radar_motion_episodes(seed: int, noise: str, per_kind: int) -> list[FamilyEpisode]:
@@ -148,6 +152,13 @@ def _collect_group(
         label, eps = name, make_family_episodes(TUNING_FAMILIES, (name,), per_kind, seed)
     elif what == "radar_motion":
         label, eps = f"rm_{name}", _radar_motion_episodes(seed, name, per_kind)
+    elif what == "clips":
+        rng = np.random.default_rng((seed, 6))
+        label = f"clips_{name}"
+        eps = [
+            clip_episode(e, rng)
+            for e in make_family_episodes(TUNING_FAMILIES, (name,), per_kind, seed + 1000)
+        ]
     else:
         label, eps = f"day_{name}", _day_episodes(seed, name, day_hours, day_residents)
     # augmentation: some trackers give no velocities (or the adapter drops them)
@@ -178,6 +189,7 @@ def collect(
     day_hours: float = 0.0,
     day_residents: int = 0,
     jobs: int = 1,
+    clips: bool = True,
 ) -> dict[str, np.ndarray]:
     """Candidate features and labels, with their episode, tracker and seed. Groups run in
     ``jobs`` processes; the result does not depend on ``jobs`` (groups are assembled in order)."""
@@ -189,6 +201,8 @@ def collect(
         specs += [("families", seed, t) for t in TRAIN_TRACKERS]
         if radar_motion:
             specs += [("radar_motion", seed, n) for n in NOISE_PROFILES]
+        if clips:
+            specs += [("clips", seed, t) for t in CLIP_TRACKERS]
     args = (per_kind, confirm_s, day_hours, day_residents)
     results: list[GroupResult | None] = [None] * len(specs)
 
@@ -257,6 +271,15 @@ def episode_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> di
         f, o = m & d["ep_fall"], m & ~d["ep_fall"]
         out[t] = (alarmed[f].mean(), 1 - alarmed[o].mean())
     return out
+
+
+def clip_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float, label: str) -> tuple:
+    """(sensitivity, specificity) of the clip episodes under ``label`` (trained on, never used to
+    choose a threshold)."""
+    alarmed = np.zeros(d["ep_fall"].shape[0], dtype=np.bool_)
+    alarmed[d["ep"][(score >= thr) & d["at_ok"]]] = True
+    m = d["ep_trk"] == label
+    return alarmed[m & d["ep_fall"]].mean(), 1 - alarmed[m & ~d["ep_fall"]].mean()
 
 
 # Issue 13 goals: sensitivity and specificity >= 98% on multi-target trackers, >= 93% on the
@@ -416,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--jobs", type=int, default=1, help="processes collecting candidates")
     ap.add_argument("--cache", type=Path, help="candidates file: reuse if present, else write")
+    ap.add_argument(
+        "--no-clips", action="store_true", help="leave out the held-posture clips (fall_clips)"
+    )
     args = ap.parse_args(argv)
     if 2 in args.seeds:
         raise SystemExit("seed 2 is the report seed: never train on it")
@@ -431,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             day_hours=args.day_hours,
             day_residents=args.day_residents,
             jobs=args.jobs,
+            clips=not args.no_clips,
         )
         if args.cache is not None:
             np.savez(args.cache, **d)  # type: ignore[arg-type]
@@ -454,7 +481,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
     thr = choose_threshold(d, oof, args.fa_tolerance)
-    tf = choose_frequent_threshold(d, oof, thr, args.fa_tolerance)
+    tf0 = choose_frequent_threshold(d, oof, thr, args.fa_tolerance)
+    for trk in CLIP_TRACKERS:
+        se, sp = clip_rates(d, shifted(oof, x, thr, tf0), thr, f"clips_{trk}")
+        print(
+            f"  clips of {trk} out of fold: {100 * se:.1f}% / {100 * sp:.1f}% (not in the choice)"
+        )
+    tf = tf0
     for name, score in (
         ("one threshold", oof),
         ("frequent-sample threshold", shifted(oof, x, thr, tf)),

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from bench.fall_clips import CLIP_S, HOLD_S, clip_episode
 from bench.fall_families import baseline_alarms, run_detector, wilson
 from care_hub.signal_core.falls import FallDetector, FallParams
 from simulators.fall_families import FamilyEpisode, make_family_episode, make_family_episodes
@@ -206,3 +207,25 @@ def test_report_splits_falls_by_visitor(capsys: pytest.CaptureFixture[str]) -> N
     falls = [e for e in eps if e.is_fall]
     assert counts == [sum(not e.visitor for e in falls), sum(e.visitor for e in falls)]
     assert sum(counts) == len(falls)
+
+
+def test_a_clip_is_5_s_then_its_last_frame_held_for_12_s() -> None:
+    """bench.fall_clips: issue 13's real-recording protocol. The impact lies 2.5-4 s into the
+    clip; after 5 s every frame repeats the clip's last frame value for value."""
+    (ep,) = _episodes("trip", 1, tracker="single_hold")
+    c = clip_episode(ep, np.random.default_rng(0))
+    r = c.rows
+    assert c.impact_s is not None and 2.5 <= c.impact_s - r.t0_s <= 4.0 + 1 / r.fps
+    assert r.n_frames == round(CLIP_S * r.fps) + round(HOLD_S * r.fps)
+    clip = r.frame < round(CLIP_S * r.fps)
+    last = r.frame == r.frame[clip].max()
+    tail = ~clip
+    assert np.unique(r.frame[tail]).size == round(HOLD_S * r.fps)
+    k = int(last.sum())
+    for col in (r.z_m, r.x_m, r.tid):
+        np.testing.assert_array_equal(col[tail], np.tile(col[last], round(HOLD_S * r.fps)))
+    assert k >= 1
+    # before the hold: exactly the episode's rows of that stretch
+    f0 = round((r.t0_s - ep.rows.t0_s) * ep.rows.fps)
+    orig = (ep.rows.frame >= f0) & (ep.rows.frame < f0 + round(CLIP_S * r.fps))
+    np.testing.assert_array_equal(r.z_m[clip], ep.rows.z_m[orig])

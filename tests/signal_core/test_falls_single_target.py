@@ -7,7 +7,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from care_hub.signal_core.falls import FallDetection, FallDetector, make_batch
+from care_hub.signal_core.falls import (
+    HOLD_FLOOR_AFTER_S,
+    FallDetection,
+    FallDetector,
+    make_batch,
+)
 from care_hub.signal_core.falls_model import FEATURES
 from devices.events import Envelope, RadarFramesEvent
 
@@ -202,7 +207,8 @@ def test_a_long_hold_of_a_floor_height_alone_does_not_make_a_fall() -> None:
 
 def test_quantised_repeats_of_a_still_person_still_count() -> None:
     """A quantising tracker (0.1 m grid) repeats exact values while someone lies still: those
-    repeats are re-admitted once a second (they are real readings), held module values are not."""
+    repeats are re-admitted once a second (they are real readings); a held module's value at
+    floor level only once held for HOLD_FLOOR_AFTER_S."""
     z = path((6.0, STAND, STAND), (0.6, STAND, FLOOR), (30.0, FLOOR, FLOOR))
     n = z.shape[0]
     rng = np.random.default_rng(4)
@@ -214,8 +220,10 @@ def test_quantised_repeats_of_a_still_person_still_count() -> None:
     off_grid = windows(zq + 0.013, np.full(n, 2.5), np.full(n, 2.5), np.zeros(n, bool), 3, 0.0, 0.0)
     col: list[tuple[int, float, float, np.ndarray]] = []
     run(off_grid, FallDetector(1, model=None, collect=col))
-    # off the grid the same repeats are one held sample: never three fresh ones at floor level
-    assert col == []
+    # off the grid the same repeats are one held sample until held for 3 s, then one a second
+    landed = T0 + 6.6
+    assert col
+    assert min(at for _, _, at, _ in col) >= landed + HOLD_FLOOR_AFTER_S
 
 
 def test_few_fresh_samples_a_second_still_make_a_candidate_in_time() -> None:
@@ -258,3 +266,33 @@ def test_the_judge_sees_the_module_back_on_someone_up() -> None:
         assert col2[0][3][fi["others_up_bins"]] > 0, seed
         assert col2[0][3][fi["others_up_share"]] >= 0.5, seed
     assert compared >= 4
+
+
+def held_landing(seed: int, hold_s: float) -> tuple[list[RadarFramesEvent], float]:
+    """A trip seen in fresh frames, two fresh samples at floor level after the impact, then the
+    module resends its last value for ``hold_s`` (a person lying still under static clutter
+    removal, or a recording whose final posture is held) and then for good stops reporting."""
+    u = np.linspace(0, 1, round(0.6 * FPS) + 1)[1:]
+    z = np.concatenate([path((5.0, STAND, STAND)), STAND - (STAND - FLOOR) * u * u])
+    z = np.concatenate([z, path((0.2, FLOOR, FLOOR)), path((hold_s, FLOOR, FLOOR))])
+    n = z.shape[0]
+    hold = np.zeros(n, dtype=bool)
+    hold[1::2] = True  # half the frames held before the landing, as the module does
+    first_held = n - round(hold_s * FPS)
+    hold[first_held - 4 :] = True
+    hold[first_held - 4 :: -2][:1] = False  # the last fresh sample sits just before the hold
+    return windows(z, np.full(n, 2.5), np.full(n, 2.5), hold, seed, z_sd=0.03), T0 + 5.6
+
+
+def test_a_landing_held_by_the_module_makes_a_candidate() -> None:
+    """Two fresh samples at floor level, then the module holds that value for 12 s: after 3 s
+    of hold the value counts once a second, so the fall is judged (it had no candidate when held
+    values never counted: issue 13's real clips end so). A hold of 2.5 s adds nothing."""
+    for seed in range(5):
+        col: list[tuple[int, float, float, np.ndarray]] = []
+        evs, impact = held_landing(seed, 12.0)
+        run(evs, FallDetector(1, model=None, collect=col))
+        assert [at for _, _, at, _ in col if impact - 1.0 <= at <= impact + MAX_LATENCY_S], seed
+        short: list[tuple[int, float, float, np.ndarray]] = []
+        run(held_landing(seed, 2.5)[0], FallDetector(1, model=None, collect=short))
+        assert short == [], seed
