@@ -523,7 +523,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         )
         print(
             f"wrote nats-server config ({args.nats_partitions} partitions, the same device "
-            f"passwords; mode 0600): {nats_conf}; run `nats-server -c {nats_conf}` and give "
+            f"passwords as bcrypt hashes; mode 0600): {nats_conf}; run `nats-server -c {nats_conf}` and give "
             f"every hub node CARE_HUB_INGEST__BACKEND=nats, CARE_HUB_INGEST__PARTITIONS="
             f"{args.nats_partitions} and CARE_HUB_INGEST__NATS_URL=nats://{files.hub_username}:"
             f"<the 'hub' password of that file>@<host>:{args.nats_port}"

@@ -40,6 +40,9 @@ HASH_BYTES = 64
 
 # 32 random bytes, ~43 URL-safe characters: unguessable and typeable into a device's setup page.
 DEVICE_PASSWORD_BYTES = 32
+# bcrypt costs of the nats-server.conf users (write_nats_config says why they differ).
+HUB_BCRYPT_COST = 12
+DEVICE_BCRYPT_COST = 4
 
 # Sessions of clients gone this long are dropped, so a decommissioned device's queue cannot grow
 # forever; far longer than any hub outage we would want to replay.
@@ -300,6 +303,13 @@ def write_broker_config(
     )
 
 
+def bcrypt_hash(password: str, cost: int) -> str:
+    """A bcrypt hash as nats-server reads it in place of a password (``$2a$``)."""
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost, prefix=b"2a")).decode()
+
+
 def write_nats_config(
     files: BrokerConfigFiles,
     *,
@@ -313,14 +323,19 @@ def write_nats_config(
     """The nats-server configuration of the NATS ingest backend, next to the Mosquitto files:
     JetStream, the MQTT listener, the partition mapping and the users of
     `devices.nats_subjects.authorization()` (the hub; each device publishing only its own
-    subjects) with the passwords of `files` (a device keeps one password on either broker).
-    nats-server reads plain passwords or bcrypt hashes; these are plain, so the file is 0600 like
-    the credentials file (`nats server passwd` can hash them by hand)."""
+    subjects) with the passwords of `files` (a device keeps one password on either broker), as
+    bcrypt hashes: the file lets nobody in (it stays 0600 all the same)."""
     from devices.nats_subjects import server_config
 
     if partitions < 1:
         raise ValueError("partitions must be >= 1")
     path = files.credentials_file.parent / NATS_CONF_FILE_NAME
+    # the hub's password may be one a person chose: a slow hash; the devices' are
+    # DEVICE_PASSWORD_BYTES random bytes each (out of reach of guessing at any cost), and
+    # nats-server checks the hash at every connect: 10,000 devices reconnecting after a restart
+    # at cost 10 would be ~10 CPU-minutes of the server's, at cost 4 ~10 s
+    hub_hash = bcrypt_hash(files.hub_password, HUB_BCRYPT_COST)
+    device_hashes = {d.username: bcrypt_hash(d.password, DEVICE_BCRYPT_COST) for d in files.devices}
     conf = server_config(
         partitions=partitions,
         port=port,
@@ -328,10 +343,7 @@ def write_nats_config(
         store_dir=Path(store_dir),
         server_name=server_name,
         host=host,
-        auth=(
-            (files.hub_username, files.hub_password),
-            {d.username: d.password for d in files.devices},
-        ),
+        auth=((files.hub_username, hub_hash), device_hashes),
     )
     _write_private(path, conf, 0o600)
     return path

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from care_hub import cli
@@ -165,8 +166,13 @@ def test_broker_config_from_the_registry_with_nats(
     ids = [d["device_id"] for d in creds["devices"]]
     assert ids[0] == "extra-1" and len(ids) > 1 and len(set(ids)) == len(ids)
     nats_conf = (out_dir / "nats-server.conf").read_text()
+    lines = nats_conf.splitlines()
     for d in creds["devices"]:
-        assert f'user: "{d["device_id"]}", password: "{d["password"]}"' in nats_conf
+        line = next(ln for ln in lines if f'user: "{d["device_id"]}", password: "' in ln)
+        stored = line.split('password: "', 1)[1].split('"', 1)[0]
+        # the device's own password, as a bcrypt hash (never the password itself)
+        assert d["password"] not in nats_conf
+        assert bcrypt.checkpw(d["password"].encode(), stored.encode())
     # no password on stdout
     assert all(d["password"] not in out for d in creds["devices"])
     assert creds["hub"]["password"] not in out

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -228,10 +229,21 @@ def test_nats_config_gives_each_device_its_broker_password(tmp_path: Path) -> No
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text()
     assert "listen: 0.0.0.0:4333" in text and "partition(4,1)" in text
-    assert f'user: "{HUB_USER}", password: "{HUB_PASSWORD}"' in text
+
+    def stored(user: str) -> str:
+        line = next(ln for ln in text.splitlines() if f'user: "{user}"' in ln)
+        return line.split('password: "', 1)[1].split('"', 1)[0]
+
+    # hashes, never the passwords: the file lets nobody in
+    assert HUB_PASSWORD not in text
+    assert stored(HUB_USER).startswith("$2a$12$")
+    assert bcrypt.checkpw(HUB_PASSWORD.encode(), stored(HUB_USER).encode())
     for dev in ("radar-1", "btn-2"):
+        assert files.password_for(dev) not in text
+        assert stored(dev).startswith("$2a$04$")
+        assert bcrypt.checkpw(files.password_for(dev).encode(), stored(dev).encode())
+        assert not bcrypt.checkpw(b"wrong", stored(dev).encode())
         line = next(ln for ln in text.splitlines() if f'user: "{dev}"' in ln)
-        assert f'password: "{files.password_for(dev)}"' in line
         assert f'"care.p.*.v1.{dev}.>"' in line and f'"care.v1.{dev}.cmd"' in line
     with pytest.raises(ValueError):
         write_nats_config(files, partitions=0, store_dir=tmp_path / "js")

@@ -222,8 +222,9 @@ def test_the_generated_nats_config_admits_devices_by_their_broker_password(
     tmp_path: Path,
 ) -> None:
     """`care-hub broker-config --nats-partitions` (devices.broker_config.write_nats_config): a
-    real nats-server on that file lets a device in with the password it has for Mosquitto and
-    delivers its press to the hub's partitions; a wrong password is refused at connect."""
+    real nats-server on that file (bcrypt hashes of the passwords) lets a device in with the
+    password it has for Mosquitto and delivers its press to the hub's partitions; a wrong
+    password is refused at connect."""
     if NATS_SERVER is None:
         start_nats(tmp_path, 1)  # skips locally, fails in CI
     files = write_broker_config(tmp_path / "broker", ["dev-1", "dev-2"], "hub")
