@@ -52,6 +52,7 @@ import orjson
 from nats.js import api
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
+from care_hub.kernel.security import redact
 from devices.mqtt_client import RawMessage
 from devices.nats_fence import Token
 from devices.nats_subjects import (
@@ -174,7 +175,8 @@ class NatsSource:
         self._thread.start()
         if not self._ready.wait(wait_s) or self._failed is not None:
             self.stop()
-            raise ConnectionError(f"no NATS JetStream at {self.url} within {wait_s:.0f} s") from (
+            where = redact(self.url)
+            raise ConnectionError(f"no NATS JetStream at {where} within {wait_s:.0f} s") from (
                 self._failed
             )
 
@@ -339,7 +341,7 @@ class NatsSource:
 
     async def _on_reconnect(self) -> None:
         self._on_connected()
-        log.info("NATS reconnected to %s", self.url)
+        log.info("NATS reconnected to %s", redact(self.url))
 
     async def _ensure_stream(self) -> None:
         config = api.StreamConfig(

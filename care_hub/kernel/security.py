@@ -209,8 +209,10 @@ class UsedTickets:
 
 
 # Secrets that must never reach a log line: query-string credentials, Authorization headers,
-# signed tokens (JWTs start with a base64 '{"'), argon2 hashes.
+# signed tokens (JWTs start with a base64 '{"'), argon2 hashes, passwords in URLs
+# (nats://hub:<password>@host, mqtt://user:<password>@host: how the settings take them).
 _REDACTIONS = (
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@", re.I), r"\1***@"),
     (re.compile(r"((?:access_)?token|ticket|password)=[^&\s\"']+", re.I), r"\1=***"),
     (
         re.compile(r"(authorization[\"']?\s*[:=,]\s*[\"']?)(?:bearer\s+)?[^\s\"',)]+", re.I),

@@ -1,15 +1,18 @@
 """A private nats-server per test: JetStream, its MQTT listener for devices, the partition
-mapping of devices.nats_subjects, on spare ports. Skipped locally without nats-server, failed in
-CI (like tests.conftest.require_service)."""
+mapping of devices.nats_subjects, on spare ports, with authorization as deployed (the hub's user;
+the fixture's URLs carry its credentials). Skipped locally without nats-server, failed in CI
+(like tests.conftest.require_service)."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -22,6 +25,10 @@ NATS_SERVER = shutil.which("nats-server") or (
 )
 # Partitions of the test server: two hub nodes, two partitions each.
 PARTITIONS = 4
+# The hub's user of the `nats_server` fixture (devices.nats_subjects.authorization). The tests'
+# load publishers play many devices on one connection, which only this unlimited user may do;
+# a device's own user (its subjects only) is tested in test_nats_source.py.
+HUB_USER = ("hub", secrets.token_urlsafe(16))
 
 
 @dataclass
@@ -62,9 +69,20 @@ def start_nats(
     )
 
 
+def with_credentials(url: str, user: tuple[str, str]) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{quote(user[0], safe='')}:{quote(user[1], safe='')}@{rest}"
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = start_nats(tmp_path / "nats", PARTITIONS)
+    """A server that admits only the hub's user; its URLs carry that user's password."""
+    plain = start_nats(tmp_path / "nats", PARTITIONS, auth=(HUB_USER, {}))
+    server = replace(
+        plain,
+        url=with_credentials(plain.url, HUB_USER),
+        mqtt_url=with_credentials(plain.mqtt_url, HUB_USER),
+    )
     yield server
     server.process.terminate()
     try:

@@ -13,9 +13,11 @@ from pathlib import Path
 import nats
 import orjson
 import paho.mqtt.client as mqtt
+import pytest
 from nats.aio.msg import Msg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from care_hub.kernel.security import redact
 from devices.broker import find_free_port
 from devices.broker_config import write_broker_config, write_nats_config
 from devices.mqtt_client import RawMessage
@@ -23,13 +25,15 @@ from devices.nats_source import NatsSource
 from devices.nats_subjects import partition_of
 from tests.conftest import _port_open
 from tests.distributed.conftest import NATS_SERVER, NatsServer, start_nats
-from tests.support.mqtt import wait_for
+from tests.support.mqtt import url_credentials, wait_for
 
 
 def _device(server: NatsServer, client_id: str, password: str | None = None) -> mqtt.Client:
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
     if password is not None:
         client.username_pw_set(client_id, password)
+    elif (hub := url_credentials(server.mqtt_url)) is not None:
+        client.username_pw_set(*hub)  # the fixture's server admits only the hub's user
     connected = threading.Event()
     client.on_connect = lambda *_a: connected.set()
     client.max_inflight_messages_set(200)
@@ -273,3 +277,17 @@ def test_the_generated_nats_config_admits_devices_by_their_broker_password(
             device.loop_stop()
         process.terminate()
         process.wait(10)
+
+
+def test_no_password_of_the_nats_url_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """The settings take the hub's NATS password in the URL (CARE_HUB_INGEST__NATS_URL); a server
+    that is not there is named without it, and the log filter masks URL passwords anywhere."""
+    port = find_free_port()  # nothing listens there
+    source = NatsSource(f"nats://hub:s3cret-pw@127.0.0.1:{port}", node_id="n1", partitions=4)
+    with pytest.raises(ConnectionError) as e:
+        source.start(wait_s=1.0)
+    assert "s3cret-pw" not in str(e.value) and f"nats://hub:***@127.0.0.1:{port}" in str(e.value)
+    assert redact("mqtt://dev-1:pw-9@broker:1883 and postgresql://care:x@db/care") == (
+        "mqtt://dev-1:***@broker:1883 and postgresql://care:***@db/care"
+    )
+    assert redact("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"

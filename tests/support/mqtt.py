@@ -42,6 +42,12 @@ def parse_mqtt_url(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 1883
 
 
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """`mqtt://user:password@host:port` -> (user, password); None without a user."""
+    parts = urlsplit(url)
+    return None if parts.username is None else (parts.username, parts.password or "")
+
+
 class MqttConnectError(RuntimeError):
     """The broker refused the connection (CONNACK failure) or never answered."""
 
@@ -79,6 +85,8 @@ def connect_client(
         client_id=client_id,
         clean_session=clean_session,
     )
+    if username is None and (creds := url_credentials(url)) is not None:
+        username, password = creds
     if username is not None:
         client.username_pw_set(username, password)
     if on_message is not None:

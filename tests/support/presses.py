@@ -22,7 +22,7 @@ from care_hub import migrate
 from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.kernel.settings import normalise_db_url
 from care_hub.seed import load_seed
-from tests.support.mqtt import close_client, parse_mqtt_url, wait_for
+from tests.support.mqtt import close_client, parse_mqtt_url, url_credentials, wait_for
 
 PASSWORD = "correct-horse-battery"
 # In flight from the device side: enough to stream, few enough that a kill catches some mid-air.
@@ -104,6 +104,8 @@ def _device_client(url: str, client_id: str, on_publish: Any) -> mqtt.Client:
         callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
     )
     client.max_inflight_messages_set(DEVICE_MAX_INFLIGHT)
+    if (creds := url_credentials(url)) is not None:
+        client.username_pw_set(*creds)
     client.on_publish = on_publish
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     connected = threading.Event()
