@@ -25,7 +25,8 @@ from devices.nats_source import NatsSource
 from devices.nats_subjects import partition_of
 from tests.conftest import _port_open
 from tests.distributed.conftest import NATS_SERVER, NatsServer, start_nats
-from tests.support.mqtt import url_credentials, wait_for
+from tests.support.mqtt import close_client, url_credentials, wait_for
+from tests.support.presses import PressPublisher
 
 
 def _device(server: NatsServer, client_id: str, password: str | None = None) -> mqtt.Client:
@@ -291,3 +292,51 @@ def test_no_password_of_the_nats_url_in_errors_or_logs(caplog: pytest.LogCapture
         "mqtt://dev-1:***@broker:1883 and postgresql://care:***@db/care"
     )
     assert redact("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+
+
+def test_presses_acknowledged_by_the_mqtt_listener_survive_a_killed_nats_server(
+    tmp_path: Path,
+) -> None:
+    """Nothing lost on the NATS backend: every QoS 1 press that the MQTT listener acknowledged
+    (PUBACK) is still in the stream after nats-server is killed (SIGKILL, right after the last
+    PUBACK) and restarted on the same store, and reaches a hub node then."""
+    hub = ("hub", "hub-restart-secret")
+    server = start_nats(tmp_path, 4, auth=(hub, {}))
+    url = server.url.replace("nats://", f"nats://{hub[0]}:{hub[1]}@")
+    mqtt_url = server.mqtt_url.replace("mqtt://", f"mqtt://{hub[0]}:{hub[1]}@")
+    process = server.process
+    try:
+        # the stream exists once a node has started; no node consumes while presses arrive
+        first = NatsSource(url, node_id="n1", partitions=4)
+        first.start()
+        first.stop()
+        publisher = PressPublisher(mqtt_url, "restart-publisher")
+        try:
+            presses = [publisher.press(f"btn-{n % 16}") for n in range(240)]
+            assert wait_for(lambda: all(p.info.is_published() for p in presses), timeout=20)
+        finally:
+            close_client(publisher.client)
+        process.kill()  # SIGKILL: no flush, no goodbye
+        process.wait(10)
+        log = open(tmp_path / "nats-restarted.log", "wb")  # noqa: SIM115 (closed with it)
+        process = subprocess.Popen(
+            [str(NATS_SERVER), "-c", str(tmp_path / "nats.conf")], stdout=log, stderr=log
+        )
+        assert wait_for(lambda: _port_open("127.0.0.1", server.mqtt_port), timeout=10)
+        second = NatsSource(url, node_id="n2", partitions=4)
+        second.start()
+        got: set[tuple[str, int]] = set()
+        try:
+
+            def all_in() -> bool:
+                for m in second.drain(500):
+                    got.add((m.topic.split("/")[2], orjson.loads(m.payload)["seq"]))
+                return len(got) >= len(presses)
+
+            assert wait_for(all_in, timeout=20)
+        finally:
+            second.stop()
+        assert got == {(p.device_id, p.seq) for p in presses}
+    finally:
+        process.kill()
+        process.wait(10)
