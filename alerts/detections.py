@@ -173,7 +173,9 @@ async def _fall(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Fal
         "drop_m": _r(d.pre_height_m - d.floor_height_m),
         "score": _r(d.score),
     }
-    detail.update({k: v for k, v in seen.items() if v is not None})
+    # every key, unknown ones as None: a later detection updating the open alert must not keep
+    # an earlier one's descent or drop as if it had been seen again
+    detail.update(seen)
     if d.features:
         detail["features"] = {name: _r(value) for name, value in d.features}
     if d.kind == "suspected":

@@ -6,9 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from alerts import service
+from alerts.detections import handle_detection
 from alerts.models import Alert, AlertEvent
 from alerts.policy import MAX_SNOOZE_S
+from care_hub.kernel.detections import FallFound
 from care_hub.kernel.models import EventLog, Facility
+from devices.registry import DeviceInfo
 from tests.alerts.conftest import Db, user_id
 
 T0 = 1_764_331_200.0  # 2025-11-28 12:00 UTC: the day shift
@@ -259,3 +262,36 @@ async def test_snooze_is_bounded_audited_and_only_for_nuisance_alerts(db: Db) ->
             await service.snooze(
                 session, db.bus, call, seconds=60, actor="nurse", timeout_defaults=defaults
             )
+
+
+async def test_a_later_fall_detection_says_what_it_saw_not_what_the_first_did(db: Db) -> None:
+    """One fall alert stays open per radar; a later confirmation updates it. What that update
+    says was seen is the later detection's: a descent it did not see is null, not the first
+    detection's descent kept from before."""
+    device = DeviceInfo("t-radar-1", "radar", 1, None, "R-1", 0)
+
+    def fall(at: float, descent_s: float, pre_m: float) -> FallFound:
+        return FallFound(
+            "t-radar-1",
+            "confirmed",
+            at,
+            at - 5,
+            pre_m,
+            0.3,
+            2.0,
+            2.0,
+            None,
+            descent_s,
+            1.5,
+            5.0,
+            0.9,
+        )
+
+    async with db.factory() as session:
+        await handle_detection(session, db.bus, device, fall(T0, 0.8, 1.0))
+        await handle_detection(session, db.bus, device, fall(T0 + 10, float("nan"), float("nan")))
+        await db.bus.commit(session)
+        (alert,) = (await session.scalars(select(Alert).where(Alert.type == "fall"))).all()
+    assert alert.detail["detected_ts"] == T0 + 10
+    assert alert.detail["descent_s"] is None and alert.detail["drop_m"] is None
+    assert alert.detail["down_s"] == 5.0 and alert.detail["score"] == 0.9
