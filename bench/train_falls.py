@@ -257,12 +257,16 @@ def collect(
     }
 
 
+def _alarmed(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> np.ndarray:
+    """Per episode: a candidate of it confirmed in time at this threshold."""
+    alarmed = np.zeros(d["ep_fall"].shape[0], dtype=np.bool_)
+    alarmed[d["ep"][(score >= thr) & d["at_ok"]]] = True
+    return alarmed
+
+
 def episode_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> dict[str, tuple]:
     """Per tracker: (sensitivity, specificity) of episodes at this threshold."""
-    n_ep = d["ep_fall"].shape[0]
-    alarmed = np.zeros(n_ep, dtype=np.bool_)
-    hit = (score >= thr) & d["at_ok"]
-    alarmed[d["ep"][hit]] = True
+    alarmed = _alarmed(d, score, thr)
     out = {}
     for t in TRACKERS:
         m = d["ep_trk"] == t
@@ -276,8 +280,7 @@ def episode_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> di
 def clip_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float, label: str) -> tuple:
     """(sensitivity, specificity) of the clip episodes under ``label`` (trained on, never used to
     choose a threshold)."""
-    alarmed = np.zeros(d["ep_fall"].shape[0], dtype=np.bool_)
-    alarmed[d["ep"][(score >= thr) & d["at_ok"]]] = True
+    alarmed = _alarmed(d, score, thr)
     m = d["ep_trk"] == label
     return alarmed[m & d["ep_fall"]].mean(), 1 - alarmed[m & ~d["ep_fall"]].mean()
 
@@ -481,13 +484,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
     thr = choose_threshold(d, oof, args.fa_tolerance)
-    tf0 = choose_frequent_threshold(d, oof, thr, args.fa_tolerance)
+    tf = choose_frequent_threshold(d, oof, thr, args.fa_tolerance)
     for trk in CLIP_TRACKERS:
-        se, sp = clip_rates(d, shifted(oof, x, thr, tf0), thr, f"clips_{trk}")
+        se, sp = clip_rates(d, shifted(oof, x, thr, tf), thr, f"clips_{trk}")
         print(
             f"  clips of {trk} out of fold: {100 * se:.1f}% / {100 * sp:.1f}% (not in the choice)"
         )
-    tf = tf0
     for name, score in (
         ("one threshold", oof),
         ("frequent-sample threshold", shifted(oof, x, thr, tf)),

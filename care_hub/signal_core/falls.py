@@ -71,7 +71,7 @@ HOLD_GRID_M = 0.05
 # 3 s, not 1: the families' random holds of a noisy low sample are seldom that long (families:
 # single-target 85.6/85.7 -> 85.7/85.9 sens/spec at 3 s, 10 Hz module 84.2 -> 80.7 spec at 1 s).
 # The descent is still judged on fresh samples only.
-HOLD_FLOOR_M: float | None = 0.5
+HOLD_FLOOR_M = 0.5
 HOLD_FLOOR_AFTER_S = 3.0
 # How long the last value of a (radar, tid) is remembered to recognise a hold across batches.
 HOLD_MEMORY_S = 10.0
@@ -911,14 +911,13 @@ class FallDetector:
         refresh = np.zeros(n, dtype=np.bool_)
         refresh[1:] = q[1:] > q[:-1]
         if refresh.any():
-            # (only quantised values: see HOLD_GRID_M)
+            # (quantised values, and values held long at floor level: see HOLD_GRID_M and
+            # HOLD_FLOOR_M)
             ri = np.nonzero(refresh)[0]
             g = np.stack([x_all[ri], y_all[ri], z_all[ri]]) / HOLD_GRID_M
-            ok = (np.abs(g - np.round(g)) < 1e-6).all(axis=0)
-            if HOLD_FLOOR_M is not None:
-                long = t_all[ri] - run_t0[ri] >= HOLD_FLOOR_AFTER_S
-                ok |= (z_all[ri] <= HOLD_FLOOR_M) & long
-            refresh[ri] = ok
+            refresh[ri] = (np.abs(g - np.round(g)) < 1e-6).all(axis=0) | (
+                (z_all[ri] <= HOLD_FLOOR_M) & (t_all[ri] - run_t0[ri] >= HOLD_FLOOR_AFTER_S)
+            )
         fresh = is_new & (~same | refresh)
         # remember the last row of every (slot, tid) seen lately
         last = np.ones(n, dtype=np.bool_)

@@ -24,7 +24,7 @@ from devices.mqtt_client import RawMessage
 from devices.nats_source import NatsSource
 from devices.nats_subjects import partition_of
 from tests.conftest import _port_open
-from tests.distributed.conftest import NATS_SERVER, NatsServer, start_nats
+from tests.distributed.conftest import NATS_SERVER, NatsServer, start_nats, with_credentials
 from tests.support.mqtt import close_client, url_credentials, wait_for
 from tests.support.presses import PressPublisher
 
@@ -302,8 +302,7 @@ def test_presses_acknowledged_by_the_mqtt_listener_survive_a_killed_nats_server(
     PUBACK) and restarted on the same store, and reaches a hub node then."""
     hub = ("hub", "hub-restart-secret")
     server = start_nats(tmp_path, 4, auth=(hub, {}))
-    url = server.url.replace("nats://", f"nats://{hub[0]}:{hub[1]}@")
-    mqtt_url = server.mqtt_url.replace("mqtt://", f"mqtt://{hub[0]}:{hub[1]}@")
+    url, mqtt_url = with_credentials(server.url, hub), with_credentials(server.mqtt_url, hub)
     process = server.process
     try:
         # the stream exists once a node has started; no node consumes while presses arrive
