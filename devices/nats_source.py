@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime
 import itertools
 import logging
 import threading
@@ -89,8 +90,25 @@ ACK_WAIT_S = 600.0
 # A forwarded control message is retried this often before it is given up (and logged).
 FORWARD_ATTEMPTS = 5
 
+# A new owner replays this much of a partition's radar frames stored before its ack floor through
+# its detectors (state only, detections dropped), so a fall whose descent the previous owner saw
+# is still confirmed after a takeover: the fall detector looks back 8 s (BROAD_LOOKBACK_S) and
+# confirms 5 s after the impact (the facility may set more), so 30 s covers both with room.
+WARMUP_S = 30.0
+# Warm-up messages per pull request, and the wait for one when the stream has no more.
+WARMUP_BATCH = 1000
+WARMUP_FETCH_S = 1.0
+
 # Called with {partition: fencing token} before the first message of newly acquired partitions.
 OnAcquire = Callable[[dict[int, Token]], "concurrent.futures.Future[None] | None"]
+
+
+class Warmup(NamedTuple):
+    """Radar frames of partition `partition` stored before its ack floor (already processed and
+    stored by the previous owner): to rebuild detector state, never to store again."""
+
+    partition: int
+    messages: list[RawMessage]
 
 
 class Control(NamedTuple):
@@ -125,6 +143,7 @@ class NatsSource:
         lease_ttl_s: float = LEASE_TTL_S,
         queue_cap: int = QUEUE_CAP,
         stream_max_age_s: float = STREAM_MAX_AGE_S,
+        warmup_s: float = WARMUP_S,
     ) -> None:
         if "." in node_id or "*" in node_id or ">" in node_id:
             raise ValueError(f"node id {node_id!r} may not contain '.', '*' or '>'")
@@ -135,9 +154,14 @@ class NatsSource:
         self.lease_ttl_s = lease_ttl_s
         self.queue_cap = queue_cap
         self.stream_max_age_s = stream_max_age_s
-        self.queue: deque[RawMessage | Control] = deque()
+        self.warmup_s = warmup_s
+        self.queue: deque[RawMessage | Control | Warmup] = deque()
         # Applied at the next drain, in stream order (the consumer's thread).
         self.on_control: Callable[[Control], None] | None = None
+        # Handed a taken partition's warm-up at the drain that meets it, before any message of
+        # the partition after its ack floor (the pipeline's thread).
+        self.on_warmup: Callable[[Warmup], None] | None = None
+        self.warmed_up = 0  # warm-up messages handed over
         # Partition -> (lease bucket's creation time, lease revision when acquired): the fencing
         # tokens (devices.nats_fence); a new dict on every change, read from any thread.
         self.tokens: dict[int, Token] = {}
@@ -149,7 +173,7 @@ class NatsSource:
         self.owned: frozenset[int] = frozenset()
         self.received = 0
         self._ids = itertools.count(1)
-        self._controls: deque[Control] = deque()  # those in `queue`, in order
+        self._controls: deque[Control | Warmup] = deque()  # those in `queue`, in order
         self._applied: list[int] = []  # mids of applied controls, acknowledged at the next drain
         # mid -> (partition, ack subject, stream seq); only the source loop touches it.
         self._unacked: dict[int, tuple[int, str]] = {}
@@ -207,18 +231,22 @@ class NatsSource:
         return out
 
     def _drain_controls(self, limit: int) -> list[RawMessage]:
-        """Messages up to the next control; a control at the head is applied first. The
+        """Messages up to the next control or warm-up; one at the head is applied first. The
         pipeline drains again only once the batch it drained is stored, so a control is applied
         after every message stored before it in the stream, as on replay."""
         out: list[RawMessage] = []
         queue = self.queue
         while queue and len(out) < limit:
             item = queue[0]
-            if isinstance(item, Control):
+            if isinstance(item, Warmup | Control):
                 if out:
                     break
                 queue.popleft()
                 self._controls.popleft()
+                if isinstance(item, Warmup):  # state only: nothing to acknowledge
+                    if self.on_warmup is not None:
+                        self.on_warmup(item)
+                    continue
                 if self.on_control is not None:
                     try:
                         self.on_control(item)
@@ -435,6 +463,58 @@ class NatsSource:
                 await self._js.delete_consumer(STREAM, name)
         return (floor or 0) + 1
 
+    async def _warmup(self, k: int, floor: int) -> Warmup | None:
+        """Partition k's radar frames stored in the `warmup_s` before its ack floor `floor`
+        (through an ephemeral consumer that acknowledges nothing); None when there is no floor
+        yet or warm-up is off. A failure costs only the warm-up (logged): the partition is taken
+        over without it, as before."""
+        if self.warmup_s <= 0 or floor <= 0:
+            return None
+        started = time.monotonic()
+        messages: list[RawMessage] = []
+        sub: Any = None
+        try:
+            stored = (await self._js.get_msg(STREAM, seq=floor)).time
+            if stored is None:
+                return None
+            config = api.ConsumerConfig(
+                ack_policy=api.AckPolicy.NONE,
+                deliver_policy=api.DeliverPolicy.BY_START_TIME,
+                opt_start_time=stored - datetime.timedelta(seconds=self.warmup_s),
+                inactive_threshold=30.0,
+            )
+            sub = await self._js.pull_subscribe(
+                f"{PARTITION_PREFIX}.{k}.v1.*.radar.frames", stream=STREAM, config=config
+            )
+            done = False
+            while not done:
+                try:
+                    batch = await sub.fetch(WARMUP_BATCH, timeout=WARMUP_FETCH_S)
+                except TimeoutError:
+                    break  # nothing more stored (the floor was not a radar frame)
+                for m in batch:
+                    sseq, stored_at = _ack_meta(m.reply)
+                    if sseq > floor:
+                        done = True
+                        break
+                    messages.append(RawMessage(topic_of(m.subject), m.data, 0, 0, stored_at))
+        except Exception as exc:
+            log.warning("warm-up of partition %d failed (%r): taken over without it", k, exc)
+            return None
+        finally:
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        log.info(
+            "partition %d: %d radar windows of the last %.0f s before its ack floor read for"
+            " warm-up in %.2f s",
+            k,
+            len(messages),
+            self.warmup_s,
+            time.monotonic() - started,
+        )
+        return Warmup(k, messages)
+
     def _consumer_config(self, k: int, start: int) -> api.ConsumerConfig:
         return api.ConsumerConfig(
             durable_name=f"hub-p{k}-{self.node_id}-{self._epoch}",
@@ -484,6 +564,12 @@ class NatsSource:
         `fetch()` awaits each message with its own timeout, which measured as the node's main
         cost at a few thousand msg/s."""
         name = f"hub-p{k}-{self.node_id}-{self._epoch}"
+        # read here, not in _acquire: the lease round goes on meanwhile
+        warmup = await self._warmup(k, start - 1)
+        if warmup is not None:  # ahead of k's first message after the floor
+            self._controls.append(warmup)
+            self.queue.append(warmup)
+            self.warmed_up += len(warmup.messages)
         await self._js.add_consumer(STREAM, self._consumer_config(k, start))
         nc, queue, unacked, outstanding = self._nc, self.queue, self._unacked, self._outstanding
         asked = 0  # messages requested and not yet received (an estimate: expiries reset it)

@@ -172,3 +172,55 @@ def test_a_floor_bed_zone_is_a_bed_for_the_trail_and_for_the_fall_detector() -> 
     assert not [d for d in found if isinstance(d, FallFound)]
     assert "bed" in {d.zone for d in found if isinstance(d, VisitFound)}
     assert slot == 0
+
+
+def _fall_windows(device: str) -> tuple[list[RadarFramesEvent], float]:
+    from simulators import radar_motion as rm
+
+    ep = rm.make_episode("fall_forward", "clean", np.random.default_rng(11), t0_s=T0)
+    assert ep.impact_s is not None
+    return rm.to_events(ep.rows, device, seq0=1), ep.impact_s
+
+
+def _confirmed(found: list[object]) -> list[float]:
+    return [d.at_s for d in found if isinstance(d, FallFound) and d.kind == "confirmed"]
+
+
+def test_a_warm_up_gives_a_new_owner_the_descent_the_previous_one_saw() -> None:
+    """A node taking a partition over replays the windows stored before its ack floor into its
+    detectors (devices.nats_source warm-up): the fall is then confirmed on the live windows at the
+    same moment as by a processor that saw everything live; without it, never."""
+    windows, impact = _fall_windows("r")
+    cut = next(i for i, w in enumerate(windows) if w.env.ts > impact + 1.5)
+
+    def processor() -> RadarProcessor:
+        proc = RadarProcessor(capacity=4, confirm_s=5.0)
+        proc.configure(RadarConfig("r", "R-1", ZONES))
+        return proc
+
+    live = processor()
+    whole = [d for w in windows for d in live.process([w], [])]
+    assert len(_confirmed(whole)) == 1
+
+    warmed = processor()
+    # shuffled, with a resent window: the warm-up orders them and takes each once
+    replay = windows[:cut][::-1] + [windows[2]]
+    assert warmed.warm_up(replay) == cut
+    rest = [d for w in windows[cut:] for d in warmed.process([w], [])]
+    assert _confirmed(rest) == _confirmed(whole)
+
+    cold = processor()
+    assert _confirmed([d for w in windows[cut:] for d in cold.process([w], [])]) == []
+
+
+def test_a_warm_up_never_feeds_a_detector_backwards() -> None:
+    """Windows older than what a radar's detectors have seen are skipped (a node taking back a
+    partition it owned before); unknown radars are skipped too."""
+    windows, _ = _fall_windows("r")
+    proc = RadarProcessor(capacity=4)
+    proc.configure(RadarConfig("r", "R-1", ZONES))
+    for w in windows[:10]:
+        proc.process([w], [])
+    other, _ = _fall_windows("unknown")
+    assert proc.warm_up(windows[:10] + other[:5]) == 0
+    assert proc.warm_up(windows[:12]) == 2

@@ -11,6 +11,10 @@ than one node's view:
   radar frames stored before it, and a new owner replaying the partition meets it again.
 - Fencing (`devices.nats_fence`): each transaction checks the node's lease tokens; a fenced node
   drops the batch and restarts its ingest (a fresh source and pipeline), as if it had restarted.
+- Detector state: a node taking a partition over first replays the partition's last radar frames
+  before the previous owner's ack floor through its own detectors (`NatsSource` warm-up), so a
+  fall whose descent the previous owner saw is confirmed here; what the replay detects is dropped
+  (the previous owner stored its own detections).
 
 Radar windows stay in the node's process (the radar worker subscribes to MQTT itself).
 """
@@ -26,13 +30,15 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from care_hub.ingest.pipeline import IngestPipeline
+from care_hub.ingest.decode import decode_batch
+from care_hub.ingest.pipeline import IngestPipeline, Work
 from care_hub.kernel.db import now_s
 from devices.dedupe import SeqTracker
-from devices.mqtt_client import MqttConnection
+from devices.events import RadarFramesEvent
+from devices.mqtt_client import MqttConnection, RawMessage
 from devices.nats_fence import FencedSeqTracker, Token, claim, lost
 from devices.nats_liveness import PartitionedLiveness
-from devices.nats_source import Control, NatsSource
+from devices.nats_source import Control, NatsSource, Warmup
 from devices.registry import DeviceInfo
 
 if TYPE_CHECKING:
@@ -60,7 +66,10 @@ class NatsPipeline(IngestPipeline):
         super().__init__(conn=cast(MqttConnection, source), **kwargs)
         self.source = source
         self.forwarded = 0  # cancels forwarded to other partitions
+        self.warmed_up = 0  # radar windows replayed into the detectors after takeovers
+        self._warmups: list[Warmup] = []
         source.on_control = self.on_control
+        source.on_warmup = self._warmups.append
 
     @override
     def _cancel_pending_fall(self, button: DeviceInfo, t_s: float) -> None:
@@ -85,6 +94,37 @@ class NatsPipeline(IngestPipeline):
             found = self.radar.cancel_fall(radar_id, t_s)
             if found is not None:
                 self.inbox.append(found)  # stored with the next batch
+
+    @override
+    async def prepare(self, batch: list[RawMessage]) -> Work:
+        if self._warmups:  # before the first message of the partitions they belong to
+            warmups, self._warmups = self._warmups, []
+            for warmup in warmups:
+                await asyncio.to_thread(self._warm_up, warmup)
+        return await super().prepare(batch)
+
+    def _warm_up(self, warmup: Warmup) -> None:
+        """Replay a taken partition's recent radar frames through the detectors (radars of the
+        registry only; what does not decode is skipped: the previous owner dead-lettered it)."""
+        if self.radar is None:
+            return
+        decoded, _ = decode_batch(warmup.messages)
+        frames = [
+            ev
+            for ev, _, _ in decoded
+            if isinstance(ev, RadarFramesEvent)
+            and (d := self.registry.get(ev.env.device_id)) is not None
+            and d.type == "radar"
+        ]
+        try:
+            used = self.radar.warm_up(frames)
+        except Exception:  # state only: a bug here must not stop the partition's ingest
+            log.exception("warm-up of partition %d failed", warmup.partition)
+            return
+        self.warmed_up += used
+        log.info(
+            "partition %d: %d radar windows replayed into the detectors", warmup.partition, used
+        )
 
     def detach(self) -> None:
         """Stop hearing registry changes (a fenced node's pipeline is replaced by a new one)."""
@@ -127,6 +167,7 @@ class NatsIngest:
             node_id=self.node_id,
             partitions=cfg.partitions,
             lease_ttl_s=cfg.lease_ttl_s,
+            warmup_s=cfg.warmup_s,
         )
         seqs = FencedSeqTracker(tokens=lambda: source.tokens, on_fenced=lambda _lost: fenced.set())
         radars = [d for d in hub.registry.all() if d.type == "radar"]

@@ -53,6 +53,10 @@ class IngestSettings(BaseModel):
     node_id: str = ""
     # A dead node's partitions move to the others after at most this long.
     lease_ttl_s: float = Field(default=6.0, ge=1.0, le=300.0)
+    # A node taking a partition over replays this much of its radar frames from before the
+    # previous owner's last acknowledgement through its detectors (state only), so a fall
+    # pending there is still confirmed; 0 turns it off (devices.nats_source.WARMUP_S).
+    warmup_s: float = Field(default=30.0, ge=0.0, le=600.0)
 
 
 class AlertSettings(BaseModel):

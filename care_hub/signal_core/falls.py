@@ -807,6 +807,10 @@ class FallDetector:
             self._c_vz = self._c_vz[keep]
         self._clear_pending(np.asarray([slot]))
 
+    def covered_until(self, slot: int) -> float:
+        """Device time up to which this slot's windows have been seen (-inf: none yet)."""
+        return float(self._covered[slot])
+
     # --- public steps ----------------------------------------------------------------------
     def cancel(self, slot: int, t_s: float) -> FallDetection | None:
         """Resident pressed cancel: ends a pending fall as cancelled ("button"); else None."""

@@ -8,15 +8,19 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 from sqlalchemy import text
 
 from care_hub import migrate
 from care_hub.kernel.db import make_engine, make_session_factory
 from care_hub.seed import load_seed
+from simulators import radar_motion as rm
 from tests.conftest import PG_URL
 from tests.distributed.conftest import NatsServer
 from tests.distributed.node import node_command
@@ -41,6 +45,7 @@ class Node:
         self.stopped = threading.Event()
         self.stopped_line = ""
         self.owned: set[int] = set()
+        self.warmed = 0  # radar windows its detectors replayed after takeovers
         self.log = tmp / f"node-{node_id}.log"
         self.process = subprocess.Popen(
             node_command(
@@ -71,6 +76,8 @@ class Node:
                 self.stopped_line = line
                 self.stopped.set()
             elif line.startswith("STATS"):
+                if " warmed=" in line:
+                    self.warmed = int(line.split(" warmed=", 1)[1].split()[0])
                 owned = line.rsplit("owned=", 1)[1]
                 self.owned = {int(k) for k in owned.split(",") if k}
 
@@ -92,6 +99,23 @@ class Node:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def fall_windows(
+    device_id: str, seed: int, split_after_s: float
+) -> tuple[list[bytes], list[bytes], float]:
+    """A simulated forward fall (clean tracker, a minute ago) as radar/frames payloads: those up to
+    `split_after_s` after the impact, the rest, and the impact's device time."""
+    ep = rm.make_episode(
+        "fall_forward", "clean", np.random.default_rng(seed), t0_s=time.time() - 60
+    )
+    assert ep.is_fall and ep.impact_s is not None
+    before: list[bytes] = []
+    after: list[bytes] = []
+    for ev in rm.to_events(ep.rows, device_id, seq0=1):
+        payload = orjson.dumps(rm.to_payload(ev))
+        (before if ev.env.ts <= ep.impact_s + split_after_s else after).append(payload)
+    return before, after, ep.impact_s
 
 
 def prepare(schema: str, seed: dict[str, Any]) -> None:

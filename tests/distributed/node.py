@@ -58,6 +58,8 @@ def settings_for(args: argparse.Namespace) -> Settings:
     settings.ingest.partitions = args.partitions
     settings.ingest.node_id = args.node_id
     settings.ingest.lease_ttl_s = args.lease_ttl
+    if args.warmup_s is not None:
+        settings.ingest.warmup_s = args.warmup_s
     return settings
 
 
@@ -108,7 +110,8 @@ async def _report(hub: Hub, every_s: float) -> None:
         owned = sorted(getattr(conn, "owned", ()))
         print(
             f"STATS received={p.metrics.received} accepted={p.metrics.accepted} "
-            f"queue={len(conn.queue)} owned={','.join(map(str, owned))}",
+            f"queue={len(conn.queue)} warmed={getattr(p, 'warmed_up', 0)} "
+            f"owned={','.join(map(str, owned))}",
             flush=True,
         )
 
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--report-s", type=float, default=0.0)
     ap.add_argument("--log-level", default="WARNING")
     ap.add_argument("--stop-at", default="", help="DEVICE:SEQ (see the module doc)")
+    ap.add_argument("--warmup-s", type=float, default=None, help="CARE_HUB_INGEST__WARMUP_S")
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     asyncio.run(run(args))

@@ -16,14 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 
 from devices.nats_subjects import partition_of
-from simulators import radar_motion as rm
 from tests.distributed.conftest import NatsServer
-from tests.distributed.harness import Node, prepare, query
+from tests.distributed.harness import Node, fall_windows, prepare, query
 from tests.support.mqtt import close_client, connect_client, publish_and_wait, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -81,15 +79,7 @@ def _fall_alerts(schema: str) -> list[tuple[str, str]]:
 
 def _windows(device_id: str, seed: int) -> tuple[list[bytes], list[bytes]]:
     """A simulated forward fall's windows: before and after impact + BEFORE_CONFIRM_S."""
-    ep = rm.make_episode(
-        "fall_forward", "clean", np.random.default_rng(seed), t0_s=time.time() - 60
-    )
-    assert ep.is_fall and ep.impact_s is not None
-    before: list[bytes] = []
-    after: list[bytes] = []
-    for ev in rm.to_events(ep.rows, device_id, seq0=1):
-        payload = orjson.dumps(rm.to_payload(ev))
-        (before if ev.env.ts <= ep.impact_s + BEFORE_CONFIRM_S else after).append(payload)
+    before, after, _ = fall_windows(device_id, seed, BEFORE_CONFIRM_S)
     return before, after
 
 
