@@ -4,8 +4,8 @@ Trained by ``python -m bench.train_falls`` (scikit-learn ``HistGradientBoostingC
 seed) on the *tuning* episode families only (simulators/fall_families.py T1-T7, plus ordinary
 days) and exported to ``models/falls_gbm.json``: per tree the split feature, threshold, where
 missing values go, children and leaf values. The last tree splits only on ``fresh_per_s``: a logit
-offset that gives candidates from trackers reporting every frame a threshold of their own (0.34
-against 0.25 for held modules, round 7) while ``threshold_p`` stays one number. Inference needs
+offset that gives candidates from trackers reporting every frame a threshold of their own (0.38
+against 0.23 for held modules, round 8) while ``threshold_p`` stays one number. Inference needs
 no scikit-learn: every candidate of a batch walks all trees at once, one numpy step per tree
 level (the training script checks it matches ``predict_proba``).
 
@@ -71,6 +71,11 @@ FEATURES: tuple[str, ...] = (
     "post_vz_mad_mps",  # median |vz| since (NaN: no velocities)
     "others_up_bins",  # the slot's other tracks' bins above floor level since (round 6)
     "others_up_share",  # those / (those + post_bins): a one-target module back on someone up
+    # the trivial rule of issue 13 (round 8; falls.TRIV_*): its last crossing from above 0.6 m to
+    # below 0.35 m on one tracker id, relative to the impact (NaN: none near it), and the share of
+    # that id's bins below 0.35 m since
+    "triv_dt",
+    "triv_low_share",
 )
 N_FEATURES = len(FEATURES)
 MODEL_FILE = "falls_gbm.json"

@@ -10,7 +10,7 @@ import pytest
 
 from bench.fall_clips import CLIP_S, HOLD_S, clip_episode
 from bench.fall_families import baseline_alarms, run_detector, wilson
-from care_hub.signal_core.falls import FallDetector, FallParams
+from care_hub.signal_core.falls import FallBatch, FallDetector, FallParams
 from simulators.fall_families import FamilyEpisode, make_family_episode, make_family_episodes
 
 PARAMS = FallParams(floor_dwell_s=60.0)
@@ -229,3 +229,46 @@ def test_a_clip_is_5_s_then_its_last_frame_held_for_12_s() -> None:
     f0 = round((r.t0_s - ep.rows.t0_s) * ep.rows.fps)
     orig = (ep.rows.frame >= f0) & (ep.rows.frame < f0 + round(CLIP_S * r.fps))
     np.testing.assert_array_equal(r.z_m[clip], ep.rows.z_m[orig])
+
+
+def test_the_judge_sees_the_trivial_rule_on_one_tracker_id() -> None:
+    """Round 8: the trivial rule of issue 13 (a tracker id's height from above 0.6 m to below
+    0.35 m within 2.5 s, then low) reaches the judge as features, held repeats included: a trip
+    on the sample-and-hold module crosses near its impact and stays low; a staged sit down on the
+    floor (kneeling first) seldom crosses at all; a crossing two ids apart is none."""
+    trips = _episodes("trip", 6, "single_hold")
+    seen = [
+        dict(d.features)
+        for ds in run_detector(trips, PARAMS)
+        for d in ds
+        if d.kind in ("confirmed", "cancelled") and d.features
+    ]
+    crossed = [f for f in seen if math.isfinite(f["triv_dt"])]
+    assert len(crossed) >= 4, seen
+    assert all(-5.0 <= f["triv_dt"] <= 5.0 + PARAMS.confirm_s for f in crossed)
+    assert np.nanmedian([f["triv_low_share"] for f in crossed]) >= 0.5
+
+    det = FallDetector(1, PARAMS, model=None)
+    t = 1000.0 + np.arange(0, 4.0, 0.05)
+    z = np.where(t < 1002.0, 1.0, 0.2)
+    tid = np.where(t < 1002.0, 1, 2)  # the module lost the target at the drop: a new id
+    det.step(_batch(t, z, tid))
+    assert det._tv_t[0] == -np.inf
+    det.step(_batch(t + 4.0, np.full(t.shape, 0.2), np.full(t.shape, 3)))
+    det2 = FallDetector(1, PARAMS, model=None)
+    det2.step(_batch(t, z, np.ones(t.shape, dtype=np.int64)))
+    assert 1001.9 <= det2._tv_t[0] <= 1002.6
+
+
+def _batch(t: np.ndarray, z: np.ndarray, tid: np.ndarray) -> FallBatch:
+    n = t.shape[0]
+    return FallBatch(
+        slot=np.zeros(n, dtype=np.int64),
+        t_s=t,
+        x_m=np.full(n, 2.0),
+        y_m=np.full(n, 2.0),
+        z_m=z.astype(np.float64),
+        tid=np.asarray(tid, dtype=np.int64),
+        covered_slot=np.zeros(1, dtype=np.int64),
+        covered_until_s=np.asarray([t[-1] + 0.05]),
+    )
