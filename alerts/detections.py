@@ -195,6 +195,8 @@ async def _fall(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Fal
             facility_id=device.facility_id,
             resident_id=device.resident_id,
         )
+        if d.reason == "button_late":
+            await _cancel_confirmed(session, bus, device, d)
     elif d.kind in ("confirmed", "floor_dwell"):
         severity = DEFAULT_SEVERITY["fall"] if d.kind == "confirmed" else FLOOR_DWELL_SEVERITY
         await service.raise_alert(
@@ -208,6 +210,30 @@ async def _fall(session: AsyncSession, bus: EventBus, device: DeviceInfo, d: Fal
             dedupe_key=fall_key(device.id),
             detail={"kind": d.kind, **detail},
         )
+
+
+async def _cancel_confirmed(
+    session: AsyncSession, bus: EventBus, device: DeviceInfo, d: FallFound
+) -> None:
+    """The resident pressed cancel before the confirmation ended, and the press reached the
+    detector after it: close the alert that confirmation raised, as a cancel in time would have
+    prevented it (only that fall's alert, and only while it is open)."""
+    alert = await service.find_active(session, fall_key(device.id), lock=True)
+    if alert is None or alert.detail.get("kind") != "confirmed":
+        return
+    impact = alert.detail.get("impact_ts")
+    if not isinstance(impact, int | float) or abs(impact - d.impact_s) > 0.01:
+        return  # a later fall's alert, or one another detection updated
+    await service.resolve(
+        session,
+        bus,
+        alert,
+        actor=device.id,
+        source="device",
+        outcome="cancelled",
+        note="cancelled by the resident at the button before the fall was confirmed"
+        " (the press reached the hub after the confirmation)",
+    )
 
 
 def _r(v: float) -> float | None:

@@ -40,7 +40,7 @@ Velocities are ignored: low-cost modules give none and differentiated held posit
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -331,7 +331,9 @@ class FramesWindow(Protocol):
 
 
 FallKind = Literal["suspected", "confirmed", "cancelled", "floor_dwell"]
-CancelReason = Literal["got_up", "button", "not_down"]
+# "button_late": the resident pressed cancel before the confirmation time ended, but the press
+# was applied after the fall had been confirmed (see FallDetector.cancel)
+CancelReason = Literal["got_up", "button", "not_down", "button_late"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,6 +679,8 @@ class FallDetector:
         self._h_t, self._h_t0, self._h_x, self._h_y, self._h_z = (e.copy() for _ in range(5))
         self._h_thi = e.copy()  # last time the (slot, tid) was above TRIV_HIGH_M
         # the trivial rule's last crossing per slot: time, tid, bins after it and how many low
+        # each slot's last confirmed fall and its track, for a cancel applied late
+        self._confirmed: dict[int, tuple[FallDetection, int]] = {}
         self._tv_t = np.full(s, -np.inf)
         self._tv_tid = np.full(s, -1, dtype=np.int64)
         self._tv_n = np.zeros(s)
@@ -816,6 +820,7 @@ class FallDetector:
         self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
         self._h_x, self._h_y, self._h_z = self._h_x[keep], self._h_y[keep], self._h_z[keep]
         self._h_thi = self._h_thi[keep]
+        self._confirmed.pop(slot, None)
         self._tv_t[slot], self._tv_tid[slot] = -np.inf, -1
         self._tv_n[slot] = self._tv_low[slot] = 0.0
         keep = self._c_slot != slot
@@ -832,9 +837,27 @@ class FallDetector:
 
     # --- public steps ----------------------------------------------------------------------
     def cancel(self, slot: int, t_s: float) -> FallDetection | None:
-        """Resident pressed cancel: ends a pending fall as cancelled ("button"); else None."""
+        """Resident pressed cancel (``t_s``: the press, device time): ends a pending fall as
+        cancelled ("button"). With none pending, a press made between the last confirmed fall's
+        impact (1 s of clock leeway) and its confirmation cancels that fall ("button_late"): the
+        press was in time, its message was not (it shared a batch with the confirming window, or
+        the button's hub node died before forwarding it). Device clocks are taken as agreeing
+        (NTP; the hub flags those off by 30 s). Else None."""
         if self._pk[slot] < 0:
-            return None
+            last = self._confirmed.get(slot)
+            if last is None or not (last[0].impact_s - 1.0 <= t_s <= last[0].at_s):
+                return None
+            del self._confirmed[slot]
+            d, k = last
+            # as after a cancel in time: floor_dwell watches them again (from the impact)
+            self._fdone[slot, k] = False
+            return replace(
+                d,
+                kind="cancelled",
+                at_s=float(t_s),
+                down_s=float(t_s - d.impact_s),
+                reason="button_late",
+            )
         det = self._detection(slot, "cancelled", t_s, "button")
         self._clear_pending(np.asarray([slot]))
         return det
@@ -2005,6 +2028,9 @@ class FallDetector:
         quiet = down & ~self._prule[s]
         self._emit(s[quiet], "suspected", at[quiet], out)
         self._emit(sc, "confirmed", at[down], out)
+        if sc.size:
+            for d, kk in zip(out[-sc.size :], kc.tolist(), strict=True):
+                self._confirmed[d.slot] = (d, kk)
         loud = ~down & self._prule[s]
         self._emit(s[loud], "cancelled", at[loud], out, "not_down")
         self._clear_pending(s)

@@ -139,6 +139,20 @@ def test_cancel_button_during_window_is_recorded() -> None:
     assert det.cancel(0, T0 + 30.0) is None
 
 
+def test_a_press_in_time_applied_after_the_confirmation_cancels_it_late() -> None:
+    """The press was made before the confirmation but reached the detector after it (same
+    batch as the confirming window, or a dead node's forward): cancelled as "button_late", once;
+    a press after the confirmation, or before the impact, cancels nothing."""
+    det = FallDetector(1)
+    (c,) = [d for d in run(events(FALL), det) if d.kind == "confirmed"]
+    assert det.cancel(0, c.at_s + 0.5) is None  # after the confirmation: too late
+    assert det.cancel(0, c.impact_s - 2.0) is None  # before the fall
+    late = det.cancel(0, c.at_s - 1.0)
+    assert late is not None and (late.kind, late.reason) == ("cancelled", "button_late")
+    assert late.impact_s == c.impact_s and late.at_s == c.at_s - 1.0
+    assert det.cancel(0, c.at_s - 0.5) is None  # once
+
+
 @pytest.mark.parametrize(
     "z",
     [
