@@ -298,6 +298,14 @@ TRIV_LOW_M = 0.35
 TRIV_WITHIN_S = 2.5
 TRIV_STAY_S = 5.0
 TRIV_BEFORE_S = 5.0
+# A crossing makes a candidate of the track carrying its tracker id, within this long after it,
+# even where too few fresh samples put that track at floor level (a held module's landing).
+TRIV_CAND_S = 1.0
+# ... only on a radar whose recent rows (FRESH_EMA) are fresh less often than this: held modules
+# resend 50-90% of their frames; trackers reporting every frame need no help (their own floor
+# test is not late), except a quantising one while its person keeps still.
+TRIV_CAND_FRESH = 0.6
+FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 
 
 _FI = {name: i for i, name in enumerate(FEATURES)}
@@ -682,6 +690,8 @@ class FallDetector:
         # each slot's last confirmed fall and its track, for a cancel applied late
         self._confirmed: dict[int, tuple[FallDetection, int]] = {}
         self._tv_t = np.full(s, -np.inf)
+        self._tv_used = np.full(s, -np.inf)  # the crossing a candidate was last made at
+        self._fresh_share = np.ones(s)  # running share of fresh rows per radar
         self._tv_tid = np.full(s, -1, dtype=np.int64)
         self._tv_n = np.zeros(s)
         self._tv_low = np.zeros(s)
@@ -821,7 +831,8 @@ class FallDetector:
         self._h_x, self._h_y, self._h_z = self._h_x[keep], self._h_y[keep], self._h_z[keep]
         self._h_thi = self._h_thi[keep]
         self._confirmed.pop(slot, None)
-        self._tv_t[slot], self._tv_tid[slot] = -np.inf, -1
+        self._tv_t[slot], self._tv_tid[slot], self._tv_used[slot] = -np.inf, -1, -np.inf
+        self._fresh_share[slot] = 1.0
         self._tv_n[slot] = self._tv_low[slot] = 0.0
         keep = self._c_slot != slot
         self._c_slot, self._c_t = self._c_slot[keep], self._c_t[keep]
@@ -965,6 +976,14 @@ class FallDetector:
                 (z_all[ri] <= HOLD_FLOOR_M) & (t_all[ri] - run_t0[ri] >= HOLD_FLOOR_AFTER_S)
             )
         fresh = is_new & (~same | refresh)
+        if n > m:
+            sn = s_all[is_new]
+            rows_per = np.bincount(sn, minlength=self._fresh_share.shape[0])
+            fresh_per = np.bincount(sn, weights=fresh[is_new], minlength=rows_per.shape[0])
+            seen = rows_per > 0
+            self._fresh_share[seen] += FRESH_EMA * (
+                fresh_per[seen] / rows_per[seen] - self._fresh_share[seen]
+            )
         h_thi = np.concatenate([self._h_thi, np.full(slot.shape[0], -np.inf)])[o]
         thi = self._trivial(s_all, d_all, t_all, z_all, is_new, same_key, h_thi)
         # remember the last row of every (slot, tid) seen lately
@@ -1491,8 +1510,23 @@ class FallDetector:
         if self._judged:
             on_mattress = (in_each_rect(xs, ys, bed) & ~seat).any(axis=1)
             cand_low = low_any & ~in_raised & ~on_mattress
+            # and the trivial rule's crossing on this track's tracker id (TRIV_CAND_S), on
+            # modules that hold most of their frames (the height now lags there)
+            tv = self._tv_t[s]
+            triv_now = (
+                (self._fresh_share[s] < TRIV_CAND_FRESH)
+                & (tv > self._tv_used[s])
+                & (tv >= tb - TRIV_CAND_S)
+                & (tv <= tb + BIN_S)
+                & (self._ttid[s, k] == self._tv_tid[s])
+                & ~in_raised
+                & ~on_mattress
+            )
+            triv_now &= ~cand_low  # (where the floor test also fired, the rules judge it)
+            cand_low = cand_low | triv_now
         else:
             cand_low = low
+            triv_now = np.zeros(s.shape[0], dtype=np.bool_)
         self._floor_state(s, k, tb, short, low, on_sup, xs, ys, out)
         # walking: the bin median moved >= WALK_MIN_M over the last WALK_BINS bins (1 s)
         prev = (pos[:, None] - WALK_BINS) % r
@@ -1684,8 +1718,12 @@ class FallDetector:
             broad = recent & ((top_before >= BROAD_FROM_M) | born_low)
             pre = np.where(born_low & ~(top_before >= BROAD_FROM_M) & np.isnan(pre), uref, pre)
             sus = ((seen_fall | unseen_fall | orphan_fall | broad) & recent) | support_fall
+            # a track only the crossing admitted is a candidate, its landing at the crossing
+            triv_only = triv_now[cand]
+            sus = sus | triv_only
         else:
             sus = rule
+            triv_only = np.zeros(cand.shape[0], dtype=np.bool_)
         if not sus.any():
             return
         si = np.nonzero(sus)[0]
@@ -1693,6 +1731,7 @@ class FallDetector:
         si = si[first]
         ss, ci = sc1[si], cand[si]
         self._pk[ss] = kc1[si]
+        self._tv_used[ss] = self._tv_t[ss]
         # the impact: MEDIAN_LAG_S before the 3-bin median reached floor level, or, where holds
         # made that median confirm the floor over FLOOR_RECENT_S after the first floor-level
         # bin, a bin before that bin (at most FIRST_LOW_MAX_S back): the judgement then covers
@@ -1704,6 +1743,8 @@ class FallDetector:
         imp = np.where(
             late, np.fmax(t_low - BIN_S, tc - MEDIAN_LAG_S - FIRST_LOW_MAX_S), tc - MEDIAN_LAG_S
         )
+        # a candidate only the trivial rule made: its crossing is the landing
+        imp = np.where(triv_only, np.fmin(self._tv_t[sc1], tc), imp)
         self._pimpact[ss] = imp[si]
         self._psince[ss] = imp[si] + MEDIAN_LAG_S
         self._pat[ss] = tc[si]

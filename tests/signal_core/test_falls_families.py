@@ -260,15 +260,50 @@ def test_the_judge_sees_the_trivial_rule_on_one_tracker_id() -> None:
     assert 1001.9 <= det2._tv_t[0] <= 1002.6
 
 
-def _batch(t: np.ndarray, z: np.ndarray, tid: np.ndarray) -> FallBatch:
+def _batch(
+    t: np.ndarray,
+    z: np.ndarray,
+    tid: np.ndarray,
+    x: np.ndarray | None = None,
+    until: float | None = None,
+) -> FallBatch:
     n = t.shape[0]
     return FallBatch(
         slot=np.zeros(n, dtype=np.int64),
         t_s=t,
-        x_m=np.full(n, 2.0),
-        y_m=np.full(n, 2.0),
+        x_m=np.full(n, 2.0) if x is None else np.asarray(x, dtype=np.float64),
+        y_m=np.full(n, 1.97),
         z_m=z.astype(np.float64),
         tid=np.asarray(tid, dtype=np.int64),
         covered_slot=np.zeros(1, dtype=np.int64),
-        covered_until_s=np.asarray([t[-1] + 0.05]),
+        covered_until_s=np.asarray([t[-1] + 0.05 if until is None else until]),
     )
+
+
+def _held_landing(tid_after: int) -> list[tuple[int, float, float]]:
+    """Candidates (slot, impact, decision) of a held module's landing (each value sent 4 times):
+    standing at 1.0 m on id 7 for 3 s, one fresh row at 0.21 m, the same row held for 2.5 s (too
+    few fresh floor samples for the detector's own floor test; under the 3 s of a held floor
+    value), then nothing."""
+    col: list[tuple[int, float, float, np.ndarray]] = []
+    det = FallDetector(1, PARAMS, model=None, collect=col)
+    rng = np.random.default_rng(4)
+    for w in range(12):
+        t = 1000.0 + w + np.arange(20) / 20.0
+        if w >= 6:
+            det.step(_batch(t[:0], t[:0], t[:0].astype(np.int64), until=t[-1] + 0.05))
+            continue
+        z = np.where(t < 1003.0, 1.0 + np.repeat(rng.normal(0, 0.03, 5), 4), 0.213)
+        tid = np.where(t < 1003.0, 7, tid_after)
+        keep = t < 1005.5
+        det.step(_batch(t[keep], z[keep], tid[keep], x=np.where(t < 1003.0, 2.0, 2.03)[keep]))
+    return [(s, imp, at) for s, imp, at, _ in col]
+
+
+def test_a_held_landing_the_trivial_rule_sees_is_a_candidate() -> None:
+    """Round 8: where few fresh samples leave the detector's floor test in doubt, the trivial
+    rule's crossing on the landing's tracker id makes a candidate for the judge (its impact at
+    the crossing); the same rows under a new id after the drop make none."""
+    (cand,) = _held_landing(7)
+    assert 1002.9 <= cand[1] <= 1003.6
+    assert _held_landing(8) == []
