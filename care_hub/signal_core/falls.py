@@ -686,12 +686,17 @@ class FallDetector:
         self._h_slot, self._h_tid = ei, ei.copy()
         self._h_t, self._h_t0, self._h_x, self._h_y, self._h_z = (e.copy() for _ in range(5))
         self._h_thi = e.copy()  # last time the (slot, tid) was above TRIV_HIGH_M
+        self._h_zhi = e.copy()  # and its bin mean then
         # the trivial rule's last crossing per slot: time, tid, bins after it and how many low
         # each slot's last confirmed fall and its track, for a cancel applied late
         self._confirmed: dict[int, tuple[FallDetection, int]] = {}
         self._tv_t = np.full(s, -np.inf)
         self._tv_used = np.full(s, -np.inf)  # the crossing a candidate was last made at
         self._fresh_share = np.ones(s)  # running share of fresh rows per radar
+        # at the last crossing: the id's last high (time, bin mean) and the bin mean below
+        self._tv_hi_t = np.full(s, np.nan)
+        self._tv_hi_z = np.full(s, np.nan)
+        self._tv_lo_z = np.full(s, np.nan)
         self._tv_tid = np.full(s, -1, dtype=np.int64)
         self._tv_n = np.zeros(s)
         self._tv_low = np.zeros(s)
@@ -746,6 +751,10 @@ class FallDetector:
         self._pdesc = np.full(s, np.nan)
         self._ppeak = np.full(s, np.nan)
         self._pfloor = np.full(s, np.nan)
+        # the heights a detection reports (those above, except where only the trivial rule's
+        # crossing made the candidate: then what the rule saw)
+        self._pseen_pre = np.full(s, np.nan)
+        self._pseen_floor = np.full(s, np.nan)
         # confirmation time per slot (a facility may choose its own cancel window)
         self._confirm = np.full(s, self.params.confirm_s)
         self._px = np.full(s, np.nan)
@@ -829,7 +838,7 @@ class FallDetector:
         self._h_slot, self._h_tid = self._h_slot[keep], self._h_tid[keep]
         self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
         self._h_x, self._h_y, self._h_z = self._h_x[keep], self._h_y[keep], self._h_z[keep]
-        self._h_thi = self._h_thi[keep]
+        self._h_thi, self._h_zhi = self._h_thi[keep], self._h_zhi[keep]
         self._confirmed.pop(slot, None)
         self._tv_t[slot], self._tv_tid[slot], self._tv_used[slot] = -np.inf, -1, -np.inf
         self._fresh_share[slot] = 1.0
@@ -985,7 +994,8 @@ class FallDetector:
                 fresh_per[seen] / rows_per[seen] - self._fresh_share[seen]
             )
         h_thi = np.concatenate([self._h_thi, np.full(slot.shape[0], -np.inf)])[o]
-        thi = self._trivial(s_all, d_all, t_all, z_all, is_new, same_key, h_thi)
+        h_zhi = np.concatenate([self._h_zhi, np.full(slot.shape[0], np.nan)])[o]
+        thi, zhi = self._trivial(s_all, d_all, t_all, z_all, is_new, same_key, h_thi, h_zhi)
         # remember the last row of every (slot, tid) seen lately
         last = np.ones(n, dtype=np.bool_)
         last[:-1] = ~same_key[1:]
@@ -994,7 +1004,7 @@ class FallDetector:
         self._h_slot, self._h_tid, self._h_t = s_all[last], d_all[last], t_all[last]
         self._h_t0, self._h_x = run_t0[last], x_all[last]
         self._h_y, self._h_z = y_all[last], z_all[last]
-        self._h_thi = thi[last]
+        self._h_thi, self._h_zhi = thi[last], zhi[last]
         f = is_new
         vz_f = None
         if vz is not None:
@@ -1010,30 +1020,32 @@ class FallDetector:
         new: BoolArr,
         same_key: BoolArr,
         h_thi: FloatArr,
-    ) -> FloatArr:
+        h_zhi: FloatArr,
+    ) -> tuple[FloatArr, FloatArr]:
         """The trivial rule's crossings (TRIV_*), streamed: rows sorted by (slot, tid, time),
         remembered rows (``~new``) carrying their (slot, tid)'s last time above TRIV_HIGH_M in
-        ``h_thi``. Updates the per-slot last crossing and its after-bins; returns per row that
-        last-high time (for the memory)."""
+        ``h_thi`` (its bin mean in ``h_zhi``). Updates the per-slot last crossing and its
+        after-bins; returns per row that last high's time and bin mean (for the memory)."""
         n = s.shape[0]
         if n == 0:
-            return h_thi
+            return h_thi, h_zhi
         b = np.floor(t / BIN_S + 1e-6).astype(np.int64)
         start = np.ones(n, dtype=np.bool_)
         start[1:] = ~same_key[1:] | (b[1:] != b[:-1]) | (new[1:] != new[:-1])
         gi = np.nonzero(start)[0]
         cnt = np.diff(np.append(gi, n))
         zm = np.add.reduceat(z, gi) / cnt
-        hi = new & np.repeat(zm > TRIV_HIGH_M, cnt)
-        v = np.where(new, np.where(hi, t, -np.inf), h_thi)
-        # last high time per (slot, tid) up to each row: a running max restarted per key (each
-        # key's values offset above every earlier key's)
-        fin = np.isfinite(v)
-        t0 = min(float(t.min()), float(v[fin].min())) if fin.any() else float(t.min())
-        span = float(t.max()) - t0 + 10.0
-        off = np.cumsum(~same_key) * span
-        acc = np.maximum.accumulate(np.where(fin, v - t0 + 1.0, 0.0) + off) - off
-        thi = np.where(acc > 0.0, acc - 1.0 + t0, -np.inf)
+        zrow = np.repeat(zm, cnt)
+        hi = new & (zrow > TRIV_HIGH_M)
+        # the last high (time, bin mean) of each (slot, tid) up to each row: the last row that
+        # carries one (a high new row, or a remembered row with its own), within the same key
+        idx = np.arange(n)
+        key_first = np.maximum.accumulate(np.where(~same_key, idx, 0))
+        last = np.maximum.accumulate(np.where(np.where(new, hi, np.isfinite(h_thi)), idx, -1))
+        ok = last >= key_first
+        src = np.maximum(last, 0)
+        thi = np.where(ok, np.where(new, t, h_thi)[src], -np.inf)
+        zhi = np.where(ok, np.where(new, zrow, h_zhi)[src], np.nan)
         gs, gd, gt, gnew = s[gi], d[gi], t[gi], new[gi]
         with np.errstate(invalid="ignore"):
             # as the rule: a crossing of the same id within TRIV_STAY_S of its last one is that one
@@ -1051,13 +1063,19 @@ class FallDetector:
             ci = ci[keep]
             sc = gs[ci]
             self._tv_t[sc], self._tv_tid[sc] = gt[ci], gd[ci]
+            # what the rule saw, for the alert: the height before, when, and at the crossing
+            self._tv_hi_t[sc], self._tv_hi_z[sc], self._tv_lo_z[sc] = (
+                thi[gi][ci],
+                zhi[gi][ci],
+                zm[ci],
+            )
             self._tv_n[sc] = self._tv_low[sc] = 0.0
         tv = self._tv_t[gs]
         after = gnew & (gd == self._tv_tid[gs]) & (gt > tv) & (gt <= tv + TRIV_STAY_S)
         if after.any():
             np.add.at(self._tv_n, gs[after], 1.0)
             np.add.at(self._tv_low, gs[after], (zm[after] < TRIV_LOW_M).astype(np.float64))
-        return thi
+        return thi, zhi
 
     def _bin_rows(
         self,
@@ -1748,15 +1766,21 @@ class FallDetector:
         self._pimpact[ss] = imp[si]
         self._psince[ss] = imp[si] + MEDIAN_LAG_S
         self._pat[ss] = tc[si]
+        # what the alert says was seen: for a candidate only the rule's crossing made, the rule's
+        # own view (the id's last height above 0.6 m, the descent to the crossing, the height
+        # there); the judge's features stay the track's (the model was trained on them)
+        tro = triv_only[si]
         self._ppre[ss] = pre[si]
+        self._pseen_pre[ss] = np.where(tro, self._tv_hi_z[ss], pre[si])
         with np.errstate(invalid="ignore"):
             dz = (zc[:, :-1] - zc[:, 1:]) / np.maximum(tcr[:, 1:] - tcr[:, :-1], BIN_S)
             in_desc = (tcr[:, 1:] >= t_high[:, None]) & (tcr[:, 1:] <= tc[:, None])
             peak = np.max(np.where(in_desc & np.isfinite(dz), dz, -np.inf), axis=1)
         desc = np.where(np.isfinite(t_high), t_low - t_high, np.nan)
-        self._pdesc[ss] = desc[si]
+        self._pdesc[ss] = np.where(tro, self._tv_t[ss] - self._tv_hi_t[ss], desc[si])
         self._ppeak[ss] = np.where(np.isfinite(peak[si]), peak[si], np.nan)
         self._pfloor[ss] = short[ci]
+        self._pseen_floor[ss] = np.where(tro, self._tv_lo_z[ss], short[ci])
         self._px[ss] = xb[ci]
         self._py[ss] = yb[ci]
         # where the "before" was seen: the reference bins, else the last upright ones, else (a
@@ -2161,11 +2185,11 @@ class FallDetector:
             kind=kind,
             at_s=float(at),
             impact_s=float(self._pimpact[slot]),
-            pre_height_m=float(self._ppre[slot]),
+            pre_height_m=float(self._pseen_pre[slot]),
             descent_s=float(self._pdesc[slot]),
             peak_fall_mps=float(self._ppeak[slot]),
             down_s=float(at - self._pimpact[slot]),
-            floor_height_m=float(self._pfloor[slot]),
+            floor_height_m=float(self._pseen_floor[slot]),
             x_m=float(self._px[slot]),
             y_m=float(self._py[slot]),
             reason=reason,

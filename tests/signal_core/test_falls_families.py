@@ -280,11 +280,14 @@ def _batch(
     )
 
 
-def _held_landing(tid_after: int) -> list[tuple[int, float, float]]:
+def _held_landing(
+    tid_after: int, seen: list[tuple[float, float, float]] | None = None
+) -> list[tuple[int, float, float]]:
     """Candidates (slot, impact, decision) of a held module's landing (each value sent 4 times):
     standing at 1.0 m on id 7 for 3 s, one fresh row at 0.21 m, the same row held for 2.5 s (too
     few fresh floor samples for the detector's own floor test; under the 3 s of a held floor
-    value), then nothing."""
+    value), then nothing. ``seen`` gets what a detection would report of the first candidate
+    (height before, descent, height at the floor)."""
     col: list[tuple[int, float, float, np.ndarray]] = []
     det = FallDetector(1, PARAMS, model=None, collect=col)
     rng = np.random.default_rng(4)
@@ -297,6 +300,8 @@ def _held_landing(tid_after: int) -> list[tuple[int, float, float]]:
         tid = np.where(t < 1003.0, 7, tid_after)
         keep = t < 1005.5
         det.step(_batch(t[keep], z[keep], tid[keep], x=np.where(t < 1003.0, 2.0, 2.03)[keep]))
+        if seen is not None and not seen and det.pending(0):
+            seen.append((det._pseen_pre[0], det._pdesc[0], det._pseen_floor[0]))
     return [(s, imp, at) for s, imp, at, _ in col]
 
 
@@ -304,6 +309,10 @@ def test_a_held_landing_the_trivial_rule_sees_is_a_candidate() -> None:
     """Round 8: where few fresh samples leave the detector's floor test in doubt, the trivial
     rule's crossing on the landing's tracker id makes a candidate for the judge (its impact at
     the crossing); the same rows under a new id after the drop make none."""
-    (cand,) = _held_landing(7)
+    seen: list[tuple[float, float, float]] = []
+    (cand,) = _held_landing(7, seen)
     assert 1002.9 <= cand[1] <= 1003.6
+    # the alert says what the rule saw: about 1 m before, a descent under 2.5 s, 0.21 m after
+    ((pre, descent, floor),) = seen
+    assert 0.9 < pre < 1.1 and 0 < descent <= 2.5 and abs(floor - 0.213) < 0.01
     assert _held_landing(8) == []
