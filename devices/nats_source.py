@@ -161,7 +161,6 @@ class NatsSource:
         # Handed a taken partition's warm-up at the drain that meets it, before any message of
         # the partition after its ack floor (the pipeline's thread).
         self.on_warmup: Callable[[Warmup], None] | None = None
-        self.warmed_up = 0  # warm-up messages handed over
         # Partition -> (lease bucket's creation time, lease revision when acquired): the fencing
         # tokens (devices.nats_fence); a new dict on every change, read from any thread.
         self.tokens: dict[int, Token] = {}
@@ -569,7 +568,6 @@ class NatsSource:
         if warmup is not None:  # ahead of k's first message after the floor
             self._controls.append(warmup)
             self.queue.append(warmup)
-            self.warmed_up += len(warmup.messages)
         await self._js.add_consumer(STREAM, self._consumer_config(k, start))
         nc, queue, unacked, outstanding = self._nc, self.queue, self._unacked, self._outstanding
         asked = 0  # messages requested and not yet received (an estimate: expiries reset it)

@@ -687,9 +687,9 @@ class FallDetector:
         self._h_t, self._h_t0, self._h_x, self._h_y, self._h_z = (e.copy() for _ in range(5))
         self._h_thi = e.copy()  # last time the (slot, tid) was above TRIV_HIGH_M
         self._h_zhi = e.copy()  # and its bin mean then
-        # the trivial rule's last crossing per slot: time, tid, bins after it and how many low
         # each slot's last confirmed fall and its track, for a cancel applied late
         self._confirmed: dict[int, tuple[FallDetection, int]] = {}
+        # the trivial rule's last crossing per slot: time, tid, bins after it and how many low
         self._tv_t = np.full(s, -np.inf)
         self._tv_used = np.full(s, -np.inf)  # the crossing a candidate was last made at
         self._fresh_share = np.ones(s)  # running share of fresh rows per radar

@@ -276,13 +276,12 @@ class RadarProcessor:
 
     def warm_up(self, frames: list[RadarFramesEvent]) -> int:
         """Rebuild detector state from frames windows another node already processed and stored
-        (a partition taken over): they go through the signal core as they did there, round by
-        round (each radar's first window, then its second, ...: the lockstep of live ingest),
-        and what they detect is dropped (the previous owner stored its own detections). Windows
+        (a partition taken over): they go through the signal core as they did there, in one
+        batch (``FallDetector.step`` takes a radar's windows one at a time, as live ingest does
+        after a backlog), and what they detect is dropped (the previous owner stored its own detections). Windows
         not newer than what a radar's detectors have already seen are skipped, so state is never
         fed backwards in time. Returns the windows used."""
-        rounds: list[list[tuple[int, RadarFramesEvent]]] = []
-        n_of: dict[int, int] = {}
+        pairs: list[tuple[int, RadarFramesEvent]] = []
         last: dict[int, float] = {}  # each radar's last window taken (a resent one is skipped)
         for ev in sorted(frames, key=lambda e: e.env.ts):
             slot = self._slots.get(ev.env.device_id)
@@ -292,14 +291,10 @@ class RadarProcessor:
             if ts <= last.get(slot, -np.inf) or ts < self.falls.covered_until(slot):
                 continue
             last[slot] = ts
-            i = n_of.get(slot, 0)
-            n_of[slot] = i + 1
-            if i == len(rounds):
-                rounds.append([])
-            rounds[i].append((slot, ev))
-        for pairs in rounds:
+            pairs.append((slot, ev))
+        if pairs:  # the fall detector steps several windows of a radar one at a time itself
             self.process_frames_batch(make_batch(pairs))
-        return sum(n_of.values())
+        return len(pairs)
 
     @property
     def slot_of(self) -> dict[str, int]:
