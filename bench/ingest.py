@@ -371,13 +371,21 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def tree_cpu_by_pid(pid: int) -> dict[int, float]:
+    """CPU of the hub and of each of its children (the radar worker processes), by pid."""
+    out = {pid: proc_cpu_s(pid)}
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if "mosquitto" not in Path(f"/proc/{child}/cmdline").read_bytes().decode(
+                errors="replace"
+            ):
+                out.update(tree_cpu_by_pid(child))
+    return out
+
+
 def tree_cpu_s(pid: int) -> float:
     """CPU of the hub and its children (the radar worker process)."""
-    total = proc_cpu_s(pid)
-    for child in children(pid):
-        if "mosquitto" not in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
-            total += tree_cpu_s(child)
-    return total
+    return sum(tree_cpu_by_pid(pid).values())
 
 
 def proc_rss_mb(pid: int) -> float:
@@ -486,7 +494,8 @@ def main() -> int:
         injector.start()
     time.sleep(max(0.0, start_at - time.time()))
     m0 = metrics()
-    cpu0, t0 = tree_cpu_s(hub.pid), time.time()
+    by_pid0 = tree_cpu_by_pid(hub.pid)
+    cpu0, t0 = sum(by_pid0.values()), time.time()
     print(
         f"{'t_s':>5} {'offered/s':>10} {'ingested/s':>10} {'hub_cpu%':>8} {'rss_MB':>7} {'backlog':>8}"
     )
@@ -551,7 +560,8 @@ def main() -> int:
     elapsed = (ended.value - t0) + lag
     total_offered = offered.value
     total_got = m1["ingest"]["received"] - m0["ingest"].get("received", 0)
-    cpu = tree_cpu_s(hub.pid) - cpu0
+    by_pid1 = tree_cpu_by_pid(hub.pid)
+    cpu = sum(by_pid1.values()) - cpu0
     print(
         f"\nresidents={args.residents} duration={args.duration:.0f}s publishers={args.publishers} "
         f"db={'sqlite' if not args.database_url else args.database_url.split('://')[0]}"
@@ -566,6 +576,13 @@ def main() -> int:
         f"RSS {proc_rss_mb(hub.pid):.0f} MB; backlog at end {m1['backlog']}"
     )
     hub_us = 1e6 * cpu / max(1, total_got)
+    # where it went: the hub's own process (its loop, MQTT client of the non-radar topics, the
+    # store) and each radar worker, per message of the whole mix
+    split = [
+        f"{'hub' if p == hub.pid else f'worker pid {p}'} {1e6 * (c - by_pid0.get(p, 0.0)) / max(1, total_got):.1f}"
+        for p, c in by_pid1.items()
+    ]
+    print(f"CPU us/msg by process: {', '.join(split)}")
     # the hub's transactions (a batch of its own topics or a radar worker's report each)
     batches = m1["ingest"]["batches"] - m0["ingest"].get("batches", 0)
     print(f"hub store batches {batches} ({batches / max(1e-9, elapsed):.1f}/s)")

@@ -33,6 +33,15 @@ KEEPALIVE_S = 30
 RECV_CHUNK_BYTES = 256 * 1024
 # Packets handled per network-loop turn while bytes are buffered (then select() again).
 MAX_PACKETS_PER_TURN = 10_000
+# After a turn that emptied the socket (its last recv() came back short of RECV_CHUNK_BYTES), the
+# network thread waits this long before select() again, so the next recv() finds tens of messages
+# instead of a few. Each wake-up of the thread costs ~90 us of CPU beside ~2.5 us per message
+# (measured on a radar worker at 20,000 residents: 167 wake-ups/s with one worker, ~500/s for each
+# of two, whose reads found fewer messages): with two workers the wake-ups alone were most of
+# what the second worker cost per message (docs/performance.md, issue 18 goal 3). A message waits
+# at most this much longer; a worker batches every 0.2 s anyway. A busy consumer (full reads)
+# never waits.
+READ_COALESCE_S = 0.01
 
 
 class _BufferedSocket:
@@ -44,19 +53,24 @@ class _BufferedSocket:
     `take_publishes` hands complete PUBLISH packets straight from the buffer to a sink.
     """
 
-    __slots__ = ("_sock", "_buf", "_pos")
+    __slots__ = ("_sock", "_buf", "_pos", "short_read", "reads")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._buf = b""
         self._pos = 0
+        self.short_read = False  # the last recv() took all the socket had (it came back short)
+        self.reads = 0  # recv() system calls made
 
     def recv(self, n: int) -> bytes:
         avail = len(self._buf) - self._pos
         if avail <= 0:
-            data = self._sock.recv(max(n, RECV_CHUNK_BYTES))  # BlockingIOError / b"" pass through
+            size = max(n, RECV_CHUNK_BYTES)
+            self.reads += 1
+            data = self._sock.recv(size)  # BlockingIOError / b"" pass through
             if not data:
                 return data
+            self.short_read = len(data) < size
             self._buf, self._pos, avail = data, 0, len(data)
         take = n if n < avail else avail
         out = self._buf[self._pos : self._pos + take]
@@ -127,6 +141,7 @@ class _Client(mqtt.Client):
     """
 
     publish_sink: Callable[[str, bytes, int, int], None] | None = None
+    read_coalesce_s: float = READ_COALESCE_S
 
     def _packet_read(self) -> mqtt.MQTTErrorCode:
         sock, sink = self._sock, self.publish_sink
@@ -158,6 +173,16 @@ class _Client(mqtt.Client):
                 break
             rc = super().loop_read(max_packets)
             turns += 1
+        sock = self._sock
+        if (
+            rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            and self.read_coalesce_s > 0
+            and type(sock) is _BufferedSocket
+            and sock.short_read
+            and sock.pending() <= 0
+        ):
+            sock.short_read = False
+            time.sleep(self.read_coalesce_s)  # let the next read find more (READ_COALESCE_S)
         return rc
 
 
