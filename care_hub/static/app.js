@@ -285,9 +285,17 @@ const CareHub = (() => {
     const d = (a && a.detail && typeof a.detail === "object") ? a.detail : {};
     const rule = String(d.rule || "");
     switch (a.type) {
-      case "fall":
+      case "fall": {
         if (d.kind === "floor_dwell") return t("reason.fall.floor_dwell");
-        return num(d.down_s) ? t("reason.fall.confirmed_down", { s: num(d.down_s) }) : t("reason.fall.confirmed");
+        // What the radar saw (issue 13: the alert says why), where it is plausible: a drop of at
+        // least 0.2 m, a descent of at most 10 s (longer is not one movement); else time down only.
+        const down = num(d.down_s);
+        const drop = typeof d.drop_m === "number" && d.drop_m >= 0.2 ? num(d.drop_m, 1) : null;
+        const descent = typeof d.descent_s === "number" && d.descent_s > 0 && d.descent_s <= 10 ? num(d.descent_s, 1) : null;
+        if (down && drop && descent) return t("reason.fall.seen", { drop, descent, s: down });
+        if (down && drop) return t("reason.fall.seen_drop", { drop, s: down });
+        return down ? t("reason.fall.confirmed_down", { s: down }) : t("reason.fall.confirmed");
+      }
       case "call":
         return a.count > 1 ? t("reason.call.again", { n: a.count }) : t("reason.call.pressed");
       case "apnea":

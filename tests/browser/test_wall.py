@@ -3,6 +3,7 @@ calls and falls on it, acknowledgement by person, a lost link and a refused sign
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ def test_floor_wall_fits_30_rooms_sounds_a_fall_and_a_call_and_names_who_acknowl
 
     replay(site.server, site.prefix, "fall_forward", seed=11, radar="radar-3")
     page.wait_for_selector(".alert-row[data-type=fall]", timeout=30_000)
+    # The fall's row says what the radar saw, in Chinese: the drop, how fast, time down.
+    why = page.inner_text(".alert-row[data-type=fall] .alert-detail")
+    assert re.fullmatch(r"检测到跌倒：[\d.]+ 秒内下降 [\d.]+ 米，已倒地 \d+ 秒", why), why
     with Collector(
         site.server.mqtt_url, [f"care/v1/{site.prefix}btn-1/cmd"], client_id=f"{site.prefix}cmd"
     ) as cmds:
