@@ -101,7 +101,8 @@ class Settings(BaseSettings):
     # Convenience flat aliases: CARE_HUB_DATABASE_URL and CARE_HUB_MQTT_URL.
     # Radar streams in worker processes of their own (the other core): None = automatic (one
     # worker from 300 radars); 0 = in the hub process; N = N workers, each owning the radars a
-    # hash of their id gives it (for machines with more than 2 cores).
+    # hash of their id gives it: the same CPU per message as one, more throughput where one worker's
+    # core is the limit, up to 0.2 s more per extra worker before a fall alert (docs/performance.md).
     radar_workers: int | None = Field(default=None, ge=0, le=8)
     # A fall is raised once the person has stayed down this long (device time): the cancel window.
     # Commercial radars wait longer (Vayyar ~52 s, FIELD-NOTES); 5 s favours speed, because among

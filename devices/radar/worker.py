@@ -169,6 +169,10 @@ def worker_main(
     conn.send(("ready",))
     learned_at = time.monotonic()
     batch_at = -math.inf
+    # N workers each batch every N x WORKER_BATCH_EVERY_S: the same batches a second in all as one
+    # worker, each as large as one worker's (each batch's fixed costs, and the hub's transaction
+    # per report, paid no more often than with one worker); a fall alert may wait that much longer
+    batch_every_s = WORKER_BATCH_EVERY_S * parts
     while True:
         if time.monotonic() - learned_at >= LEARNED_REPORT_S:
             learned_at = time.monotonic()
@@ -192,7 +196,7 @@ def worker_main(
                 found = processor.cancel_fall(msg[1], msg[2])
                 if found is not None:
                     conn.send(("report", WorkerReport([found], [], 0, 0, 0, {}, [])))
-        wait_s = batch_at + WORKER_BATCH_EVERY_S - time.monotonic()
+        wait_s = batch_at + batch_every_s - time.monotonic()
         if wait_s > 0:
             time.sleep(wait_s)
         batch = mqtt.drain(20_000)
