@@ -40,7 +40,7 @@ MAX_PACKETS_PER_TURN = 10_000
 # of two, whose reads found fewer messages): with two workers the wake-ups alone were most of
 # what the second worker cost per message (docs/performance.md, issue 18 goal 3). A message waits
 # at most this much longer; a worker batches every 0.2 s anyway. A busy consumer (full reads)
-# never waits.
+# never waits, nor does a thread with packets to send (a SUBSCRIBE after a reconnect, acks).
 READ_COALESCE_S = 0.01
 
 
@@ -180,6 +180,7 @@ class _Client(mqtt.Client):
             and type(sock) is _BufferedSocket
             and sock.short_read
             and sock.pending() <= 0
+            and not self.want_write()
         ):
             sock.short_read = False
             time.sleep(self.read_coalesce_s)  # let the next read find more (READ_COALESCE_S)
@@ -242,6 +243,8 @@ class MqttConnection:
         self._client.max_queued_messages_set(0)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._suback_pending: set[int] = set()
         self._client.on_message = self._on_message
         self._client.publish_sink = self._on_publish
 
@@ -253,11 +256,26 @@ class MqttConnection:
             return
         self.connect_count += 1
         subs = list(self.subscriptions)
+        # `connected` means subscribed: set when the broker has acknowledged every SUBSCRIBE, so
+        # nothing published after start() returns (or after a reconnect) can miss the hub
+        pending = self._suback_pending
+        pending.clear()
         for i in range(0, len(subs), SUBSCRIBE_CHUNK):  # thousands of per-device topics: in parts
-            client.subscribe(subs[i : i + SUBSCRIBE_CHUNK])
+            rc, mid = client.subscribe(subs[i : i + SUBSCRIBE_CHUNK])
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+                pending.add(mid)
         self.disconnected_since = None
-        self.connected.set()
+        if not pending:
+            self.connected.set()
         log.info("MQTT connected to %s:%s", self.host, self.port)
+
+    def _on_subscribe(self, _c: mqtt.Client, _ud: Any, mid: int, reasons: Any, _props: Any) -> None:
+        refused = [r for r in reasons if getattr(r, "is_failure", False)]
+        if refused:
+            log.error("MQTT subscription refused by %s:%s: %s", self.host, self.port, refused)
+        self._suback_pending.discard(mid)
+        if not self._suback_pending and self.disconnected_since is None:
+            self.connected.set()
 
     def _on_disconnect(
         self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any

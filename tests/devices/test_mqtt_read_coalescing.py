@@ -85,3 +85,31 @@ def test_either_way_every_message_arrives_in_order(coalesce_s: float) -> None:
     require_service("Mosquitto", "127.0.0.1", 1883)
     got, _ = _received_with(coalesce_s, 200, 0.0)
     assert got == [f"{i:05d}".encode() for i in range(200)]
+
+
+def test_connected_means_subscribed_so_nothing_published_after_start_is_missed() -> None:
+    """start() returns once the broker has acknowledged every SUBSCRIBE (thousands of filters go
+    in parts): a message published the moment it returns reaches the connection."""
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    base = f"test/subscribed/{uuid.uuid4().hex}"
+    filters = tuple((f"{base}/{i}", 1) for i in range(3000))  # 6 SUBSCRIBE packets
+    conn = MqttConnection(
+        SHARED_MQTT_URL,
+        client_id=f"subscribed-{uuid.uuid4().hex[:8]}",
+        subscriptions=filters,
+        persistent=False,
+    )
+    pub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    pub.connect("127.0.0.1", 1883)
+    pub.loop_start()
+    try:
+        conn.start()
+        pub.publish(f"{base}/2999", b"last", qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while not conn.queue and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [m.payload for m in conn.drain(10)] == [b"last"]
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        conn.stop()
