@@ -1235,7 +1235,13 @@ class FallDetector:
         # held rows keep their track seen (the gate stays tight) but add no height
         ss_, ks_ = s[seen], k_row[seen]
         self._tlast[ss_, ks_] = tb[seen]
-        self._ttid[ss_, ks_] = tid[seen]
+        # a track whose bin holds rows of several ids keeps its own id (the last row's id
+        # used to win: a pet's rows in a seated resident's bin handed the pet's id to the
+        # resident's track, and sticky ids then sent the resident's rows elsewhere)
+        tid_s = tid[seen]
+        own = tid_s == self._ttid[ss_, ks_]
+        self._ttid[ss_[~own], ks_[~own]] = tid_s[~own]
+        self._ttid[ss_[own], ks_[own]] = tid_s[own]
         a = seen & fr
         if not a.any():
             return
@@ -1371,6 +1377,16 @@ class FallDetector:
                     # target, not a split: merging freed the one track and gave its rows to
                     # the other (issue 13)
                     apart = (np.abs(zl[:, a] - zl[:, b]) > MERGE_DZ_M) & self._multi[s]
+                    # nor are two ids reported in this very bin: the tracker says two targets
+                    # (a pet beside a seated resident, 0.25 m lower, was merged into the
+                    # resident's track, which then took the pet's id and walked off at floor
+                    # level: a fall out of the chair; issue 13)
+                    apart |= (
+                        self._multi[s]
+                        & (self._ttid[s, a] != self._ttid[s, b])
+                        & (self._tlast[s, a] == t)
+                        & (self._tlast[s, b] == t)
+                    )
                 dup = np.nonzero(both & (d < MERGE_M) & ~apart)[0]
                 if dup.size == 0:
                     continue

@@ -141,3 +141,32 @@ def test_unmatched_rows_of_two_ids_do_not_start_one_track() -> None:
     day = _day_slice("T6_wide_slow", 5, (T_PET_S - 40.0, T_PET_S + 10.0))
     (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
     assert not [d for d in ds if d.kind in ("confirmed", "suspected")]
+
+
+CHAIR = (1.05, 3.85, 1.55, 4.35)
+
+
+def _pet_rests_beside_a_seated_resident_then_walks_off() -> list:
+    # A multi-target tracker: the resident (id 1) sits in a mapped chair (0.62 m) for the whole
+    # scene; the pet (id 2, read at 0.38 m: within TID_SPLIT_M of the seated height) walks up,
+    # rests 0.15 m beside them for 7 s, then walks 1 m off and rests on the floor. On an
+    # ordinary quantised_10fps day (T4, tuning seed 1) such a scene merged the two tracks as one
+    # split person; the resident's track took the pet's id and "fell out of the chair" as the
+    # pet walked off (4 false alarms in 3.5 resident-days). Here the old rules left one track.
+    n = 400
+    i = np.arange(n)
+    rng = np.random.default_rng(3)
+    pet_x = np.interp(i, [0, 150, 220, 240, n], [3.0, 1.45, 1.45, 0.5, 0.5])
+    pet_z = 0.38 + rng.normal(0, 0.04, n)
+    extra = [(k, 2, float(pet_x[k]), 4.1, float(pet_z[k])) for k in range(n)]
+    return events(np.full(n, 0.62), x=1.3, y=4.1, tid=1, z_sd=0.04, extra=extra)
+
+
+def test_two_ids_seen_together_are_never_merged_into_one_track() -> None:
+    det = FallDetector(1)
+    det.set_bed_zones(0, [], seats=[CHAIR])
+    dets = run(_pet_rests_beside_a_seated_resident_then_walks_off(), det)
+    assert not confirmed(dets)
+    # the resident's track still carries the resident's id, the pet's its own
+    live = det._tlast[0] >= np.nanmax(det._tlast[0]) - 1.0
+    assert sorted(det._ttid[0][live].tolist()) == [1, 2]
