@@ -1749,7 +1749,15 @@ class FallDetector:
                     & (t_low - uth <= BROAD_LOOKBACK_S)
                     & gone
                 )
-            broad = recent & ((top_before >= BROAD_FROM_M) | born_low)
+                # on a multi-target tracker (rows every frame) an "up" bin needs more than one
+                # row: a phantom's single row at 1.6 m, unseen since, was the "before" of a
+                # pet's renumbered rows that fell into its widened gate (issue 13)
+                nc = np.take_along_axis(self._rn[sc1, kc1], chron, axis=1)
+                solid = (nc[:, 1:-1] >= 2) | ~self._multi[sc1][:, None]
+                top_solid = np.max(
+                    np.where(was_up & solid & np.isfinite(med3), med3, -np.inf), axis=1
+                )
+            broad = recent & ((top_solid >= BROAD_FROM_M) | born_low)
             pre = np.where(born_low & ~(top_before >= BROAD_FROM_M) & np.isnan(pre), uref, pre)
             sus = ((seen_fall | unseen_fall | orphan_fall | broad) & recent) | support_fall
             # a track only the crossing admitted is a candidate, its landing at the crossing

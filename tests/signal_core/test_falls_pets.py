@@ -170,3 +170,23 @@ def test_two_ids_seen_together_are_never_merged_into_one_track() -> None:
     # the resident's track still carries the resident's id, the pet's its own
     live = det._tlast[0] >= np.nanmax(det._tlast[0]) - 1.0
     assert sorted(det._ttid[0][live].tolist()) == [1, 2]
+
+
+def _phantom_then_a_pet_beside_it() -> list:
+    # A multi-target tracker: the resident (id 1) stands at (0.5, 0.5) all along (two ids at
+    # once: a multi-target device); one phantom row (id 9) at 1.6 m appears at (2.0, 2.0) at
+    # 10 s; 5 s later a pet (id 3, 0.25 m) walks in 0.3 m from it and stays. From an ordinary
+    # multi_noisy day (T5, tuning seed 1): the pet's rows took the phantom's one-row track,
+    # within its gate widened by 5 s unseen, and that single row was the "before" of a fall.
+    n = 300
+    extra = [(100, 9, 2.0, 2.0, 1.6)]
+    extra += [(i, 3, 2.3, 2.0, 0.25) for i in range(150, n)]
+    return events(np.full(n, STAND), x=0.5, y=0.5, tid=1, z_sd=0.02, extra=extra)
+
+
+def test_a_single_phantom_row_is_no_before_on_a_multi_target_tracker() -> None:
+    cands: list = []
+    det = FallDetector(1, collect=cands)
+    dets = run(_phantom_then_a_pet_beside_it(), det)
+    assert det._multi[0]
+    assert not cands and not [d for d in dets if d.kind in ("suspected", "confirmed")]
