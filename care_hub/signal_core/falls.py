@@ -1749,11 +1749,13 @@ class FallDetector:
                     & (t_low - uth <= BROAD_LOOKBACK_S)
                     & gone
                 )
-                # on a multi-target tracker (rows every frame) an "up" bin needs more than one
-                # row: a phantom's single row at 1.6 m, unseen since, was the "before" of a
-                # pet's renumbered rows that fell into its widened gate (issue 13)
+                # on a multi-target tracker reporting every frame an "up" bin needs more than
+                # one row: a phantom's single row at 1.6 m, unseen since, was the "before" of a
+                # pet's renumbered rows that fell into its widened gate (issue 13). Not on held
+                # modules (one fresh row a bin is their normal), even when flagged multi-target
+                every_frame = self._multi[sc1] & (self._fresh_share[sc1] >= TRIV_CAND_FRESH)
                 nc = np.take_along_axis(self._rn[sc1, kc1], chron, axis=1)
-                solid = (nc[:, 1:-1] >= 2) | ~self._multi[sc1][:, None]
+                solid = (nc[:, 1:-1] >= 2) | ~every_frame[:, None]
                 top_solid = np.max(
                     np.where(was_up & solid & np.isfinite(med3), med3, -np.inf), axis=1
                 )
