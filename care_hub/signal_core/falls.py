@@ -1240,7 +1240,7 @@ class FallDetector:
         # resident's track, and sticky ids then sent the resident's rows elsewhere)
         tid_s = tid[seen]
         own = tid_s == self._ttid[ss_, ks_]
-        self._ttid[ss_[~own], ks_[~own]] = tid_s[~own]
+        self._ttid[ss_, ks_] = tid_s
         self._ttid[ss_[own], ks_[own]] = tid_s[own]
         a = seen & fr
         if not a.any():
