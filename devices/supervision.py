@@ -37,6 +37,12 @@ MASS_SILENCE_MIN = 20
 # are broken, not the network). Hundreds still silent stay under the one alert: a wall of
 # per-device alerts is what it exists to prevent, and writing them all at once stalled ingest.
 MASS_RESOLVE_REMAINING_FRACTION = 0.2
+# The devices still silent when a mass-silence alert resolves get their own alerts only if still
+# silent this long after: the returning devices' first reports arrive spread over a moment (QoS 0
+# frames back to back, reconnect back-off), and a straggler must not be called broken.
+MASS_RETURN_GRACE_S = 3.0
+
+
 @dataclass
 class Liveness:
     """Per-slot last-seen times and online flags (hub clock, epoch seconds)."""

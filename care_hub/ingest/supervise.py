@@ -27,6 +27,7 @@ from devices.mqtt_client import MqttConnection
 from devices.registry import DeviceInfo, DeviceRegistry
 from devices.supervision import (
     MASS_RESOLVE_REMAINING_FRACTION,
+    MASS_RETURN_GRACE_S,
     MASS_SILENCE_FRACTION,
     MASS_SILENCE_MIN,
     Liveness,
@@ -60,6 +61,9 @@ class Supervisor:
         self.offline_alerted: set[str] = set()
         # facility -> (devices silenced together, ids still silent) while a mass alert is open
         self.mass_silent: dict[int, tuple[int, set[str]]] = {}
+        # device id -> when it gets its own device_offline alert if still silent: the stragglers of
+        # a resolved mass-silence alert (MASS_RETURN_GRACE_S)
+        self.stragglers: dict[str, float] = {}
         for device in registry.all():
             self.liveness.register(device.slot, device.type, now_s())
 
@@ -89,6 +93,8 @@ class Supervisor:
         if not len(back_slots):
             return
         back = [d for d in (self.registry.by_slot(int(s)) for s in back_slots) if d is not None]
+        for device in back:
+            self.stragglers.pop(device.id, None)
         await set_state(session, [d.id for d in back], "online")
         await device_faults.resolve_offline(
             session, self.bus, back, at=now, alerted=self.offline_alerted
@@ -131,10 +137,12 @@ class Supervisor:
                     continue
                 silent = self.liveness.sweep(now)
                 flush = time.monotonic() - last_flush >= LAST_SEEN_FLUSH_S
-                if len(silent) == 0 and not flush:
+                due = [d for d, at in self.stragglers.items() if at <= now]
+                if len(silent) == 0 and not flush and not due:
                     continue
                 async with self.session_factory() as session:
                     await self._report_silent(session, silent, now)
+                    await self._report_stragglers(session, due, now)
                     if flush:
                         await self._flush_last_seen(session)
                         last_flush = time.monotonic()
@@ -180,7 +188,7 @@ class Supervisor:
         self, session: AsyncSession, back: list[DeviceInfo], now: float
     ) -> None:
         """Resolve a facility's mass-silence alert once most of its devices are back; the few
-        still silent then get device_offline alerts of their own."""
+        still silent MASS_RETURN_GRACE_S later then get device_offline alerts of their own."""
         for facility_id in {d.facility_id for d in back}:
             if facility_id not in self.mass_silent:
                 continue
@@ -194,9 +202,14 @@ class Supervisor:
             del self.mass_silent[facility_id]
             await device_faults.resolve_mass_silence(session, self.bus, facility_id, at=now)
             for device_id in still:
-                device = self.registry.get(device_id)
-                if device is not None:
-                    await self._offline(session, device, now)
+                self.stragglers[device_id] = now + MASS_RETURN_GRACE_S
+
+    async def _report_stragglers(self, session: AsyncSession, due: list[str], now: float) -> None:
+        for device_id in due:
+            del self.stragglers[device_id]
+            device = self.registry.get(device_id)
+            if device is not None and not self.liveness.online[device.slot]:
+                await self._offline(session, device, now)
 
     async def _flush_last_seen(self, session: AsyncSession) -> None:
         rows = []
