@@ -314,14 +314,20 @@ def render(
     fps = profile.fps
     n = tracks[0].x_m.shape[0]
     parts: list[tuple[IntArr, IntArr, FloatArr, FloatArr, FloatArr]] = []
-    # which person a single-target module reports: sticky choice, switching every ~2 s
+    # which person a single-target module reports: sticky choice, switching every ~2 s; while
+    # the chosen one is out of view (a visitor not yet arrived), the strongest reflector in view
+    # (it used to report everyone in view then: two targets a frame from a one-target module)
     if profile.single_target and len(tracks) > 1:
         seg = np.cumsum(rng.random(n) < 1 / (2.0 * fps))
+        w = np.ones(len(tracks)) if weights is None else np.asarray(weights, dtype=np.float64)
         if weights is None:
             choice = rng.integers(0, len(tracks), int(seg[-1]) + 1)[seg]
         else:
-            w = np.asarray(weights, dtype=np.float64)
             choice = rng.choice(len(tracks), int(seg[-1]) + 1, p=w / w.sum())[seg]
+        present = np.asarray([t.present for t in tracks])
+        # argmax keeps the first of equal weights: the resident before a visitor
+        fallback = np.argmax(np.where(present, w[:, None], -1.0), axis=0)
+        choice = np.where(present[choice, np.arange(n)], choice, fallback)
     else:
         choice = None
     for pi, tr in enumerate(tracks):
@@ -331,7 +337,7 @@ def render(
         if profile.still_drop_s is not None:
             vis &= ~_still_mask(tr, fps, profile.still_drop_s)
         if choice is not None:
-            vis &= (choice == pi) | ~np.asarray([t.present for t in tracks])[choice, np.arange(n)]
+            vis &= choice == pi
         x = tr.x_m + rng.normal(0, profile.xy_sd_m, n)
         y = tr.y_m + rng.normal(0, profile.xy_sd_m, n)
         z = tr.z_m + rng.normal(0, profile.z_sd_m, n)

@@ -140,3 +140,14 @@ def test_new_tuning_families_render_every_kind() -> None:
         assert np.isfinite(e.rows.z_m).all()
     busy = [e for e in eps if e.family == "T7_busy_floorbed"]
     assert sum(e.visitor or e.pet for e in busy) > len(busy) / 2
+
+
+def test_a_single_target_module_reports_one_target_a_frame_before_a_visitor_arrives() -> None:
+    """While the person a single-target module is on (a visitor, not yet arrived) is out of
+    view, it reports the strongest reflector in view, never everyone in view."""
+    eps = make_family_episodes(("T7_busy_floorbed",), ("single_hold", "single_hold_10fps"), 4, 1)
+    both = [e for e in eps if e.visitor and e.pet]
+    assert len(both) >= 10  # T7: a visitor and a pet in 60% of episodes each
+    for e in eps:
+        people = e.rows.tid < 500  # phantoms (tids 500-599) replace a frame's target
+        assert (np.bincount(e.rows.frame[people]) <= 1).all()
