@@ -305,6 +305,9 @@ TRIV_CAND_S = 1.0
 # resend 50-90% of their frames; trackers reporting every frame need no help (their own floor
 # test is not late), except a quantising one while its person keeps still.
 TRIV_CAND_FRESH = 0.6
+# Rows a bin needs, on a tracker reporting every frame, to be the slot's upright moment (a
+# phantom is one row; a person at 10-20 fps gives 5-10 a bin).
+UPRIGHT_MIN_ROWS = 2
 FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 
 
@@ -1569,7 +1572,7 @@ class FallDetector:
             walking = (moved >= WALK_MIN_M) & (
                 tb - self._rt[s, k, prev[:, 0]] <= WALK_BINS * BIN_S + 1e-6
             )
-        self._upright_ref(s, k, tb, short, n_short, in_sup, walking)
+        self._upright_ref(s, k, tb, short, n_short, in_sup, walking, nb)
 
         self._reoccupied(s, tb, zb, xb, yb, out)
         # pending falls owned by these tracks
@@ -1945,6 +1948,7 @@ class FallDetector:
         n_short: FloatArr,
         in_sup: BoolArr,
         walking: BoolArr,
+        nb: FloatArr,
     ) -> None:
         """Per slot: running quantile of upright heights, and when/which track was last upright.
 
@@ -1963,8 +1967,14 @@ class FallDetector:
         u = self._uref[su]
         u = np.where(np.isnan(u), zu, u)
         self._uref[su] = u + UPRIGHT_STEP_M * (UPRIGHT_QUANTILE - (zu < u))
+        # the slot's upright moment (rule d's and the broad path's reference): on a tracker
+        # reporting every frame, from a bin of more than one row. A phantom's single row at 1.8 m
+        # in a pet's track lifted its 2-bin median to "upright"; the pet's next track, born at
+        # floor level, was then an orphan fall (issue 13, tuning days), as top_solid for the broad
+        # path (a held module's one fresh row a bin is its normal)
+        every_frame = self._multi[s] & (self._fresh_share[s] >= TRIV_CAND_FRESH)
         with np.errstate(invalid="ignore"):
-            hi = up & (short >= self._high_thr(s))
+            hi = up & (short >= self._high_thr(s)) & ((nb >= UPRIGHT_MIN_ROWS) | ~every_frame)
         self._uthigh[s[hi]] = tb[hi]
         self._ukhigh[s[hi]] = k[hi]
 

@@ -190,3 +190,23 @@ def test_a_single_phantom_row_is_no_before_on_a_multi_target_tracker() -> None:
     dets = run(_phantom_then_a_pet_beside_it(), det)
     assert det._multi[0]
     assert not cands and not [d for d in dets if d.kind in ("suspected", "confirmed")]
+
+
+# seconds into that day of the false alarm of test_a_phantom_row_on_a_pets_track_is_no_upright_moment
+T_PHANTOM_S = 303.25
+
+
+def test_a_phantom_row_on_a_pets_track_is_no_upright_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # From an ordinary multi_noisy day (T4, tuning seed 1): the resident lies on a floor bed; a
+    # pet runs about, its track unseen for 1.5 s, when one phantom row at 1.8 m joins it. The
+    # track's 2-bin median read 1.0 m: the slot's "last upright" moment. The pet's track then
+    # vanished and its next one, born at floor level, was an orphan fall from 0.88 m.
+    day = _day_slice("T4_furniture_brisk", 5, (0.0, T_PHANTOM_S + 10.0))
+    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
+    assert not [d for d in ds if d.kind == "confirmed"]
+    # a single row as an upright moment (the old rule): the same rows alarm
+    monkeypatch.setattr(falls, "UPRIGHT_MIN_ROWS", 1)
+    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
+    assert [d for d in ds if d.kind == "confirmed"]
