@@ -7,10 +7,13 @@ in their family's room (simulators/fall_families.make_family_day: walking, chair
 bed, bathroom trips out of view, bending, kneeling upright, on all fours, on the heels, sitting on
 the floor, exercise on a floor mat, squats; visits and pets for some). Nobody falls, so every
 confirmed fall is a false alarm. Printed per tracker over the split's families: confirmed falls
-per resident-day with a 95% exact Poisson interval, the same folded into alerts as the alert
-engine folds them (within 10 min of the previous one on the radar), and floor_dwell reports (a
-person at floor level for FLOOR_DWELL_S: not a false alarm in the fall sense, a different, lower
-priority alert), and which activity was going on at each false alarm.
+per resident-day with a 95% exact Poisson interval and a 95% interval resampling residents
+(the Poisson one assumes every resident-hour alike; a pet or a visitor makes some residents' days
+far worse than others', and then only the resampled one is honest), the rate on days with a pet
+and without, the same folded into alerts as the alert engine folds them (within 10 min of the
+previous one on the radar), and floor_dwell reports (a person at floor level for FLOOR_DWELL_S:
+not a false alarm in the fall sense, a different, lower priority alert), and which activity was
+going on at each false alarm.
 """
 
 from __future__ import annotations
@@ -49,6 +52,18 @@ def poisson_ci(k: int, exposure: float) -> tuple[float, float]:
     lo = 0.0 if k == 0 else chi2.ppf(0.025, 2 * k) / 2
     hi = chi2.ppf(0.975, 2 * k + 2) / 2
     return lo / exposure, hi / exposure
+
+
+def resident_ci(counts: Sequence[int], hours: float, n_boot: int = 4000) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of false alarms per resident-day, resampling residents
+    (each ``hours`` long) with replacement: honest when residents differ (pets, visitors)."""
+    c = np.asarray(counts, dtype=np.float64)
+    if c.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(0)
+    rates = c[rng.integers(0, c.size, (n_boot, c.size))].mean(axis=1) * 24.0 / hours
+    lo, hi = np.percentile(rates, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def folded(times: list[float]) -> int:
@@ -95,16 +110,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"family and tracker, families {', '.join(fams)}; floor_dwell_s={FLOOR_DWELL_S:g}"
     )
     print(
-        "| tracker | resident-days | false alarms / resident-day [95% CI] | as alerts / day "
+        "| tracker | resident-days | false alarms / resident-day [95% CI Poisson] "
+        "[95% CI by resident] | with a pet / without (days) | as alerts / day "
         "| floor_dwell / day | worst family (FA / day) | activities at the false alarms |"
     )
-    print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    print("| --- | ---: | --- | --- | ---: | ---: | --- | --- |")
     listed: list[str] = []
     where: list[tuple[FamilyDay, FallDetection]] = []
     for trk in args.trackers:
         n_conf = n_alerts = n_dwell = 0
         acts: Counter[str] = Counter()
         per_fam: dict[str, int] = {}
+        per_day: list[int] = []
         days = []
         for fam in fams:
             key = (args.seed, list(FAMILIES).index(fam), list(TRACKERS).index(trk), 777)
@@ -116,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for day, ds in zip(days, run_detector(days, params, model=model), strict=True):
             conf = [d for d in ds if d.kind == "confirmed"]
             n_conf += len(conf)
+            per_day.append(len(conf))
             per_fam[day.family] += len(conf)
             n_alerts += folded([d.at_s for d in conf])
             n_dwell += sum(d.kind == "floor_dwell" for d in ds)
@@ -128,11 +146,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                     where.append((day, d))
         res_days = len(fams) * args.residents * args.hours / 24.0
         lo, hi = poisson_ci(n_conf, res_days)
+        blo, bhi = resident_ci(per_day, args.hours)
+        pets = np.asarray([d.pet for d in days], dtype=np.bool_)
+        counts = np.asarray(per_day, dtype=np.float64)
+        split = " / ".join(
+            f"{counts[m].mean() * 24.0 / args.hours:.2f} ({m.sum() * args.hours / 24.0:.1f})"
+            if m.any()
+            else "- (0)"
+            for m in (pets, ~pets)
+        )
         worst = max(per_fam, key=lambda f: per_fam[f])
         worst_rate = per_fam[worst] / (args.residents * args.hours / 24.0)
         print(
             f"| {trk} | {res_days:.1f} | {n_conf / res_days:.2f} [{lo:.2f}, {hi:.2f}] "
-            f"| {n_alerts / res_days:.2f} | {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
+            f"[{blo:.2f}, {bhi:.2f}] | {split} | {n_alerts / res_days:.2f} | {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
             f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} |",
             flush=True,
         )
