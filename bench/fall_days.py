@@ -159,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         worst_rate = per_fam[worst] / (args.residents * args.hours / 24.0)
         print(
             f"| {trk} | {res_days:.1f} | {n_conf / res_days:.2f} [{lo:.2f}, {hi:.2f}] "
-            f"[{blo:.2f}, {bhi:.2f}] | {split} | {n_alerts / res_days:.2f} | {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
+            f"[{blo:.2f}, {bhi:.2f}] | {split} | {n_alerts / res_days:.2f} "
+            f"| {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
             f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} |",
             flush=True,
         )

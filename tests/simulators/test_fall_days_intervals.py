@@ -11,6 +11,8 @@ def test_residents_alike_give_an_interval_no_wider_than_poisson() -> None:
     # 12 residents x 2 h, one false alarm each: every resample is the same rate
     lo, hi = resident_ci([1] * 12, hours=2.0)
     assert math.isclose(lo, 12.0) and math.isclose(hi, 12.0)
+    plo, phi = poisson_ci(12, 12 * 2.0 / 24.0)
+    assert plo < lo and hi < phi
 
 
 def test_one_bad_resident_widens_the_interval_beyond_poisson() -> None:
