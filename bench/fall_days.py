@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     listed: list[str] = []
     where: list[tuple[FamilyDay, FallDetection]] = []
     for trk in args.trackers:
-        n_conf = n_alerts = n_dwell = 0
+        n_alerts = n_dwell = 0
         acts: Counter[str] = Counter()
         per_fam: dict[str, int] = {}
         per_day: list[int] = []
@@ -132,7 +132,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         model: Literal["default"] | None = None if args.rules else "default"
         for day, ds in zip(days, run_detector(days, params, model=model), strict=True):
             conf = [d for d in ds if d.kind == "confirmed"]
-            n_conf += len(conf)
             per_day.append(len(conf))
             per_fam[day.family] += len(conf)
             n_alerts += folded([d.at_s for d in conf])
@@ -145,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     listed.append(describe(trk, day, d, day.log[max(i, 0)]))
                     where.append((day, d))
         res_days = len(fams) * args.residents * args.hours / 24.0
+        n_conf = sum(per_day)
         lo, hi = poisson_ci(n_conf, res_days)
         blo, bhi = resident_ci(per_day, args.hours)
         pets = np.asarray([d.pet for d in days], dtype=np.bool_)

@@ -305,8 +305,9 @@ TRIV_CAND_S = 1.0
 # resend 50-90% of their frames; trackers reporting every frame need no help (their own floor
 # test is not late), except a quantising one while its person keeps still.
 TRIV_CAND_FRESH = 0.6
-# Rows a bin needs, on a tracker reporting every frame, to be the slot's upright moment (a
-# phantom is one row; a person at 10-20 fps gives 5-10 a bin).
+# Rows a bin needs, on a tracker reporting every frame, to count as someone up (the slot's
+# upright moment, the broad path's "before"): a phantom is one row; a person at 10-20 fps gives
+# 5-10 a bin.
 UPRIGHT_MIN_ROWS = 2
 FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 
@@ -1756,9 +1757,8 @@ class FallDetector:
                 # one row: a phantom's single row at 1.6 m, unseen since, was the "before" of a
                 # pet's renumbered rows that fell into its widened gate (issue 13). Not on held
                 # modules (one fresh row a bin is their normal), even when flagged multi-target
-                every_frame = self._multi[sc1] & (self._fresh_share[sc1] >= TRIV_CAND_FRESH)
                 nc = np.take_along_axis(self._rn[sc1, kc1], chron, axis=1)
-                solid = (nc[:, 1:-1] >= 2) | ~every_frame[:, None]
+                solid = (nc[:, 1:-1] >= UPRIGHT_MIN_ROWS) | ~self._every_frame(sc1)[:, None]
                 top_solid = np.max(
                     np.where(was_up & solid & np.isfinite(med3), med3, -np.inf), axis=1
                 )
@@ -1972,11 +1972,16 @@ class FallDetector:
         # in a pet's track lifted its 2-bin median to "upright"; the pet's next track, born at
         # floor level, was then an orphan fall (issue 13, tuning days), as top_solid for the broad
         # path (a held module's one fresh row a bin is its normal)
-        every_frame = self._multi[s] & (self._fresh_share[s] >= TRIV_CAND_FRESH)
+        solid = (nb >= UPRIGHT_MIN_ROWS) | ~self._every_frame(s)
         with np.errstate(invalid="ignore"):
-            hi = up & (short >= self._high_thr(s)) & ((nb >= UPRIGHT_MIN_ROWS) | ~every_frame)
+            hi = up & (short >= self._high_thr(s)) & solid
         self._uthigh[s[hi]] = tb[hi]
         self._ukhigh[s[hi]] = k[hi]
+
+    def _every_frame(self, s: IntArr) -> BoolArr:
+        """Slots of a multi-target tracker that reports every frame (not a held module flagged
+        multi-target): one row in a bin is a phantom there, not a person."""
+        return np.asarray(self._multi[s] & (self._fresh_share[s] >= TRIV_CAND_FRESH))
 
     def _high_thr(self, s: IntArr) -> FloatArr:
         """ "Upright" for slot(s): UPRIGHT_REL x the learned upright height (at least
