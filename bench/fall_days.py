@@ -130,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             per_fam[fam] = 0
         # one detector for all of the tracker's residents, as the hub runs one for many radars
         model: Literal["default"] | None = None if args.rules else "default"
-        for day, ds in zip(days, run_detector(days, params, model=model), strict=True):
+        for i_day, (day, ds) in enumerate(
+            zip(days, run_detector(days, params, model=model), strict=True)
+        ):
             conf = [d for d in ds if d.kind == "confirmed"]
             per_day.append(len(conf))
             per_fam[day.family] += len(conf)
@@ -141,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 i = bisect.bisect_right(starts, d.impact_s) - 1
                 acts[day.log[max(i, 0)][1]] += 1
                 if args.list:
-                    listed.append(describe(trk, day, d, day.log[max(i, 0)]))
+                    listed.append(
+                        describe(trk, day, d, day.log[max(i, 0)], i_day % args.residents)
+                    )
                     where.append((day, d))
         res_days = len(fams) * args.residents * args.hours / 24.0
         n_conf = sum(per_day)
@@ -166,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     if args.list:
         print(
-            "\nFalse alarms (tracker family activity+s_into_it pet visitor path heights distances):"
+            "\nFalse alarms (tracker family day-in-family at-s activity+s_into_it pet visitor path "
+            "heights distances):"
         )
         print("\n".join(listed))
     if args.trace is not None:
@@ -220,9 +225,12 @@ def _edge_distance(x: float, y: float, r: tuple[float, float, float, float]) -> 
     return float(np.hypot(dx, dy))
 
 
-def describe(trk: str, day: FamilyDay, d: FallDetection, act: tuple[float, str]) -> str:
-    """One false alarm on a line: where in the day, who else was there, which path made the
-    candidate (the judge's features), the heights and how far from each piece of furniture."""
+def describe(
+    trk: str, day: FamilyDay, d: FallDetection, act: tuple[float, str], resident: int = 0
+) -> str:
+    """One false alarm on a line: which resident's day of the family (0-based, in the family's
+    stream) and when, who else was there, which path made the candidate (the judge's features),
+    the heights and how far from each piece of furniture."""
     f = dict(d.features)
     path = [k for k in ("seen", "unseen", "orphan", "from_support") if f.get(k) == 1.0]
     r = day.room
@@ -231,7 +239,8 @@ def describe(trk: str, day: FamilyDay, d: FallDetection, act: tuple[float, str])
         for name, rect in ((r.bed_kind, r.bed), ("chair", r.chair), ("sofa", r.sofa))
     )
     return (
-        f"{trk} {day.family} {act[1]}+{d.impact_s - act[0]:.0f}s pet={int(day.pet)} "
+        f"{trk} {day.family} day {resident} at {d.impact_s - day.rows.t0_s:.1f} s "
+        f"{act[1]}+{d.impact_s - act[0]:.0f}s pet={int(day.pet)} "
         f"visitor={int(day.visitor)} path={'+'.join(path) or 'broad'} "
         f"rule={int(f.get('rule', 0.0))} before {d.pre_height_m:.2f} m -> floor "
         f"{d.floor_height_m:.2f} m, descent {d.descent_s:.1f} s, score {d.score:.2f}; {dist}"

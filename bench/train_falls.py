@@ -44,7 +44,7 @@ import numpy as np
 from bench.fall_clips import clip_episode
 from bench.fall_families import FLOOR_DWELL_S, run_detector
 from care_hub.signal_core.falls import FallParams
-from care_hub.signal_core.falls_model import FEATURES, MODEL_FILE, from_dict
+from care_hub.signal_core.falls_model import FEATURES, MODEL_FILE, from_dict, no_drop_from_support
 from simulators.fall_families import (
     FAMILIES,
     MULTI_TARGET,
@@ -480,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         clf = HistGradientBoostingClassifier(**HGB_PARAMS)
         clf.fit(x[~te], y[~te], sample_weight=w[~te])
         oof[te] = clf.predict_proba(x[te])[:, 1]
+    # the detector never confirms these, whatever their score: choose on what ships (it vetoes
+    # on slots of a tracker reporting every frame once two ids were seen at once; here, on every
+    # candidate of such a tracker: a slot with nobody else in it has no pet to hop off anything)
+    every_frame = np.isin(np.char.replace(d["trk"].astype(str), "day_", ""), list(MULTI_TARGET))
+    oof[no_drop_from_support(x, every_frame)] = 0.0
     print("every candidate confirmed (ceiling of sensitivity, floor of specificity):")
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")

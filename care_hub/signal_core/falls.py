@@ -46,7 +46,13 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from care_hub.signal_core.falls_model import FEATURES, N_FEATURES, TreeModel, default_model
+from care_hub.signal_core.falls_model import (
+    FEATURES,
+    N_FEATURES,
+    TreeModel,
+    default_model,
+    no_drop_from_support,
+)
 
 FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
@@ -2199,7 +2205,9 @@ class FallDetector:
         if self._model is not None:
             score = self._model.proba(x)
             self._pscore[s] = score
-            down = score >= self._model.threshold_p
+            down = (score >= self._model.threshold_p) & ~no_drop_from_support(
+                x, self._every_frame(s)
+            )
         else:
             down = np.zeros(s.shape[0], dtype=np.bool_)
         if self._collect is not None:

@@ -79,6 +79,38 @@ FEATURES: tuple[str, ...] = (
 )
 N_FEATURES = len(FEATURES)
 MODEL_FILE = "falls_gbm.json"
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+# A fall out of a bed, sofa or chair ends lower than it began. A candidate raised only because its
+# "before" lay in a support zone, whose "before" was already below NO_DROP_PRE_M (under a seat:
+# FIELD-NOTES puts sitting on a low sofa at 0.5-0.65 m) and whose median height in the 5 s after
+# lies less than NO_DROP_M below it, has not come out of anything: on tuning days these are a pet
+# hopping off a bed or sofa, or a person shifting at a low bed's edge (docs/detection.md, "A
+# from-support candidate that did not drop"). Only on trackers that report every frame: a held
+# module's median since rests on a few samples with 0.15-0.25 m jitter, so 5 cm says nothing
+# there (on tuning episodes the veto cost a held module a fall).
+NO_DROP_PRE_M = 0.5
+NO_DROP_M = 0.05
+
+
+def no_drop_from_support(x: FloatArr, every_frame: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Per row of final features ``x`` (n, n_features) and whether its tracker reports every
+    frame: the candidate is vetoed (see NO_DROP_PRE_M). NaN (not seen since: vanished) never
+    vetoes."""
+    only_support = (
+        (x[:, _F["from_support"]] == 1)
+        & (x[:, _F["seen"]] == 0)
+        & (x[:, _F["unseen"]] == 0)
+        & (x[:, _F["orphan"]] == 0)
+    )
+    with np.errstate(invalid="ignore"):
+        return np.asarray(
+            only_support
+            & every_frame
+            & (x[:, _F["pre_m"]] < NO_DROP_PRE_M)
+            & (x[:, _F["drop_m"]] < NO_DROP_M),
+            dtype=np.bool_,
+        )
 
 
 @dataclass(frozen=True, slots=True)
