@@ -88,7 +88,8 @@ _F = {name: i for i, name in enumerate(FEATURES)}
 # hopping off a bed or sofa, or a person shifting at a low bed's edge (docs/detection.md, "A
 # from-support candidate that did not drop"). Only on trackers that report every frame: a held
 # module's median since rests on a few samples with 0.15-0.25 m jitter, so 5 cm says nothing
-# there (on tuning episodes the veto cost a held module a fall).
+# there (gated on the candidate's fresh samples a second instead, it cost a held module a
+# tuning fall).
 NO_DROP_PRE_M = 0.5
 NO_DROP_M = 0.05
 
