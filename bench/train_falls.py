@@ -264,17 +264,25 @@ def _alarmed(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> np.ndar
     return alarmed
 
 
-def episode_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> dict[str, tuple]:
-    """Per tracker: (sensitivity, specificity) of episodes at this threshold."""
+def episode_rates(
+    d: dict[str, np.ndarray], score: np.ndarray, thr: float, w: np.ndarray | None = None
+) -> dict[str, tuple]:
+    """Per tracker: (sensitivity, specificity) of episodes at this threshold (``w``: a weight
+    per episode, for resampling; None: all alike)."""
     alarmed = _alarmed(d, score, thr)
+    w = np.ones(alarmed.shape[0]) if w is None else w
     out = {}
     for t in TRACKERS:
         m = d["ep_trk"] == t
         if not m.any():
             continue
         f, o = m & d["ep_fall"], m & ~d["ep_fall"]
-        out[t] = (alarmed[f].mean(), 1 - alarmed[o].mean())
+        out[t] = (_wmean(alarmed[f], w[f]), 1 - _wmean(alarmed[o], w[o]))
     return out
+
+
+def _wmean(v: np.ndarray, w: np.ndarray) -> float:
+    return float((v * w).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
 
 def clip_rates(d: dict[str, np.ndarray], score: np.ndarray, thr: float, label: str) -> tuple:
@@ -293,37 +301,75 @@ GOAL_MULTI = 0.98
 MULTI = frozenset(MULTI_TARGET)
 
 
-def day_false_alarms(d: dict[str, np.ndarray], score: np.ndarray, thr: float) -> dict[str, float]:
+def day_false_alarms(
+    d: dict[str, np.ndarray], score: np.ndarray, thr: float, w: np.ndarray | None = None
+) -> dict[str, float]:
     """Per tracker: candidates confirmed at this threshold per resident-day of ordinary days
-    (nobody falls there, so each is a false alarm)."""
+    (nobody falls there, so each is a false alarm); ``w`` weighs each day as episode_rates."""
     hit = (score >= thr) & d["at_ok"]
+    w = np.ones(d["ep_trk"].shape[0]) if w is None else w
+    per_ep = np.bincount(d["ep"][hit], minlength=w.shape[0]).astype(np.float64)
     out = {}
     for t in TRACKERS:
         eps = d["ep_trk"] == f"day_{t}"
-        days = float(d["ep_hours"][eps].sum()) / 24.0
+        days = float((d["ep_hours"][eps] * w[eps]).sum()) / 24.0
         if days > 0:
-            out[t] = float(np.isin(d["ep"][hit], np.nonzero(eps)[0]).sum()) / days
+            out[t] = float((per_ep[eps] * w[eps]).sum()) / days
     return out
 
 
-def choose_threshold(d: dict[str, np.ndarray], oof: np.ndarray, fa_tolerance: float = 0.0) -> float:
+THRESHOLD_GRID = [float(v) for v in np.linspace(0.02, 0.98, 97)]
+
+
+def _tolerance_band(
+    d: dict[str, np.ndarray], oof: np.ndarray, fa_tolerance: float, w: np.ndarray | None
+) -> tuple[float, list[float]]:
+    """The threshold with the best worst margin to the goals, and every threshold within
+    ``fa_tolerance`` of that margin (in grid order)."""
+    margins = []
+    for thr in THRESHOLD_GRID:
+        r = episode_rates(d, oof, thr, w)
+        margins.append(min(min(se, sp) - GOALS.get(t, GOAL_MULTI) for t, (se, sp) in r.items()))
+    top = max(margins)
+    band = [
+        t for t, v in zip(THRESHOLD_GRID, margins, strict=True) if v >= top - fa_tolerance - 1e-9
+    ]
+    return THRESHOLD_GRID[int(np.argmax(margins))], band
+
+
+def choose_threshold(
+    d: dict[str, np.ndarray],
+    oof: np.ndarray,
+    fa_tolerance: float = 0.0,
+    w: np.ndarray | None = None,
+) -> float:
     """The threshold with the best worst margin to the goals (episodes); among those within
     ``fa_tolerance`` of it, the one with the fewest ordinary-day false alarms (pooled over
     trackers; a tie keeps the lower threshold: more sensitivity)."""
-    grid = [float(v) for v in np.linspace(0.02, 0.98, 97)]
-    margins = []
-    for thr in grid:
-        r = episode_rates(d, oof, thr)
-        margins.append(min(min(se, sp) - GOALS.get(t, GOAL_MULTI) for t, (se, sp) in r.items()))
-    top = max(margins)
-    best, best_fa = grid[int(np.argmax(margins))], np.inf
-    for thr, v in zip(grid, margins, strict=True):
-        if v < top - fa_tolerance - 1e-9:
-            continue
-        fa = sum(day_false_alarms(d, oof, thr).values())
+    best, band = _tolerance_band(d, oof, fa_tolerance, w)
+    best_fa = np.inf
+    for thr in band:
+        fa = sum(day_false_alarms(d, oof, thr, w).values())
         if fa < best_fa - 1e-9:
             best, best_fa = thr, fa
     return best
+
+
+def threshold_spread(
+    d: dict[str, np.ndarray], oof: np.ndarray, fa_tolerance: float, draws: int, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """How much the shared threshold's choice moves with the episodes drawn: ``draws``
+    resamplings (a Poisson(1) weight per episode, scores fixed), each giving the margin's peak,
+    the threshold choose_threshold takes, and the middle of the tolerance band."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[float]] = {"peak": [], "chosen": [], "band_middle": []}
+    for _ in range(draws):
+        w = np.asarray(rng.poisson(1.0, d["ep_trk"].shape[0]), dtype=np.float64)
+        peak, band = _tolerance_band(d, oof, fa_tolerance, w)
+        out["peak"].append(peak)
+        out["chosen"].append(choose_threshold(d, oof, fa_tolerance, w))
+        out["band_middle"].append(band[len(band) // 2])
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 # Candidates with more fresh samples per second than this in the 5 s before the suspicion come
@@ -356,7 +402,7 @@ def choose_frequent_threshold(
 ) -> float:
     """Given the shared threshold, the one of frequent-sample candidates: as choose_threshold,
     over the multi-target trackers only (the held module keeps ``thr``)."""
-    grid = [float(v) for v in np.linspace(0.02, 0.98, 97)]
+    grid = THRESHOLD_GRID
     margins, fas = [], []
     for tf in grid:
         s = shifted(oof, d["x"], thr, tf)
@@ -445,6 +491,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--no-clips", action="store_true", help="leave out the held-posture clips (fall_clips)"
     )
+    ap.add_argument(
+        "--spread",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print how the shared threshold's choice moves over N resamplings of episodes",
+    )
     args = ap.parse_args(argv)
     if 2 in args.seeds:
         raise SystemExit("seed 2 is the report seed: never train on it")
@@ -489,6 +542,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
     thr = choose_threshold(d, oof, args.fa_tolerance)
+    if args.spread > 0:
+        print(f"shared threshold over {args.spread} resamplings of episodes (scores fixed):")
+        for name, v in threshold_spread(d, oof, args.fa_tolerance, args.spread).items():
+            print(f"  {name}: mean {v.mean():.3f}, sd {v.std():.3f}, {v.min():.2f}-{v.max():.2f}")
     tf = choose_frequent_threshold(d, oof, thr, args.fa_tolerance)
     for trk in CLIP_TRACKERS:
         se, sp = clip_rates(d, shifted(oof, x, thr, tf), thr, f"clips_{trk}")

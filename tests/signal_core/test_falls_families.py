@@ -161,6 +161,30 @@ def test_training_threshold_prefers_fewer_day_false_alarms_at_no_cost() -> None:
     assert 0.7 < choose_threshold(d, score, fa_tolerance=0.1) <= 0.9
 
 
+def test_training_threshold_weighs_episodes_for_its_spread() -> None:
+    # bench.train_falls --spread: the choice under episode weights (a resampling draws them)
+    from bench.train_falls import choose_threshold, threshold_spread
+
+    d, score = _scored([0.9] * 10 + [0.65], [0.1] * 10, [0.5, 0.6, 0.7])
+    ones = np.ones(d["ep_trk"].shape[0])
+    assert choose_threshold(d, score, w=ones) == choose_threshold(d, score)
+    # drawn without the fall scoring 0.65, nothing holds the threshold below the day's 0.7
+    w = ones.copy()
+    w[10] = 0.0
+    assert 0.7 < choose_threshold(d, score, w=w) <= 0.9
+    # a day drawn twice weighs twice: its false alarms and its hours alike
+    from bench.train_falls import day_false_alarms
+
+    w2 = ones.copy()
+    w2[-1] = 2.0
+    assert day_false_alarms(d, score, 0.55, w2) == day_false_alarms(d, score, 0.55)
+    spread = threshold_spread(d, score, 0.0, draws=30, seed=1)
+    assert set(spread) == {"peak", "chosen", "band_middle"}
+    assert all(v.shape == (30,) for v in spread.values())
+    # the fall at 0.65 is in some draws and not in others: the choice moves between them
+    assert spread["chosen"].min() <= 0.65 < 0.7 < spread["chosen"].max()
+
+
 def test_frequent_sample_candidates_have_a_threshold_of_their_own() -> None:
     # the shipped model carries one more tree: a logit offset for candidates with many fresh
     # samples per second (trackers that report every frame), so the shared threshold_p means the
