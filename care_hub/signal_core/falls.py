@@ -238,6 +238,9 @@ FALLEN_FRACTION = 0.6
 # The upright track must have been unseen this long when the floor-level track is judged (a visitor
 # still standing there is not the person who fell).
 ORPHAN_GONE_S = 1.0
+# An upright person whose tracker id lives on, on another track, has not vanished (on trackers
+# reporting every frame; their ids are stable, a held module's are not): tests switch it off
+ORPHAN_SAME_ID = True
 # "Upright" for the descent duration, relative to the person: a 3-bin median >= 0.8 x the slot's
 # upright reference (and >= high_height_m). Kneeling at 0.6-0.72 m under 0.25 m jitter often reaches
 # an absolute 0.8 m, which made a kneel-then-sit look like a 1-2 s fall (0.85 x cost a clean fall).
@@ -751,6 +754,7 @@ class FallDetector:
         self._uref = np.full(s, np.nan)
         self._uthigh = np.full(s, -np.inf)
         self._ukhigh = np.full(s, -1, dtype=np.int64)
+        self._uktid = np.full(s, -1, dtype=np.int64)  # that track's tracker id then
         # pending fall, one per slot
         self._pk = np.full(s, -1, dtype=np.int64)  # which track; -1 = none
         self._pimpact = np.full(s, np.nan)
@@ -844,6 +848,7 @@ class FallDetector:
         self._uref[slot] = np.nan
         self._uthigh[slot] = -np.inf
         self._ukhigh[slot] = -1
+        self._uktid[slot] = -1
         keep = self._h_slot != slot
         self._h_slot, self._h_tid = self._h_slot[keep], self._h_tid[keep]
         self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
@@ -1694,6 +1699,23 @@ class FallDetector:
                 | (self._tlast[sc1, ukc] < tc - ORPHAN_GONE_S)
                 | np.isnan(self._tlast[sc1, ukc])
             )
+            # ...but on a tracker reporting every frame, an upright person whose tracker id is
+            # still reported on another live track has not vanished (their rows moved to a new
+            # track: the id did not), so a track of another id born at floor level is someone
+            # else: a pet (ORPHAN_SAME_ID)
+            ut = self._uktid[sc1]
+            same_id_live = (
+                (self._ttid[sc1] == ut[:, None])
+                & (self._tlast[sc1] >= (tc - ORPHAN_GONE_S)[:, None])
+                & (np.arange(TRACKS_PER_SLOT)[None, :] != kc1[:, None])
+            ).any(axis=1)
+            gone &= ~(
+                ORPHAN_SAME_ID
+                & (ut >= 0)
+                & same_id_live
+                & (self._ttid[sc1, kc1] != ut)
+                & self._every_frame(sc1)
+            )
             orphan_fall = (
                 (ukh >= 0)
                 & (uth > t_high + BIN_S)
@@ -1983,6 +2005,7 @@ class FallDetector:
             hi = up & (short >= self._high_thr(s)) & solid
         self._uthigh[s[hi]] = tb[hi]
         self._ukhigh[s[hi]] = k[hi]
+        self._uktid[s[hi]] = self._ttid[s[hi], k[hi]]
 
     def _every_frame(self, s: IntArr) -> BoolArr:
         """Slots of a multi-target tracker that reports every frame (not a held module flagged

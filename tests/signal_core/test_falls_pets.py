@@ -108,11 +108,18 @@ def test_a_pet_resting_where_a_person_stands_is_not_merged_into_them(
     assert len(confirmed(run(_pet_rests_where_the_resident_stands()))) == 1
 
 
-def _day_slice(fam: str, day: int, t_rel: tuple[float, float], key_seed: int = 1) -> FamilyDay:
-    """Part of an ordinary simulated day (bench.fall_days' streams: seed, family, tracker)."""
-    key = (key_seed, list(FAMILIES).index(fam), list(TRACKERS).index("multi_noisy"), 777)
+def _day_slice(
+    fam: str,
+    day: int,
+    t_rel: tuple[float, float],
+    key_seed: int = 1,
+    tracker: str = "multi_noisy",
+) -> FamilyDay:
+    """Part of an ordinary simulated 2 h day (bench.fall_days' streams: seed, family, tracker;
+    ``day`` and ``t_rel`` as its --list prints them)."""
+    key = (key_seed, list(FAMILIES).index(fam), list(TRACKERS).index(tracker), 777)
     rng = np.random.default_rng(key)
-    days = [make_family_day(fam, "multi_noisy", 2.0, rng) for _ in range(day + 1)]
+    days = [make_family_day(fam, tracker, 2.0, rng) for _ in range(day + 1)]
     d = days[day]
     r = d.rows
     t = r.frame / r.fps
@@ -247,3 +254,24 @@ def test_the_no_drop_veto_reads_the_features_it_names() -> None:
     x[4, col["drop_m"]] = np.nan  # not seen since (vanished)
     every = np.array([True, True, True, True, True, False])  # the last: a held module
     assert falls_model.no_drop_from_support(x, every).tolist() == [True] + [False] * 5
+
+
+# seconds into that day of the false alarm of test_a_person_whose_id_lives_on_has_not_vanished
+T_SAME_ID_S = 755.8
+
+
+def test_a_person_whose_id_lives_on_has_not_vanished(monkeypatch: pytest.MonkeyPatch) -> None:
+    # From an ordinary multi_clean day (T4, tuning seed 1): the resident (id 32) sits down on the
+    # bed's edge; their rows move to a new track (same id), so their old track vanishes. The pet
+    # (id 135), darting about, outruns its own track and starts one at floor level: an "orphan"
+    # fall from the resident's upright height (scored 0.84), while id 32 sat on in view.
+    day = _day_slice(
+        "T4_furniture_brisk", 1, (T_SAME_ID_S - 60.0, T_SAME_ID_S + 15.0), tracker="multi_clean"
+    )
+    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
+    assert not [d for d in ds if d.kind == "confirmed"]
+    monkeypatch.setattr(falls, "ORPHAN_SAME_ID", False)
+    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
+    (d,) = [d for d in ds if d.kind == "confirmed"]
+    assert dict(d.features)["orphan"] == 1.0
+    assert abs(d.impact_s - day.rows.t0_s - 60.0) < 1.0
