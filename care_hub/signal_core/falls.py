@@ -1704,18 +1704,15 @@ class FallDetector:
             # track: the id did not), so a track of another id born at floor level is someone
             # else: a pet (ORPHAN_SAME_ID)
             ut = self._uktid[sc1]
-            same_id_live = (
-                (self._ttid[sc1] == ut[:, None])
-                & (self._tlast[sc1] >= (tc - ORPHAN_GONE_S)[:, None])
-                & (np.arange(TRACKS_PER_SLOT)[None, :] != kc1[:, None])
-            ).any(axis=1)
-            gone &= ~(
-                ORPHAN_SAME_ID
-                & (ut >= 0)
-                & same_id_live
-                & (self._ttid[sc1, kc1] != ut)
-                & self._every_frame(sc1)
-            )
+            ask = np.nonzero(gone & (ut >= 0) & (self._ttid[sc1, kc1] != ut))[0]
+            if ORPHAN_SAME_ID and ask.size:
+                sa = sc1[ask]
+                live = (
+                    (self._ttid[sa] == ut[ask, None])
+                    & (self._tlast[sa] >= (tc[ask] - ORPHAN_GONE_S)[:, None])
+                    & (np.arange(TRACKS_PER_SLOT)[None, :] != kc1[ask, None])
+                ).any(axis=1)
+                gone[ask] = ~(live & self._every_frame(sa))
             orphan_fall = (
                 (ukh >= 0)
                 & (uth > t_high + BIN_S)
