@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from care_hub.signal_core.falls_model import (
+    FEATURE_INDEX,
     FEATURES,
     N_FEATURES,
     TreeModel,
@@ -320,8 +321,6 @@ TRIV_CAND_FRESH = 0.6
 UPRIGHT_MIN_ROWS = 2
 FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 
-
-_FI = {name: i for i, name in enumerate(FEATURES)}
 
 
 class _HasTs(Protocol):
@@ -1905,7 +1904,7 @@ class FallDetector:
             }
             for name, col in cols.items():
                 v = np.asarray(col, dtype=np.float64)[si]
-                f[ss, _FI[name]] = np.where(np.isfinite(v), v, np.nan)
+                f[ss, FEATURE_INDEX[name]] = np.where(np.isfinite(v), v, np.nan)
         loud = ss[self._prule[ss]]
         self._emit(loud, "suspected", self._pat[loud], out)
 
@@ -2175,8 +2174,8 @@ class FallDetector:
         x = self._pfeat[s].copy()
         rz, rx, ry = self._rz[s, k], self._rx[s, k], self._ry[s, k]
         with np.errstate(invalid="ignore", divide="ignore"):
-            up = x[:, _FI["upright_m"]]
-            pre = x[:, _FI["pre_m"]]
+            up = x[:, FEATURE_INDEX["upright_m"]]
+            pre = x[:, FEATURE_INDEX["pre_m"]]
             zs = np.where(since, rz, np.nan)
             n = since.sum(axis=1)
             mad = _row_median(np.abs(zs - med[:, None]))
@@ -2220,7 +2219,7 @@ class FallDetector:
             post["triv_low_share"] = np.where(near & (tn > 0), self._tv_low[s] / tn, np.nan)
         for name, col in post.items():
             v = np.asarray(col, dtype=np.float64)
-            x[:, _FI[name]] = np.where(np.isfinite(v), v, np.nan)
+            x[:, FEATURE_INDEX[name]] = np.where(np.isfinite(v), v, np.nan)
         self._pfinal[s] = x
         if self._model is not None:
             score = self._model.proba(x)

@@ -79,7 +79,7 @@ FEATURES: tuple[str, ...] = (
 )
 N_FEATURES = len(FEATURES)
 MODEL_FILE = "falls_gbm.json"
-_F = {name: i for i, name in enumerate(FEATURES)}
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}  # feature name -> column
 
 # A fall out of a bed, sofa or chair ends lower than it began. A candidate raised only because its
 # "before" lay in a support zone, whose "before" was already below NO_DROP_PRE_M (under a seat:
@@ -99,17 +99,17 @@ def no_drop_from_support(x: FloatArr, every_frame: npt.NDArray[np.bool_]) -> npt
     frame: the candidate is vetoed (see NO_DROP_PRE_M). NaN (not seen since: vanished) never
     vetoes."""
     only_support = (
-        (x[:, _F["from_support"]] == 1)
-        & (x[:, _F["seen"]] == 0)
-        & (x[:, _F["unseen"]] == 0)
-        & (x[:, _F["orphan"]] == 0)
+        (x[:, FEATURE_INDEX["from_support"]] == 1)
+        & (x[:, FEATURE_INDEX["seen"]] == 0)
+        & (x[:, FEATURE_INDEX["unseen"]] == 0)
+        & (x[:, FEATURE_INDEX["orphan"]] == 0)
     )
     with np.errstate(invalid="ignore"):
         return np.asarray(
             only_support
             & every_frame
-            & (x[:, _F["pre_m"]] < NO_DROP_PRE_M)
-            & (x[:, _F["drop_m"]] < NO_DROP_M),
+            & (x[:, FEATURE_INDEX["pre_m"]] < NO_DROP_PRE_M)
+            & (x[:, FEATURE_INDEX["drop_m"]] < NO_DROP_M),
             dtype=np.bool_,
         )
 
