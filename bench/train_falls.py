@@ -254,6 +254,7 @@ def collect(
         "ep_trk": np.asarray(ep_trk),
         "ep_fall": np.asarray(ep_fall, dtype=np.bool_),
         "ep_hours": np.asarray(ep_hours),
+        "features": np.asarray(FEATURES),
     }
 
 
@@ -319,6 +320,25 @@ def day_false_alarms(
 
 
 THRESHOLD_GRID = [float(v) for v in np.linspace(0.02, 0.98, 97)]
+
+
+def at_matched_sensitivity(
+    d: dict[str, np.ndarray], score: np.ndarray, target: dict[str, float]
+) -> dict[str, tuple[float, float, float, float]]:
+    """Per tracker in ``target``: the highest threshold (0.005 steps) whose episode sensitivity
+    reaches the target, and (threshold, sensitivity, specificity, day false alarms a resident-day)
+    there. Two judges compared so rank candidates, apart from where each one's threshold rule
+    happens to land (its choice wobbles by 0.02: docs/detection.md)."""
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for thr in np.arange(0.995, 0.0, -0.005):
+        rates = episode_rates(d, score, float(thr))
+        fa = day_false_alarms(d, score, float(thr))
+        for t, goal in target.items():
+            if t not in out and t in rates and rates[t][0] >= goal:
+                out[t] = (float(thr), *rates[t], fa.get(t, float("nan")))
+        if len(out) == len(target):
+            break
+    return out
 
 
 def _tolerance_band(
@@ -418,8 +438,14 @@ def choose_frequent_threshold(
     return best
 
 
-def export(model: object, thr: float, thr_frequent: float | None = None) -> dict[str, object]:
-    """The fitted ensemble as plain lists (one binary classifier: one tree per iteration)."""
+def export(
+    model: object,
+    thr: float,
+    thr_frequent: float | None = None,
+    features: Sequence[str] = FEATURES,
+) -> dict[str, object]:
+    """The fitted ensemble as plain lists (one binary classifier: one tree per iteration), fitted
+    on ``features`` (columns in that order)."""
     trees = []
     depth = 0
     for (pred,) in model._predictors:  # type: ignore[attr-defined]
@@ -441,7 +467,7 @@ def export(model: object, thr: float, thr_frequent: float | None = None) -> dict
         # threshold_p means thr_frequent for them (the evaluator needs no change)
         trees.append(
             {
-                "feature": [FEATURES.index("fresh_per_s"), 0, 0],
+                "feature": [list(features).index("fresh_per_s"), 0, 0],
                 "threshold": [FRESH_SPLIT_PER_S, 0.0, 0.0],
                 "missing_left": [1, 0, 0],
                 "left": [1, 0, 0],
@@ -453,7 +479,7 @@ def export(model: object, thr: float, thr_frequent: float | None = None) -> dict
         depth = max(depth, 2)
     return {
         "format": "care-hub falls gbm v1",
-        "features": list(FEATURES),
+        "features": list(features),
         "baseline": float(np.ravel(model._baseline_prediction)[0]),  # type: ignore[attr-defined]
         "depth": depth,
         "threshold_p": thr,
@@ -492,6 +518,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--no-clips", action="store_true", help="leave out the held-posture clips (fall_clips)"
     )
     ap.add_argument(
+        "--without",
+        nargs="*",
+        default=[],
+        metavar="FEATURE",
+        help="train without these features (the model then never reads them): what one adds",
+    )
+    ap.add_argument(
+        "--matched",
+        type=float,
+        nargs=2,
+        metavar=("MULTI", "SINGLE"),
+        help="also print specificity and day false alarms out of fold where each tracker's "
+        "episode sensitivity first reaches these (%%): to compare judges, e.g. with --without",
+    )
+    ap.add_argument(
         "--spread",
         type=int,
         default=0,
@@ -518,6 +559,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.cache is not None:
             np.savez(args.cache, **d)  # type: ignore[arg-type]
     x, y = d["x"], d["y"]
+    # the candidates' columns as collected; a cache from before a feature was added lacks it
+    names = tuple(str(n) for n in d["features"]) if "features" in d else FEATURES[: x.shape[1]]
+    if names != FEATURES:
+        raise SystemExit(f"{args.cache} holds other features than falls_model.FEATURES: recollect")
+    unknown = sorted(set(args.without) - set(FEATURES))
+    if unknown or "fresh_per_s" in args.without:
+        raise SystemExit(f"--without: unknown or needed feature(s) {unknown or ['fresh_per_s']}")
+    kept = [n for n in FEATURES if n not in args.without]
+    xk = x[:, [FEATURES.index(n) for n in kept]]
+    if args.without:
+        print(f"trained without {', '.join(args.without)}")
     on_day = np.char.startswith(d["ep_trk"][d["ep"]].astype(str), "day_")
     w = np.where(on_day, args.day_weight, 1.0)
     days = {t: float(d["ep_hours"][d["ep_trk"] == f"day_{t}"].sum()) / 24 for t in TRAIN_TRACKERS}
@@ -531,8 +583,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for s in args.seeds:
         te = d["seed"] == s
         clf = HistGradientBoostingClassifier(**HGB_PARAMS)
-        clf.fit(x[~te], y[~te], sample_weight=w[~te])
-        oof[te] = clf.predict_proba(x[te])[:, 1]
+        clf.fit(xk[~te], y[~te], sample_weight=w[~te])
+        oof[te] = clf.predict_proba(xk[te])[:, 1]
     # the detector never confirms these, whatever their score: choose on what ships (it vetoes
     # on slots of a tracker reporting every frame once two ids were seen at once; here, on every
     # candidate of such a tracker: a slot with nobody else in it has no pet to hop off anything)
@@ -560,11 +612,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{name}: {thr:.2f} / {tf:.2f}; out of fold per tracker: (sens, spec), FA/day:")
         for trk, (se, sp) in episode_rates(d, score, thr).items():
             print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%, {fa.get(trk, np.nan):.2f} / day")
+    if args.matched:
+        goal = {t: args.matched[t in SINGLE_TARGET] / 100 for t in TRAIN_TRACKERS}
+        print("out of fold at matched sensitivity: threshold, sens / spec, FA/day:")
+        matched = at_matched_sensitivity(d, oof, goal)
+        for trk in (t for t in TRAIN_TRACKERS if t in matched):
+            th, se, sp, per_day = matched[trk]
+            print(f"  {trk}: {th:.3f}, {100 * se:.1f}% / {100 * sp:.1f}%, {per_day:.2f} / day")
     clf = HistGradientBoostingClassifier(**HGB_PARAMS)
-    clf.fit(x, y, sample_weight=w)
-    doc = export(clf, thr, tf)
+    clf.fit(xk, y, sample_weight=w)
+    doc = export(clf, thr, tf, kept)
     mine = from_dict(doc).proba(x)
-    ref = shifted(clf.predict_proba(x)[:, 1], x, thr, tf)
+    ref = shifted(clf.predict_proba(xk)[:, 1], x, thr, tf)
     err = float(np.max(np.abs(mine - ref)))
     if err > 1e-6:
         raise SystemExit(f"numpy evaluator differs from predict_proba by {err}")

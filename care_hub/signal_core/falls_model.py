@@ -128,7 +128,7 @@ class TreeModel:
     baseline: float
     depth: int
     threshold_p: float  # probability at or above which a candidate is a fall
-    features: tuple[str, ...]
+    features: tuple[str, ...]  # what the model reads (``feature`` holds their FEATURES columns)
 
     def proba(self, x: FloatArr) -> FloatArr:
         """P(fall) per row of ``x`` (n, n_features); NaN means missing."""
@@ -163,11 +163,15 @@ def from_dict(d: dict[str, object]) -> TreeModel:
             out[i, : len(tr[key])] = tr[key]
         return out
 
+    # the model names the features it reads, in its own column order: mapped here by name onto
+    # FEATURES, so a detector computing more features than an older model reads still runs it
     feats = tuple(str(f) for f in d["features"])  # type: ignore[attr-defined]
-    if feats != FEATURES:
-        raise ValueError("model features differ from falls_model.FEATURES: retrain")
+    unknown = [f for f in feats if f not in FEATURE_INDEX]
+    if unknown:
+        raise ValueError(f"model reads features this detector does not compute: {unknown}")
+    column = np.array([FEATURE_INDEX[f] for f in feats], dtype=np.int64)
     return TreeModel(
-        feature=pad("feature", 0, np.int64).astype(np.int64),
+        feature=column[pad("feature", 0, np.int64).astype(np.int64)],
         threshold=pad("threshold", 0.0, np.float64).astype(np.float64),
         missing_left=pad("missing_left", 1, np.bool_).astype(np.bool_),
         left=pad("left", 0, np.int64).astype(np.int64),
