@@ -322,7 +322,6 @@ UPRIGHT_MIN_ROWS = 2
 FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 
 
-
 class _HasTs(Protocol):
     @property
     def ts(self) -> float: ...

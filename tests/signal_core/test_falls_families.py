@@ -161,6 +161,18 @@ def test_training_threshold_prefers_fewer_day_false_alarms_at_no_cost() -> None:
     assert 0.7 < choose_threshold(d, score, fa_tolerance=0.1) <= 0.9
 
 
+def test_judges_compare_at_matched_sensitivity() -> None:
+    # bench.train_falls --matched: the highest threshold whose sensitivity reaches the target, and
+    # the specificity and day false alarms there
+    from bench.train_falls import at_matched_sensitivity
+
+    d, score = _scored([0.9] * 8 + [0.65, 0.4], [0.1] * 9 + [0.5], [0.5, 0.6, 0.7])
+    ((thr, se, sp, fa),) = at_matched_sensitivity(d, score, {"multi_clean": 0.85}).values()
+    assert 0.6 < thr <= 0.65 and se == 0.9 and sp == 1.0 and fa == 1.0  # the day's 0.7 alarms
+    ((thr, se, sp, fa),) = at_matched_sensitivity(d, score, {"multi_clean": 1.0}).values()
+    assert 0.35 < thr <= 0.4 and se == 1.0 and sp == 0.9 and fa == 3.0
+
+
 def test_training_threshold_weighs_episodes_for_its_spread() -> None:
     # bench.train_falls --spread: the choice under episode weights (a resampling draws them)
     from bench.train_falls import choose_threshold, threshold_spread
