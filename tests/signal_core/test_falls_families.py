@@ -243,6 +243,29 @@ def test_report_splits_falls_by_visitor(capsys: pytest.CaptureFixture[str]) -> N
     falls = [e for e in eps if e.is_fall]
     assert counts == [sum(not e.visitor for e in falls), sum(e.visitor for e in falls)]
     assert sum(counts) == len(falls)
+    # late falls (not confirmed within 10 s), split into "none judged by then" and "turned down"
+    from bench.fall_families import LATE_S
+
+    late_cells = [c.strip() for c in row.split("|") if ":" in c and "/" in c and "%" not in c]
+    for vis, cell in zip((False, True), late_cells, strict=True):
+        n, split = cell.split(":")
+        unseen, turned = (int(v) for v in split.split("/"))
+        f = [j for j in js if j.ep.is_fall and j.ep.visitor == vis]
+        late = [j for j in f if not (j.alarmed and (j.latency_s or 0.0) <= LATE_S["single_hold"])]
+        assert int(n) == len(late) == unseen + turned
+
+
+def test_no_fall_is_confirmed_before_the_judge_first_looked_at_it() -> None:
+    from bench.fall_families import evaluate
+
+    js = evaluate(_episodes("trip", 4) + _episodes("walk", 2), PARAMS)
+    falls = [j for j in js if j.ep.is_fall]
+    assert any(j.alarmed for j in falls)
+    for j in falls:
+        if j.alarmed:
+            assert j.judged_s is not None and j.latency_s is not None
+            assert j.judged_s <= j.latency_s + 1e-9
+    assert all(j.judged_s is None for j in js if not j.ep.is_fall)
 
 
 def test_a_clip_is_5_s_then_its_last_frame_held_for_12_s() -> None:
