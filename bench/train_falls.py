@@ -332,9 +332,10 @@ def at_matched_sensitivity(
     out: dict[str, tuple[float, float, float, float]] = {}
     for thr in np.arange(0.995, 0.0, -0.005):
         rates = episode_rates(d, score, float(thr))
-        fa = day_false_alarms(d, score, float(thr))
-        for t, goal in target.items():
-            if t not in out and t in rates and rates[t][0] >= goal:
+        reached = [t for t, g in target.items() if t not in out and t in rates and rates[t][0] >= g]
+        if reached:
+            fa = day_false_alarms(d, score, float(thr))
+            for t in reached:
                 out[t] = (float(thr), *rates[t], fa.get(t, float("nan")))
         if len(out) == len(target):
             break
@@ -366,7 +367,13 @@ def choose_threshold(
     """The threshold with the best worst margin to the goals (episodes); among those within
     ``fa_tolerance`` of it, the one with the fewest ordinary-day false alarms (pooled over
     trackers; a tie keeps the lower threshold: more sensitivity)."""
-    best, band = _tolerance_band(d, oof, fa_tolerance, w)
+    return _fewest_day_false_alarms(d, oof, *_tolerance_band(d, oof, fa_tolerance, w), w)
+
+
+def _fewest_day_false_alarms(
+    d: dict[str, np.ndarray], oof: np.ndarray, best: float, band: list[float], w: np.ndarray | None
+) -> float:
+    """choose_threshold's second step, over a band _tolerance_band gave."""
     best_fa = np.inf
     for thr in band:
         fa = sum(day_false_alarms(d, oof, thr, w).values())
@@ -387,7 +394,7 @@ def threshold_spread(
         w = np.asarray(rng.poisson(1.0, d["ep_trk"].shape[0]), dtype=np.float64)
         peak, band = _tolerance_band(d, oof, fa_tolerance, w)
         out["peak"].append(peak)
-        out["chosen"].append(choose_threshold(d, oof, fa_tolerance, w))
+        out["chosen"].append(_fewest_day_false_alarms(d, oof, peak, band, w))
         out["band_middle"].append(band[len(band) // 2])
     return {k: np.asarray(v) for k, v in out.items()}
 
