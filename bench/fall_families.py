@@ -37,6 +37,7 @@ from simulators.fall_families import (
     SINGLE_TARGET,
     TRACKERS,
     TUNING_FAMILIES,
+    Body,
     FamilyDay,
     FamilyEpisode,
     Room,
@@ -110,11 +111,41 @@ def baseline_judge(ep: FamilyEpisode) -> tuple[bool, float | None]:
 
 # --- the product --------------------------------------------------------------------------------
 def set_room(det: FallDetector, slot: int, room: Room, seats_mapped: bool = True) -> None:
-    """Zones as the hub passes them: beds and sofas, chairs as seats, floor beds of their own
+    """Zones as the hub passes them: beds, chairs and sofas as seats, floor beds of their own
     (``seats_mapped=False``: nobody drew the chair and the sofa on the map)."""
-    beds = ([room.sofa] if seats_mapped else []) + ([room.bed] if room.bed_kind == "bed" else [])
+    beds = [room.bed] if room.bed_kind == "bed" else []
     floor_beds = [room.bed] if room.bed_kind == "floor_bed" else []
-    det.set_bed_zones(slot, beds, seats=[room.chair] if seats_mapped else [], floor_beds=floor_beds)
+    seats = [room.chair, room.sofa] if seats_mapped else []
+    names: list[str] = [room.bed_kind] if beds or floor_beds else []
+    names += ["chair", "sofa"] if seats_mapped else []
+    det.set_bed_zones(slot, beds, seats=seats, floor_beds=floor_beds, names=names)
+
+
+# What the hub has learned of a person before an episode (docs/detection.md, "Seated and lying
+# heights"): episodes last a minute, the hub learns over hours, so seated and lying heights are
+# given as hours of sitting and lying would have taught them, not learned inside the episode
+# (which would teach the judge the episode's length). LEARNED_SHARE of people have them (the rest
+# are new to their radar); the value is the body's height on that chair, sofa or bed, with
+# LEARNED_SD_M of error (what hours of the family days teach the detector: docs/detection.md).
+# Upright is learned inside the episode, as before.
+LEARNED_SHARE = 0.8
+LEARNED_SD_M = 0.03
+
+
+def learned_before(body: Body | None, room: Room) -> dict[str, float]:
+    """Seated and lying heights the hub would have learned of ``body`` in ``room`` (maybe none).
+    Drawn from a stream of the body's own (its heights are continuous draws), so an episode gets
+    the same whatever else is in the batch, and the episodes' own draws are untouched."""
+    if body is None:
+        return {}
+    rng = np.random.default_rng([round(v * 1e9) for v in (body.stand_m, body.chair_m, body.bed_m)])
+    if rng.random() >= LEARNED_SHARE:
+        return {}
+    err = rng.normal(0.0, LEARNED_SD_M, 3)
+    out = {"on_chair_m": body.chair_m + err[0], "on_sofa_m": body.sofa_m + err[1]}
+    if room.bed_kind == "bed":
+        out["on_bed_m"] = body.bed_m + err[2]
+    return out
 
 
 def run_detector(
@@ -125,14 +156,18 @@ def run_detector(
     collect: list[tuple[int, float, float, np.ndarray]] | None = None,
     unmapped: Sequence[bool] | None = None,
     detector: type[FallDetector] = FallDetector,
+    learned: bool = True,
 ) -> list[list[FallDetection]]:
     """One detector over many radars (one slot per episode, same fps) in lockstep 1 s windows;
     tracker velocities go in where the tracker gives them. ``detector``: a FallDetector
-    subclass (bench.fall_days --trace records its tracks)."""
+    subclass (bench.fall_days --trace records its tracks). ``learned``: the hub knows most people
+    already (learned_before); False: a hub new to all of them (as bench.falls_e2e's is)."""
     n = len(eps)
     det = detector(n, params, model=model, collect=collect)
     for s, e in enumerate(eps):
         set_room(det, s, e.room, seats_mapped=unmapped is None or not unmapped[s])
+        if learned:
+            det.set_learned_heights(s, learned_before(e.body, e.room))
     rl = [e.rows for e in eps]
     fps = rl[0].fps
     per = max(1, round(window_s * fps))

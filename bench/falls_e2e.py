@@ -5,11 +5,13 @@
 
 Each episode (simulators/fall_families.py) gets a radar of its own, provisioned with its room's
 furniture as the radar's zone map (bed or floor_bed, chair, sofa: the hub maps them as
-devices/radar/processor.support_rects says), and its windows are published to the broker (the
+devices/radar/processor.support_zones says), and its windows are published to the broker (the
 shared Mosquitto by default) when they end, in real time (``--speed 1``, the default: device time
 is wall time, so latency is the evaluator's impact -> alert ``raised_at``) or faster (the hub
 judges by device time: ``ts`` of each window). The hub is ``care-hub serve`` in a subprocess on a
 fresh SQLite database (``--database-url`` for another); a caregiver's websocket hears its alerts.
+That hub is new to every resident: nothing learned of their seated or lying heights (the offline
+paths below are run the same way).
 
 Beside the end-to-end figures it prints the offline decision for the same episodes: the path of
 ``bench.fall_families`` (FallDetector over the raw rows, lockstep 1 s windows) and the hub's own
@@ -213,7 +215,8 @@ def offline_bench(
                 replace(e, rows=replace(e.rows, t0_s=radars[i].t0_s))
                 for e, i in zip(eps, idx, strict=True)
             ]
-        for i, e, ds in zip(idx, eps, run_detector(eps, params), strict=True):
+        # the hub under test is new to these residents: nothing learned of them yet
+        for i, e, ds in zip(idx, eps, run_detector(eps, params, learned=False), strict=True):
             out[i] = [Seen(d.kind, d.at_s - e.rows.t0_s) for d in ds]
     return out
 

@@ -129,7 +129,15 @@ def _day_episodes(seed: int, tracker: str, hours: float, residents: int) -> list
             day = make_family_day(fam, tracker, hours, rng)
             eps.append(
                 FamilyEpisode(
-                    fam, f"day_{tracker}", "day", False, None, day.room, day.rows, hours * 3600
+                    fam,
+                    f"day_{tracker}",
+                    "day",
+                    False,
+                    None,
+                    day.room,
+                    day.rows,
+                    hours * 3600,
+                    body=day.body,
                 )
             )
     return eps

@@ -754,6 +754,7 @@ class FamilyEpisode:
     duration_s: float = 0.0
     visitor: bool = False
     pet: bool = False
+    body: Body | None = field(default=None, repr=False)  # the person's posture heights
 
 
 def _quantise(rows: Rows, q: float) -> Rows:
@@ -807,6 +808,7 @@ def make_family_episode(
         duration_s=n / prof.fps,
         visitor=visitor,
         pet=pet,
+        body=c.body,
     )
 
 
@@ -960,6 +962,7 @@ class FamilyDay:
     log: tuple[tuple[float, str], ...] = ()  # (device time, activity) at each start
     visitor: bool = False
     pet: bool = False
+    body: Body | None = field(default=None, repr=False)
 
 
 def make_family_day(
@@ -1005,4 +1008,5 @@ def make_family_day(
         tuple(log),
         visitor,
         pet,
+        c.body,
     )

@@ -107,7 +107,7 @@ def test_a_facility_can_choose_its_own_fall_confirmation_time() -> None:
     assert abs(confirmed[20.0] - 20.0) < 1.0
 
 
-def test_support_rects_split_beds_and_sofas_from_chairs() -> None:
+def test_support_rects_split_beds_from_chairs_and_sofas() -> None:
     beds, seats = support_rects(
         {
             "bed": {"rect": [1.2, 5.0, 0.2, 3.0]},
@@ -116,8 +116,8 @@ def test_support_rects_split_beds_and_sofas_from_chairs() -> None:
             "bathroom": {"rect": [3.8, 3.8, 5.0, 5.0]},
         }
     )
-    assert beds == [(0.2, 3.0, 1.2, 5.0), (0.0, 0.0, 2.0, 0.8)]
-    assert seats == [(3.6, 0.6, 4.4, 1.4)]
+    assert beds == [(0.2, 3.0, 1.2, 5.0)]  # lying
+    assert seats == [(3.6, 0.6, 4.4, 1.4), (0.0, 0.0, 2.0, 0.8)]  # sitting
 
 
 def test_someone_on_the_floor_for_minutes_is_reported_when_floor_dwell_is_on() -> None:

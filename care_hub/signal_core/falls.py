@@ -252,6 +252,21 @@ UPRIGHT_REL = 0.8
 # (or pre_min_height_m, whichever is lower).
 UPRIGHT_FLOOR_M = 0.6
 PRE_REL = 0.85
+# Seated and lying heights, per slot and piece of furniture (issue 13: heights relative to the
+# person): a running median of the height now while well inside a chair's or sofa's footprint
+# (seated) or a bed's (lying), still and below the person's upright line (someone standing in
+# front of the sofa is not sitting on it). FIELD-NOTES: seated 0.6-0.85 m on a chair, 0.5-0.65 m on
+# a low sofa, lying on a bed 0.55-0.75 m; the person, the furniture and the radar move these. The
+# judge compares the height after a candidate near furniture with what this person reads on it
+# (``support_ref_m``, ``down_vs_support_m``): a sitter whose jittered median slipped out of the
+# footprint reads their own seated height there, someone who slid off onto the floor reads lower.
+# Per bin, up or down: fast for the first SUPPORT_FAST_BINS samples (0.2 m off is learned in
+# ~10 s of sitting), then slow (a stable estimate: it wanders ~0.01 m under 0.1 m jitter).
+SUPPORT_STEP_M = (0.01, 0.001)
+SUPPORT_FAST_BINS = 120
+SUPPORT_NEAR_M = 1.0  # a candidate this close to a zone is judged against its learned height
+SEATED_RANGE_M = (0.3, 1.1)  # plausible values; others are not learned or restored
+LYING_RANGE_M = (0.2, 1.0)
 # Walking (bin median moved >= WALK_MIN_M in WALK_BINS bins, i.e. >= 0.5 m/s; xy jitter of bin
 # medians is ~0.1 m) at >= WALK_UPRIGHT_MIN_M is an upright sample whatever the height.
 WALK_BINS = 2
@@ -590,14 +605,20 @@ def in_each_rect(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.
     return np.asarray(inside, dtype=np.bool_)
 
 
-def _rect_distance(x: FloatArr, y: FloatArr, rects: FloatArr) -> FloatArr:
-    """Distance from point i to the nearest of its rectangles ``rects[i]`` (0 inside; NaN if it
-    has none)."""
+def _rect_distances(x: FloatArr, y: FloatArr, rects: FloatArr) -> FloatArr:
+    """Distance from point i to each of its rectangles ``rects[i]`` (0 inside; inf for unused
+    ones, and where the point is NaN)."""
     with np.errstate(invalid="ignore"):
         dx = np.fmax(np.fmax(rects[..., 0] - x[:, None], x[:, None] - rects[..., 2]), 0.0)
         dy = np.fmax(np.fmax(rects[..., 1] - y[:, None], y[:, None] - rects[..., 3]), 0.0)
-        d = np.where(np.isnan(rects[..., 0]), np.inf, np.hypot(dx, dy))
-    best = d.min(axis=-1)
+        d = np.hypot(dx, dy)
+    return np.where(np.isnan(rects[..., 0]) | np.isnan(d), np.inf, d)
+
+
+def _rect_distance(x: FloatArr, y: FloatArr, rects: FloatArr) -> FloatArr:
+    """Distance from point i to the nearest of its rectangles ``rects[i]`` (0 inside; NaN if it
+    has none)."""
+    best = _rect_distances(x, y, rects).min(axis=-1)
     return np.where(np.isfinite(best), best, np.nan)
 
 
@@ -689,6 +710,8 @@ class FallDetector:
         s, k, r = capacity, TRACKS_PER_SLOT, RING_BINS
         self._bed = np.full((s, MAX_BED_ZONES, 4), np.nan)
         self._seat = np.zeros((s, MAX_BED_ZONES), dtype=np.bool_)
+        self._lie = np.zeros((s, MAX_BED_ZONES), dtype=np.bool_)  # a bed (raised, for lying)
+        self._znames: list[list[str]] = [[] for _ in range(s)]  # keys of learned_heights
         # zone columns ever used by any slot (the rest are NaN and never match: not looked at)
         self._zones_used = 0
         self._covered = np.full(s, -np.inf)
@@ -753,6 +776,9 @@ class FallDetector:
         self._uthigh = np.full(s, -np.inf)
         self._ukhigh = np.full(s, -1, dtype=np.int64)
         self._uktid = np.full(s, -1, dtype=np.int64)  # that track's tracker id then
+        # per-slot, per-zone seated or lying height (NaN until learned), samples learned from
+        self._zref = np.full((s, MAX_BED_ZONES), np.nan)
+        self._zn = np.zeros((s, MAX_BED_ZONES))
         # pending fall, one per slot
         self._pk = np.full(s, -1, dtype=np.int64)  # which track; -1 = none
         self._pimpact = np.full(s, np.nan)
@@ -797,42 +823,72 @@ class FallDetector:
         rects: Sequence[tuple[float, float, float, float]],
         seats: Sequence[tuple[float, float, float, float]] = (),
         floor_beds: Sequence[tuple[float, float, float, float]] = (),
+        names: Sequence[str] | None = None,
     ) -> None:
         """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot,
-        where being low is not being on the floor. Raised furniture, ``rects`` (beds, sofas)
-        and ``seats`` (chairs), protects inside its footprint at any height and in its
+        where being low is not being on the floor. Raised furniture, ``rects`` (beds: lying)
+        and ``seats`` (chairs and sofas: sitting), protects inside its footprint at any height and in its
         ``BED_MARGIN_M`` margin only above ``SEAT_FLOOR_M``: lower, beside it, is on the floor
         (sliding off a sofa, a fall beside the bed). ``floor_beds`` (mattresses on the floor,
         ~0.2 m, zone name ``floor_bed``) protect footprint and margin at any height. A drop out
         of raised furniture onto the floor nearby (rolling out of bed, sliding off a chair) is
-        a fall. ``rects`` and ``seats`` are judged alike since issue 13; both are kept for
-        callers that pass them apart."""
+        a fall. ``rects`` and ``seats`` protect alike since issue 13; what tells them apart is
+        the height learned on them (lying on ``rects``, seated on ``seats``: learned_heights).
+        ``names``: one per zone in the order rects, floor_beds, seats (the zone map's names; the
+        keys of what is learned on each, kept across calls for a name that stays)."""
+        if names is None:
+            names = [
+                *(f"bed{i}" for i in range(len(rects))),
+                *(f"floor_bed{i}" for i in range(len(floor_beds))),
+                *(f"seat{i}" for i in range(len(seats))),
+            ]
         rects = [*rects, *floor_beds]
         zones = [*rects, *seats]
         if len(zones) > MAX_BED_ZONES:
             raise ValueError(f"at most {MAX_BED_ZONES} bed and seat zones per slot")
+        if len(names) != len(zones) or len(set(names)) != len(names):
+            raise ValueError("one distinct name per zone")
+        kept = {
+            n: (self._zref[slot, i], self._zn[slot, i]) for i, n in enumerate(self._znames[slot])
+        }
+        self._znames[slot] = list(names)
+        self._zref[slot], self._zn[slot] = np.nan, 0.0
+        for i, n in enumerate(names):
+            self._zref[slot, i], self._zn[slot, i] = kept.get(n, (np.nan, 0.0))
         self._bed[slot] = np.nan
         self._seat[slot] = False
+        self._lie[slot] = False
         self._zones_used = max(self._zones_used, len(zones))
         for i, (x0, y0, x1, y1) in enumerate(zones):
             self._bed[slot, i] = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
             # raised furniture: its margin protects only above floor level (a floor bed's
             # mattress reads as floor level, so it protects at any height)
             self._seat[slot, i] = i < len(rects) - len(floor_beds) or i >= len(rects)
+            self._lie[slot, i] = i < len(rects) - len(floor_beds)
 
     def learned_heights(self, slot: int) -> dict[str, float]:
         """What this slot has learned of its person, to persist across restarts (per radar and
-        resident): ``{"upright_m": ...}`` (empty until learned). Seated and lying heights are not
-        learned yet (docs/detection.md)."""
-        u = float(self._uref[slot])
-        return {} if np.isnan(u) else {"upright_m": u}
+        resident), each only once learned: ``upright_m`` (standing or walking) and, per zone,
+        ``on_<name>_m`` (lying on a bed, seated on a chair or sofa; ``names`` of set_bed_zones)."""
+        out = {} if np.isnan(self._uref[slot]) else {"upright_m": float(self._uref[slot])}
+        for i, n in enumerate(self._znames[slot]):
+            if not np.isnan(self._zref[slot, i]):
+                out[f"on_{n}_m"] = float(self._zref[slot, i])
+        return out
 
     def set_learned_heights(self, slot: int, learned: dict[str, float]) -> None:
-        """Restore ``learned_heights`` (after a restart, or when a resident moves rooms); values
-        outside a plausible standing centroid (0.6-1.4 m) are ignored, unknown keys too."""
+        """Restore ``learned_heights`` (after a restart, or when a resident moves rooms), after
+        set_bed_zones. Values outside a plausible centroid (standing 0.6-1.4 m, seated
+        SEATED_RANGE_M, lying LYING_RANGE_M) are ignored, unknown keys too."""
         u = learned.get("upright_m")
         if u is not None and 0.6 <= float(u) <= 1.4:
             self._uref[slot] = float(u)
+        for i, n in enumerate(self._znames[slot]):
+            v = learned.get(f"on_{n}_m")
+            lo, hi = LYING_RANGE_M if self._lie[slot, i] else SEATED_RANGE_M
+            if v is not None and self._seat[slot, i] and lo <= float(v) <= hi:
+                self._zref[slot, i] = float(v)
+                self._zn[slot, i] = SUPPORT_FAST_BINS  # learned over hours: the slow step now
 
     def reset_slot(self, slot: int) -> None:
         """Forget everything about a slot (device unbound or reassigned); keeps its bed zones."""
@@ -844,6 +900,7 @@ class FallDetector:
         self._multi[slot] = False
         self._pquiet[slot] = -np.inf
         self._uref[slot] = np.nan
+        self._zref[slot], self._zn[slot] = np.nan, 0.0
         self._uthigh[slot] = -np.inf
         self._ukhigh[slot] = -1
         self._uktid[slot] = -1
@@ -1583,6 +1640,7 @@ class FallDetector:
                 tb - self._rt[s, k, prev[:, 0]] <= WALK_BINS * BIN_S + 1e-6
             )
         self._upright_ref(s, k, tb, short, n_short, in_sup, walking, nb)
+        self._support_ref(s, short, n_short, inner, walking)
 
         self._reoccupied(s, tb, zb, xb, yb, out)
         # pending falls owned by these tracks
@@ -1900,6 +1958,7 @@ class FallDetector:
                 "fresh_per_s": fresh / 5.0,
                 "shift_m": np.hypot(ox - xb[cand], oy - yb[cand]),
                 "floor_before_bins": floor_before,
+                "support_ref_m": self._support_height(sc1, xb[cand], yb[cand]),
             }
             for name, col in cols.items():
                 v = np.asarray(col, dtype=np.float64)[si]
@@ -2001,6 +2060,40 @@ class FallDetector:
         self._uthigh[s[hi]] = tb[hi]
         self._ukhigh[s[hi]] = k[hi]
         self._uktid[s[hi]] = self._ttid[s[hi], k[hi]]
+
+    def _support_ref(
+        self, s: IntArr, short: FloatArr, n_short: FloatArr, inner: BoolArr, walking: BoolArr
+    ) -> None:
+        """Per slot and raised zone: a running median of the height now while still, below
+        upright and well inside its footprint (seated on a chair or sofa, lying on a bed);
+        ``inner`` is (n, zones used)."""
+        with np.errstate(invalid="ignore"):
+            still = ~walking & (n_short >= SHORT_MIN_SAMPLES) & (short < self._high_thr(s))
+        m = inner & still[:, None]
+        if not m.any():
+            return
+        lie = self._lie[s, : inner.shape[1]]
+        lo = np.where(lie, LYING_RANGE_M[0], SEATED_RANGE_M[0])
+        hi = np.where(lie, LYING_RANGE_M[1], SEATED_RANGE_M[1])
+        with np.errstate(invalid="ignore"):
+            m &= (short[:, None] >= lo) & (short[:, None] <= hi)
+        r, z = np.nonzero(m)
+        if r.size:
+            sm, zm = s[r], short[r]
+            v = self._zref[sm, z]
+            v = np.where(np.isnan(v), zm, v)
+            step = np.where(self._zn[sm, z] < SUPPORT_FAST_BINS, *SUPPORT_STEP_M)
+            self._zref[sm, z] = v + step * np.where(zm < v, -1.0, 1.0)
+            self._zn[sm, z] += 1.0
+
+    def _support_height(self, s: IntArr, x: FloatArr, y: FloatArr) -> FloatArr:
+        """This person's learned height on the furniture nearest (x, y) within SUPPORT_NEAR_M
+        (lying on a bed, seated on a chair or sofa); NaN for a floor bed, none near, or not
+        learned yet."""
+        d = _rect_distances(x, y, self._bed[s])
+        i = np.argmin(d, axis=1)
+        near = np.take_along_axis(d, i[:, None], axis=1)[:, 0] <= SUPPORT_NEAR_M
+        return np.where(near, self._zref[s, i], np.nan)
 
     def _every_frame(self, s: IntArr) -> BoolArr:
         """Slots of a multi-target tracker that reports every frame (not a held module flagged
@@ -2216,6 +2309,7 @@ class FallDetector:
             tn = self._tv_n[s]
             post["triv_dt"] = np.where(near, tv - imp, np.nan)
             post["triv_low_share"] = np.where(near & (tn > 0), self._tv_low[s] / tn, np.nan)
+            post["down_vs_support_m"] = med - x[:, FEATURE_INDEX["support_ref_m"]]
         for name, col in post.items():
             v = np.asarray(col, dtype=np.float64)
             x[:, FEATURE_INDEX[name]] = np.where(np.isfinite(v), v, np.nan)

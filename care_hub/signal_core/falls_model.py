@@ -76,6 +76,12 @@ FEATURES: tuple[str, ...] = (
     # that id's bins below 0.35 m since
     "triv_dt",
     "triv_low_share",
+    # the person's own learned height on the furniture nearest the landing (seated on a chair or
+    # sofa, lying on a bed; NaN: none within 1 m, a floor bed, or not learned yet), at suspicion,
+    # and the median height since minus it (a sitter's jittered median slipping out of the
+    # footprint reads ~0; a slide off the seat onto the floor reads well below)
+    "support_ref_m",
+    "down_vs_support_m",
 )
 N_FEATURES = len(FEATURES)
 MODEL_FILE = "falls_gbm.json"

@@ -41,10 +41,11 @@ from devices.registry import DeviceInfo
 log = logging.getLogger(__name__)
 
 # Zones where lying or sitting low is not being on the floor (falls.set_bed_zones takes these):
-# beds and sofas at any height; seats only while the person is above floor level (someone low in
-# a chair's margin is on the floor beside it).
+# inside the footprint at any height, in the margin only above floor level (someone low beside a
+# chair, a sofa or a bed is on the floor). Beds are where the detector learns the person's lying
+# height, seats (chairs, sofas) their seated height.
 SUPPORT_ZONES = ("bed", "chair", "sofa")
-SEAT_ZONES = ("chair",)
+SEAT_ZONES = ("chair", "sofa")
 FLOOR_BED_ZONES = ("floor_bed",)
 # Behaviour rules are judged at most this often per radar (device time): their timescales are
 # minutes to hours, so 30 s keeps them timely at a tiny cost.
@@ -113,44 +114,45 @@ def zone_shapes(zone_map: dict[str, Any]) -> tuple[ZoneShape, ...]:
 Rect = tuple[float, float, float, float]
 
 
-def support_rects(zone_map: dict[str, Any]) -> tuple[list[Rect], list[Rect]]:
-    """Bounding rectangles of the zone map's support zones: (beds and sofas, seats), at most
-    ``MAX_BED_ZONES`` together (beds first)."""
-    beds: list[Rect] = []
-    seats: list[Rect] = []
+def _bounding_rect(shape: dict[str, Any]) -> Rect | None:
+    if "rect" in shape:
+        x0, y0, x1, y1 = shape["rect"]
+    elif "polygon" in shape:
+        xs = [p[0] for p in shape["polygon"]]
+        ys = [p[1] for p in shape["polygon"]]
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    else:
+        return None
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+Named = list[tuple[str, Rect]]
+
+
+def support_zones(zone_map: dict[str, Any]) -> tuple[Named, Named, Named]:
+    """The zone map's support zones as (name, bounding rectangle): beds, floor beds (mattresses
+    on the floor, ``floor_bed``: low is normal there) and seats (chairs, sofas), at most
+    ``MAX_BED_ZONES`` together (beds first, then seats, then floor beds)."""
+    beds: Named = []
+    floor_beds: Named = []
+    seats: Named = []
     for name, shape in zone_map.items():
-        if name not in SUPPORT_ZONES:
-            continue
-        if "rect" in shape:
-            x0, y0, x1, y1 = shape["rect"]
-            rect = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-        elif "polygon" in shape:
-            xs = [p[0] for p in shape["polygon"]]
-            ys = [p[1] for p in shape["polygon"]]
-            rect = (min(xs), min(ys), max(xs), max(ys))
-        else:
-            continue
-        (seats if name in SEAT_ZONES else beds).append(rect)
+        if name in SUPPORT_ZONES or name in FLOOR_BED_ZONES:
+            rect = _bounding_rect(shape)
+            if rect is not None:
+                kind = (
+                    seats if name in SEAT_ZONES else floor_beds if name in FLOOR_BED_ZONES else beds
+                )
+                kind.append((name, rect))
     beds = beds[:MAX_BED_ZONES]
-    return beds, seats[: MAX_BED_ZONES - len(beds)]
+    seats = seats[: MAX_BED_ZONES - len(beds)]
+    return beds, floor_beds[: MAX_BED_ZONES - len(beds) - len(seats)], seats
 
 
-def floor_bed_rects(zone_map: dict[str, Any], room_for: int) -> list[Rect]:
-    """Mattresses on the floor (zone ``floor_bed``): low is normal there, at any height."""
-    rects: list[Rect] = []
-    for name, shape in zone_map.items():
-        if name not in FLOOR_BED_ZONES:
-            continue
-        if "rect" in shape:
-            x0, y0, x1, y1 = shape["rect"]
-        elif "polygon" in shape:
-            xs = [p[0] for p in shape["polygon"]]
-            ys = [p[1] for p in shape["polygon"]]
-            x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
-        else:
-            continue
-        rects.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-    return rects[: max(0, room_for)]
+def support_rects(zone_map: dict[str, Any]) -> tuple[list[Rect], list[Rect]]:
+    """Bounding rectangles of the zone map's beds and seats (chairs and sofas)."""
+    beds, _, seats = support_zones(zone_map)
+    return [r for _, r in beds], [r for _, r in seats]
 
 
 class RadarProcessor:
@@ -202,9 +204,14 @@ class RadarProcessor:
                 self._learned_reported.pop(cfg.device_id, None)
             self._configs[cfg.device_id] = cfg
             self._settings[cfg.device_id] = resident_settings(cfg)
-            beds, seats = support_rects(cfg.zone_map)
-            floor_beds = floor_bed_rects(cfg.zone_map, MAX_BED_ZONES - len(beds) - len(seats))
-            self.falls.set_bed_zones(slot, beds, seats=seats, floor_beds=floor_beds)
+            beds, floor_beds, seats = support_zones(cfg.zone_map)
+            self.falls.set_bed_zones(
+                slot,
+                [r for _, r in beds],
+                seats=[r for _, r in seats],
+                floor_beds=[r for _, r in floor_beds],
+                names=[n for n, _ in (*beds, *floor_beds, *seats)],
+            )
             self.falls.set_confirm_s(slot, cfg.confirm_s or self.params.confirm_s)
             if cfg.learned and (previous is None or previous.resident_id != cfg.resident_id):
                 self.falls.set_learned_heights(slot, cfg.learned)
