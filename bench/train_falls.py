@@ -548,6 +548,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "episode sensitivity first reaches these (%%): to compare judges, e.g. with --without",
     )
     ap.add_argument(
+        "--blank",
+        nargs="*",
+        default=[],
+        metavar="FEATURE",
+        help="also print out-of-fold rates at the chosen threshold with these features missing "
+        "at inference (NaN), as on a hub that has not learned them yet",
+    )
+    ap.add_argument(
         "--spread",
         type=int,
         default=0,
@@ -578,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = tuple(str(n) for n in d["features"]) if "features" in d else FEATURES[: x.shape[1]]
     if names != FEATURES:
         raise SystemExit(f"{args.cache} holds other features than falls_model.FEATURES: recollect")
-    unknown = sorted(set(args.without) - set(FEATURES))
+    unknown = sorted((set(args.without) | set(args.blank)) - set(FEATURES))
     if unknown or "fresh_per_s" in args.without:
         raise SystemExit(f"--without: unknown or needed feature(s) {unknown or ['fresh_per_s']}")
     kept = [n for n in FEATURES if n not in args.without]
@@ -595,16 +603,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         flush=True,
     )
     oof = np.zeros(x.shape[0])
+    blank = np.zeros(x.shape[0])  # the same folds' scores with --blank features missing
+    xb = xk.copy()
+    xb[:, [kept.index(n) for n in args.blank if n in kept]] = np.nan
     for s in args.seeds:
         te = d["seed"] == s
         clf = HistGradientBoostingClassifier(**HGB_PARAMS)
         clf.fit(xk[~te], y[~te], sample_weight=w[~te])
         oof[te] = clf.predict_proba(xk[te])[:, 1]
+        if args.blank:
+            blank[te] = clf.predict_proba(xb[te])[:, 1]
     # the detector never confirms these, whatever their score: choose on what ships (it vetoes
     # on slots of a tracker reporting every frame once two ids were seen at once; here, on every
     # candidate of such a tracker: a slot with nobody else in it has no pet to hop off anything)
     every_frame = np.isin(np.char.replace(d["trk"].astype(str), "day_", ""), list(MULTI_TARGET))
     oof[no_drop_from_support(x, every_frame)] = 0.0
+    blank[no_drop_from_support(x, every_frame)] = 0.0
     print("every candidate confirmed (ceiling of sensitivity, floor of specificity):")
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
@@ -619,10 +633,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"  clips of {trk} out of fold: {100 * se:.1f}% / {100 * sp:.1f}% (not in the choice)"
         )
-    for name, score in (
-        ("one threshold", oof),
-        ("frequent-sample threshold", shifted(oof, x, thr, tf)),
-    ):
+    scored = [("one threshold", oof), ("frequent-sample threshold", shifted(oof, x, thr, tf))]
+    if args.blank:
+        scored.append((f"without {', '.join(args.blank)} (NaN)", shifted(blank, x, thr, tf)))
+    for name, score in scored:
         fa = day_false_alarms(d, score, thr)
         print(f"{name}: {thr:.2f} / {tf:.2f}; out of fold per tracker: (sens, spec), FA/day:")
         for trk, (se, sp) in episode_rates(d, score, thr).items():
