@@ -827,13 +827,14 @@ class FallDetector:
     ) -> None:
         """Support rectangles ``(xmin, ymin, xmax, ymax)`` in room metres for one radar slot,
         where being low is not being on the floor. Raised furniture, ``rects`` (beds: lying)
-        and ``seats`` (chairs and sofas: sitting), protects inside its footprint at any height and in its
-        ``BED_MARGIN_M`` margin only above ``SEAT_FLOOR_M``: lower, beside it, is on the floor
-        (sliding off a sofa, a fall beside the bed). ``floor_beds`` (mattresses on the floor,
-        ~0.2 m, zone name ``floor_bed``) protect footprint and margin at any height. A drop out
-        of raised furniture onto the floor nearby (rolling out of bed, sliding off a chair) is
-        a fall. ``rects`` and ``seats`` protect alike since issue 13; what tells them apart is
-        the height learned on them (lying on ``rects``, seated on ``seats``: learned_heights).
+        and ``seats`` (chairs and sofas: sitting), protects inside its footprint at any height
+        and in its ``BED_MARGIN_M`` margin only above ``SEAT_FLOOR_M``: lower, beside it, is on
+        the floor (sliding off a sofa, a fall beside the bed). ``floor_beds`` (mattresses on
+        the floor, ~0.2 m, zone name ``floor_bed``) protect footprint and margin at any height.
+        A drop out of raised furniture onto the floor nearby (rolling out of bed, sliding off a
+        chair) is a fall. ``rects`` and ``seats`` protect alike since issue 13; what tells them
+        apart is the height learned on them (lying on ``rects``, seated on ``seats``:
+        learned_heights).
         ``names``: one per zone in the order rects, floor_beds, seats (the zone map's names; the
         keys of what is learned on each, kept across calls for a name that stays)."""
         if names is None:
