@@ -169,12 +169,23 @@ class _Resident:
     pending_fall: tuple[float, float] | None = None  # (at, lie_s)
     button_events: list[tuple[float, str]] = field(default_factory=list)
     apnea: list[tuple[float, float]] = field(default_factory=list)
+    # presses the hub has not confirmed: seq -> (next re-send at, re-sends so far, payload)
+    unconfirmed: dict[int, tuple[float, int, bytes]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class _Kit:
     device: _Device
     next_reading: float
+
+
+# A call button re-sends a press the hub has not confirmed (`{"cmd": "received"}`: the broker can
+# acknowledge a press and die before saving it, docs/reliability.md), after RESEND_S, then twice
+# as long each time, at most RESEND_MAX times; only once it has heard a receipt from this hub (a
+# hub that sends none would get every press again and again).
+RESEND_S = 5.0
+RESEND_MAX = 8
+RESEND_KEPT = 32  # unconfirmed presses kept per button
 
 
 def topic(device_id: str, kind: str) -> str:
@@ -229,6 +240,8 @@ class Fleet:
         self._rng = random.Random(seed)
         self._np = np.random.default_rng(seed)
         self._commands: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.receipts_heard = 0  # "received" commands from the hub (re-sends start with the first)
+        self.resent = 0
 
         if isinstance(residents, int):
             specs = [
@@ -465,7 +478,11 @@ class Fleet:
             r = self._by_button.get(device_id)
             if r is None:
                 continue
-            if cmd.get("cmd") == "call_acknowledged":
+            if cmd.get("cmd") == "received" and cmd.get("kind") == "button":
+                self.receipts_heard += 1
+                if isinstance(seq := cmd.get("seq"), int):
+                    r.unconfirmed.pop(seq, None)
+            elif cmd.get("cmd") == "call_acknowledged":
                 # Staff said they are coming: make sure a presence follows soon.
                 if not any(a == "presence" for _, a in r.button_events):
                     self._schedule(r, r.model_t + self._rng.uniform(30.0, 180.0), "presence")
@@ -540,10 +557,22 @@ class Fleet:
         while r.button_events and r.button_events[0][0] <= now:
             at, action = r.button_events.pop(0)
             if not r.button.silent:
-                payload = _dumps(
-                    {"ts": round(at, 3), "seq": r.button.next_seq("button"), "action": action}
-                )
+                seq = r.button.next_seq("button")
+                payload = _dumps({"ts": round(at, 3), "seq": seq, "action": action})
                 out.append((at, topic(r.button.id, "button"), payload, 1, False))
+                r.unconfirmed[seq] = (at + RESEND_S, 0, payload)
+                if len(r.unconfirmed) > RESEND_KEPT:  # a hub silent for hours: keep the latest
+                    del r.unconfirmed[min(r.unconfirmed)]
+        if self.receipts_heard and not r.button.silent:
+            for seq, (due, n, payload) in list(r.unconfirmed.items()):
+                if due > now:
+                    continue
+                out.append((now, topic(r.button.id, "button"), payload, 1, False))
+                self.resent += 1
+                if n + 1 >= RESEND_MAX:
+                    del r.unconfirmed[seq]
+                else:
+                    r.unconfirmed[seq] = (now + RESEND_S * 2 ** (n + 1), n + 1, payload)
 
         radar = r.radar
         while r.next_frames_ts + FRAMES_PER_WINDOW / FRAMES_FPS <= now:

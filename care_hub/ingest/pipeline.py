@@ -27,12 +27,12 @@ from care_hub.ingest.decode import Rejection, decode_batch
 from care_hub.ingest.health import STALL_S, IngestHealth, watch_forever
 from care_hub.ingest.metrics import IngestMetrics
 from care_hub.ingest.supervise import Supervisor
-from care_hub.ingest.trust import Accepted, admit, remark
+from care_hub.ingest.trust import Accepted, admit, receipt, remark
 from care_hub.kernel.db import now_s
 from care_hub.kernel.detections import Detection
 from care_hub.kernel.events import EventBus
 from devices.dedupe import SeqTracker
-from devices.events import RadarFramesEvent, RadarVitalsEvent
+from devices.events import DeviceEvent, RadarFramesEvent, RadarVitalsEvent
 from devices.models import Device
 from devices.mqtt_client import MqttConnection, RawMessage
 from devices.radar.processor import RadarProcessor, radar_config
@@ -84,6 +84,7 @@ class Work:
     started: float
     n_accepted: int
     commands: list[Command] = field(default_factory=list)
+    receipts: list[Command] = field(default_factory=list)  # "received", once all is stored
 
 
 def split(
@@ -230,6 +231,7 @@ class IngestPipeline:
         self.metrics.received += len(batch)
         decoded, rejects = await asyncio.to_thread(decode_batch, batch)
         while True:
+            received: list[DeviceEvent] = []
             try:
                 accepted, origin = await admit(
                     decoded,
@@ -237,6 +239,7 @@ class IngestPipeline:
                     seqs=self.seqs,
                     metrics=self.metrics,
                     rejects=rejects,
+                    receipts=received,
                 )
                 break
             except Exception as exc:  # the registry's lookup of unknown ids reads the database
@@ -251,7 +254,7 @@ class IngestPipeline:
         first = parts[0]
         first.detections, first.seen_elsewhere = detections, seen_elsewhere
         first.rejects, first.counted = rejects, counted
-        return Work(batch, parts, started, len(accepted))
+        return Work(batch, parts, started, len(accepted), receipts=list(map(receipt, received)))
 
     async def store(self, work: Work) -> None:
         """Store the batch, a part per transaction; a part that fails is stored again one
@@ -383,7 +386,7 @@ class IngestPipeline:
     def _finish(self, work: Work) -> None:
         # Persisted: now the broker may forget them, and devices may hear about the change.
         self.conn.ack(work.batch)
-        for topic, payload in work.commands:
+        for topic, payload in work.commands + work.receipts:
             self.conn.publish(topic, payload, qos=1)
         self.metrics.accepted += work.n_accepted
         self.metrics.batches += 1

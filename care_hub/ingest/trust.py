@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
+
 from care_hub.ingest.decode import Decoded, Rejection
 from care_hub.ingest.metrics import IngestMetrics
+from devices.contract import cmd_topic
 from devices.dedupe import SeqTracker
 from devices.events import KINDS_BY_DEVICE_TYPE, DeviceEvent
 from devices.registry import DeviceInfo, DeviceRegistry
@@ -12,6 +15,18 @@ from devices.registry import DeviceInfo, DeviceRegistry
 _STREAMED = ("radar/frames", "radar/vitals")
 
 Accepted = tuple[DeviceEvent, float, DeviceInfo]
+# Kinds the hub confirms end to end once stored (docs/device-contract.md, "Receipts"): a broker can
+# acknowledge a QoS 1 message to its device and die before it saved or delivered it (Mosquitto
+# writes the PUBACK before its autosave: docs/reliability.md), so a call button re-sends a press
+# until the hub says it has it. The re-send has the same seq: stored once, confirmed again.
+RECEIPT_KINDS = ("button",)
+
+
+def receipt(ev: DeviceEvent) -> tuple[str, bytes]:
+    """The hub -> device "received" command for a stored (or already stored) message."""
+    env = ev.env
+    body = {"cmd": "received", "kind": env.kind, "seq": env.seq, "ts": env.ts}
+    return cmd_topic(env.device_id), orjson.dumps(body)
 
 
 def _reject(ev: DeviceEvent, reason: str, detail: str) -> Rejection:
@@ -26,9 +41,12 @@ async def admit(
     seqs: SeqTracker,
     metrics: IngestMetrics,
     rejects: list[Rejection],
+    receipts: list[DeviceEvent] | None = None,
 ) -> tuple[list[Accepted], list[int]]:
     """Events from known devices of the right type that are not redeliveries, with the index of
-    each one's message in the batch; the rest are added to `rejects` (or counted as duplicates)."""
+    each one's message in the batch; the rest are added to `rejects` (or counted as duplicates).
+    `receipts` gets the events of RECEIPT_KINDS to confirm once the batch is stored: accepted
+    ones and redeliveries alike (a re-sent press whose receipt was lost is confirmed again)."""
     get = registry.get
     devices = [get(e.env.device_id) for e, _, _ in decoded]
     unknown = {e.env.device_id for (e, _, _), d in zip(decoded, devices, strict=True) if d is None}
@@ -48,6 +66,8 @@ async def admit(
                 _reject(ev, "wrong_device_type", f"a {device.type} may not publish {env.kind}")
             )
             continue
+        if receipts is not None and env.kind in RECEIPT_KINDS and env.seq >= 0:
+            receipts.append(ev)
         if env.seq >= 0 and not remark(seqs, ev):
             metrics.duplicates += 1
             continue

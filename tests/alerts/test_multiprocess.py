@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import orjson
 import pytest
 
 from care_hub.ingest import leadership as alert_engine
@@ -61,8 +60,8 @@ def test_alert_ingested_by_one_process_reaches_a_websocket_on_the_other(
         with hub_b.client(hub_b.token("nurse")) as c:
             assert c.post(f"/api/alerts/{raised['data']['id']}/ack").status_code == 200
         assert screen_a.next_of("alert.updated")["data"]["state"] == "acknowledged"
-        assert cmds.wait_count(1, timeout=10)
-        assert orjson.loads(cmds.payloads()[0])["cmd"] == "call_acknowledged"
+        assert cmds.wait_commands(1, timeout=10)
+        assert cmds.commands()[0]["cmd"] == "call_acknowledged"
     screen_a.close()
     screen_b.close()
     close_client(button)

@@ -81,9 +81,8 @@ def test_floor_wall_fits_30_rooms_sounds_a_fall_and_a_call_and_names_who_acknowl
         page.locator(".alert-row[data-type=call] .btn-ack").click()
         page.locator(".who-person", has_text="nurse").first.click()
         page.wait_for_selector(".alert-row[data-type=call].state-acknowledged", timeout=10_000)
-        assert cmds.wait_count(1, timeout=10)
-        command = orjson.loads(cmds.payloads()[0])
-        assert command["cmd"] == "call_acknowledged"
+        assert cmds.wait_commands(1, timeout=10)
+        assert cmds.commands()[0]["cmd"] == "call_acknowledged"
     assert "nurse" in page.inner_text(".alert-row[data-type=call] .alert-ack")
     page.context.close()
 

@@ -59,6 +59,14 @@ def test_call_reaches_caregiver_and_ack_lights_the_button(
         press = button_payload(1)
         publish_and_wait(button, f"care/v1/{device}/button", press, qos=1)
         raised = screen.next_of("alert.raised")
+        # stored: the hub says so to the button (it would re-send the press until told)
+        assert cmds.wait_commands(1, receipts=True)
+        assert cmds.commands(receipts=True)[0] == {
+            "cmd": "received",
+            "kind": "button",
+            "seq": 1,
+            "ts": orjson.loads(press)["ts"],
+        }
         assert raised["data"]["type"] == "call"
         assert raised["data"]["device_id"] == device
         assert raised["data"]["resident_id"] == "R-1"
@@ -91,14 +99,17 @@ def test_call_reaches_caregiver_and_ack_lights_the_button(
         assert wait_for(lambda: hub_server.hub.pipeline.metrics.duplicates >= 1, timeout=10)
         listed = alerts(hub_server, nurse)
         assert len(listed) == 1 and listed[0]["count"] == 1
+        # ...and confirmed again: a button re-sends a press whose receipt it did not hear
+        assert cmds.wait_commands(2, receipts=True)
+        assert [c["seq"] for c in cmds.commands(receipts=True)] == [1, 1]
 
         with hub_server.client(nurse) as c:
             r = c.post(f"/api/alerts/{raised['data']['id']}/ack", json={"note": "on my way"})
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "acknowledged"
         assert r.json()["acknowledged_by"] == "nurse"
-        assert cmds.wait_count(1, timeout=10)
-        cmd = orjson.loads(cmds.payloads()[0])
+        assert cmds.wait_commands(1, timeout=10)
+        cmd = cmds.commands()[0]
         assert cmd == {"cmd": "call_acknowledged", "alert_id": str(raised["data"]["id"])}
         updated = screen.next_of("alert.updated")
         assert updated["data"]["state"] == "acknowledged"
@@ -106,8 +117,8 @@ def test_call_reaches_caregiver_and_ack_lights_the_button(
         with hub_server.client(nurse) as c:
             r = c.post(f"/api/alerts/{raised['data']['id']}/resolve", json={"outcome": "assisted"})
         assert r.json()["state"] == "resolved"
-        assert cmds.wait_count(2, timeout=10)
-        assert orjson.loads(cmds.payloads()[1])["cmd"] == "call_closed"
+        assert cmds.wait_commands(2, timeout=10)
+        assert cmds.commands()[1]["cmd"] == "call_closed"
     screen.close()
     close_client(button)
 
@@ -158,8 +169,8 @@ def test_presence_acknowledges_and_cancel_closes(hub_server: HubServer, prefix: 
         acked = screen.next_of("alert.updated")["data"]
         assert acked["id"] == first["id"] and acked["state"] == "acknowledged"
         assert acked["acknowledged_by"] == device
-        assert cmds.wait_count(1, timeout=10)
-        assert orjson.loads(cmds.payloads()[0])["cmd"] == "call_acknowledged"
+        assert cmds.wait_commands(1, timeout=10)
+        assert cmds.commands()[0]["cmd"] == "call_acknowledged"
         # A second call while the first is still active updates it rather than raising another.
         publish_and_wait(button, f"care/v1/{device}/button", button_payload(3, "call"), qos=1)
         assert screen.next_of("alert.updated")["data"]["count"] == 2

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
@@ -17,28 +16,11 @@ from sqlalchemy import select
 
 from alerts.models import Alert
 from care_hub import migrate
-from care_hub.ingest.pipeline import IngestPipeline
-from care_hub.kernel.db import make_engine, make_session_factory
-from care_hub.kernel.events import EventBus
-from care_hub.seed import load_seed
-from devices.dedupe import SeqTracker
 from devices.events import RadarFramesEvent
 from devices.mqtt_client import RawMessage
 from devices.radar.processor import RadarConfig, RadarProcessor
-from devices.registry import DeviceRegistry
 from simulators import radar_motion as rm
-
-SEED: dict[str, Any] = {
-    "version": 1,
-    "facilities": [{"id": 1, "name": "Test Home"}],
-    "rooms": [{"id": "101", "facility_id": 1, "floor": 1}],
-    "residents": [{"id": "R-1", "name": "Resident 1", "facility_id": 1, "room": "101"}],
-    "devices": [
-        {"id": "b1", "type": "button", "facility_id": 1, "room": "101", "resident_id": "R-1"},
-        {"id": "r1", "type": "radar", "facility_id": 1, "room": "101", "resident_id": "R-1"},
-    ],
-    "users": [],
-}
+from tests.ingest.pipeline_support import seeded_pipeline
 
 
 class _Acks:
@@ -86,22 +68,7 @@ def test_a_cancel_in_time_closes_the_fall_alert_even_if_applied_after_the_confir
         return RawMessage("care/v1/r1/radar/frames", payload, 0, i, w.env.ts + 1.0)
 
     async def go() -> list[Alert]:
-        engine = make_engine(url)
-        factory = make_session_factory(engine)
-        try:
-            async with factory() as session:
-                await load_seed(session=session, seed=SEED)
-                await session.commit()
-            registry = DeviceRegistry(factory)
-            await registry.load()
-            pipeline = IngestPipeline(
-                conn=_Acks(),  # type: ignore[arg-type]
-                registry=registry,
-                seqs=SeqTracker(),
-                session_factory=factory,
-                bus=EventBus(factory),
-                fall_confirm_s=5.0,
-            )
+        async with seeded_pipeline(url, _Acks(), fall_confirm_s=5.0) as (pipeline, factory):
             # the windows before the confirming one, one batch each
             last = next(i for i, w in enumerate(windows) if w.env.ts + 1.0 >= confirmed_at)
             for i, w in enumerate(windows[:last]):
@@ -117,8 +84,6 @@ def test_a_cancel_in_time_closes_the_fall_alert_even_if_applied_after_the_confir
                 return list(
                     (await session.scalars(select(Alert).where(Alert.type == "fall"))).all()
                 )
-        finally:
-            await engine.dispose()
 
     (alert,) = asyncio.run(go())
     assert alert.detail["kind"] == "confirmed"

@@ -121,6 +121,28 @@ def test_injected_call_then_cancel_and_presence() -> None:
     ]
 
 
+def test_a_press_the_hub_did_not_confirm_is_sent_again_with_the_same_bytes() -> None:
+    fleet = Fleet(2, seed=1, start=T0, clock=lambda: 0.0, behaviour=None)
+    fleet.press_call(1, at=T0 + 10)
+    fleet.press_call(2, at=T0 + 10)
+
+    def presses(msgs: list[Publish]) -> list[tuple[str, bytes]]:
+        return [(t.split("/")[2], p) for t, p, _, _ in msgs if t.endswith("/button")]
+
+    first = presses([m for s in range(1, 12) for m in fleet.step(T0 + s)])
+    assert sorted(d for d, _ in first) == ["btn-1", "btn-2"]
+    # a hub that sends no receipts gets each press once
+    assert presses([m for s in range(12, 60) for m in fleet.step(T0 + s)]) == []
+    # this hub confirms btn-2's press only: btn-1's is sent again, the same bytes (same seq)
+    seq2 = json.loads(dict(first)["btn-2"])["seq"]
+    fleet.handle_command("btn-2", {"cmd": "received", "kind": "button", "seq": seq2, "ts": 0})
+    again = presses([m for s in range(60, 62) for m in fleet.step(T0 + s)])
+    assert again == [("btn-1", dict(first)["btn-1"])] and fleet.resent == 1
+    seq1 = json.loads(dict(first)["btn-1"])["seq"]
+    fleet.handle_command("btn-1", {"cmd": "received", "kind": "button", "seq": seq1, "ts": 0})
+    assert presses([m for s in range(62, 400) for m in fleet.step(T0 + s)]) == []
+
+
 def test_seq_increases_by_one_per_device_and_topic() -> None:
     fleet = Fleet(6, seed=5, start=T0, clock=lambda: 0.0)
     last: dict[str, int] = {}

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
@@ -227,6 +228,17 @@ class Collector:
 
     def wait_count(self, count: int, timeout: float = DEFAULT_TIMEOUT_S) -> bool:
         return wait_for(lambda: len(self.messages) >= count, timeout)
+
+    def commands(self, *, receipts: bool = False) -> list[dict[str, Any]]:
+        """Hub -> device commands heard (JSON), without the hub's receipts (``"received"``, sent
+        for every press it stored) unless ``receipts``: only those."""
+        out = [orjson.loads(p) for p in self.payloads()]
+        return [c for c in out if (c.get("cmd") == "received") == receipts]
+
+    def wait_commands(
+        self, count: int, timeout: float = DEFAULT_TIMEOUT_S, *, receipts: bool = False
+    ) -> bool:
+        return wait_for(lambda: len(self.commands(receipts=receipts)) >= count, timeout)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -96,9 +96,12 @@ def prepare(database_url: str, seed: dict[str, Any]) -> None:
     asyncio.run(go())
 
 
-def _device_client(url: str, client_id: str, on_publish: Any) -> mqtt.Client:
+def _device_client(
+    url: str, client_id: str, on_publish: Any, on_message: Any = None, listen: str | None = None
+) -> mqtt.Client:
     """Like tests.support.mqtt.connect_client, with a persistent session and a wider in-flight
-    window (paho sets it only before connecting)."""
+    window (paho sets it only before connecting); ``listen``: a topic filter subscribed on every
+    connect (a broker restarted from its files may not have kept the subscription)."""
     host, port = parse_mqtt_url(url)
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
@@ -107,9 +110,16 @@ def _device_client(url: str, client_id: str, on_publish: Any) -> mqtt.Client:
     if (creds := url_credentials(url)) is not None:
         client.username_pw_set(*creds)
     client.on_publish = on_publish
+    client.on_message = on_message
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     connected = threading.Event()
-    client.on_connect = lambda *_args: connected.set()
+
+    def on_connect(c: mqtt.Client, *_args: Any) -> None:
+        if listen is not None:
+            c.subscribe(listen, qos=1)
+        connected.set()
+
+    client.on_connect = on_connect
     client.connect(host, port, keepalive=30)
     client.loop_start()
     if not connected.wait(10):
@@ -123,17 +133,24 @@ class Press:
     device_id: str
     seq: int
     info: MQTTMessageInfo
+    payload: bytes = b""
+    resent: int = 0
 
 
 class PressPublisher:
     """One MQTT client pressing many call buttons at QoS 1, with a stable client id and a
     persistent session: what the broker acknowledged, paho does not resend; what it did not,
-    paho resends after a reconnect."""
+    paho resends after a reconnect. It hears the hub's receipts (``{"cmd": "received"}`` on each
+    button's cmd topic) and, as a button does, can re-send a press the hub has not confirmed
+    (``wait_all_received``): the broker can acknowledge a press and die before saving it."""
 
     def __init__(self, mqtt_url: str, client_id: str) -> None:
         self._acked_mids: set[int] = set()
         self._acked_lock = threading.Lock()
-        self.client = _device_client(mqtt_url, client_id, self._on_publish)
+        self.received: set[tuple[str, int]] = set()  # (device, seq) the hub confirmed
+        self.client = _device_client(
+            mqtt_url, client_id, self._on_publish, self._on_message, listen="care/v1/+/cmd"
+        )
         self.presses: list[Press] = []
         self._seqs: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -144,9 +161,40 @@ class PressPublisher:
             seq = self._seqs[device_id]
             payload = orjson.dumps({"ts": time.time(), "seq": seq, "action": action})
             info = self.client.publish(f"care/v1/{device_id}/button", payload, qos=1)
-            press = Press(device_id, seq, info)
+            press = Press(device_id, seq, info, payload)
             self.presses.append(press)
         return press
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        body = orjson.loads(msg.payload)
+        if body.get("cmd") == "received" and body.get("kind") == "button":
+            device = msg.topic.split("/")[2]
+            with self._acked_lock:
+                self.received.add((device, int(body["seq"])))
+
+    def unreceived(self) -> list[Press]:
+        """Presses the hub has not confirmed yet."""
+        with self._lock:
+            presses = list(self.presses)
+        with self._acked_lock:
+            return [p for p in presses if (p.device_id, p.seq) not in self.received]
+
+    def wait_all_received(self, timeout: float, resend_after_s: float = 3.0) -> bool:
+        """Wait until the hub has confirmed every press, re-sending (same seq, same bytes) those
+        unconfirmed every ``resend_after_s``, as a call button does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if wait_for(lambda: not self.unreceived(), timeout=resend_after_s, interval=0.05):
+                return True
+            for p in self.unreceived():
+                self.client.publish(f"care/v1/{p.device_id}/button", p.payload, qos=1)
+                p.resent += 1
+        return not self.unreceived()
+
+    def resent(self) -> int:
+        """Re-sends so far (each of a press the broker had acknowledged, or not)."""
+        with self._lock:
+            return sum(p.resent for p in self.presses)
 
     def _on_publish(self, _client: Any, _userdata: Any, mid: int, *_rest: Any) -> None:
         # PUBACK from the broker (MQTTMessageInfo.is_published raises for a message published
