@@ -255,6 +255,23 @@ def test_report_splits_falls_by_visitor(capsys: pytest.CaptureFixture[str]) -> N
         assert int(n) == len(late) == unseen + turned
 
 
+def test_in_time_counts_only_confirmations_within_the_latency_goal() -> None:
+    """A rule's crossing half a minute after the impact (a visitor's, say) catches the fall in
+    the plain count but not in time; the product's in-time count uses the same goal."""
+    from bench.fall_families import Judged, cell
+
+    (fall,) = _episodes("trip", 1)
+    js = [
+        Judged(fall, True, 4.5, True, 33.7, None),  # both; the rule 34 s late
+        Judged(fall, True, 12.0, True, 6.0, None),  # the product late, the rule in time
+        Judged(fall, False, None, False, None, None),  # neither
+    ]
+    c = cell(js, 10.0)
+    assert (c.tp, c.base_tp) == (2, 2)
+    assert (c.tp_in, c.base_tp_in) == (1, 1)
+    assert cell(js).tp_in == 2  # no goal: every confirmation
+
+
 def test_no_fall_is_confirmed_before_the_judge_first_looked_at_it() -> None:
     from bench.fall_families import evaluate
 
