@@ -212,6 +212,9 @@ REOCCUPY_DZ_M = 0.2
 # still for ~10 s) only after this long at floor level in one spot: a pet darting about leaves a
 # vanished track behind at every turn (issue 13 ordinary days: dozens of floor_dwell a day).
 GONE_STILL_S = 8.0
+# the penalty on such a track's age when a new target needs one of the slot's tracks: taken
+# only when every other track is in use or newer (any value above a day's seconds)
+FLOOR_KEPT_RANK = 1e9
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
@@ -749,8 +752,10 @@ class FallDetector:
         # something only then)
         self._ttid = np.full((s, k), -1, dtype=np.int64)
         self._multi = np.zeros(s, dtype=np.bool_)
-        # birth time: inherited history counts for "before", never for "now"
+        # birth time: inherited history counts for "before", never for "now"; and place
         self._tborn = np.full((s, k), -np.inf)
+        self._bx = np.full((s, k), np.nan)
+        self._by = np.full((s, k), np.nan)
         # rings of bins per track: median height/position, fresh samples, centre time, support
         self._rz = np.full((s, k, r), np.nan)
         self._rx = np.full((s, k, r), np.nan)
@@ -771,6 +776,8 @@ class FallDetector:
         self._ffy = np.full((s, k), np.nan)
         self._fdone = np.zeros((s, k), dtype=np.bool_)
         self._fz = np.full((s, k), np.nan)
+        # a fall candidate of this track was turned down (and it has not been up since)
+        self._fturned = np.zeros((s, k), dtype=np.bool_)
         # per-slot upright reference: height estimate, last upright time and track
         self._uref = np.full(s, np.nan)
         self._uthigh = np.full(s, -np.inf)
@@ -1277,10 +1284,18 @@ class FallDetector:
             age = tb[u][first][:, None] - self._tlast[us]
             score = np.where(np.isnan(age), np.inf, age)
             score = np.where(hit | (self._pk[us][:, None] == arange_k[None, :]), -np.inf, score)
-            nk = np.argmax(score, axis=1)
+            # a track judged at floor level and turned down, still there when last seen, is
+            # taken last: that person is most likely still down, unseen (a TI tracker drops
+            # people still for ~10 s), and the floor_dwell safety net lives in the track (a
+            # pet's or a phantom's new ids took it within seconds: slow slumps the judge
+            # turned down went unreported, issue 13)
+            down = ~np.isnan(self._fsince[us]) & ~self._fdone[us] & self._fturned[us]
+            nk = np.argmax(np.where(down, score - FLOOR_KEPT_RANK, score), axis=1)
             okn = score[np.arange(us.shape[0]), nk] >= STEAL_AFTER_S
             self._reset_tracks(us[okn], nk[okn])
             self._tborn[us[okn], nk[okn]] = tb[u][first][okn] - BIN_S / 2
+            self._bx[us[okn], nk[okn]] = x[u][first][okn]
+            self._by[us[okn], nk[okn]] = y[u][first][okn]
             # (track, tid) pairs seen in this bin: a track seen now passes its history only to
             # rows of one of its own tids (a fall's rows outrunning the cluster), not to another
             # target (a pet darting past a standing resident took the resident's height as its
@@ -1539,6 +1554,8 @@ class FallDetector:
             (self._tlast, np.nan),
             (self._ttid, -1),
             (self._tborn, -np.inf),
+            (self._bx, np.nan),
+            (self._by, np.nan),
             (self._rz, np.nan),
             (self._rx, np.nan),
             (self._ry, np.nan),
@@ -1554,6 +1571,7 @@ class FallDetector:
             (self._ffy, np.nan),
             (self._fdone, False),
             (self._fz, np.nan),
+            (self._fturned, False),
         )
 
     def _update(
@@ -2164,6 +2182,8 @@ class FallDetector:
         self._fsince[sd[up], kd[up]] = np.nan
         self._dsince[sd[up], kd[up]] = np.nan
         self._fdone[sd[up], kd[up]] = False
+        self._fturned[sd[up], kd[up]] = False
+        self._got_up_there(s, k, tb, short)
         if p.floor_dwell_s is None:
             return
         with np.errstate(invalid="ignore"):
@@ -2177,6 +2197,37 @@ class FallDetector:
             )
         for i in np.nonzero(dwell)[0].tolist():
             self._emit_dwell(int(sd[i]), int(kd[i]), float(td[i]), out)
+
+    def _got_up_there(self, s: IntArr, k: IntArr, tb: FloatArr, short: FloatArr) -> None:
+        """A track born where a person vanished at floor level, after they vanished, and up now:
+        that person got up (a TI tracker gives someone who kept still and then moves a new id).
+        Their vanished track is taken last for new targets (it keeps the floor_dwell safety
+        net), so without this it reported a floor dwell for someone long up and about. A
+        visitor walking over to someone on the floor was born elsewhere, or before."""
+        with np.errstate(invalid="ignore"):
+            i = np.nonzero(short >= self.params.getup_height_m)[0]
+        if i.size == 0:
+            return
+        si, ki, ti = s[i], k[i], tb[i]
+        born = self._tborn[si, ki][:, None]
+        with np.errstate(invalid="ignore"):
+            there = (
+                ~np.isnan(self._fsince[si])
+                & (self._tlast[si] < ti[:, None] - 2 * BIN_S)
+                & (born > self._tlast[si])
+                & (
+                    np.hypot(
+                        self._bx[si, ki][:, None] - self._ffx[si],
+                        self._by[si, ki][:, None] - self._ffy[si],
+                    )
+                    <= ROAM_M
+                )
+            )
+        gi, gk = np.nonzero(there)
+        self._fsince[si[gi], gk] = np.nan
+        self._dsince[si[gi], gk] = np.nan
+        self._fdone[si[gi], gk] = False
+        self._fturned[si[gi], gk] = False
 
     def _emit_dwell(self, s: int, k: int, at: float, out: list[FallDetection]) -> None:
         self._fdone[s, k] = True
@@ -2255,6 +2306,7 @@ class FallDetector:
         if sc.size:
             for d, kk in zip(out[-sc.size :], kc.tolist(), strict=True):
                 self._confirmed[d.slot] = (d, kk)
+        self._fturned[s[~down], k[~down]] = True
         loud = ~down & self._prule[s]
         self._emit(s[loud], "cancelled", at[loud], out, "not_down")
         self._clear_pending(s)

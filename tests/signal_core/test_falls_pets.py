@@ -16,7 +16,7 @@ from care_hub.signal_core.falls import FallDetector, FallParams
 from simulators.fall_families import FAMILIES, TRACKERS, FamilyDay, make_family_day
 from simulators.radar_motion import Rows
 
-from .test_falls import STAND, confirmed, events, run, traj
+from .test_falls import SIT_FLOOR_LONG, STAND, T0, confirmed, events, run, traj
 
 SOFA = (3.9, 1.5, 4.8, 3.5)
 # seconds into that day of the false alarm of test_unmatched_rows_of_two_ids_do_not_start_one_track
@@ -275,3 +275,73 @@ def test_a_person_whose_id_lives_on_has_not_vanished(monkeypatch: pytest.MonkeyP
     (d,) = [d for d in ds if d.kind == "confirmed"]
     assert dict(d.features)["orphan"] == 1.0
     assert abs(d.impact_s - day.rows.t0_s - 60.0) < 1.0
+
+
+def _slump_then_vanish_while_a_pet_roams() -> list:
+    # A multi-target tracker: the resident (id 1) sits down on the floor in stages at (1, 1) (the
+    # judge turns it down), keeps still and is dropped by the tracker 12 s later, as TI trackers
+    # drop people who keep still. A pet roams the far corners, its id changing at each, every
+    # new id a new target that needs one of the slot's three tracks.
+    n = 1000
+    present = np.arange(n) < 260
+    corners = [(4.5, 0.5), (4.5, 4.5), (0.5, 4.5)]
+    extra = []
+    for i in range(n):
+        j = i // 100
+        if i % 100 < 90:  # gone for 1 s between corners
+            x, y = corners[j % 3]
+            extra.append((i, 2 + j, x, y, 0.2))
+    return events(SIT_FLOOR_LONG[:n], x=1.0, y=1.0, tid=1, present=present, z_sd=0.02, extra=extra)
+
+
+def test_a_person_turned_down_on_the_floor_keeps_the_floor_dwell_net_when_a_pet_needs_tracks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    dets = run(_slump_then_vanish_while_a_pet_roams(), det)
+    assert not confirmed(dets)
+    dwell = [d for d in dets if d.kind == "floor_dwell"]
+    assert len(dwell) == 1
+    # about 60 s after reaching the floor (12-14 s in), where the resident was last seen
+    assert 70.0 <= dwell[0].at_s - T0 <= 80.0
+    assert abs(dwell[0].x_m - 1.0) < 0.3 and abs(dwell[0].y_m - 1.0) < 0.3
+    # taken for the pet's next id like any other track, it was lost with the resident in it
+    monkeypatch.setattr(falls, "FLOOR_KEPT_RANK", 0.0)
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    assert not [
+        d for d in run(_slump_then_vanish_while_a_pet_roams(), det) if d.kind == "floor_dwell"
+    ]
+
+
+def test_a_person_who_vanished_on_the_floor_and_got_up_as_a_new_target_is_not_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As above, but 24 s after vanishing (the old track is past its 20 s life) the resident is
+    # picked up again where they sat, as a new id, getting up, and walks off out of view.
+    def rows() -> list:
+        base = _slump_then_vanish_while_a_pet_roams()
+        up = traj((0.5, 0.42, 0.42), (3.0, 0.42, STAND), (2.0, STAND, STAND))
+        z = np.concatenate([np.full(500, np.nan), up, np.full(500 - up.shape[0], STAND)])
+        x = np.concatenate([np.full(555, 1.0), np.linspace(1.0, 3.0, 445)])
+        present = np.zeros(1000, dtype=bool)
+        present[500:600] = True
+        again = events(np.nan_to_num(z), x=x, y=1.0, tid=9, present=present, z_sd=0.02)
+        return _merge(base, again)
+
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    assert not [d for d in run(rows(), det) if d.kind == "floor_dwell"]
+    monkeypatch.setattr(FallDetector, "_got_up_there", lambda self, s, k, tb, short: None)
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    assert [d for d in run(rows(), det) if d.kind == "floor_dwell"]
+
+
+def _merge(a: list, b: list) -> list:
+    """Two event lists of the same windows as one (rows of both, frame order)."""
+    out = []
+    for ea, eb in zip(a, b, strict=True):
+        fi = np.concatenate([ea.frame_index, eb.frame_index])
+        o = np.argsort(fi, kind="stable")
+        cols = ("tid", "x_m", "y_m", "z_m", "vx_mps", "vy_mps", "vz_mps")
+        both = {c: np.concatenate([getattr(ea, c), getattr(eb, c)])[o] for c in cols}
+        out.append(replace(ea, frame_index=fi[o], **both))
+    return out
