@@ -1288,8 +1288,14 @@ class FallDetector:
             # taken last: that person is most likely still down, unseen (a TI tracker drops
             # people still for ~10 s), and the floor_dwell safety net lives in the track (a
             # pet's or a phantom's new ids took it within seconds: slow slumps the judge
-            # turned down went unreported, issue 13)
-            down = ~np.isnan(self._fsince[us]) & ~self._fdone[us] & self._fturned[us]
+            # turned down went unreported, issue 13). Not on modules that hold most frames:
+            # they keep reporting a still person, and there it kept pets' tracks instead.
+            down = (
+                ~np.isnan(self._fsince[us])
+                & ~self._fdone[us]
+                & self._fturned[us]
+                & (self._fresh_share[us] >= TRIV_CAND_FRESH)[:, None]
+            )
             nk = np.argmax(np.where(down, score - FLOOR_KEPT_RANK, score), axis=1)
             okn = score[np.arange(us.shape[0]), nk] >= STEAL_AFTER_S
             self._reset_tracks(us[okn], nk[okn])

@@ -285,12 +285,14 @@ def _slump_then_vanish_while_a_pet_roams() -> list:
     n = 1000
     present = np.arange(n) < 260
     corners = [(4.5, 0.5), (4.5, 4.5), (0.5, 4.5)]
+    jitter = np.random.default_rng(1).normal(0.0, 0.03, (n, 3))
     extra = []
     for i in range(n):
         j = i // 100
         if i % 100 < 90:  # gone for 1 s between corners
             x, y = corners[j % 3]
-            extra.append((i, 2 + j, x, y, 0.2))
+            dx, dy, dz = jitter[i]
+            extra.append((i, 2 + j, x + dx, y + dy, 0.2 + dz))
     return events(SIT_FLOOR_LONG[:n], x=1.0, y=1.0, tid=1, present=present, z_sd=0.02, extra=extra)
 
 
