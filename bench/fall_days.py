@@ -13,7 +13,8 @@ far worse than others', and then only the resampled one is honest), the rate on 
 and without, the same folded into alerts as the alert engine folds them (within 10 min of the
 previous one on the radar), and floor_dwell reports (a person at floor level for FLOOR_DWELL_S:
 not a false alarm in the fall sense, a different, lower priority alert), and which activity was
-going on at each false alarm.
+going on at each false alarm and where each floor_dwell report's time down began (one during
+sitting in a chair or lying in bed reports nobody on the floor).
 """
 
 from __future__ import annotations
@@ -112,14 +113,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         "| tracker | resident-days | false alarms / resident-day [95% CI Poisson] "
         "[95% CI by resident] | with a pet / without (days) | as alerts / day "
-        "| floor_dwell / day | worst family (FA / day) | activities at the false alarms |"
+        "| floor_dwell / day | worst family (FA / day) | activities at the false alarms "
+        "| activities at the floor_dwell reports |"
     )
-    print("| --- | ---: | --- | --- | ---: | ---: | --- | --- |")
+    print("| --- | ---: | --- | --- | ---: | ---: | --- | --- | --- |")
     listed: list[str] = []
     where: list[tuple[FamilyDay, FallDetection]] = []
     for trk in args.trackers:
         n_alerts = n_dwell = 0
         acts: Counter[str] = Counter()
+        dwell_acts: Counter[str] = Counter()
         per_fam: dict[str, int] = {}
         per_day: list[int] = []
         days = []
@@ -139,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             n_alerts += folded([d.at_s for d in conf])
             n_dwell += sum(d.kind == "floor_dwell" for d in ds)
             starts = [t for t, _ in day.log]
+            for d in ds:
+                if d.kind == "floor_dwell":  # what was going on when the person went down
+                    i = bisect.bisect_right(starts, d.impact_s) - 1
+                    dwell_acts[day.log[max(i, 0)][1]] += 1
             for d in conf:
                 i = bisect.bisect_right(starts, d.impact_s) - 1
                 acts[day.log[max(i, 0)][1]] += 1
@@ -165,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"| {trk} | {res_days:.1f} | {n_conf / res_days:.2f} [{lo:.2f}, {hi:.2f}] "
             f"[{blo:.2f}, {bhi:.2f}] | {split} | {n_alerts / res_days:.2f} "
             f"| {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
-            f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} |",
+            f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} "
+            f"| {', '.join(f'{a} {k}' for a, k in dwell_acts.most_common()) or '-'} |",
             flush=True,
         )
     if args.list:

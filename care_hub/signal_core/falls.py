@@ -212,6 +212,9 @@ REOCCUPY_DZ_M = 0.2
 # still for ~10 s) only after this long at floor level in one spot: a pet darting about leaves a
 # vanished track behind at every turn (issue 13 ordinary days: dozens of floor_dwell a day).
 GONE_STILL_S = 8.0
+# and only if it was a person: judged at floor level, or up (>= getup height) in this many of
+# its last RING_BINS bins (a pet is never up)
+GONE_UP_BINS = 3
 # the penalty on such a track's age when a new target needs one of the slot's tracks: taken
 # only when every other track is in use or newer (any value above a day's seconds)
 FLOOR_KEPT_RANK = 1e9
@@ -2269,8 +2272,16 @@ class FallDetector:
                 & (self._tlast < cov - 2.0)
                 & (self._fz <= self.params.floor_height_m)
             )
-        for sl, kl in zip(*np.nonzero(gone), strict=True):
-            self._emit_dwell(int(sl), int(kl), float(self._covered[sl]), out)
+        gs, gk = np.nonzero(gone)
+        if gs.size:
+            # and was a person: up in its last 20 s, or judged at floor level (a pet resting
+            # 10 s was dropped as still people are, and was reported as someone on the floor:
+            # most of the ordinary days' floor_dwell reports of nobody on the floor, issue 13)
+            with np.errstate(invalid="ignore"):
+                ups = (self._rz[gs, gk] >= self.params.getup_height_m).sum(axis=1)
+            person = self._fturned[gs, gk] | (ups >= GONE_UP_BINS)
+            for sl, kl in zip(gs[person].tolist(), gk[person].tolist(), strict=True):
+                self._emit_dwell(sl, kl, float(self._covered[sl]), out)
 
     def _resolve(self, s: IntArr, at: FloatArr, out: list[FallDetection]) -> None:
         """Deadline reached: confirm if the median height since the suspicion is down, or if the

@@ -347,3 +347,30 @@ def _merge(a: list, b: list) -> list:
         both = {c: np.concatenate([getattr(ea, c), getattr(eb, c)])[o] for c in cols}
         out.append(replace(ea, frame_index=fi[o], **both))
     return out
+
+
+def _pet_rests_and_is_dropped() -> list:
+    # A multi-target tracker: the resident (id 1) stands at (1, 1) throughout; the pet (id 2)
+    # runs in, rests at (4, 4) for 12 s and is dropped there, as a TI tracker drops anyone
+    # still for ~10 s. It is still resting there, unseen, 90 s later.
+    n = 1200
+    rng = np.random.default_rng(3)
+    extra = []
+    for i in range(100, 220):
+        x = 4.0 if i >= 130 else 1.5 + 2.5 * (i - 100) / 30
+        extra.append(
+            (i, 2, x + rng.normal(0, 0.03), 4.0 + rng.normal(0, 0.03), 0.2 + rng.normal(0, 0.03))
+        )
+    return events(np.full(n, STAND), x=1.0, y=1.0, tid=1, z_sd=0.02, extra=extra)
+
+
+def test_a_pet_dropped_while_resting_is_not_someone_on_the_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    assert not [d for d in run(_pet_rests_and_is_dropped(), det) if d.kind == "floor_dwell"]
+    # without asking whether the vanished target was a person, it is reported
+    monkeypatch.setattr(falls, "GONE_UP_BINS", 0)
+    det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+    dwell = [d for d in run(_pet_rests_and_is_dropped(), det) if d.kind == "floor_dwell"]
+    assert len(dwell) == 1 and abs(dwell[0].x_m - 4.0) < 0.3
