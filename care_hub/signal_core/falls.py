@@ -2217,6 +2217,9 @@ class FallDetector:
             i = np.nonzero(short >= self.params.getup_height_m)[0]
         if i.size == 0:
             return
+        i = i[~np.isnan(self._fsince[s[i]]).all(axis=1)]  # (most slots have nobody down)
+        if i.size == 0:
+            return
         si, ki, ti = s[i], k[i], tb[i]
         born = self._tborn[si, ki][:, None]
         with np.errstate(invalid="ignore"):
