@@ -215,8 +215,9 @@ GONE_STILL_S = 8.0
 # and only if it was a person: judged at floor level, or up (>= getup height) in this many of
 # its last RING_BINS bins (a pet is never up)
 GONE_UP_BINS = 3
-# the penalty on such a track's age when a new target needs one of the slot's tracks: taken
-# only when every other track is in use or newer (any value above a day's seconds)
+# A track turned down at floor level and not reported (see _bin_step) has its age lowered by
+# this when a new target needs one of the slot's tracks: it is taken only when every other
+# track is newer or in use (any value above a day's seconds)
 FLOOR_KEPT_RANK = 1e9
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
