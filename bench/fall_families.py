@@ -21,7 +21,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -35,6 +35,7 @@ from simulators.fall_families import (
     KINDS,
     MULTI_TARGET,
     SINGLE_TARGET,
+    TID_MODES,
     TRACKERS,
     TUNING_FAMILIES,
     Body,
@@ -42,6 +43,7 @@ from simulators.fall_families import (
     FamilyEpisode,
     Room,
     make_family_episodes,
+    retid,
 )
 from simulators.radar_motion import Rows
 
@@ -423,17 +425,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--per-kind", type=int, default=15)
     ap.add_argument("--seed", type=int, default=2, help="1 = tuning seed, 2+ = report seeds")
     ap.add_argument("--confirm-s", type=float, default=FallParams().confirm_s)
+    ap.add_argument(
+        "--tids",
+        choices=TID_MODES,
+        default="as_simulated",
+        help="renumber tracker ids: one (every row 1, single-target modules only) or reuse "
+        "(lowest free id, multi-target trackers only): devices that number targets otherwise",
+    )
     args = ap.parse_args(argv)
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
     params = FallParams(confirm_s=args.confirm_s, floor_dwell_s=FLOOR_DWELL_S)
     t = time.perf_counter()
     eps = make_family_episodes(fams, tuple(args.trackers), args.per_kind, args.seed)
+    if args.tids != "as_simulated":
+        fits = SINGLE_TARGET if args.tids == "one" else MULTI_TARGET
+        eps = [replace(e, rows=retid(e.rows, args.tids)) if e.tracker in fits else e for e in eps]
     n_f = sum(e.is_fall for e in eps)
     print(
         f"split {args.split}, seed {args.seed}: {len(eps)} episodes ({n_f} falls, "
         f"{len(eps) - n_f} confounders; {len(FALL_KINDS)} fall kinds, "
         f"{len(KINDS) - len(FALL_KINDS)} confounder kinds), families {', '.join(fams)}; "
-        f"confirm_s={params.confirm_s}, floor_dwell_s={params.floor_dwell_s}"
+        f"confirm_s={params.confirm_s}, floor_dwell_s={params.floor_dwell_s}, tids {args.tids}"
     )
     js = evaluate(eps, params)
     report(js, fams, args.trackers)

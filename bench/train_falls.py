@@ -69,8 +69,9 @@ UNMAPPED_SHARE = 0.25
 NO_VZ_SHARE = 0.3
 # Tracker models the judge learns from. The 10 Hz held module stays out: it is how the judge is
 # seen meeting a module it never saw (trained on it too, the threshold rule followed its balance
-# down and every tracker's false alarms rose; docs/detection.md round 6).
-TRAIN_TRACKERS = tuple(t for t in TRACKERS if t != "single_hold_10fps")
+# down and every tracker's false alarms rose; docs/detection.md round 6). So does the module that
+# gives no id (single_hold_noid): how the detector meets a device numbering its targets otherwise.
+TRAIN_TRACKERS = tuple(t for t in TRACKERS if t not in ("single_hold_10fps", "single_hold_noid"))
 
 
 def _without_vz(e: FamilyEpisode) -> FamilyEpisode:

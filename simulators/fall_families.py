@@ -29,6 +29,42 @@ T0_S = 1_764_320_000.0
 
 
 # --- trackers ---------------------------------------------------------------------------------
+# How a tracker numbers its targets. By default (render) each person has ids of their own, a new
+# one after every gap in view. PROTOCOL.md promises only that a tid is stable while the tracker
+# holds that person, so devices may number them otherwise:
+# - "one": every row tid 1, as from a single-target module that gives no id at all (the
+#   HLK-LD6002B reports one target and no id; an adapter numbers it 1), so a switch to a visitor,
+#   a pet or a phantom keeps the id;
+# - "reuse": each new track takes the lowest id not held, and an id is free again REUSE_FREE_S
+#   after its track was last seen (TI's tracker hands ids out of a pool of free ones).
+TidMode = Literal["as_simulated", "one", "reuse"]
+TID_MODES: tuple[TidMode, ...] = ("as_simulated", "one", "reuse")
+REUSE_FREE_S = 0.5
+
+
+def retid(rows: Rows, mode: TidMode) -> Rows:
+    """``rows`` with their tids renumbered as ``mode`` says (the rows themselves unchanged)."""
+    if mode == "as_simulated" or rows.tid.size == 0:
+        return rows
+    if mode == "one":
+        return replace(rows, tid=np.ones_like(rows.tid))
+    uniq, inv = np.unique(rows.tid, return_inverse=True)
+    first = np.full(uniq.size, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(uniq.size, -1, dtype=np.int64)
+    np.minimum.at(first, inv, rows.frame)
+    np.maximum.at(last, inv, rows.frame)
+    free_after = last + round(REUSE_FREE_S * rows.fps)
+    new = np.zeros(uniq.size, dtype=np.int64)
+    held_until: list[int] = []  # per id (index = id - 1): the frame after which it is free
+    for u in np.argsort(first, kind="stable"):
+        k = next((i for i, f in enumerate(held_until) if f < first[u]), len(held_until))
+        if k == len(held_until):
+            held_until.append(0)
+        held_until[k] = int(free_after[u])
+        new[u] = k + 1
+    return replace(rows, tid=new[inv])
+
+
 @dataclass(frozen=True, slots=True)
 class Tracker:
     profile: NoiseProfile
@@ -36,6 +72,7 @@ class Tracker:
     # per-episode ranges for a module whose quality varies between units (None = fixed)
     z_sd_m: Range | None = None
     hold_fraction: Range | None = None
+    tid_mode: TidMode = "as_simulated"  # how its ids are numbered (retid)
 
 
 TRACKERS: dict[str, Tracker] = {
@@ -87,7 +124,12 @@ _HELD = TRACKERS["single_hold"]
 TRACKERS["single_hold_10fps"] = replace(
     _HELD, profile=replace(_HELD.profile, name="single_hold_10fps", fps=10.0)
 )
-SINGLE_TARGET = ("single_hold", "single_hold_10fps")
+# The same module giving no id (an adapter numbers its one target 1): a switch to a visitor or a
+# pet keeps the id, so only where the rows are tells who they are. Appended, as above.
+TRACKERS["single_hold_noid"] = replace(
+    _HELD, profile=replace(_HELD.profile, name="single_hold_noid"), tid_mode="one"
+)
+SINGLE_TARGET = ("single_hold", "single_hold_10fps", "single_hold_noid")
 MULTI_TARGET = ("multi_clean", "multi_noisy", "quantised_10fps")
 
 
@@ -804,7 +846,7 @@ def make_family_episode(
         is_fall=impact is not None,
         impact_s=None if impact is None else t0_s + impact,
         room=c.room,
-        rows=_quantise(rows, trk.quantum_m),
+        rows=retid(_quantise(rows, trk.quantum_m), trk.tid_mode),
         duration_s=n / prof.fps,
         visitor=visitor,
         pet=pet,
@@ -1003,7 +1045,7 @@ def make_family_day(
         family,
         tracker,
         c.room,
-        _quantise(rows, trk.quantum_m),
+        retid(_quantise(rows, trk.quantum_m), trk.tid_mode),
         hours,
         tuple(log),
         visitor,

@@ -330,6 +330,11 @@ TRIV_LOW_M = 0.35
 TRIV_WITHIN_S = 2.5
 TRIV_STAY_S = 5.0
 TRIV_BEFORE_S = 5.0
+# Unlike the outside rule, a crossing needs the low bin within this of the high one: a body lands
+# at most ~1.2 m from where it stood, while one id switching from a resident up to a pet's or a
+# visitor's low rows metres away (a module that gives no id, before _own_ids knows it holds
+# most frames) is no fall.
+TRIV_NEAR_M = 1.5
 # A crossing makes a candidate of the track carrying its tracker id, within this long after it,
 # even where too few fresh samples put that track at floor level (a held module's landing).
 TRIV_CAND_S = 1.0
@@ -337,6 +342,17 @@ TRIV_CAND_S = 1.0
 # resend 50-90% of their frames; trackers reporting every frame need no help (their own floor
 # test is not late), except a quantising one while its person keeps still.
 TRIV_CAND_FRESH = 0.6
+# Many single-target modules give no id: one id for everyone, so a switch to a pet, a visitor or
+# a phantom keeps it and the rows of two targets read as one (issue 13: on the tuning days such a
+# module had 63 false alarms a resident-day where one numbering its targets had 35). On a held
+# module whose id never changed the detector numbers the targets itself (_own_ids): consecutive
+# rows this far apart are two targets (a body moves ~1 m in a fall; a module's own jitter
+# passes 1.2 m between two rows of one person in ~0.2% of them, tuning families), and a row near
+# where an earlier target was last seen is that one again (a phantom's one row, a switch to a
+# pet and back). A module that numbers its targets keeps its own ids.
+JUMP_M = 1.2
+OWN_ALT = 3  # targets remembered besides the current one (a resident, a visitor, a pet, a phantom)
+OWN_ID_BASE = 1 << 40  # ids the detector hands out (tracker ids are kept modulo 2^31 elsewhere)
 # Rows a bin needs, on a tracker reporting every frame, to count as someone up (the slot's
 # upright moment, the broad path's "before"): a phantom is one row; a person at 10-20 fps gives
 # 5-10 a bin.
@@ -728,6 +744,7 @@ class FallDetector:
         self._h_t, self._h_t0, self._h_x, self._h_y, self._h_z = (e.copy() for _ in range(5))
         self._h_thi = e.copy()  # last time the (slot, tid) was above TRIV_HIGH_M
         self._h_zhi = e.copy()  # and its bin mean then
+        self._h_xhi, self._h_yhi = e.copy(), e.copy()  # and where
         # each slot's last confirmed fall and its track, for a cancel applied late
         self._confirmed: dict[int, tuple[FallDetection, int]] = {}
         # the trivial rule's last crossing per slot: time, tid, bins after it and how many low
@@ -756,6 +773,20 @@ class FallDetector:
         # something only then)
         self._ttid = np.full((s, k), -1, dtype=np.int64)
         self._multi = np.zeros(s, dtype=np.bool_)
+        # a held module's ids are its own (see JUMP_M): per slot the target reported last (its
+        # id and last position) and the one before it, and the next id to hand out
+        self._pcur = np.full(s, -1, dtype=np.int64)
+        self._pcx, self._pcy = np.full(s, np.nan), np.full(s, np.nan)
+        # the targets reported before it: id, where last seen, when (least recent goes first)
+        self._palt = np.full((s, OWN_ALT), -1, dtype=np.int64)
+        self._pax, self._pay = np.full((s, OWN_ALT), np.nan), np.full((s, OWN_ALT), np.nan)
+        self._palt_t = np.full((s, OWN_ALT), -np.inf)
+        self._pnext = np.zeros(s, dtype=np.int64)
+        self._held_mod = np.zeros(s, dtype=np.bool_)
+        self._dev_moved = np.zeros(s, dtype=np.bool_)  # a held module whose own id changed
+        self._own = np.zeros(s, dtype=np.bool_)
+        self._pdev = np.full(s, -1, dtype=np.int64)  # its id in its last row
+        self._ided = np.zeros(s, dtype=np.bool_)  # ids are targets: multi-target, or our own
         # birth time: inherited history counts for "before", never for "now"; and place
         self._tborn = np.full((s, k), -np.inf)
         self._bx = np.full((s, k), np.nan)
@@ -910,6 +941,11 @@ class FallDetector:
             arr[slot] = val
         self._covered[slot] = -np.inf
         self._multi[slot] = False
+        self._pcur[slot] = self._palt[slot] = -1
+        self._held_mod[slot] = self._ided[slot] = self._dev_moved[slot] = self._own[slot] = False
+        self._pdev[slot] = -1
+        self._pcx[slot] = self._pcy[slot] = self._pax[slot] = self._pay[slot] = np.nan
+        self._palt_t[slot] = -np.inf
         self._pquiet[slot] = -np.inf
         self._uref[slot] = np.nan
         self._zref[slot], self._zn[slot] = np.nan, 0.0
@@ -921,6 +957,7 @@ class FallDetector:
         self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
         self._h_x, self._h_y, self._h_z = self._h_x[keep], self._h_y[keep], self._h_z[keep]
         self._h_thi, self._h_zhi = self._h_thi[keep], self._h_zhi[keep]
+        self._h_xhi, self._h_yhi = self._h_xhi[keep], self._h_yhi[keep]
         self._confirmed.pop(slot, None)
         self._tv_t[slot], self._tv_tid[slot], self._tv_used[slot] = -np.inf, -1, -np.inf
         self._fresh_share[slot] = 1.0
@@ -997,12 +1034,14 @@ class FallDetector:
             & (batch.z_m <= Z_MAX_M)
         )
         vz = batch.vz_mps
+        slot, t, x, y = batch.slot[ok], batch.t_s[ok], batch.x_m[ok], batch.y_m[ok]
+        tid = self._own_ids(slot, t, x, y, np.asarray(batch.tid[ok], dtype=np.int64))
         rows = self._mark_holds(
-            batch.slot[ok],
-            batch.tid[ok],
-            batch.t_s[ok],
-            batch.x_m[ok],
-            batch.y_m[ok],
+            slot,
+            tid,
+            t,
+            x,
+            y,
             batch.z_m[ok],
             None if vz is None else np.asarray(vz, dtype=np.float64)[ok],
         )
@@ -1012,6 +1051,79 @@ class FallDetector:
         return out
 
     # --- internals -------------------------------------------------------------------------
+    def _own_ids(self, s: IntArr, t: FloatArr, x: FloatArr, y: FloatArr, tid: IntArr) -> IntArr:
+        """Tracker ids, except on a held module that gives one id for everyone (mostly held
+        repeats, never two ids at once, its id never changed): there the ids come from where the
+        rows are (JUMP_M). A row that jumps from the one before it is another target: one
+        reported before if it is near where that one was last seen, else a new one. Only the
+        jumps are walked one by one (a few a minute per radar)."""
+        self._held_mod |= self._fresh_share < TRIV_CAND_FRESH  # once held, a held module
+        own = self._held_mod & ~self._multi & ~self._dev_moved
+        self._own = own
+        self._ided = self._multi | own  # ids are targets: sticky, own history (see TID_KEY)
+        sel = own[s]
+        if not sel.any():
+            return tid
+        o = np.nonzero(sel)[0]
+        so, to = s[o], t[o]
+        # by (slot, time): windows come so (a radar's rows in order); checked, else sorted
+        if not np.all((so[1:] > so[:-1]) | ((so[1:] == so[:-1]) & (to[1:] >= to[:-1]))):
+            o = o[np.lexsort((to, so))]
+            so, to = s[o], t[o]
+        xo, yo, tido = x[o], y[o], tid[o]
+        n = o.shape[0]
+        first = np.ones(n, dtype=np.bool_)
+        first[1:] = so[1:] != so[:-1]
+        # the device's own id changed (it numbers its targets: those ids are kept), or two ids
+        # at one instant (a multi-target tracker after all); ids handed out here never count
+        prev = np.empty(n, dtype=np.int64)
+        prev[1:] = tido[:-1]
+        prev[first] = self._pdev[so[first]]
+        moved = (prev != tido) & (prev >= 0)
+        if moved.any():
+            two = ~first[1:] & (to[1:] == to[:-1]) & moved[1:]
+            self._multi[so[1:][two]] = True
+            self._dev_moved[so[moved]] = True
+            return self._own_ids(s, t, x, y, tid)
+        px, py = np.empty(n), np.empty(n)
+        px[1:], py[1:] = xo[:-1], yo[:-1]
+        px[first], py[first] = self._pcx[so[first]], self._pcy[so[first]]
+        # a slot's first row here keeps the id it came with (held repeats are recognised by id)
+        init = first & (self._pcur[so] < 0)
+        self._pcur[so[init]] = tid[o][init]
+        with np.errstate(invalid="ignore"):
+            jump = np.hypot(xo - px, yo - py) > JUMP_M
+        seg = np.cumsum(jump | first) - 1  # runs of rows of one target
+        starts = np.nonzero(jump | first)[0]
+        seg_id = np.empty(starts.shape[0], dtype=np.int64)
+        cur, alt = self._pcur, self._palt
+        ax, ay, at = self._pax, self._pay, self._palt_t
+        cont = ~jump[starts]  # a slot's first rows, the target reported last
+        seg_id[cont] = cur[so[starts[cont]]]
+        for i in np.nonzero(~cont)[0].tolist():
+            r = int(starts[i])
+            sl = int(so[r])
+            d = np.hypot(xo[r] - ax[sl], yo[r] - ay[sl])
+            d[alt[sl] < 0] = np.inf
+            j = int(np.argmin(d))
+            if d[j] <= JUMP_M:
+                new = int(alt[sl, j])  # back to a target reported before, near where it was
+            else:
+                new = OWN_ID_BASE + int(self._pnext[sl])
+                self._pnext[sl] += 1
+                j = int(np.argmin(at[sl]))  # its place: the least recently seen
+            # the one left takes that place, where and when its last row was
+            left_t = to[r] if first[r] else to[r - 1]
+            alt[sl, j], ax[sl, j], ay[sl, j], at[sl, j] = cur[sl], px[r], py[r], left_t
+            cur[sl] = seg_id[i] = new
+        last = np.ones(n, dtype=np.bool_)
+        last[:-1] = ~first[1:]
+        self._pcx[so[last]], self._pcy[so[last]] = xo[last], yo[last]
+        self._pdev[so[last]] = tido[last]
+        out = tid.copy()
+        out[o] = seg_id[seg]
+        return out
+
     def _mark_holds(
         self,
         slot: IntArr,
@@ -1076,8 +1188,13 @@ class FallDetector:
                 fresh_per[seen] / rows_per[seen] - self._fresh_share[seen]
             )
         h_thi = np.concatenate([self._h_thi, np.full(slot.shape[0], -np.inf)])[o]
-        h_zhi = np.concatenate([self._h_zhi, np.full(slot.shape[0], np.nan)])[o]
-        thi, zhi = self._trivial(s_all, d_all, t_all, z_all, is_new, same_key, h_thi, h_zhi)
+        nan_new = np.full(slot.shape[0], np.nan)
+        h_zhi = np.concatenate([self._h_zhi, nan_new])[o]
+        h_xhi = np.concatenate([self._h_xhi, nan_new])[o]
+        h_yhi = np.concatenate([self._h_yhi, nan_new])[o]
+        thi, zhi, xhi, yhi = self._trivial(
+            s_all, d_all, t_all, x_all, y_all, z_all, is_new, same_key, h_thi, h_zhi, h_xhi, h_yhi
+        )
         # remember the last row of every (slot, tid) seen lately
         last = np.ones(n, dtype=np.bool_)
         last[:-1] = ~same_key[1:]
@@ -1087,6 +1204,7 @@ class FallDetector:
         self._h_t0, self._h_x = run_t0[last], x_all[last]
         self._h_y, self._h_z = y_all[last], z_all[last]
         self._h_thi, self._h_zhi = thi[last], zhi[last]
+        self._h_xhi, self._h_yhi = xhi[last], yhi[last]
         f = is_new
         vz_f = None
         if vz is not None:
@@ -1098,25 +1216,32 @@ class FallDetector:
         s: IntArr,
         d: IntArr,
         t: FloatArr,
+        x: FloatArr,
+        y: FloatArr,
         z: FloatArr,
         new: BoolArr,
         same_key: BoolArr,
         h_thi: FloatArr,
         h_zhi: FloatArr,
-    ) -> tuple[FloatArr, FloatArr]:
+        h_xhi: FloatArr,
+        h_yhi: FloatArr,
+    ) -> tuple[FloatArr, FloatArr, FloatArr, FloatArr]:
         """The trivial rule's crossings (TRIV_*), streamed: rows sorted by (slot, tid, time),
         remembered rows (``~new``) carrying their (slot, tid)'s last time above TRIV_HIGH_M in
-        ``h_thi`` (its bin mean in ``h_zhi``). Updates the per-slot last crossing and its
-        after-bins; returns per row that last high's time and bin mean (for the memory)."""
+        ``h_thi`` (its bin mean in ``h_zhi``, where in ``h_xhi``, ``h_yhi``). Updates the per-slot
+        last crossing and its after-bins; returns per row that last high's time, bin mean and
+        position (for the memory)."""
         n = s.shape[0]
         if n == 0:
-            return h_thi, h_zhi
+            return h_thi, h_zhi, h_xhi, h_yhi
         b = np.floor(t / BIN_S + 1e-6).astype(np.int64)
         start = np.ones(n, dtype=np.bool_)
         start[1:] = ~same_key[1:] | (b[1:] != b[:-1]) | (new[1:] != new[:-1])
         gi = np.nonzero(start)[0]
         cnt = np.diff(np.append(gi, n))
         zm = np.add.reduceat(z, gi) / cnt
+        xm = np.add.reduceat(x, gi) / cnt
+        ym = np.add.reduceat(y, gi) / cnt
         zrow = np.repeat(zm, cnt)
         hi = new & (zrow > TRIV_HIGH_M)
         # the last high (time, bin mean) of each (slot, tid) up to each row: the last row that
@@ -1128,6 +1253,8 @@ class FallDetector:
         src = np.maximum(last, 0)
         thi = np.where(ok, np.where(new, t, h_thi)[src], -np.inf)
         zhi = np.where(ok, np.where(new, zrow, h_zhi)[src], np.nan)
+        xhi = np.where(ok, np.where(new, np.repeat(xm, cnt), h_xhi)[src], np.nan)
+        yhi = np.where(ok, np.where(new, np.repeat(ym, cnt), h_yhi)[src], np.nan)
         gs, gd, gt, gnew = s[gi], d[gi], t[gi], new[gi]
         with np.errstate(invalid="ignore"):
             # as the rule: a crossing of the same id within TRIV_STAY_S of its last one is that one
@@ -1136,6 +1263,8 @@ class FallDetector:
                 & (zm < TRIV_LOW_M)
                 & (gt - thi[gi] <= TRIV_WITHIN_S)
                 & ((gt > self._tv_t[gs] + TRIV_STAY_S) | (gd != self._tv_tid[gs]))
+                # unlike the rule: near where it was high (one id, two targets; see TRIV_NEAR_M)
+                & ~(np.hypot(xm - xhi[gi], ym - yhi[gi]) > TRIV_NEAR_M)
             )
         if cross.any():
             ci = np.nonzero(cross)[0]
@@ -1157,7 +1286,7 @@ class FallDetector:
         if after.any():
             np.add.at(self._tv_n, gs[after], 1.0)
             np.add.at(self._tv_low, gs[after], (zm[after] < TRIV_LOW_M).astype(np.float64))
-        return thi, zhi
+        return thi, zhi, xhi, yhi
 
     def _bin_rows(
         self,
@@ -1236,7 +1365,11 @@ class FallDetector:
         kk = TRACKS_PER_SLOT
         arange_k = np.arange(kk)
         tb = (b + 0.5) * BIN_S
-        self._mark_multi(s, t, tid)
+        own = self._own[s]  # ids handed out by _own_ids: not the device's
+        if own.any():
+            self._mark_multi(s[~own], t[~own], tid[~own])
+        else:
+            self._mark_multi(s, t, tid)
         dt = tb[:, None] - self._tlast[s]
         with np.errstate(invalid="ignore"):
             alive = (dt <= TRACK_TTL_S) | (self._pk[s][:, None] == arange_k[None, :])
@@ -1257,7 +1390,7 @@ class FallDetector:
                 d[ri] = np.where(sup_now.any(axis=1)[:, None] & stale[ri], np.inf, d[ri])
             # sticky ids (see TID_KEY): a row goes to the track its tracker id was last seen
             # on when that track is within the gate (not to a nearer track of another id)
-            mr = np.nonzero(self._multi[s])[0]
+            mr = np.nonzero(self._ided[s])[0]
             if mr.size:
                 same = (self._ttid[s[mr]] == tid[mr][:, None]) & np.isfinite(d[mr])
                 d[mr] = np.where(same.any(axis=1)[:, None] & ~same, np.inf, d[mr])
@@ -1325,7 +1458,7 @@ class FallDetector:
             # on a multi-target tracker only the first row's id joins the new track: another
             # id's unmatched rows are another target (a pet outrunning its own cluster gave its
             # floor rows to a track that had inherited the resident's history: issue 13)
-            other = self._multi[su] & (tid[u] != tid[u][first][pos])
+            other = self._ided[su] & (tid[u] != tid[u][first][pos])
             k_row[u] = np.where(okn[pos] & ~other, nk[pos], -1)
         seen = k_row >= 0
         # held rows keep their track seen (the gate stays tight) but add no height
@@ -1398,6 +1531,7 @@ class FallDetector:
         sq, tq, dq = sq[o], tq[o], dq[o]
         both = (sq[1:] == sq[:-1]) & (tq[1:] == tq[:-1]) & (dq[1:] != dq[:-1])
         self._multi[sq[1:][both]] = True
+        self._ided[sq[1:][both]] = True
 
     def _one_target(
         self, s: IntArr, best: IntArr, z: FloatArr, tid: IntArr, matched: BoolArr
@@ -1472,13 +1606,13 @@ class FallDetector:
                     # on a multi-target tracker a pet resting where a person stands is a second
                     # target, not a split: merging freed the one track and gave its rows to
                     # the other (issue 13)
-                    apart = (np.abs(zl[:, a] - zl[:, b]) > MERGE_DZ_M) & self._multi[s]
+                    apart = (np.abs(zl[:, a] - zl[:, b]) > MERGE_DZ_M) & self._ided[s]
                     # nor are two ids reported in this very bin: the tracker says two targets
                     # (a pet beside a seated resident, 0.25 m lower, was merged into the
                     # resident's track, which then took the pet's id and walked off at floor
                     # level: a fall out of the chair; issue 13)
                     apart |= (
-                        self._multi[s]
+                        self._ided[s]
                         & (self._ttid[s, a] != self._ttid[s, b])
                         & (self._tlast[s, a] == t)
                         & (self._tlast[s, b] == t)
@@ -1521,7 +1655,7 @@ class FallDetector:
             )
             d = np.where(live & (d <= INHERIT_M), d, np.inf)
             # rows of an id a live track still carries are that target's (see TID_KEY)
-            own = live & (self._ttid[s] == tid[:, None]) & self._multi[s, None]
+            own = live & (self._ttid[s] == tid[:, None]) & self._ided[s, None]
             d = np.where(own.any(axis=1)[:, None] & ~own, np.inf, d)
         src = np.argmin(d, axis=1)
         ok = np.isfinite(d[np.arange(s.shape[0]), src])

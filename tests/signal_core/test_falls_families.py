@@ -10,6 +10,7 @@ import pytest
 
 from bench.fall_clips import CLIP_S, HOLD_S, clip_episode
 from bench.fall_families import baseline_alarms, run_detector, wilson
+from care_hub.signal_core import falls
 from care_hub.signal_core.falls import FallBatch, FallDetector, FallParams
 from simulators.fall_families import FamilyEpisode, make_family_episode, make_family_episodes
 
@@ -336,6 +337,28 @@ def test_the_judge_sees_the_trivial_rule_on_one_tracker_id() -> None:
     assert 1001.9 <= det2._tv_t[0] <= 1002.6
 
 
+def test_one_id_switching_to_a_low_target_metres_away_is_no_crossing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A single-target module that gives no id (every row id 1) switching from a resident
+    standing at 1.0 m to a pet at 0.2 m 2 m away is no crossing of the trivial rule (a body lands
+    within ~1.2 m of where it stood: TRIV_NEAR_M); the same drop 0.4 m on is one, and so is the
+    switch once the distance test is off."""
+    t = 1000.0 + np.arange(0, 4.0, 0.05)
+    z = np.where(t < 1002.0, 1.0, 0.2)
+    one = np.ones(t.shape, dtype=np.int64)
+
+    def crossed(dx: float) -> bool:
+        det = FallDetector(1, PARAMS, model=None)
+        det.step(_batch(t, z, one, x=np.where(t < 1002.0, 2.0, 2.0 + dx)))
+        return bool(np.isfinite(det._tv_t[0]))
+
+    assert not crossed(2.0)
+    assert crossed(0.4)
+    monkeypatch.setattr(falls, "TRIV_NEAR_M", math.inf)
+    assert crossed(2.0)
+
+
 def _batch(
     t: np.ndarray,
     z: np.ndarray,
@@ -357,25 +380,29 @@ def _batch(
 
 
 def _held_landing(
-    tid_after: int, seen: list[tuple[float, float, float]] | None = None
+    tid_after: int,
+    seen: list[tuple[float, float, float]] | None = None,
+    x_after: float = 2.03,
+    stand_s: int = 3,
 ) -> list[tuple[int, float, float]]:
     """Candidates (slot, impact, decision) of a held module's landing (each value sent 4 times):
-    standing at 1.0 m on id 7 for 3 s, one fresh row at 0.21 m, the same row held for 2.5 s (too
-    few fresh floor samples for the detector's own floor test; under the 3 s of a held floor
-    value), then nothing. ``seen`` gets what a detection would report of the first candidate
-    (height before, descent, height at the floor)."""
+    standing at 1.0 m on id 7 for ``stand_s``, one fresh row at 0.21 m, the same row held for
+    2.5 s (too few fresh floor samples for the detector's own floor test; under the 3 s of a
+    held floor value), then nothing. ``seen`` gets what a detection would report of the first
+    candidate (height before, descent, height at the floor)."""
     col: list[tuple[int, float, float, np.ndarray]] = []
     det = FallDetector(1, PARAMS, model=None, collect=col)
     rng = np.random.default_rng(4)
-    for w in range(12):
+    drop = 1000.0 + stand_s
+    for w in range(stand_s + 9):
         t = 1000.0 + w + np.arange(20) / 20.0
-        if w >= 6:
+        if w >= stand_s + 3:
             det.step(_batch(t[:0], t[:0], t[:0].astype(np.int64), until=t[-1] + 0.05))
             continue
-        z = np.where(t < 1003.0, 1.0 + np.repeat(rng.normal(0, 0.03, 5), 4), 0.213)
-        tid = np.where(t < 1003.0, 7, tid_after)
-        keep = t < 1005.5
-        det.step(_batch(t[keep], z[keep], tid[keep], x=np.where(t < 1003.0, 2.0, 2.03)[keep]))
+        z = np.where(t < drop, 1.0 + np.repeat(rng.normal(0, 0.03, 5), 4), 0.213)
+        tid = np.where(t < drop, 7, tid_after)
+        keep = t < drop + 2.5
+        det.step(_batch(t[keep], z[keep], tid[keep], x=np.where(t < drop, 2.0, x_after)[keep]))
         if seen is not None and not seen and det.pending(0):
             seen.append((det._pseen_pre[0], det._pdesc[0], det._pseen_floor[0]))
     return [(s, imp, at) for s, imp, at, _ in col]
@@ -384,7 +411,8 @@ def _held_landing(
 def test_a_held_landing_the_trivial_rule_sees_is_a_candidate() -> None:
     """Round 8: where few fresh samples leave the detector's floor test in doubt, the trivial
     rule's crossing on the landing's tracker id makes a candidate for the judge (its impact at
-    the crossing); the same rows under a new id after the drop make none."""
+    the crossing); the same rows under a new id after the drop make none, nor do low rows of
+    the same id 2 m away (a module that gives no id switching to a pet: TRIV_NEAR_M)."""
     seen: list[tuple[float, float, float]] = []
     (cand,) = _held_landing(7, seen)
     assert 1002.9 <= cand[1] <= 1003.6
@@ -392,3 +420,4 @@ def test_a_held_landing_the_trivial_rule_sees_is_a_candidate() -> None:
     ((pre, descent, floor),) = seen
     assert 0.9 < pre < 1.1 and 0 < descent <= 2.5 and abs(floor - 0.213) < 0.01
     assert _held_landing(8) == []
+    assert _held_landing(7, x_after=4.0) == []

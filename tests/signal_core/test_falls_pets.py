@@ -39,8 +39,10 @@ def test_a_pet_keeps_its_tracker_id_and_does_not_inherit_the_residents_height(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert not confirmed(run(_pet_takes_a_stale_track()))
-    # without ids (never flagged as a multi-target device) the same rows look like a fall
+    # without ids (never flagged as a multi-target device, none of its own handed out) the same
+    # rows look like a fall
     monkeypatch.setattr(FallDetector, "_mark_multi", lambda self, s, t, tid: None)
+    monkeypatch.setattr(FallDetector, "_own_ids", lambda self, s, t, x, y, tid: tid)
     assert len(confirmed(run(_pet_takes_a_stale_track()))) == 1
 
 
@@ -374,3 +376,65 @@ def test_a_pet_dropped_while_resting_is_not_someone_on_the_floor(
     det = FallDetector(1, FallParams(floor_dwell_s=60.0))
     dwell = [d for d in run(_pet_rests_and_is_dropped(), det) if d.kind == "floor_dwell"]
     assert len(dwell) == 1 and abs(dwell[0].x_m - 4.0) < 0.3
+
+
+class _Ids(FallDetector):
+    """Records the ids the detector works with (after _own_ids), per row and time."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.seen: list[tuple[np.ndarray, np.ndarray]] = []
+        self.depth = 0
+
+    def _own_ids(
+        self, s: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, tid: np.ndarray
+    ) -> np.ndarray:
+        self.depth += 1  # it calls itself again once it learns the device numbers its targets
+        out = super()._own_ids(s, t, x, y, tid)
+        self.depth -= 1
+        if self.depth == 0:
+            self.seen.append((t.copy(), out.copy()))
+        return out
+
+
+def _one_module_minute(tid_pet: int, tid_phantom: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """A held module's minute (each value sent 4 times at 10 fps): the resident stands at
+    (2.0, 2.0); from 30 to 38 s the module reports a pet 1.5 m away on the floor instead, and at
+    45 s one phantom row far off. Ids: the resident's 1, the pet's and the phantom's as given."""
+    n = 600
+    i = np.arange(n)
+    pet, ph = (i >= 300) & (i < 380), i == 450
+    jitter = np.repeat(np.random.default_rng(3).normal(0, 0.03, n // 4), 4)
+    x = np.where(pet, 3.5, np.where(ph, 4.5, 2.0)) + jitter
+    y = np.where(ph, 4.5, 2.0)
+    z = np.where(pet, 0.2, np.where(ph, 1.8, 1.0)) + jitter
+    tid = np.where(pet, tid_pet, np.where(ph, tid_phantom, 1))
+    return pet, ph, events(z, x=x, y=y, tid=tid)
+
+
+def _ids(evs: list) -> np.ndarray:
+    det = _Ids()
+    run(evs, det)
+    t = np.concatenate([a for a, _ in det.seen])
+    ids = np.concatenate([b for _, b in det.seen])
+    return ids[np.argsort(t, kind="stable")]
+
+
+def test_a_module_that_gives_no_id_has_its_targets_numbered_by_where_they_are() -> None:
+    """One id for everyone (most single-target modules give none): once the radar is known to
+    hold most frames, the detector numbers its targets itself. A switch to a pet 1.5 m away is
+    another target, and so is a phantom's one row; the resident's rows before, between and after
+    keep one id. A module that numbers its targets keeps its own ids."""
+    pet, ph, evs = _one_module_minute(1, 1)
+    ids = _ids(evs)
+    late = np.arange(ids.shape[0]) >= 100  # the module known to hold most frames by then
+    resident = late & ~pet & ~ph
+    assert len(set(ids[resident].tolist())) == 1
+    (pet_id,) = set(ids[pet].tolist())
+    (ph_id,) = set(ids[ph].tolist())
+    assert len({int(ids[resident][0]), pet_id, ph_id}) == 3
+    # the same minute from a module that numbers its targets: its ids as they came
+    pet, ph, evs = _one_module_minute(2, 3)
+    ids = _ids(evs)
+    assert set(ids[pet].tolist()) == {2} and set(ids[ph].tolist()) == {3}
+    assert set(ids[~pet & ~ph].tolist()) == {1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from simulators.fall_families import (
     TUNING_FAMILIES,
     make_family_episode,
     make_family_episodes,
+    retid,
 )
 
 
@@ -151,3 +154,28 @@ def test_a_single_target_module_reports_one_target_a_frame_before_a_visitor_arri
     for e in eps:
         people = e.rows.tid < 500  # phantoms (tids 500-599) replace a frame's target
         assert (np.bincount(e.rows.frame[people]) <= 1).all()
+
+
+def test_trackers_number_their_targets_as_their_model_says() -> None:
+    """retid: "one" gives every row id 1 (a module that gives no id); "reuse" hands a new track
+    the lowest id not held, so ids come back, but two tracks seen at once never share one; the
+    rows themselves are unchanged. The no-id module renders its rows that way."""
+    rng = np.random.default_rng(6)
+    e = make_family_episode("T7_busy_floorbed", "multi_noisy", "walk", rng)
+    r = e.rows
+    one = retid(r, "one")
+    assert set(one.tid.tolist()) == {1}
+    np.testing.assert_array_equal(one.z_m, r.z_m)
+    # three tracks: ids 10 (frames 0-9), 12 (5-25) and 11 (20-29, after 10 was dropped)
+    frame = np.r_[np.arange(10), np.arange(5, 26), np.arange(20, 30)]
+    tid = np.r_[np.full(10, 10), np.full(21, 12), np.full(10, 11)]
+    o = np.argsort(frame, kind="stable")
+    z = np.linspace(0.2, 1.0, frame.size)
+    rows = replace(r, frame=frame[o], tid=tid[o], x_m=z, y_m=z, z_m=z, vx_mps=z, vy_mps=z, vz_mps=z)
+    re = retid(rows, "reuse")
+    got = {int(a): int(b) for a, b in zip(rows.tid, re.tid, strict=True)}
+    assert got == {10: 1, 12: 2, 11: 1}  # 10's id is free 0.5 s after it was last seen
+    np.testing.assert_array_equal(re.z_m, rows.z_m)
+    assert retid(r, "as_simulated") is r
+    noid = make_family_episode("T1_average", "single_hold_noid", "pet", rng)
+    assert set(noid.rows.tid.tolist()) == {1}
