@@ -126,8 +126,9 @@ TID_KEY = 1 << 31  # (track, tid) keys: tids modulo 2^31
 # not identities; but a row whose id is the last id of a track within the gate belongs to that
 # track, not to a nearer one of another id: a pet passing a stale track of the resident took it,
 # with the resident's heights as its "before", and "fell" (issue 13 ordinary days: pets at most
-# false alarms). Devices with one fixed id (most single-target modules) are unaffected. The same
-# for inheritance: rows of an id still carried by a live track never inherit another's history.
+# false alarms). A held module with one fixed id (most single-target modules) gets ids of the
+# detector's own first (JUMP_M), and those count the same (`_ided`). The same for inheritance:
+# rows of an id still carried by a live track never inherit another's history.
 # Forget a track unseen this long (its pending fall, if any, is kept until resolved).
 TRACK_TTL_S = 20.0
 # With every track in use, a new target may replace one unseen for at least this long.
@@ -775,8 +776,9 @@ class FallDetector:
         # something only then)
         self._ttid = np.full((s, k), -1, dtype=np.int64)
         self._multi = np.zeros(s, dtype=np.bool_)
-        # a held module's ids are its own (see JUMP_M): per slot the target reported last (its
-        # id and last position) and the one before it, and the next id to hand out
+        # a held module that gives no id gets ids of the detector's own (see JUMP_M): per slot
+        # the target reported last (its id and last position), the OWN_ALT before it, and the
+        # next id to hand out
         self._pcur = np.full(s, -1, dtype=np.int64)
         self._pcx, self._pcy = np.full(s, np.nan), np.full(s, np.nan)
         # the targets reported before it: id, where last seen, when (least recent goes first)
