@@ -9,7 +9,7 @@ rest at both ends) or staged (voluntary stages with pauses). Rooms have a bed or
 (0.2 m), a chair and a sofa at randomised places; bodies land on free floor beside furniture,
 never inside it. Visitors and pet-sized clutter come and go. Four tracker models render the same
 truth: multi-target with true velocities (clean and noisy), a 10 fps tracker quantising to 0.1 m,
-and a single-target sample-and-hold module like the HLK-LD6002B.
+and a single-target sample-and-hold module like the HLK-LD6002B (also at 10 Hz, and giving no id).
 """
 
 from __future__ import annotations
