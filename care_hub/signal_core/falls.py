@@ -127,7 +127,7 @@ TID_KEY = 1 << 31  # (track, tid) keys: tids modulo 2^31
 # track, not to a nearer one of another id: a pet passing a stale track of the resident took it,
 # with the resident's heights as its "before", and "fell" (issue 13 ordinary days: pets at most
 # false alarms). A held module with one fixed id (most single-target modules) gets ids of the
-# detector's own first (JUMP_M), and those count the same (`_ided`). The same for inheritance:
+# detector's own first (JUMP_M), and those count the same (`_ids_are_targets`). The same for inheritance:
 # rows of an id still carried by a live track never inherit another's history.
 # Forget a track unseen this long (its pending fall, if any, is kept until resolved).
 TRACK_TTL_S = 20.0
@@ -790,7 +790,6 @@ class FallDetector:
         self._dev_moved = np.zeros(s, dtype=np.bool_)  # a held module whose own id changed
         self._own = np.zeros(s, dtype=np.bool_)
         self._pdev = np.full(s, -1, dtype=np.int64)  # its id in its last row
-        self._ided = np.zeros(s, dtype=np.bool_)  # ids are targets: multi-target, or our own
         # birth time: inherited history counts for "before", never for "now"; and place
         self._tborn = np.full((s, k), -np.inf)
         self._bx = np.full((s, k), np.nan)
@@ -946,7 +945,7 @@ class FallDetector:
         self._covered[slot] = -np.inf
         self._multi[slot] = False
         self._pcur[slot] = self._palt[slot] = -1
-        self._held_mod[slot] = self._ided[slot] = self._dev_moved[slot] = self._own[slot] = False
+        self._held_mod[slot] = self._dev_moved[slot] = self._own[slot] = False
         self._pdev[slot] = -1
         self._pcx[slot] = self._pcy[slot] = self._pax[slot] = self._pay[slot] = np.nan
         self._palt_t[slot] = -np.inf
@@ -1064,7 +1063,6 @@ class FallDetector:
         self._held_mod |= self._fresh_share < TRIV_CAND_FRESH  # once held, a held module
         own = self._held_mod & ~self._multi & ~self._dev_moved
         self._own = own
-        self._ided = self._multi | own  # ids are targets: sticky, own history (see TID_KEY)
         sel = own[s]
         if not sel.any():
             return tid
@@ -1094,7 +1092,7 @@ class FallDetector:
         px[first], py[first] = self._pcx[so[first]], self._pcy[so[first]]
         # a slot's first row here keeps the id it came with (held repeats are recognised by id)
         init = first & (self._pcur[so] < 0)
-        self._pcur[so[init]] = tid[o][init]
+        self._pcur[so[init]] = tido[init]
         with np.errstate(invalid="ignore"):
             jump = np.hypot(xo - px, yo - py) > JUMP_M
         seg = np.cumsum(jump | first) - 1  # runs of rows of one target
@@ -1127,6 +1125,11 @@ class FallDetector:
         out = tid.copy()
         out[o] = seg_id[seg]
         return out
+
+    def _ids_are_targets(self, s: IntArr) -> BoolArr:
+        """Slots whose ids name targets (sticky ids, own history, never merged; see TID_KEY): a
+        multi-target tracker's, or those _own_ids handed out."""
+        return np.asarray(self._multi[s] | self._own[s])
 
     def _mark_holds(
         self,
@@ -1394,7 +1397,7 @@ class FallDetector:
                 d[ri] = np.where(sup_now.any(axis=1)[:, None] & stale[ri], np.inf, d[ri])
             # sticky ids (see TID_KEY): a row goes to the track its tracker id was last seen
             # on when that track is within the gate (not to a nearer track of another id)
-            mr = np.nonzero(self._ided[s])[0]
+            mr = np.nonzero(self._ids_are_targets(s))[0]
             if mr.size:
                 same = (self._ttid[s[mr]] == tid[mr][:, None]) & np.isfinite(d[mr])
                 d[mr] = np.where(same.any(axis=1)[:, None] & ~same, np.inf, d[mr])
@@ -1462,7 +1465,7 @@ class FallDetector:
             # on a multi-target tracker only the first row's id joins the new track: another
             # id's unmatched rows are another target (a pet outrunning its own cluster gave its
             # floor rows to a track that had inherited the resident's history: issue 13)
-            other = self._ided[su] & (tid[u] != tid[u][first][pos])
+            other = self._ids_are_targets(su) & (tid[u] != tid[u][first][pos])
             k_row[u] = np.where(okn[pos] & ~other, nk[pos], -1)
         seen = k_row >= 0
         # held rows keep their track seen (the gate stays tight) but add no height
@@ -1535,7 +1538,6 @@ class FallDetector:
         sq, tq, dq = sq[o], tq[o], dq[o]
         both = (sq[1:] == sq[:-1]) & (tq[1:] == tq[:-1]) & (dq[1:] != dq[:-1])
         self._multi[sq[1:][both]] = True
-        self._ided[sq[1:][both]] = True
 
     def _one_target(
         self, s: IntArr, best: IntArr, z: FloatArr, tid: IntArr, matched: BoolArr
@@ -1610,13 +1612,13 @@ class FallDetector:
                     # on a multi-target tracker a pet resting where a person stands is a second
                     # target, not a split: merging freed the one track and gave its rows to
                     # the other (issue 13)
-                    apart = (np.abs(zl[:, a] - zl[:, b]) > MERGE_DZ_M) & self._ided[s]
+                    apart = (np.abs(zl[:, a] - zl[:, b]) > MERGE_DZ_M) & self._ids_are_targets(s)
                     # nor are two ids reported in this very bin: the tracker says two targets
                     # (a pet beside a seated resident, 0.25 m lower, was merged into the
                     # resident's track, which then took the pet's id and walked off at floor
                     # level: a fall out of the chair; issue 13)
                     apart |= (
-                        self._ided[s]
+                        self._ids_are_targets(s)
                         & (self._ttid[s, a] != self._ttid[s, b])
                         & (self._tlast[s, a] == t)
                         & (self._tlast[s, b] == t)
@@ -1659,7 +1661,7 @@ class FallDetector:
             )
             d = np.where(live & (d <= INHERIT_M), d, np.inf)
             # rows of an id a live track still carries are that target's (see TID_KEY)
-            own = live & (self._ttid[s] == tid[:, None]) & self._ided[s, None]
+            own = live & (self._ttid[s] == tid[:, None]) & self._ids_are_targets(s)[:, None]
             d = np.where(own.any(axis=1)[:, None] & ~own, np.inf, d)
         src = np.argmin(d, axis=1)
         ok = np.isfinite(d[np.arange(s.shape[0]), src])
