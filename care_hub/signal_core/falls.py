@@ -360,6 +360,12 @@ OWN_ID_BASE = 1 << 40  # ids the detector hands out (tracker ids are kept modulo
 # upright moment, the broad path's "before"): a phantom is one row; a person at 10-20 fps gives
 # 5-10 a bin.
 UPRIGHT_MIN_ROWS = 2
+# On a tracker reporting every frame, a tracker id with at most LONE_ROWS rows in a 0.5 s bin
+# (held repeats counted) is a phantom, dropped before association (round 15). A person there gives 5-10
+# rows a bin under one id; a phantom is one row under an id of its own (TI's tracker allocates
+# a track only after several frames). Its single row at 0.1-2.6 m, taken into a pet's or a
+# stale track, was the "before" or the floor of a false fall (issue 13, ordinary days).
+LONE_ROWS = 1
 FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 
 
@@ -659,6 +665,20 @@ def in_rects(x: FloatArr, y: FloatArr, rects: FloatArr, margin_m: float = 0.0) -
 # _group_medians sorts each group's values in a padded (groups, widest group) table when no group
 # is wider than this (a 0.5 s bin holds <= 10 rows of one target at 20 fps), else by lexsort.
 GROUP_PAD_MAX = 32
+
+
+def _lone_rows(group: IntArr, tid: IntArr, max_rows: int) -> BoolArr:
+    """Rows whose tracker id has at most ``max_rows`` rows in their group (one bin of a slot)."""
+    key = (group << 32) | (tid & 0xFFFFFFFF)
+    o = np.argsort(key, kind="stable")
+    ks = key[o]
+    start = np.ones(ks.shape[0], dtype=np.bool_)
+    start[1:] = ks[1:] != ks[:-1]
+    first = np.nonzero(start)[0]
+    runs = np.diff(np.append(first, ks.shape[0]))
+    out = np.empty(ks.shape[0], dtype=np.bool_)
+    out[o] = np.repeat(runs <= max_rows, runs)
+    return out
 
 
 def _lexsort2(major: IntArr, minor: IntArr) -> IntArr:
@@ -1377,6 +1397,18 @@ class FallDetector:
             self._mark_multi(s[~own], t[~own], tid[~own])
         else:
             self._mark_multi(s, t, tid)
+        # phantoms: an id's lone row in the bin, on a tracker reporting every frame (LONE_ROWS)
+        ef = np.nonzero(self._every_frame(s))[0]
+        lone = np.zeros(s.shape[0], dtype=np.bool_)
+        lone[ef] = _lone_rows(s[ef], tid[ef], LONE_ROWS)
+        if lone.any():
+            keep = ~lone
+            s, b, x, y, z = s[keep], b[keep], x[keep], y[keep], z[keep]
+            fr, tid, t = fr[keep], tid[keep], t[keep]
+            vz = None if vz is None else vz[keep]
+            if s.size == 0:
+                return
+            tb = tb[keep]
         dt = tb[:, None] - self._tlast[s]
         with np.errstate(invalid="ignore"):
             alive = (dt <= TRACK_TTL_S) | (self._pk[s][:, None] == arange_k[None, :])
