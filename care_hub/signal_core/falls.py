@@ -9,7 +9,8 @@ How it works (the signal core's README for falls):
    batch at once: low-cost modules resend their last value for 0.25 s to several seconds
    (FIELD-NOTES), and a held value counted many times would pass for stillness. A held module
    that gives one id for everyone gets ids from where its rows are first (``_own_ids``): a row
-   over ``JUMP_M`` from the one before is another target (a pet, a visitor, a phantom).
+   over ``JUMP_M`` from the one before is another target (a pet, a visitor, a phantom). On a
+   tracker reporting every frame, an id's lone row in a bin is a phantom and goes (``LONE_ROWS``).
 3. Fresh rows are grouped into ``BIN_S`` bins per radar. Bin by bin (not frame by frame) they are
    associated by position to up to ``TRACKS_PER_SLOT`` tracks (nearest within a gate that widens
    with time unseen; tids change after occlusions, so they are not identities, but on a device
