@@ -620,6 +620,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     every_frame = np.isin(np.char.replace(d["trk"].astype(str), "day_", ""), list(MULTI_TARGET))
     oof[no_drop_from_support(x, every_frame)] = 0.0
     blank[no_drop_from_support(x, every_frame)] = 0.0
+    # (falls_model.below_own_support, the other veto, needs the person's learned height on the
+    # seat the "before" was seen in, which no feature holds: it is not applied here, so the
+    # threshold is chosen as if it confirmed those candidates; it only ever takes confirmations
+    # away, of candidates raised out of a seat and reading 0.12 m under it)
     print("every candidate confirmed (ceiling of sensitivity, floor of specificity):")
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")

@@ -54,6 +54,7 @@ from care_hub.signal_core.falls_model import (
     FEATURES,
     N_FEATURES,
     TreeModel,
+    below_own_support,
     default_model,
     no_drop_from_support,
 )
@@ -2564,8 +2565,12 @@ class FallDetector:
         if self._model is not None:
             score = self._model.proba(x)
             self._pscore[s] = score
-            down = (score >= self._model.threshold_p) & ~no_drop_from_support(
-                x, self._every_frame(s)
+            ef = self._every_frame(s)
+            seat = self._support_height(s, self._pox[s], self._poy[s])  # where "before" was
+            down = (
+                (score >= self._model.threshold_p)
+                & ~no_drop_from_support(x, ef)
+                & ~below_own_support(x, ef, seat)
             )
         else:
             down = np.zeros(s.shape[0], dtype=np.bool_)

@@ -100,22 +100,52 @@ NO_DROP_PRE_M = 0.5
 NO_DROP_M = 0.05
 
 
+def _only_support(x: FloatArr) -> npt.NDArray[np.bool_]:
+    """Candidates raised only because their "before" lay in a support zone (rule c)."""
+    return np.asarray(
+        (x[:, FEATURE_INDEX["from_support"]] == 1)
+        & (x[:, FEATURE_INDEX["seen"]] == 0)
+        & (x[:, FEATURE_INDEX["unseen"]] == 0)
+        & (x[:, FEATURE_INDEX["orphan"]] == 0),
+        dtype=np.bool_,
+    )
+
+
 def no_drop_from_support(x: FloatArr, every_frame: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Per row of final features ``x`` (n, n_features) and whether its tracker reports every
     frame: the candidate is vetoed (see NO_DROP_PRE_M). NaN (not seen since: vanished) never
     vetoes."""
-    only_support = (
-        (x[:, FEATURE_INDEX["from_support"]] == 1)
-        & (x[:, FEATURE_INDEX["seen"]] == 0)
-        & (x[:, FEATURE_INDEX["unseen"]] == 0)
-        & (x[:, FEATURE_INDEX["orphan"]] == 0)
-    )
     with np.errstate(invalid="ignore"):
         return np.asarray(
-            only_support
+            _only_support(x)
             & every_frame
             & (x[:, FEATURE_INDEX["pre_m"]] < NO_DROP_PRE_M)
             & (x[:, FEATURE_INDEX["drop_m"]] < NO_DROP_M),
+            dtype=np.bool_,
+        )
+
+
+# A candidate raised only because its "before" lay in a support zone, whose "before" there read
+# BELOW_SEAT_M or more under this person's own learned height on that piece of furniture (seated
+# on the chair or sofa, lying on the bed), was not this person on it: on tuning days these are
+# a pet crossing a seat's footprint at 0.4-0.5 m and stepping off it (issue 13 round 15; the
+# falls out of seats of the tuning families read -0.06 to +0.06 m against it, 5th to 95th
+# percentile). Only on trackers that report every frame (a held module's "before" rests on a few
+# samples with 0.15-0.25 m jitter). NaN (nothing learned there) never vetoes.
+BELOW_SEAT_M = 0.12
+
+
+def below_own_support(
+    x: FloatArr, every_frame: npt.NDArray[np.bool_], support_m: FloatArr
+) -> npt.NDArray[np.bool_]:
+    """Per row of final features ``x``, whether its tracker reports every frame and the person's
+    learned height on the support its "before" was seen in: the candidate is vetoed (see
+    BELOW_SEAT_M)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(
+            _only_support(x)
+            & every_frame
+            & (x[:, FEATURE_INDEX["pre_m"]] < support_m - BELOW_SEAT_M),
             dtype=np.bool_,
         )
 
