@@ -363,10 +363,10 @@ OWN_ID_BASE = 1 << 40  # ids the detector hands out (tracker ids are kept modulo
 # 5-10 a bin.
 UPRIGHT_MIN_ROWS = 2
 # On a tracker reporting every frame, a tracker id with at most LONE_ROWS rows in a 0.5 s bin
-# (held repeats counted) is a phantom, dropped before association (round 15). A person there gives 5-10
-# rows a bin under one id; a phantom is one row under an id of its own (TI's tracker allocates
-# a track only after several frames). Its single row at 0.1-2.6 m, taken into a pet's or a
-# stale track, was the "before" or the floor of a false fall (issue 13, ordinary days).
+# (held repeats counted) is a phantom, dropped before association (round 15). A person there
+# gives 5-10 rows a bin under one id; a phantom is one row under an id of its own (TI's tracker
+# allocates a track only after several frames). Its single row at 0.1-2.6 m, taken into a pet's
+# or a stale track, was the "before" or the floor of a false fall (issue 13, ordinary days).
 LONE_ROWS = 1
 FRESH_EMA = 0.2  # weight of each window in the running share of fresh rows
 

@@ -129,9 +129,10 @@ def no_drop_from_support(x: FloatArr, every_frame: npt.NDArray[np.bool_]) -> npt
 # BELOW_SEAT_M or more under this person's own learned height on that piece of furniture (seated
 # on the chair or sofa, lying on the bed), was not this person on it: on tuning days these are
 # a pet crossing a seat's footprint at 0.4-0.5 m and stepping off it (issue 13 round 15; the
-# falls out of seats of the tuning families read -0.06 to +0.06 m against it, 5th to 95th
-# percentile). Only on trackers that report every frame (a held module's "before" rests on a few
-# samples with 0.15-0.25 m jitter). NaN (nothing learned there) never vetoes.
+# falls out of seats of the tuning families read -0.06 to +0.06 m against the seat nearest the
+# landing, 5th to 95th percentile, and none of them is vetoed). Only on trackers that report
+# every frame (a held module's "before" rests on a few samples with 0.15-0.25 m jitter; there it
+# moved tuning days by 1%). NaN (nothing learned there) never vetoes.
 BELOW_SEAT_M = 0.12
 
 
