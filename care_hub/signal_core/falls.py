@@ -671,14 +671,12 @@ GROUP_PAD_MAX = 32
 
 def _lone_rows(group: IntArr, tid: IntArr, max_rows: int) -> BoolArr:
     """Rows whose tracker id has at most ``max_rows`` rows in their group (one bin of a slot)."""
-    key = (group << 32) | (tid & 0xFFFFFFFF)
-    o = np.argsort(key, kind="stable")
-    ks = key[o]
-    start = np.ones(ks.shape[0], dtype=np.bool_)
-    start[1:] = ks[1:] != ks[:-1]
-    first = np.nonzero(start)[0]
-    runs = np.diff(np.append(first, ks.shape[0]))
-    out = np.empty(ks.shape[0], dtype=np.bool_)
+    o = _lexsort2(group, tid)
+    gs, ts = group[o], tid[o]
+    start = np.ones(o.size, dtype=np.bool_)
+    start[1:] = (gs[1:] != gs[:-1]) | (ts[1:] != ts[:-1])
+    runs = np.diff(np.append(np.nonzero(start)[0], o.size))
+    out = np.empty(o.size, dtype=np.bool_)
     out[o] = np.repeat(runs <= max_rows, runs)
     return out
 
