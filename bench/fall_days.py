@@ -14,7 +14,9 @@ and without, the same folded into alerts as the alert engine folds them (within 
 previous one on the radar), and floor_dwell reports (a person at floor level for FLOOR_DWELL_S:
 not a false alarm in the fall sense, a different, lower priority alert), and which activity was
 going on at each false alarm and where each floor_dwell report's time down began (one during
-sitting in a chair or lying in bed reports nobody on the floor).
+sitting in a chair or lying in bed reports nobody on the floor). The baseline (the trivial rule of
+issue 13, ``bench.fall_families.baseline_alarms``) runs on the same days: its alarms per
+resident-day, and folded into alerts the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import chi2
 
-from bench.fall_families import FLOOR_DWELL_S, run_detector
+from bench.fall_families import FLOOR_DWELL_S, baseline_alarms, run_detector
 from bench.falls import ALERT_FOLD_S
 from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams
 from simulators.fall_families import (
@@ -114,13 +116,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "| tracker | resident-days | false alarms / resident-day [95% CI Poisson] "
         "[95% CI by resident] | with a pet / without (days) | as alerts / day "
         "| floor_dwell / day | worst family (FA / day) | activities at the false alarms "
-        "| activities at the floor_dwell reports |"
+        "| activities at the floor_dwell reports | baseline: false alarms / day (as alerts) |"
     )
-    print("| --- | ---: | --- | --- | ---: | ---: | --- | --- | --- |")
+    print("| --- | ---: | --- | --- | ---: | ---: | --- | --- | --- | --- |")
     listed: list[str] = []
     where: list[tuple[FamilyDay, FallDetection]] = []
     for trk in args.trackers:
-        n_alerts = n_dwell = 0
+        n_alerts = n_dwell = n_base = n_base_alerts = 0
         acts: Counter[str] = Counter()
         dwell_acts: Counter[str] = Counter()
         per_fam: dict[str, int] = {}
@@ -141,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             per_fam[day.family] += len(conf)
             n_alerts += folded([d.at_s for d in conf])
             n_dwell += sum(d.kind == "floor_dwell" for d in ds)
+            base = baseline_alarms(day.rows, [day.room.bed])
+            n_base += len(base)
+            n_base_alerts += folded(base)
             starts = [t for t, _ in day.log]
             for d in ds:
                 if d.kind == "floor_dwell":  # what was going on when the person went down
@@ -173,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"[{blo:.2f}, {bhi:.2f}] | {split} | {n_alerts / res_days:.2f} "
             f"| {n_dwell / res_days:.2f} | {worst} ({worst_rate:.2f}) "
             f"| {', '.join(f'{a} {k}' for a, k in acts.most_common()) or '-'} "
-            f"| {', '.join(f'{a} {k}' for a, k in dwell_acts.most_common()) or '-'} |",
+            f"| {', '.join(f'{a} {k}' for a, k in dwell_acts.most_common()) or '-'} "
+            f"| {n_base / res_days:.2f} ({n_base_alerts / res_days:.2f}) |",
             flush=True,
         )
     if args.list:

@@ -20,7 +20,7 @@ import argparse
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -71,6 +71,21 @@ def _windowed(t: np.ndarray, v: np.ndarray, span_s: float, k: int) -> np.ndarray
     return np.where(ok, v[ic], np.nan)
 
 
+def _window_reduce(
+    t: np.ndarray, v: np.ndarray, span_s: float, k: int, reduce: Callable[..., np.ndarray]
+) -> np.ndarray:
+    """``reduce(_windowed(t, v, span_s, k), axis=1)``, a chunk of rows at a time: a day of rows
+    (hundreds of thousands) would need gigabytes at once. Each chunk takes its k-1 predecessors
+    along, so the result is the same row for row."""
+    n, step = t.shape[0], 20_000
+    out = np.empty(n, dtype=np.float64)
+    for a in range(0, n, step):
+        lo = max(a - k + 1, 0)
+        b = min(a + step, n)
+        out[a:b] = reduce(_windowed(t[lo:b], v[lo:b], span_s, k), axis=1)[a - lo :]
+    return out
+
+
 def baseline_alarms(rows: Rows, beds: Sequence[tuple[float, float, float, float]]) -> list[float]:
     """Device times at which the trivial rule alarms (decision time = crossing + 5 s)."""
     t_all = rows.t0_s + rows.frame / rows.fps
@@ -82,11 +97,11 @@ def baseline_alarms(rows: Rows, beds: Sequence[tuple[float, float, float, float]
             continue
         k = max(2, round(BASE_SMOOTH_S * rows.fps))
         with np.errstate(all="ignore"):
-            zs = np.nanmedian(_windowed(t, z, BASE_SMOOTH_S, k), axis=1)
-            xs = np.nanmedian(_windowed(t, x, BASE_SMOOTH_S, k), axis=1)
-            ys = np.nanmedian(_windowed(t, y, BASE_SMOOTH_S, k), axis=1)
-            prev_hi = np.nanmax(
-                _windowed(t, zs, BASE_WITHIN_S, round(BASE_WITHIN_S * rows.fps) + 1), axis=1
+            zs = _window_reduce(t, z, BASE_SMOOTH_S, k, np.nanmedian)
+            xs = _window_reduce(t, x, BASE_SMOOTH_S, k, np.nanmedian)
+            ys = _window_reduce(t, y, BASE_SMOOTH_S, k, np.nanmedian)
+            prev_hi = _window_reduce(
+                t, zs, BASE_WITHIN_S, round(BASE_WITHIN_S * rows.fps) + 1, np.nanmax
             )
         cross = np.nonzero((zs < BASE_LOW_M) & (prev_hi > BASE_HIGH_M))[0]
         last = -np.inf
@@ -95,8 +110,9 @@ def baseline_alarms(rows: Rows, beds: Sequence[tuple[float, float, float, float]
                 continue
             if any(b[0] <= xs[i] <= b[2] and b[1] <= ys[i] <= b[3] for b in beds):
                 continue
-            nxt = (t > t[i]) & (t <= t[i] + BASE_STAY_S)
-            if nxt.any() and np.mean(zs[nxt] < BASE_LOW_M) < BASE_STAY_SHARE:
+            # rows of the next 5 s (a tid's rows are in frame order)
+            a, b = np.searchsorted(t, [t[i], t[i] + BASE_STAY_S], side="right")
+            if b > a and np.mean(zs[a:b] < BASE_LOW_M) < BASE_STAY_SHARE:
                 continue
             out.append(float(t[i] + BASE_STAY_S))
             last = t[i]
