@@ -1138,8 +1138,11 @@ class FallDetector:
             left_t = to[r] if first[r] else to[r - 1]
             alt[sl, j], ax[sl, j], ay[sl, j], at[sl, j] = cur[sl], px[r], py[r], left_t
             cur[sl] = seg_id[i] = new
+        # each slot's last row here: the next batch's jump test starts from it (was ~first[1:],
+        # every row but a slot's last: a slot that was not the batch's last kept the row before
+        # its last, so its ids depended on which other radars shared the batch)
         last = np.ones(n, dtype=np.bool_)
-        last[:-1] = ~first[1:]
+        last[:-1] = first[1:]
         self._pcx[so[last]], self._pcy[so[last]] = xo[last], yo[last]
         self._pdev[so[last]] = tido[last]
         out = tid.copy()
@@ -2347,6 +2350,10 @@ class FallDetector:
         self._dsince[sr, kr] = tb[roamed]
         self._ffx[sr, kr] = xs[roamed]
         self._ffy[sr, kr] = ys[roamed]
+        # (before the early return below: it looks for people who vanished down, whose tracks
+        # have no row in this bin; it used to run only when some row of the step was down,
+        # which in a batch of many radars is nearly always, for one radar alone seldom)
+        self._got_up_there(s, k, tb, short)
         down = np.nonzero(~np.isnan(fs))[0]
         if down.size == 0:
             return
@@ -2365,7 +2372,6 @@ class FallDetector:
         self._dsince[sd[up], kd[up]] = np.nan
         self._fdone[sd[up], kd[up]] = False
         self._fturned[sd[up], kd[up]] = False
-        self._got_up_there(s, k, tb, short)
         if p.floor_dwell_s is None:
             return
         with np.errstate(invalid="ignore"):

@@ -421,3 +421,26 @@ def test_a_held_landing_the_trivial_rule_sees_is_a_candidate() -> None:
     assert 0.9 < pre < 1.1 and 0 < descent <= 2.5 and abs(floor - 0.213) < 0.01
     assert _held_landing(8) == []
     assert _held_landing(7, x_after=4.0) == []
+
+
+@pytest.mark.parametrize(
+    ("family", "tracker"),
+    [("T7_busy_floorbed", "single_hold_10fps"), ("T2_short_far", "single_hold_noid")],
+)
+def test_a_radars_detections_do_not_depend_on_the_radars_beside_it(
+    family: str, tracker: str
+) -> None:
+    """The hub steps many radars in one batch; what one radar's detector decides must be what it
+    decides alone. Issue 13 round 16 found two ways it was not: a held module's own ids started
+    the next batch's jump test from the row before a slot's last (unless the slot was the
+    batch's last), and "got up where they vanished" ran only when some row of the step was at
+    floor level (nearly always in a batch of many radars, seldom for one alone). On these
+    cells a fall episode decided otherwise beside the others than alone."""
+    eps = make_family_episodes((family,), (tracker,), 1, 1)
+    together = run_detector(eps, PARAMS)
+
+    def key(ds: list) -> list[tuple[str, float, float]]:
+        return [(d.kind, round(d.at_s, 3), round(d.impact_s, 3)) for d in ds]
+
+    for e, ds in zip(eps, together, strict=True):
+        assert key(run_detector([e], PARAMS)[0]) == key(ds), e.kind

@@ -12,7 +12,7 @@ import pytest
 import care_hub.signal_core.falls as falls
 import care_hub.signal_core.falls_model as falls_model
 from bench.fall_families import run_detector
-from care_hub.signal_core.falls import FallDetector, FallParams
+from care_hub.signal_core.falls import FallDetector, FallParams, make_batch
 from simulators.fall_families import FAMILIES, TRACKERS, FamilyDay, make_family_day
 from simulators.radar_motion import Rows
 
@@ -442,6 +442,63 @@ def test_a_module_that_gives_no_id_has_its_targets_numbered_by_where_they_are() 
     ids = _ids(evs)
     assert set(ids[pet].tolist()) == {2} and set(ids[ph].tolist()) == {3}
     assert set(ids[~pet & ~ph].tolist()) == {1}
+
+
+class _SlotIds(FallDetector):
+    """Records the ids the detector works with (after _own_ids) per slot, row and time."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.depth = 0
+
+    def _own_ids(
+        self, s: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, tid: np.ndarray
+    ) -> np.ndarray:
+        self.depth += 1
+        out = super()._own_ids(s, t, x, y, tid)
+        self.depth -= 1
+        if self.depth == 0:
+            self.seen.append((s.copy(), t.copy(), out.copy()))
+        return out
+
+    def ids_of(self, slot: int) -> np.ndarray:
+        s = np.concatenate([a for a, _, _ in self.seen])
+        t = np.concatenate([b for _, b, _ in self.seen])
+        ids = np.concatenate([c for _, _, c in self.seen])
+        m = s == slot
+        return ids[m][np.argsort(t[m], kind="stable")]
+
+
+def test_a_held_modules_own_ids_do_not_depend_on_the_radars_beside_it_in_a_batch() -> None:
+    """The jump test of a batch's first row starts from the slot's last row of the batch before.
+    A phantom's row as a slot's last row of a 1 s window, with another radar's rows after it in
+    the same batch (the hub batches many radars): the resident's next row jumps back from it and
+    takes the resident's id again, as it does with the radar alone. (Each slot once remembered
+    the row before its last, unless it was the batch's last slot: the phantom's id stayed on
+    the resident; issue 13 round 16.)"""
+    n = 600
+    i = np.arange(n)
+    ph = i == 459  # the last frame of the 46th 1 s window
+    jitter = np.repeat(np.random.default_rng(3).normal(0, 0.03, n // 4), 4)
+    x = np.where(ph, 4.5, 2.0) + jitter
+    y = np.where(ph, 4.5, 2.0)
+    z = np.where(ph, 1.8, 1.0) + jitter
+    evs = events(z, x=x, y=y, tid=1)
+    other = events(1.0 + jitter, x=1.0, y=1.0, tid=1)
+
+    alone = _SlotIds(1)
+    for ev in evs:
+        alone.step(make_batch([(0, ev)]))
+    beside = _SlotIds(2)
+    for ev, ev2 in zip(evs, other, strict=True):
+        beside.step(make_batch([(0, ev), (1, ev2)]))
+
+    ids = beside.ids_of(0)
+    assert np.array_equal(ids, alone.ids_of(0))
+    after = i > 459
+    assert ids[ph][0] != ids[after][0]
+    assert ids[after][0] == ids[i == 458][0]  # the resident's id again, right after the phantom
 
 
 def _two_phantoms_then_a_pets_new_id() -> list:
