@@ -142,3 +142,47 @@ def test_rectangles_in_any_vertex_order_and_odd_quads_agree_with_ray_casting() -
     want = [_inside(px, py, quads[int(s)]) for s, px, py in zip(slot, x, y, strict=True)]
     assert sum(want) > 500
     assert list(got == ZONE_CODE["bed"]) == want
+
+
+def test_a_radars_zone_visits_do_not_depend_on_the_radars_beside_it() -> None:
+    """The hub steps every radar's rows in one batch: three radars whose person moves between
+    bed, room, bathroom and door, unseen for minutes now and then (away), stepped together in
+    1 s windows, close the same visits per radar as each stepped alone."""
+    rng = np.random.default_rng(5)
+    n, fps = 12000, 10.0
+    spots = np.asarray([[0.5, 4.0], [2.5, 2.5], [4.5, 4.6], [2.5, 0.2]])  # bed, room, bath, door
+    walks = []
+    for _ in range(3):
+        at = spots[rng.integers(0, 4, n // 300)].repeat(300, axis=0)
+        xy = at + rng.normal(0.0, 0.05, (n, 2))
+        seen = np.ones(n, dtype=bool)
+        for a in rng.integers(0, n - 2400, 2):
+            seen[a : a + 2400] = False  # 4 min unseen: "away" after 2 min in the room
+        walks.append((xy, seen))
+    t = T0 + np.arange(n) / fps
+
+    def run(which: list[int]) -> dict[int, list[tuple[str, float, float | None]]]:
+        tr = ZoneTracker(len(which), {j: MAP for j in range(len(which))})
+        out = []
+        for w in range(0, n, 10):
+            sl = slice(w, w + 10)
+            until = T0 + min(w + 10, n) / fps
+            parts = [(j, walks[i][0][sl], walks[i][1][sl]) for j, i in enumerate(which)]
+            out += tr.step(
+                np.concatenate([np.full(int(m.sum()), j) for j, _, m in parts]).astype(np.int64),
+                np.concatenate([t[sl][m] for _, _, m in parts]),
+                np.concatenate([xy[m, 0] for _, xy, m in parts]),
+                np.concatenate([xy[m, 1] for _, xy, m in parts]),
+                np.arange(len(which), dtype=np.int64),
+                np.full(len(which), until),
+            )
+        return {
+            which[j]: [(v.zone, v.entered_at, v.left_at) for v in out if v.slot == j]
+            for j in range(len(which))
+        }
+
+    together = run([0, 1, 2])
+    assert sum(len(v) for v in together.values()) > 10
+    assert any(v[0] == "away" for vs in together.values() for v in vs)
+    for i in range(3):
+        assert run([i])[i] == together[i]
