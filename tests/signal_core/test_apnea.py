@@ -122,3 +122,44 @@ def test_severity_and_ahi_helpers() -> None:
     assert ahi_category(5, 1.0) == "mild"
     assert ahi_category(15, 1.0) == "moderate"
     assert ahi_category(30, 1.0) == "severe"
+
+
+def test_a_radars_apnea_events_do_not_depend_on_the_radars_beside_it() -> None:
+    """The hub updates every radar's detector in one call: eight radars of 15 min of breathing
+    with pauses of 8-40 s and moments out of view report the same events together as one by
+    one."""
+    rng = np.random.default_rng(3)
+    n, secs, per = 8, 900, int(FS)
+    t = np.arange(secs * per) / FS
+    sig = np.empty((n, t.size))
+    for i in range(n):
+        x = rng.uniform(2, 6) * np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * t)
+        x += rng.normal(0, 0.2, t.size)
+        for a in rng.integers(60, secs - 60, 4):
+            x[int(a * FS) : int((a + rng.uniform(8, 40)) * FS)] *= 0.05
+        sig[i] = x
+    present = rng.random((n, secs)) > 0.02
+
+    def run(which: list[int]) -> list[list[tuple[object, ...]]]:
+        det = ApneaDetector(len(which), fs_hz=FS)
+        out: list[ApneaEvent] = []
+        for w in range(secs):
+            out += det.update(
+                np.arange(len(which)),
+                np.full(len(which), T0 + w),
+                sig[which, w * per : (w + 1) * per],
+                present=present[which, w],
+            )
+        return [
+            [
+                (e.phase, e.start_ts, e.end_ts, e.severity, e.recent_count)
+                for e in out
+                if e.slot == j
+            ]
+            for j in range(len(which))
+        ]
+
+    together = run(list(range(n)))
+    assert sum(len(v) for v in together) > 20
+    for i in range(n):
+        assert run([i])[0] == together[i]

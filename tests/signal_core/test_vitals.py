@@ -197,3 +197,30 @@ def test_slot_map_reuses_released_slots() -> None:
     assert sm.release(("radar-1", 3)) == a
     assert sm.slot_for(("radar-2", 1)) == (a, True)
     assert b != a
+
+
+def test_a_radars_rates_do_not_depend_on_the_radars_estimated_beside_it() -> None:
+    """The hub estimates every due radar in one call: twelve buffers (breathing, a weaker
+    heartbeat, noise from faint to heavy) estimated together and one by one give the same
+    validity and reasons, and rates equal but for the last bits of batched FFT sums."""
+    rng = np.random.default_rng(1)
+    n = 12
+    est = VitalsEstimator(n)
+    t = np.arange(est.n_samples) / est.fs_hz
+    sig = np.stack(
+        [
+            rng.uniform(2, 6) * np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t)
+            + 0.3 * np.sin(2 * np.pi * rng.uniform(0.9, 1.8) * t)
+            + rng.normal(0, rng.uniform(0.05, 1.0), t.size)
+            for _ in range(n)
+        ]
+    )
+    est.push(np.arange(n), sig)
+    together = est.estimate(np.arange(n))
+    assert 3 <= together.valid.sum() < n  # both outcomes
+    for i in range(n):
+        one = est.estimate([i])
+        for f in ("valid", "heart_valid", "reason", "heart_reason"):
+            assert getattr(one, f)[0] == getattr(together, f)[i], f
+        for f in ("breathing_bpm", "heart_bpm", "breathing_quality", "heart_quality"):
+            np.testing.assert_allclose(getattr(one, f)[0], getattr(together, f)[i], rtol=1e-9)
