@@ -173,7 +173,14 @@ def test_database_cut_stalls_health_and_screens_then_nothing_is_lost(
             while raised["data"]["type"] == "ingest_stalled":  # stored once the database is back
                 raised = screen.next_of("alert.raised", timeout=30)
             assert raised["data"]["type"] == "call" and raised["data"]["resident_id"] == "R-1"
-            assert screen.next_of("system.health", timeout=10)["data"]["state"] == "ok"
+            # back to ok; a "stalled" notice may still come first: the watcher repeats it every
+            # second while stalled, and with a 2 s allowance one more slow store after the restore
+            # (a pooled connection the cut broke) can stall again for a moment (seen once in CI)
+            deadline = time.monotonic() + 20
+            state = screen.next_of("system.health", timeout=10)["data"]["state"]
+            while state == "stalled" and time.monotonic() < deadline:
+                state = screen.next_of("system.health", timeout=10)["data"]["state"]
+            assert state == "ok"
             assert wait_for(
                 lambda: hub.client().get("/api/health").status_code == 200, timeout=10
             )
