@@ -9,7 +9,8 @@ passed and, in the same transaction as the events it writes:
 Nothing lives in memory: a restarted hub resumes from the database, and an alert whose deadline
 passed while the hub was down escalates once (the next deadline counts from the restart), never
 once per missed deadline. On PostgreSQL the rows are locked with SKIP LOCKED, so several hub
-processes can run the engine without escalating one alert twice.
+processes can run the engine without escalating one alert twice. SQLite ignores FOR UPDATE, so
+within a process ticks run one at a time: two at once would both escalate from the same read.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class EscalationEngine:
         self.tick_s = tick_s
         self.escalations = 0
         self.reminders = 0
+        self._ticking = asyncio.Lock()
 
     async def run(self) -> None:
         while True:
@@ -79,6 +81,10 @@ class EscalationEngine:
 
     async def tick(self) -> int:
         """Handle every due alert once; returns how many were handled."""
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> int:
         now = self.clock()
         async with self.session_factory() as session:
             due = (

@@ -178,6 +178,19 @@ async def test_restart_past_deadline_escalates_once(db: Db) -> None:
     assert len(await _events(db, "alert.escalated")) == 1
 
 
+async def test_concurrent_ticks_in_one_process_escalate_once(db: Db) -> None:
+    """SQLite ignores FOR UPDATE: two ticks of one engine at once (the loop's and a caller's)
+    must still see each other's escalation, not both escalate from the same read."""
+    clock = Clock(T0 + 1)
+    alert_id = await _raise_fall(db)
+    engine = EscalationEngine(db.factory, db.bus, AlertSettings(), clock=clock)
+    await engine.tick()
+    clock.now = T0 + 300
+    await asyncio.gather(*(engine.tick() for _ in range(4)))
+    assert (await _alert(db, alert_id)).escalation_level == 1
+    assert len(await _events(db, "alert.escalated")) == 1
+
+
 async def test_real_hub_restart_resumes_persisted_deadline_once(tmp_path: Path) -> None:
     """The escalation loop started by Hub.start: state comes from the database, not memory."""
     settings = Settings(_env_file=None, environment="test", data_dir=tmp_path / "var")  # type: ignore[call-arg]
