@@ -1,7 +1,8 @@
 """Reminders and escalation of unacknowledged alerts, driven by deadlines persisted on the alert.
 
 Every tick the engine reads the open alerts whose `next_reminder_at` or `next_escalation_at` has
-passed and, in the same transaction as the events it writes:
+passed, claims each (`_claim`: still open at that tier, as committed) and, in the same transaction
+as the events it writes:
 - schedules a newly raised alert (its deadlines count from `raised_at`);
 - escalates one tier (caregivers -> charge nurse -> family) when the acknowledgement deadline has
   passed, re-announcing it (`alert.escalated`) and setting the next deadline from now;
@@ -19,9 +20,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import routing, service
@@ -47,6 +48,34 @@ def timeout_defaults(settings: AlertSettings) -> dict[str, float]:
         "high": settings.ack_timeout_high_s,
         "medium": settings.ack_timeout_medium_s,
     }
+
+
+async def _claim(session: AsyncSession, alert: Alert, now: float) -> bool:
+    """Is the alert, as committed now, still open at the tier we read and still due?
+
+    A conditional write of the tier onto itself, then the row read back: on SQLite (which ignores
+    FOR UPDATE) the write takes the database's write lock until this tick commits, so an
+    acknowledgement committed after the tick's read is seen here and one that comes later waits;
+    the tick never escalates or reminds over it from a stale read. On PostgreSQL the row is
+    already locked, and the write is a no-op.
+    """
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(Alert)
+            .where(
+                Alert.id == alert.id,
+                Alert.state == "open",
+                Alert.escalation_level == alert.escalation_level,
+            )
+            .values(escalation_level=alert.escalation_level)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    await session.refresh(alert)
+    if result.rowcount != 1:
+        return False
+    return any(d is not None and d <= now for d in (alert.next_reminder_at, alert.next_escalation_at))
 
 
 class EscalationEngine:
@@ -100,7 +129,8 @@ class EscalationEngine:
                 )
             ).all()
             for alert in due:
-                await self._visit(session, alert, now)
+                if await _claim(session, alert, now):
+                    await self._visit(session, alert, now)
             await self.bus.commit(session)
         return len(due)
 

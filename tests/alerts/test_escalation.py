@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts import service
+from alerts import routing, service
 from alerts.escalation import EscalationEngine
 from alerts.models import Alert, AlertEvent
 from care_hub.hub import Hub
@@ -189,6 +192,55 @@ async def test_concurrent_ticks_in_one_process_escalate_once(db: Db) -> None:
     await asyncio.gather(*(engine.tick() for _ in range(4)))
     assert (await _alert(db, alert_id)).escalation_level == 1
     assert len(await _events(db, "alert.escalated")) == 1
+
+
+async def test_an_ack_committed_while_a_tick_reads_is_not_escalated_over(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nurse acknowledges between the tick's read of due alerts and its write. SQLite ignores
+    FOR UPDATE, so without a guard the tick escalated the acknowledged alert from its stale read
+    and announced it as open again."""
+    clock = Clock(T0 + 1)
+    alert_id = await _raise_fall(db)
+    engine = EscalationEngine(db.factory, db.bus, AlertSettings(), clock=clock)
+    await engine.tick()
+    clock.now = T0 + 300
+    acks: list[asyncio.Task[None]] = []
+
+    async def acknowledge() -> None:
+        async with db.factory() as session:
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None
+            await service.acknowledge(session, db.bus, alert, actor="nurse", source="screen")
+            await db.bus.commit(session)
+
+    settings_of = routing.facility_settings
+
+    async def ack_meanwhile(session: AsyncSession, facility_id: int | None) -> dict[str, Any]:
+        if not acks:  # the nurse's ack, from another session, while this tick is under way
+            acks.append(asyncio.create_task(acknowledge()))
+            await asyncio.wait(acks, timeout=1.0)  # done unless this tick holds the write lock
+        return await settings_of(session, facility_id)
+
+    monkeypatch.setattr(routing, "facility_settings", ack_meanwhile)
+    await engine.tick()
+    await asyncio.gather(*acks)
+    assert (await _alert(db, alert_id)).state == "acknowledged"
+    async with db.factory() as session:
+        actions = (
+            await session.scalars(
+                select(AlertEvent.action)
+                .where(AlertEvent.alert_id == alert_id, AlertEvent.action != "raised")
+                .order_by(AlertEvent.id)
+            )
+        ).all()
+    # escalated before the ack, or not at all; never over it
+    assert list(actions) in (["escalated", "acknowledged"], ["acknowledged"]), actions
+    escalated = await _events(db, "alert.escalated")
+    assert all(e.data["state"] == "open" for e in escalated)
+    if escalated:
+        acked = [e for e in await _events(db, "alert.updated") if e.data["state"] == "acknowledged"]
+        assert acked and escalated[-1].seq < acked[0].seq
 
 
 async def test_real_hub_restart_resumes_persisted_deadline_once(tmp_path: Path) -> None:
