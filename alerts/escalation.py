@@ -1,7 +1,7 @@
 """Reminders and escalation of unacknowledged alerts, driven by deadlines persisted on the alert.
 
 Every tick the engine reads the open alerts whose `next_reminder_at` or `next_escalation_at` has
-passed, claims each (`_claim`: still open at that tier, as committed) and, in the same transaction
+passed, claims each (`_claim`: still open and due, as committed) and, in the same transaction
 as the events it writes:
 - schedules a newly raised alert (its deadlines count from `raised_at`);
 - escalates one tier (caregivers -> charge nurse -> family) when the acknowledgement deadline has
@@ -20,9 +20,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import routing, service
@@ -51,29 +51,18 @@ def timeout_defaults(settings: AlertSettings) -> dict[str, float]:
 
 
 async def _claim(session: AsyncSession, alert: Alert, now: float) -> bool:
-    """Is the alert, as committed now, still open at the tier we read and still due?
+    """Is the alert, as committed now, still open and still due?
 
-    A conditional write of the tier onto itself, then the row read back: on SQLite (which ignores
-    FOR UPDATE) the write takes the database's write lock until this tick commits, so an
-    acknowledgement committed after the tick's read is seen here and one that comes later waits;
-    the tick never escalates or reminds over it from a stale read. On PostgreSQL the row is
+    `service.change_if` writes the tier onto itself only while the row is open, then reads it
+    back: on SQLite (which ignores FOR UPDATE) the write takes the database's write lock until
+    this tick commits, so an acknowledgement committed after the tick's read is seen here and one
+    that comes later waits; the tick never escalates or reminds over it from a stale read. A
+    concurrent escalation moved the deadlines, so it is no longer due. On PostgreSQL the row is
     already locked, and the write is a no-op.
     """
-    result = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(Alert)
-            .where(
-                Alert.id == alert.id,
-                Alert.state == "open",
-                Alert.escalation_level == alert.escalation_level,
-            )
-            .values(escalation_level=alert.escalation_level)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    await session.refresh(alert)
-    if result.rowcount != 1:
+    if not await service.change_if(
+        session, alert, ("open",), escalation_level=alert.escalation_level
+    ):
         return False
     return any(d is not None and d <= now for d in (alert.next_reminder_at, alert.next_escalation_at))
 

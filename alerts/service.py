@@ -132,7 +132,7 @@ async def find_active(
     return await session.scalar(query)
 
 
-async def _change_if(
+async def change_if(
     session: AsyncSession, alert: Alert, states: tuple[str, ...], **values: Any
 ) -> bool:
     """Write `values` to the alert's row only if its committed state is still one of `states`.
@@ -178,7 +178,7 @@ async def raise_alert(
     """
     at = now_s() if at is None else at
     alert = await find_active(session, dedupe_key, lock=True)
-    if alert is not None and not await _change_if(session, alert, ACTIVE_STATES, last_seen_at=at):
+    if alert is not None and not await change_if(session, alert, ACTIVE_STATES, last_seen_at=at):
         alert = None  # resolved since it was read: this is a new situation
     if alert is not None:
         alert.count += 1
@@ -250,8 +250,8 @@ async def acknowledge(
         raise AlertStateError(f"alert {alert.id} is resolved")
     if alert.state == "acknowledged":
         return False
-    if not await _change_if(session, alert, ("open",), state="acknowledged"):
-        if alert.state == "resolved":  # resolved meanwhile (read back by _change_if)
+    if not await change_if(session, alert, ("open",), state="acknowledged"):
+        if alert.state == "resolved":  # resolved meanwhile (read back by change_if)
             raise AlertStateError(f"alert {alert.id} is resolved")
         return False
     at = now_s() if at is None else at
@@ -293,7 +293,7 @@ async def resolve(
     """
     if alert.state == "resolved":
         return False
-    if not await _change_if(session, alert, ACTIVE_STATES, state="resolved"):
+    if not await change_if(session, alert, ACTIVE_STATES, state="resolved"):
         return False  # resolved meanwhile by someone else
     at = now_s() if at is None else at
     if alert.acknowledged_at is None:
