@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from care_hub.signal_core import falls
 from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams, make_batch
 from devices.events import Envelope, RadarFramesEvent
 from simulators.radar_motion import (
@@ -469,6 +470,39 @@ def test_sliding_off_a_chair_onto_the_floor_in_front_of_it_is_a_fall() -> None:
     judged = FallDetector(1)
     judged.set_bed_zones(0, [], floor_beds=[CHAIR_RECT])
     assert len(confirmed(run(events(SLIDE_OFF, x=x, y=y, z_sd=0.03), judged))) == 1
+
+
+def _sitter_then_low_target(
+    landing_x: float, sitter_stays: bool = False, seed: int = 0
+) -> list[FallDetection]:
+    """Seated on the chair at 0.62 m for 8 s (tid 3), unseen for 2.5 s, then a new target (tid 9)
+    at 0.2 m at ``landing_x`` (y 1.0, 2.8 m from the chair); ``sitter_stays``: the sitter is seen
+    on the chair all along."""
+    n_sit, gap, n_low = 80, 25, 200
+    n = n_sit + gap + n_low
+    z = np.concatenate([np.full(n_sit + gap, 0.62), np.full(n_low, 0.2)])
+    x = np.where(np.arange(n) < n_sit + gap, 4.0, landing_x)
+    tid = np.where(np.arange(n) < n_sit + gap, 3, 9)
+    present = np.ones(n, dtype=bool)
+    present[n_sit : n_sit + gap] = False
+    extra = [(i, 3, 4.0, 1.0, 0.62) for i in range(n_sit, n)] if sitter_stays else None
+    det = FallDetector(1)
+    det.set_bed_zones(0, [], seats=[CHAIR_RECT])
+    evs = events(z, x=x, y=1.0, tid=tid, present=present, z_sd=0.03, seed=seed, extra=extra)
+    return run(evs, det)
+
+
+def test_a_low_target_far_from_where_the_sitter_vanished_is_not_their_fall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A track born at floor level after the sitter vanished is judged against the seat only
+    # within SEAT_ORPHAN_NEAR_M of it (falls from seats land 0.2-1.2 m on): 2.8 m off (a pet
+    # across the room) it is not; nor next to a sitter still seen on the chair.
+    assert not any(confirmed(_sitter_then_low_target(1.2, seed=s)) for s in range(5))
+    assert not any(confirmed(_sitter_then_low_target(1.2, True, seed=s)) for s in range(5))
+    monkeypatch.setattr(falls, "SEAT_ORPHAN_NEAR_M", 5.0)
+    assert all(confirmed(_sitter_then_low_target(1.2, seed=s)) for s in range(5))
+    assert not any(confirmed(_sitter_then_low_target(1.2, True, seed=s)) for s in range(5))
 
 
 def test_sinking_low_inside_a_chair_is_not_a_fall() -> None:
