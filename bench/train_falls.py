@@ -18,6 +18,8 @@
    threshold that maximises the worst margin to the issue's goals over trackers and both rates;
    among thresholds within ``--fa-tolerance`` of that margin, the one with the fewest out-of-fold
    false alarms per resident-day on the ordinary days (pooled over trackers).
+   ``--bags N`` fits N judges on bootstrap resamples of episodes and averages their logits
+   (folds and the shipped judge alike; docs/detection.md round 19 measured it: no gain).
 4. The fitted trees are exported to care_hub/signal_core/models/falls_gbm.json and read back by
    the numpy evaluator, which must give the same probabilities as ``predict_proba``.
 """
@@ -461,23 +463,29 @@ def export(
     features: Sequence[str] = FEATURES,
 ) -> dict[str, object]:
     """The fitted ensemble as plain lists (one binary classifier: one tree per iteration), fitted
-    on ``features`` (columns in that order)."""
+    on ``features`` (columns in that order). A ``Bagged`` judge is exported as all its members'
+    trees, each leaf divided by their number (the mean of their logits)."""
+    members = model.members if isinstance(model, Bagged) else [model]
+    scale = 1.0 / len(members)
     trees = []
     depth = 0
-    for (pred,) in model._predictors:  # type: ignore[attr-defined]
-        nd = pred.nodes
-        depth = max(depth, int(nd["depth"].max()) + 1)
-        trees.append(
-            {
-                "feature": nd["feature_idx"].astype(int).tolist(),
-                "threshold": [float(v) for v in nd["num_threshold"]],
-                "missing_left": nd["missing_go_to_left"].astype(int).tolist(),
-                "left": nd["left"].astype(int).tolist(),
-                "right": nd["right"].astype(int).tolist(),
-                "leaf": nd["is_leaf"].astype(int).tolist(),
-                "value": [float(v) for v in nd["value"]],
-            }
-        )
+    for member in members:
+        for (pred,) in member._predictors:  # type: ignore[attr-defined]
+            nd = pred.nodes
+            depth = max(depth, int(nd["depth"].max()) + 1)
+            trees.append(
+                {
+                    "feature": nd["feature_idx"].astype(int).tolist(),
+                    "threshold": [float(v) for v in nd["num_threshold"]],
+                    "missing_left": nd["missing_go_to_left"].astype(int).tolist(),
+                    "left": nd["left"].astype(int).tolist(),
+                    "right": nd["right"].astype(int).tolist(),
+                    "leaf": nd["is_leaf"].astype(int).tolist(),
+                    "value": [float(v) * scale for v in nd["value"]],
+                }
+            )
+    baselines = [float(np.ravel(m._baseline_prediction)[0]) for m in members]  # type: ignore[attr-defined]
+    baseline = scale * sum(baselines)
     if thr_frequent is not None:
         # one more tree: a logit offset for frequent-sample candidates, so that the shared
         # threshold_p means thr_frequent for them (the evaluator needs no change)
@@ -496,7 +504,7 @@ def export(
     return {
         "format": "care-hub falls gbm v1",
         "features": list(features),
-        "baseline": float(np.ravel(model._baseline_prediction)[0]),  # type: ignore[attr-defined]
+        "baseline": baseline,
         "depth": depth,
         "threshold_p": thr,
         "frequent_samples": None
@@ -507,9 +515,42 @@ def export(
     }
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+class Bagged:
+    """``bags`` judges fitted on bootstrap resamples of episodes (a candidate's weight is how
+    often its episode was drawn), their logits averaged: one judge's split choices swing with
+    the draw of episodes (retrains moved along the trade-off, rounds 11, 14, 17, 18); the
+    average of many is steadier. ``bags`` = 1 is the plain fit on every candidate."""
 
+    def __init__(self, bags: int) -> None:
+        self.bags = bags
+        self.members: list[object] = []
+
+    def fit(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, ep: np.ndarray) -> Bagged:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        self.members = []
+        uniq, inv = np.unique(ep, return_inverse=True)
+        for b in range(self.bags):
+            if self.bags == 1:
+                ww = w
+            else:
+                drawn = np.random.default_rng((17, b)).integers(0, uniq.size, uniq.size)
+                ww = w * np.bincount(drawn, minlength=uniq.size)[inv]
+            keep = ww > 0
+            clf = HistGradientBoostingClassifier(**HGB_PARAMS)
+            clf.fit(x[keep], y[keep], sample_weight=ww[keep])
+            self.members.append(clf)
+        return self
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        raws = [m.decision_function(x) for m in self.members]  # type: ignore[attr-defined]
+        return np.asarray(np.mean(raws, axis=0))
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 / (1.0 + np.exp(-self.raw(x))))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, nargs="*", default=[11, 12, 13])
     ap.add_argument("--per-kind", type=int, default=8)
@@ -529,6 +570,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="worst-margin points given up for fewer ordinary-day false alarms",
     )
     ap.add_argument("--jobs", type=int, default=1, help="processes collecting candidates")
+    ap.add_argument(
+        "--bags", type=int, default=1, help="judges on bootstrap resamples of episodes, averaged"
+    )
     ap.add_argument("--cache", type=Path, help="candidates file: reuse if present, else write")
     ap.add_argument(
         "--no-clips", action="store_true", help="leave out the held-posture clips (fall_clips)"
@@ -607,13 +651,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     blank = np.zeros(x.shape[0])  # the same folds' scores with --blank features missing
     xb = xk.copy()
     xb[:, [kept.index(n) for n in args.blank if n in kept]] = np.nan
+    ep = d["ep"]
     for s in args.seeds:
         te = d["seed"] == s
-        clf = HistGradientBoostingClassifier(**HGB_PARAMS)
-        clf.fit(xk[~te], y[~te], sample_weight=w[~te])
-        oof[te] = clf.predict_proba(xk[te])[:, 1]
+        fold = Bagged(args.bags).fit(xk[~te], y[~te], w[~te], ep[~te])
+        oof[te] = fold.proba(xk[te])
         if args.blank:
-            blank[te] = clf.predict_proba(xb[te])[:, 1]
+            blank[te] = fold.proba(xb[te])
     # the detector never confirms these, whatever their score: choose on what ships (it vetoes
     # on slots of a tracker reporting every frame once two ids were seen at once; here, on every
     # candidate of such a tracker: a slot with nobody else in it has no pet to hop off anything)
@@ -653,11 +697,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         for trk in (t for t in TRAIN_TRACKERS if t in matched):
             th, se, sp, per_day = matched[trk]
             print(f"  {trk}: {th:.3f}, {100 * se:.1f}% / {100 * sp:.1f}%, {per_day:.2f} / day")
-    clf = HistGradientBoostingClassifier(**HGB_PARAMS)
-    clf.fit(xk, y, sample_weight=w)
-    doc = export(clf, thr, tf, kept)
+    judge = Bagged(args.bags).fit(xk, y, w, ep)
+    doc = export(judge, thr, tf, kept)
     mine = from_dict(doc).proba(x)
-    ref = shifted(clf.predict_proba(xk)[:, 1], x, thr, tf)
+    ref = shifted(judge.proba(xk), x, thr, tf)
     err = float(np.max(np.abs(mine - ref)))
     if err > 1e-6:
         raise SystemExit(f"numpy evaluator differs from predict_proba by {err}")

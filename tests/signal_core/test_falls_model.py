@@ -69,3 +69,22 @@ def test_a_judge_trained_without_some_features_exports_what_it_reads() -> None:
     x2 = x.copy()
     x2[:, FEATURE_INDEX["pre_m"]] = 99.0
     assert np.array_equal(model.proba(x2), model.proba(x))
+
+
+def test_a_bagged_judge_exports_the_mean_of_its_members_logits() -> None:
+    # bench.train_falls --bags: judges fitted on bootstrap resamples of episodes, exported as all
+    # their trees with each leaf divided by their number, score as the average of their logits
+    from bench.train_falls import Bagged, export
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, len(FEATURES)))
+    y = x[:, FEATURE_INDEX["drop_m"]] + 0.7 * rng.normal(size=300) > 0
+    ep = np.arange(300) // 3  # three candidates an episode
+    judge = Bagged(3).fit(x, y, np.ones(300), ep)
+    raws = np.array([m.decision_function(x) for m in judge.members])
+    assert len(judge.members) == 3 and not np.allclose(raws[0], raws[1])  # resampled apart
+    model = from_dict(export(judge, 0.5))
+    assert np.allclose(model.proba(x), 1 / (1 + np.exp(-raws.mean(axis=0))), atol=1e-9)
+    # one bag is the plain fit on every candidate
+    single = Bagged(1).fit(x, y, np.ones(300), ep)
+    assert np.allclose(from_dict(export(single, 0.5)).proba(x), single.proba(x), atol=1e-9)
