@@ -229,6 +229,21 @@ FLOOR_KEPT_RANK = 1e9
 DEFAULT_CONFIRM_S = 5.0
 # Floor dwell: the median of this many recent seconds of bins must be at floor level.
 DWELL_CHECK_S = 10.0
+# Floor dwell at a spot, on modules that hold most frames: such a module shows someone lying on
+# the floor in pieces (holds, dropouts, switches to a visitor or a pet), and the detector's
+# tracks follow them only piecewise, under new ids; when no track stays at floor level for
+# floor_dwell_s the per-track safety net never fires (issue 13 round 19: 17 of 315 slow slumps
+# on the held modules of the tuning families went unreported, 11 of them with a visitor). So
+# the slot keeps the spot where someone was last seen at floor level: occupied while floor-level
+# bins come back within SPOT_NEAR_M of it at least every SPOT_GAP_S, let go after a longer gap or once
+# bins at getup height within REOCCUPY_M of it outnumber its floor-level bins by SPOT_UP_BINS
+# (got up there; a lying person's lone samples read 0.7-1.0 m under 0.25 m jitter).
+SPOT_GAP_S = 10.0
+SPOT_UP_BINS = 4
+SPOT_FOLLOW = 0.3  # share of the way the spot moves to each of its floor-level bins
+# "At the spot": a person lying still scatters bin medians by ~0.1-0.2 m on a held module; a pet
+# pottering about the room stays within 1 m (ROAM_M) of a spot for minutes
+SPOT_NEAR_M = 0.6
 # Up from the floor (the floor-dwell timer restarts, a confirmed person may be suspected again): the
 # median of this many recent seconds of bins back at sitting/standing height. 8 s, not 3: on a
 # module with ~4 fresh samples/s, 0.25 m jitter and a lying person's 0.5 s flickers to 1.0 m, a 3 s
@@ -844,6 +859,13 @@ class FallDetector:
         self._fz = np.full((s, k), np.nan)
         # a fall candidate of this track was turned down (and it has not been up since)
         self._fturned = np.zeros((s, k), dtype=np.bool_)
+        # per-slot floor spot (SPOT_GAP_S): since when, last seen, where, bins up there, reported
+        self._sd_t0 = np.full(s, np.nan)
+        self._sd_last = np.full(s, -np.inf)
+        self._sd_x = np.full(s, np.nan)
+        self._sd_y = np.full(s, np.nan)
+        self._sd_up = np.zeros(s, dtype=np.int64)
+        self._sd_done = np.zeros(s, dtype=np.bool_)
         # per-slot upright reference: height estimate, last upright time and track
         self._uref = np.full(s, np.nan)
         self._uthigh = np.full(s, -np.inf)
@@ -993,6 +1015,9 @@ class FallDetector:
         self._uktid[slot] = -1
         self._sit_t[slot], self._sit_k[slot], self._sit_tid[slot] = -np.inf, -1, -1
         self._sit_z[slot] = self._sit_x[slot] = self._sit_y[slot] = np.nan
+        self._sd_t0[slot], self._sd_last[slot], self._sd_up[slot] = np.nan, -np.inf, 0
+        self._sd_x[slot] = self._sd_y[slot] = np.nan
+        self._sd_done[slot] = False
         keep = self._h_slot != slot
         self._h_slot, self._h_tid = self._h_slot[keep], self._h_tid[keep]
         self._h_t, self._h_t0 = self._h_t[keep], self._h_t0[keep]
@@ -1854,6 +1879,8 @@ class FallDetector:
             cand_low = low
             triv_now = np.zeros(s.shape[0], dtype=np.bool_)
         self._floor_state(s, k, tb, short, low, on_sup, xs, ys, out)
+        if self.params.floor_dwell_s is not None:
+            self._spot_dwell(s, k, tb, short, low, xs, ys, self.params.floor_dwell_s, out)
         # walking: the bin median moved >= WALK_MIN_M over the last WALK_BINS bins (1 s)
         prev = (pos[:, None] - WALK_BINS) % r
         with np.errstate(invalid="ignore"):
@@ -2465,9 +2492,89 @@ class FallDetector:
                 & (td - self._dsince[sd, kd] >= p.floor_dwell_s)
                 & (self._pk[sd] != kd)
                 & (_row_median(np.where(check, rz, np.nan)) <= p.floor_height_m)
+                & ~(
+                    self._sd_done[sd]
+                    & (
+                        np.hypot(
+                            self._ffx[sd, kd] - self._sd_x[sd], self._ffy[sd, kd] - self._sd_y[sd]
+                        )
+                        <= ROAM_M
+                    )
+                )
             )
         for i in np.nonzero(dwell)[0].tolist():
             self._emit_dwell(int(sd[i]), int(kd[i]), float(td[i]), out)
+
+    def _spot_dwell(
+        self,
+        s: IntArr,
+        k: IntArr,
+        tb: FloatArr,
+        short: FloatArr,
+        low: BoolArr,
+        xs: FloatArr,
+        ys: FloatArr,
+        dwell_s: float,
+        out: list[FallDetection],
+    ) -> None:
+        """The slot's floor spot on held modules (SPOT_GAP_S): keep it, let it go, and report a
+        floor dwell there once someone has been at it for floor_dwell_s (unless a fall or a
+        floor dwell of a track was reported there)."""
+        p = self.params
+        held = ~self._every_frame(s)
+        if not held.any():
+            return
+        i = np.nonzero(held)[0]
+        si, ki, ti, zi, xi, yi, li = s[i], k[i], tb[i], short[i], xs[i], ys[i], low[i]
+        with np.errstate(invalid="ignore"):
+            d = np.hypot(xi - self._sd_x[si], yi - self._sd_y[si])
+            kept = ~np.isnan(self._sd_t0[si]) & (ti - self._sd_last[si] <= SPOT_GAP_S)
+            up = kept & (zi >= p.getup_height_m) & (d <= REOCCUPY_M)
+            at = li & kept & (d <= SPOT_NEAR_M)
+        self._sd_up[si[up]] += 1
+        gone = up & (self._sd_up[si] >= SPOT_UP_BINS)
+        self._sd_t0[si[gone]] = np.nan
+        self._sd_done[si[gone]] = False
+        new = li & ~kept
+        sn = si[new]
+        self._sd_t0[sn] = self._sd_last[sn] = ti[new]
+        self._sd_x[sn], self._sd_y[sn] = xi[new], yi[new]
+        self._sd_up[sn] = 0
+        self._sd_done[sn] = False
+        sa = si[at]
+        self._sd_last[sa] = ti[at]
+        self._sd_up[sa] = np.maximum(self._sd_up[sa] - 1, 0)
+        # the spot follows its floor-level bins (a first bin may lie between the person and
+        # a visitor: one track's median position mixing the two)
+        self._sd_x[sa] += SPOT_FOLLOW * (xi[at] - self._sd_x[sa])
+        self._sd_y[sa] += SPOT_FOLLOW * (yi[at] - self._sd_y[sa])
+        fire = np.nonzero(at & ~self._sd_done[si] & (ti - self._sd_t0[si] >= dwell_s))[0]
+        for j in fire.tolist():
+            sl, kl = int(si[j]), int(ki[j])
+            if self._sd_done[sl]:  # (two rows of one slot in this bin)
+                continue
+            self._sd_done[sl] = True
+            # already reported there: a confirmed fall or a track's own floor dwell
+            with np.errstate(invalid="ignore"):
+                near = (
+                    np.hypot(self._ffx[sl] - self._sd_x[sl], self._ffy[sl] - self._sd_y[sl])
+                    <= ROAM_M
+                )
+            if (self._fdone[sl] & ~np.isnan(self._fsince[sl]) & near).any():
+                continue
+            self._fdone[sl, kl] = True
+            out.append(
+                FallDetection(
+                    slot=sl,
+                    kind="floor_dwell",
+                    at_s=float(ti[j]),
+                    impact_s=float(self._sd_t0[sl]),
+                    pre_height_m=float("nan"),
+                    floor_height_m=float(zi[j]),
+                    x_m=float(self._sd_x[sl]),
+                    y_m=float(self._sd_y[sl]),
+                )
+            )
 
     def _got_up_there(self, s: IntArr, k: IntArr, tb: FloatArr, short: FloatArr) -> None:
         """A track born where a person vanished at floor level, after they vanished, and up now:

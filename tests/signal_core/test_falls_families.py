@@ -11,7 +11,7 @@ import pytest
 from bench.fall_clips import CLIP_S, HOLD_S, clip_episode
 from bench.fall_families import baseline_alarms, run_detector, wilson
 from care_hub.signal_core import falls
-from care_hub.signal_core.falls import FallBatch, FallDetector, FallParams
+from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, FallParams
 from simulators.fall_families import FamilyEpisode, make_family_episode, make_family_episodes
 
 PARAMS = FallParams(floor_dwell_s=60.0)
@@ -478,3 +478,38 @@ def test_a_slide_whose_landing_starts_a_new_track_is_judged_against_the_seat(
     assert latency <= 10.0 and feats["from_support"] == 1.0 and feats["orphan"] == 0.0
     monkeypatch.setattr(falls, "SEAT_ORPHAN_NEAR_M", 0.0)
     assert first_confirmed()[0] > 10.0
+
+
+def _slump(fam: str, draw: int) -> FamilyEpisode:
+    """The ``draw``-th (0-based) slow slump of a tuning family on the held single-target module
+    (tuning seed 1)."""
+    from simulators.fall_families import FAMILIES, KINDS, TRACKERS
+
+    trk, kind = "single_hold", "slow_slump"
+    rng = np.random.default_rng(
+        (1, list(FAMILIES).index(fam), list(TRACKERS).index(trk), list(KINDS).index(kind))
+    )
+    return [make_family_episode(fam, trk, kind, rng) for _ in range(draw + 1)][-1]
+
+
+@pytest.mark.parametrize(("fam", "draw"), [("T1_average", 9), ("T6_wide_slow", 3)])
+def test_a_slow_slump_split_over_tracks_still_gets_its_floor_dwell(
+    fam: str, draw: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slow slumps on a held module (the second with a visitor the module switches to) whose
+    person the detector's tracks followed only in pieces: no track stayed at floor level for
+    60 s, so nothing at all was reported before the slot's floor spot (falls.SPOT_GAP_S). Now a
+    floor dwell comes within 75 s of the impact, where they lie."""
+    e = _slump(fam, draw)
+    assert e.impact_s is not None and e.visitor == (fam == "T6_wide_slow")
+
+    def reports() -> list[FallDetection]:
+        (ds,) = run_detector([e], PARAMS)
+        return [
+            d for d in ds if d.kind in ("confirmed", "floor_dwell") and d.at_s - e.impact_s <= 75.0
+        ]
+
+    (dwell,) = reports()
+    assert dwell.kind == "floor_dwell" and dwell.impact_s <= e.impact_s + 15.0
+    monkeypatch.setattr(falls.FallDetector, "_spot_dwell", lambda *a: None)
+    assert reports() == []

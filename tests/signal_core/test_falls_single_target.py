@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
+from care_hub.signal_core import falls
 from care_hub.signal_core.falls import (
     HOLD_FLOOR_AFTER_S,
     FallDetection,
     FallDetector,
+    FallParams,
     make_batch,
 )
 from care_hub.signal_core.falls_model import FEATURES
@@ -296,3 +299,30 @@ def test_a_landing_held_by_the_module_makes_a_candidate() -> None:
         short: list[tuple[int, float, float, np.ndarray]] = []
         run(held_landing(seed, 2.5)[0], FallDetector(1, model=None, collect=short))
         assert short == [], seed
+
+
+def test_the_floor_spot_is_let_go_when_its_person_gets_up_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slot's floor spot (falls.SPOT_GAP_S) of someone who sits on the floor for 30 s and
+    then stands up where they sat is let go once they are seen up there (SPOT_UP_BINS), so
+    whoever lies on that spot next starts a floor time of their own; kept, it would carry on
+    the first person's (it does with the let-go turned off)."""
+
+    def spot_after_getting_up(seed: int) -> float:
+        z = path((6.0, STAND, STAND), (2.5, STAND, 0.6), (2.0, 0.6, 0.6), (2.0, 0.6, FLOOR))
+        z = np.concatenate(
+            [z, path((30.0, FLOOR, FLOOR), (2.0, FLOOR, STAND), (6.0, STAND, STAND))]
+        )
+        n = z.shape[0]
+        evs = windows(z, np.full(n, 1.5), np.full(n, 2.0), held(n, seed), seed)
+        det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+        run(evs[:-6], det)
+        assert not np.isnan(det._sd_t0[0]), seed  # on the floor: the spot is held
+        run(evs[-6:], det)
+        return float(det._sd_t0[0])
+
+    for seed in range(4):
+        assert np.isnan(spot_after_getting_up(seed)), seed
+    monkeypatch.setattr(falls, "SPOT_UP_BINS", 10**6)
+    assert not np.isnan(spot_after_getting_up(0))
