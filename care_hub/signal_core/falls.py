@@ -2652,6 +2652,17 @@ class FallDetector:
             with np.errstate(invalid="ignore"):
                 ups = (self._rz[gs, gk] >= self.params.getup_height_m).sum(axis=1)
             person = self._fturned[gs, gk] | (ups >= GONE_UP_BINS)
+            # on a held module, not where the slot's floor spot was let go (SPOT_GAP_S): the
+            # person was seen up there, or the module showed others for a while and nobody at
+            # floor level there (someone who got up while the module looked at a visitor)
+            with np.errstate(invalid="ignore"):
+                near = (
+                    np.hypot(self._ffx[gs, gk] - self._sd_x[gs], self._ffy[gs, gk] - self._sd_y[gs])
+                    <= ROAM_M
+                )
+                seen = np.max(np.where(np.isnan(self._tlast[gs]), -np.inf, self._tlast[gs]), axis=1)
+                left = np.isnan(self._sd_t0[gs]) | (seen - self._sd_last[gs] > SPOT_GAP_S)
+            person &= ~(~self._every_frame(gs) & near & left)
             for sl, kl in zip(gs[person].tolist(), gk[person].tolist(), strict=True):
                 self._emit_dwell(sl, kl, float(self._covered[sl]), out)
 

@@ -60,18 +60,21 @@ def windows(
     seed: int,
     z_sd: float = 0.15,
     xy_sd: float = 0.1,
+    tid: np.ndarray | None = None,
 ) -> list[RadarFramesEvent]:
     """1 s windows of one target at FPS: jittered (x, y, z), held frames repeat the last fresh
-    frame exactly, millimetre-rounded as payloads are (no velocities: the module gives none)."""
+    frame exactly, millimetre-rounded as payloads are (no velocities: the module gives none).
+    ``tid``: each frame's target id (default 1 throughout)."""
     rng = np.random.default_rng(seed)
     n = z.shape[0]
+    tids = np.ones(n, dtype=np.int64) if tid is None else tid.astype(np.int64)
     zz = np.round(z + rng.normal(0, z_sd, n), 3)
     xx = np.round(x + rng.normal(0, xy_sd, n), 3)
     yy = np.round(y + rng.normal(0, xy_sd, n), 3)
     hold = hold.copy()
     hold[0] = False
     src = np.maximum.accumulate(np.where(hold, 0, np.arange(n)))
-    zz, xx, yy = zz[src], xx[src], yy[src]
+    zz, xx, yy, tids = zz[src], xx[src], yy[src], tids[src]
     out = []
     per = int(FPS)
     for w in range(0, n, per):
@@ -83,7 +86,7 @@ def windows(
                 fps=FPS,
                 n_frames=m,
                 frame_index=np.arange(m, dtype=np.int32),
-                tid=np.ones(m, dtype=np.int64),
+                tid=tids[w : w + m],
                 x_m=xx[w : w + m],
                 y_m=yy[w : w + m],
                 z_m=zz[w : w + m],
@@ -326,3 +329,55 @@ def test_the_floor_spot_is_let_go_when_its_person_gets_up_there(
         assert np.isnan(spot_after_getting_up(seed)), seed
     monkeypatch.setattr(falls, "SPOT_UP_BINS", 10**6)
     assert not np.isnan(spot_after_getting_up(0))
+
+
+def down_beside_a_visitor(
+    seed: int, up_after_s: float | None
+) -> tuple[list[RadarFramesEvent], float]:
+    """A resident sits down on the floor in stages while a visitor stands 1 m away; the module
+    switches between the two every 1-3 s and gives the resident a new id at every return (as the
+    single_hold tracker model does). ``up_after_s``: they get up after this long on the floor and
+    walk off (``None``: they stay down). Returns the windows and when they reached the floor."""
+    rng = np.random.default_rng(seed)
+    z = path((6.0, STAND, STAND), (2.5, STAND, 0.6), (2.0, 0.6, 0.6), (2.0, 0.6, FLOOR))
+    down_at = T0 + z.shape[0] / FPS
+    if up_after_s is None:
+        z = np.concatenate([z, path((100.0, FLOOR, FLOOR))])
+        x = np.full(z.shape[0], 1.5)
+    else:
+        z = np.concatenate([z, path((up_after_s, FLOOR, FLOOR), (2.0, FLOOR, STAND))])
+        x = np.full(z.shape[0], 1.5)
+        z = np.concatenate([z, path((60.0, STAND, STAND))])
+        x = np.concatenate([x, path((3.0, 1.5, 4.0), (57.0, 4.0, 4.0))])
+    n = z.shape[0]
+    seg = np.repeat(np.arange(n), rng.integers(round(1 * FPS), round(3 * FPS), n))[:n]
+    visitor = (rng.random(n)[seg] < 0.5) & (np.arange(n) >= 8 * FPS)
+    z = np.where(visitor, 0.95, z)
+    x = np.where(visitor, 2.5, x)
+    tid = np.where(visitor, 100, 1 + np.cumsum(np.r_[False, ~visitor[1:] & visitor[:-1]]))
+    return windows(z, x, np.full(n, 2.0), held(n, seed), seed, tid=tid), down_at
+
+
+def test_who_got_up_while_the_module_watched_a_visitor_is_not_reported_on_the_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """30 s on the floor beside a visitor, then up and away while the module looked at the
+    visitor: the track that vanished at floor level is not reported as someone still down, as
+    the slot's floor spot was let go (falls.SPOT_GAP_S: the module showed others and nobody at
+    floor level there). With the spot never let go, a floor dwell came 60 s after they sat
+    down. Who stays down is still reported within 75 s."""
+    params = FallParams(floor_dwell_s=60.0)
+
+    def dwells(up_after_s: float | None) -> list[list[float]]:
+        out = []
+        for seed in range(8):
+            evs, down_at = down_beside_a_visitor(seed, up_after_s)
+            dets = run(evs, FallDetector(1, params))
+            out.append([d.at_s - down_at for d in dets if d.kind in ("confirmed", "floor_dwell")])
+        return out
+
+    assert all(r and r[0] <= 75.0 for r in dwells(None))
+    got_up = dwells(30.0)
+    assert all(at <= 15.0 for r in got_up for at in r)  # (a confirmation at the sit-down)
+    monkeypatch.setattr(falls, "SPOT_GAP_S", 1e9)
+    assert any(at >= 55.0 for r in dwells(30.0) for at in r)
