@@ -351,7 +351,7 @@ def down_beside_a_visitor(
         x = np.concatenate([x, path((3.0, 1.5, 4.0), (57.0, 4.0, 4.0))])
     n = z.shape[0]
     seg = np.repeat(np.arange(n), rng.integers(round(1 * FPS), round(3 * FPS), n))[:n]
-    visitor = (rng.random(n)[seg] < 0.5) & (np.arange(n) >= 8 * FPS)
+    visitor = (np.asarray(rng.random(n))[seg] < 0.5) & (np.arange(n) >= 8 * FPS)
     z = np.where(visitor, 0.95, z)
     x = np.where(visitor, 2.5, x)
     tid = np.where(visitor, 100, 1 + np.cumsum(np.r_[False, ~visitor[1:] & visitor[:-1]]))
