@@ -2414,6 +2414,13 @@ class FallDetector:
         multi-target): one row in a bin is a phantom there, not a person."""
         return np.asarray(self._multi[s] & (self._fresh_share[s] >= TRIV_CAND_FRESH))
 
+    def _holds(self, s: IntArr) -> BoolArr:
+        """Slots of a sample-and-hold module now: held before and mostly held repeats lately.
+        Not ``~_every_frame`` (a multi-target tracker's slot is "multi" only once two ids were
+        seen at once, so a resident alone looks single there), nor ``_held_mod`` alone (a
+        tracker with a few held frames dips below the fresh share once in hours, for good)."""
+        return np.asarray(self._held_mod[s] & (self._fresh_share[s] < TRIV_CAND_FRESH))
+
     def _high_thr(self, s: IntArr) -> FloatArr:
         """ "Upright" for slot(s): UPRIGHT_REL x the learned upright height (at least
         UPRIGHT_FLOOR_M) once learned, else the fixed ``high_height_m``."""
@@ -2662,7 +2669,7 @@ class FallDetector:
                 )
                 seen = np.max(np.where(np.isnan(self._tlast[gs]), -np.inf, self._tlast[gs]), axis=1)
                 left = np.isnan(self._sd_t0[gs]) | (seen - self._sd_last[gs] > SPOT_GAP_S)
-            person &= ~(~self._every_frame(gs) & near & left)
+            person &= ~(self._holds(gs) & near & left)
             for sl, kl in zip(gs[person].tolist(), gk[person].tolist(), strict=True):
                 self._emit_dwell(sl, kl, float(self._covered[sl]), out)
 
