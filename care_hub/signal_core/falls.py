@@ -229,15 +229,16 @@ FLOOR_KEPT_RANK = 1e9
 DEFAULT_CONFIRM_S = 5.0
 # Floor dwell: the median of this many recent seconds of bins must be at floor level.
 DWELL_CHECK_S = 10.0
-# Floor dwell at a spot, on modules that hold most frames: such a module shows someone lying on
-# the floor in pieces (holds, dropouts, switches to a visitor or a pet), and the detector's
-# tracks follow them only piecewise, under new ids; when no track stays at floor level for
-# floor_dwell_s the per-track safety net never fires (issue 13 round 19: 17 of 315 slow slumps
-# on the held modules of the tuning families went unreported, 11 of them with a visitor). So
-# the slot keeps the spot where someone was last seen at floor level: occupied while floor-level
-# bins come back within SPOT_NEAR_M of it at least every SPOT_GAP_S, let go after a longer gap or once
-# bins at getup height within REOCCUPY_M of it outnumber its floor-level bins by SPOT_UP_BINS
-# (got up there; a lying person's lone samples read 0.7-1.0 m under 0.25 m jitter).
+# Floor dwell at a spot, on radars not known to report every frame (held modules; a multi-target
+# slot until it has seen two ids at once): a held module shows someone lying on the floor in
+# pieces (holds, dropouts, switches to a visitor or a pet), and the detector's tracks follow them
+# only piecewise, under new ids; when no track stays at floor level for floor_dwell_s the
+# per-track safety net never fires (issue 13 round 19: 17 of 315 slow slumps on the held modules
+# of the tuning families went unreported, 11 of them with a visitor). So the slot keeps the spot
+# where someone was last seen at floor level: occupied while floor-level bins come back within
+# SPOT_NEAR_M of it at least every SPOT_GAP_S, let go after a longer gap or once bins at getup
+# height within REOCCUPY_M of it outnumber its floor-level bins by SPOT_UP_BINS (got up there; a
+# lying person's lone samples read 0.7-1.0 m under 0.25 m jitter).
 SPOT_GAP_S = 10.0
 SPOT_UP_BINS = 4
 SPOT_FOLLOW = 0.3  # share of the way the spot moves to each of its floor-level bins
@@ -2524,9 +2525,9 @@ class FallDetector:
         dwell_s: float,
         out: list[FallDetection],
     ) -> None:
-        """The slot's floor spot on held modules (SPOT_GAP_S): keep it, let it go, and report a
-        floor dwell there once someone has been at it for floor_dwell_s (unless a fall or a
-        floor dwell of a track was reported there)."""
+        """The slot's floor spot on radars not known to report every frame (SPOT_GAP_S): keep
+        it, let it go, and report a floor dwell there once someone has been at it for
+        ``dwell_s`` (unless a fall or a floor dwell of a track was reported there)."""
         p = self.params
         held = ~self._every_frame(s)
         if not held.any():
@@ -2659,9 +2660,11 @@ class FallDetector:
             with np.errstate(invalid="ignore"):
                 ups = (self._rz[gs, gk] >= self.params.getup_height_m).sum(axis=1)
             person = self._fturned[gs, gk] | (ups >= GONE_UP_BINS)
-            # on a held module, not where the slot's floor spot was let go (SPOT_GAP_S): the
-            # person was seen up there, or the module showed others for a while and nobody at
-            # floor level there (someone who got up while the module looked at a visitor)
+            # on a module holding most frames now (_holds: not on a multi-target slot, whose
+            # phantom rows would look like "others"), not where the slot's floor spot was let go
+            # (SPOT_GAP_S): the person was seen up there, or the module showed others for a
+            # while and nobody at floor level there (someone who got up while it watched a
+            # visitor)
             with np.errstate(invalid="ignore"):
                 near = (
                     np.hypot(self._ffx[gs, gk] - self._sd_x[gs], self._ffy[gs, gk] - self._sd_y[gs])
