@@ -2502,12 +2502,7 @@ class FallDetector:
                 & (_row_median(np.where(check, rz, np.nan)) <= p.floor_height_m)
                 & ~(
                     self._sd_done[sd]
-                    & (
-                        np.hypot(
-                            self._ffx[sd, kd] - self._sd_x[sd], self._ffy[sd, kd] - self._sd_y[sd]
-                        )
-                        <= ROAM_M
-                    )
+                    & (self._spot_m(sd, self._ffx[sd, kd], self._ffy[sd, kd]) <= ROAM_M)
                 )
             )
         for i in np.nonzero(dwell)[0].tolist():
@@ -2535,7 +2530,7 @@ class FallDetector:
         i = np.nonzero(held)[0]
         si, ki, ti, zi, xi, yi, li = s[i], k[i], tb[i], short[i], xs[i], ys[i], low[i]
         with np.errstate(invalid="ignore"):
-            d = np.hypot(xi - self._sd_x[si], yi - self._sd_y[si])
+            d = self._spot_m(si, xi, yi)
             kept = ~np.isnan(self._sd_t0[si]) & (ti - self._sd_last[si] <= SPOT_GAP_S)
             up = kept & (zi >= p.getup_height_m) & (d <= REOCCUPY_M)
             at = li & kept & (d <= SPOT_NEAR_M)
@@ -2563,11 +2558,7 @@ class FallDetector:
                 continue
             self._sd_done[sl] = True
             # already reported there: a confirmed fall or a track's own floor dwell
-            with np.errstate(invalid="ignore"):
-                near = (
-                    np.hypot(self._ffx[sl] - self._sd_x[sl], self._ffy[sl] - self._sd_y[sl])
-                    <= ROAM_M
-                )
+            near = self._spot_m(sl, self._ffx[sl], self._ffy[sl]) <= ROAM_M
             if (self._fdone[sl] & ~np.isnan(self._fsince[sl]) & near).any():
                 continue
             self._fdone[sl, kl] = True
@@ -2583,6 +2574,11 @@ class FallDetector:
                     y_m=float(self._sd_y[sl]),
                 )
             )
+
+    def _spot_m(self, s: IntArr | int, x: FloatArr, y: FloatArr) -> FloatArr:
+        """Distance from (x, y) to slot(s)' floor spot (SPOT_GAP_S); NaN where none was kept."""
+        with np.errstate(invalid="ignore"):
+            return np.asarray(np.hypot(x - self._sd_x[s], y - self._sd_y[s]))
 
     def _got_up_there(self, s: IntArr, k: IntArr, tb: FloatArr, short: FloatArr) -> None:
         """A track born where a person vanished at floor level, after they vanished, and up now:
@@ -2665,11 +2661,8 @@ class FallDetector:
             # (SPOT_GAP_S): the person was seen up there, or the module showed others for a
             # while and nobody at floor level there (someone who got up while it watched a
             # visitor)
+            near = self._spot_m(gs, self._ffx[gs, gk], self._ffy[gs, gk]) <= ROAM_M
             with np.errstate(invalid="ignore"):
-                near = (
-                    np.hypot(self._ffx[gs, gk] - self._sd_x[gs], self._ffy[gs, gk] - self._sd_y[gs])
-                    <= ROAM_M
-                )
                 seen = np.max(np.where(np.isnan(self._tlast[gs]), -np.inf, self._tlast[gs]), axis=1)
                 left = np.isnan(self._sd_t0[gs]) | (seen - self._sd_last[gs] > SPOT_GAP_S)
             person &= ~(self._holds(gs) & near & left)
