@@ -860,6 +860,13 @@ class FallDetector:
         self._fz = np.full((s, k), np.nan)
         # a fall candidate of this track was turned down (and it has not been up since)
         self._fturned = np.zeros((s, k), dtype=np.bool_)
+        # the slot's upright moment as it was when this track was born (time, track, tracker id,
+        # where): a visitor upright after the birth must not hide who vanished before it
+        self._bu_t = np.full((s, k), -np.inf)
+        self._bu_k = np.full((s, k), -1, dtype=np.int64)
+        self._bu_tid = np.full((s, k), -1, dtype=np.int64)
+        self._bu_x = np.full((s, k), np.nan)
+        self._bu_y = np.full((s, k), np.nan)
         # per-slot floor spot (SPOT_GAP_S): since when, last seen, where, bins up there, reported
         self._sd_t0 = np.full(s, np.nan)
         self._sd_last = np.full(s, -np.inf)
@@ -1523,6 +1530,13 @@ class FallDetector:
             okn = score[np.arange(us.shape[0]), nk] >= STEAL_AFTER_S
             self._reset_tracks(us[okn], nk[okn])
             self._tborn[us[okn], nk[okn]] = tb[u][first][okn] - BIN_S / 2
+            ub, kb = us[okn], nk[okn]
+            ukb = self._ukhigh[ub]
+            self._bu_t[ub, kb] = self._uthigh[ub]
+            self._bu_k[ub, kb] = ukb
+            self._bu_tid[ub, kb] = self._uktid[ub]
+            self._bu_x[ub, kb] = np.where(ukb >= 0, self._tx[ub, np.maximum(ukb, 0)], np.nan)
+            self._bu_y[ub, kb] = np.where(ukb >= 0, self._ty[ub, np.maximum(ukb, 0)], np.nan)
             self._bx[us[okn], nk[okn]] = x[u][first][okn]
             self._by[us[okn], nk[okn]] = y[u][first][okn]
             # (track, tid) pairs seen in this bin: a track seen now passes its history only to
@@ -1758,6 +1772,24 @@ class FallDetector:
             )
             q = (s[qi] * kk + src[qi]) * TID_KEY + tid[qi] % TID_KEY
             same_target[qi] = np.isin(q, seen_keys[idx])
+            # on trackers reporting every frame (stable ids): a row of another id that the
+            # source's bin took in, while the source's own id is seen too, does not take a
+            # history that stayed at floor level: a pet's history made a fallen resident's new
+            # track (renumbered, its first rows in the pet's bin) look long down, and no
+            # candidate came (issue 13 round 20, a tuning trip). A renumbered person rolling out
+            # of bed keeps the bed as "before".
+            sq, kq = s[qi], src[qi]
+            own_tid = self._ttid[sq, kq]
+            own_seen = np.isin((sq * kk + kq) * TID_KEY + own_tid % TID_KEY, seen_keys[idx])
+            with np.errstate(invalid="ignore"):
+                lately = self._rt[sq, kq] >= (t[qi] - BROAD_LOOKBACK_S)[:, None]
+                above = (lately & (self._rz[sq, kq] > self.params.floor_height_m)).any(axis=1)
+            foreign = self._every_frame(sq) & own_seen & (tid[qi] != own_tid) & ~above
+            same_target[qi] &= ~foreign
+            # and rows of the source's own id are its target even when its bin went to another
+            # id: a visitor's row took the falling resident's track and the resident's own rows
+            # started a new one without their "before" (three tuning falls, round 20)
+            same_target[qi] |= self._every_frame(sq) & (tid[qi] == own_tid)
         ok &= ~src_seen | same_target
         s, k, src = s[ok], k[ok], src[ok]
         for arr in (
@@ -1801,6 +1833,11 @@ class FallDetector:
             (self._fdone, False),
             (self._fz, np.nan),
             (self._fturned, False),
+            (self._bu_t, -np.inf),
+            (self._bu_k, -1),
+            (self._bu_tid, -1),
+            (self._bu_x, np.nan),
+            (self._bu_y, np.nan),
         )
 
     def _update(
@@ -1998,10 +2035,17 @@ class FallDetector:
             # moved the centroid too far to inherit), but the slot saw someone upright shortly
             # before on a track that has vanished since: judged against the slot's reference
             uref = self._uref[sc1]
-            uth = self._uthigh[sc1]
-            ukh = self._ukhigh[sc1]
+            # someone upright after this track was born (a visitor coming in once the resident
+            # fell) is not its "before": the slot's upright moment as it was at the birth is.
+            # On trackers reporting every frame: a held module's "someone upright" after the
+            # birth is as often the module back on the person (tuning: a trade there)
+            late = (self._uthigh[sc1] > self._tborn[sc1, kc1]) & self._every_frame(sc1)
+            uth = np.where(late, self._bu_t[sc1, kc1], self._uthigh[sc1])
+            ukh = np.where(late, self._bu_k[sc1, kc1], self._ukhigh[sc1])
             ukc = np.maximum(ukh, 0)
-            gone = self._vanished(sc1, kc1, tc, ukh, self._uktid[sc1])
+            gone = self._vanished(
+                sc1, kc1, tc, ukh, np.where(late, self._bu_tid[sc1, kc1], self._uktid[sc1])
+            )
             orphan_fall = (
                 (ukh >= 0)
                 & (uth > t_high + BIN_S)
@@ -2158,8 +2202,12 @@ class FallDetector:
         ox, oy = np.where(np.isnan(ox), ox2, ox), np.where(np.isnan(oy), oy2, oy)
         ox = np.where(seat_orphan, self._sit_x[sc1], ox)
         oy = np.where(seat_orphan, self._sit_y[sc1], oy)
-        ox = np.where(np.isnan(ox) & (ukh >= 0), self._tx[sc1, ukc], ox)
-        oy = np.where(np.isnan(oy) & (ukh >= 0), self._ty[sc1, ukc], oy)
+        ox = np.where(
+            np.isnan(ox) & (ukh >= 0), np.where(late, self._bu_x[sc1, kc1], self._tx[sc1, ukc]), ox
+        )
+        oy = np.where(
+            np.isnan(oy) & (ukh >= 0), np.where(late, self._bu_y[sc1, kc1], self._ty[sc1, ukc]), oy
+        )
         self._pox[ss] = ox[si]
         self._poy[ss] = oy[si]
         self._prule[ss] = rule[si]

@@ -446,17 +446,22 @@ def test_a_radars_detections_do_not_depend_on_the_radars_beside_it(
         assert key(run_detector([e], PARAMS)[0]) == key(ds), e.kind
 
 
+def _draw(fam: str, trk: str, kind: str, draw: int) -> FamilyEpisode:
+    """The ``draw``-th (0-based) episode of a kind in a tuning family and tracker (seed 1), as
+    the families bench makes it."""
+    from simulators.fall_families import FAMILIES, KINDS, TRACKERS
+
+    rng = np.random.default_rng(
+        (1, list(FAMILIES).index(fam), list(TRACKERS).index(trk), list(KINDS).index(kind))
+    )
+    return [make_family_episode(fam, trk, kind, rng) for _ in range(draw + 1)][-1]
+
+
 def _slide_reborn() -> FamilyEpisode:
     """A slide off a sofa on a held single-target module (family T5_decorrelated, tuning seed 1,
     the 8th of its draws): the seated track was last seen 2.5 s before the impact and the landing
     started a new track 0.85 m off, which did not inherit the seated history (issue 13 round 17)."""
-    from simulators.fall_families import FAMILIES, KINDS, TRACKERS
-
-    fam, trk, kind = "T5_decorrelated", "single_hold", "slide_off_sofa"
-    rng = np.random.default_rng(
-        (1, list(FAMILIES).index(fam), list(TRACKERS).index(trk), list(KINDS).index(kind))
-    )
-    return [make_family_episode(fam, trk, kind, rng) for _ in range(8)][-1]
+    return _draw("T5_decorrelated", "single_hold", "slide_off_sofa", 7)
 
 
 def test_a_slide_whose_landing_starts_a_new_track_is_judged_against_the_seat(
@@ -483,13 +488,7 @@ def test_a_slide_whose_landing_starts_a_new_track_is_judged_against_the_seat(
 def _slump(fam: str, draw: int) -> FamilyEpisode:
     """The ``draw``-th (0-based) slow slump of a tuning family on the held single-target module
     (tuning seed 1)."""
-    from simulators.fall_families import FAMILIES, KINDS, TRACKERS
-
-    trk, kind = "single_hold", "slow_slump"
-    rng = np.random.default_rng(
-        (1, list(FAMILIES).index(fam), list(TRACKERS).index(trk), list(KINDS).index(kind))
-    )
-    return [make_family_episode(fam, trk, kind, rng) for _ in range(draw + 1)][-1]
+    return _draw(fam, "single_hold", "slow_slump", draw)
 
 
 @pytest.mark.parametrize(("fam", "draw"), [("T1_average", 9), ("T6_wide_slow", 3)])
@@ -513,3 +512,35 @@ def test_a_slow_slump_split_over_tracks_still_gets_its_floor_dwell(
     assert dwell.kind == "floor_dwell" and dwell.impact_s <= e.impact_s + 15.0
     monkeypatch.setattr(falls.FallDetector, "_spot_dwell", lambda *a: None)
     assert reports() == []
+
+
+@pytest.mark.parametrize(
+    ("trk", "fam", "kind", "draw", "path"),
+    [
+        # the fallen resident's first rows, renumbered, fell into a pet's bin and took the pet's
+        # floor-level history: their new track looked long down (then a visitor came in)
+        ("multi_noisy", "T7_busy_floorbed", "trip", 9, "orphan"),
+        # a visitor's row took the resident's track as the resident fell beside it; the
+        # resident's own rows (their id) started a new track without their history
+        ("quantised_10fps", "T7_busy_floorbed", "trip", 7, "seen"),
+        ("quantised_10fps", "T7_busy_floorbed", "faint", 11, "seen"),
+        ("multi_clean", "T1_average", "fall_beside_bed", 3, "seen"),
+        # a visitor upright after the landing's track was born took the slot's upright moment
+        ("quantised_10fps", "T5_decorrelated", "fall_from_bed", 3, ""),
+    ],
+)
+def test_a_fall_beside_a_pet_or_a_visitor_is_judged_as_the_residents_own(
+    trk: str, fam: str, kind: str, draw: int, path: str
+) -> None:
+    """Five tuning falls on trackers reporting every frame that never became a candidate: each
+    landing started a track at floor level beside someone else (a pet on the floor, a visitor
+    upright). Now each is confirmed within the 7 s goal, where the path says so from the
+    resident's own upright height."""
+    e = _draw(fam, trk, kind, draw)
+    assert e.impact_s is not None and e.body is not None and (e.pet or e.visitor)
+    (ds,) = run_detector([e], PARAMS)
+    (c,) = [d for d in ds if d.kind == "confirmed"]
+    assert 0.0 < c.at_s - e.impact_s <= 7.0
+    if path:
+        assert dict(c.features)[path] == 1.0
+        assert abs(c.pre_height_m - e.body.stand_m) < 0.15
