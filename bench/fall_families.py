@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.falls import judge
 from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, FallParams
-from care_hub.signal_core.falls_model import TreeModel
+from care_hub.signal_core.falls_model import FEATURES, TreeModel, default_model
 from simulators.fall_families import (
     FALL_KINDS,
     HELD_OUT_FAMILIES,
@@ -238,6 +238,9 @@ class Judged:
     # impact -> the judge's first look at a candidate of this fall (estimated landing no earlier
     # than 2 s before the labelled one; falls only): no confirmation can come before it
     judged_s: float | None = None
+    # what the judge saw of this fall (falls only): per candidate whose estimated landing was
+    # no earlier than 3 s before the labelled one, (landing - impact s, score, features)
+    candidates: tuple[tuple[float, float, tuple[float, ...]], ...] = ()
 
 
 # In time: confirmed within the issue's latency goal (7 s; 10 s on a single-target module)
@@ -252,17 +255,29 @@ def evaluate(eps: Sequence[FamilyEpisode], params: FallParams) -> list[Judged]:
     for group in by_trk.values():
         log: list[tuple[int, float, float, np.ndarray]] = []
         first: dict[int, float] = {}
+        seen: dict[int, list[tuple[float, float, tuple[float, ...]]]] = defaultdict(list)
+        model = default_model()
         dets = run_detector(group, params, collect=log)
-        for slot, impact, at, _ in log:
+        near: list[tuple[int, float, np.ndarray]] = []
+        for slot, impact, at, x in log:
             e = group[slot]
             if e.impact_s is not None and impact >= e.impact_s - 2.0 and slot not in first:
                 first[slot] = at - e.impact_s
+            if e.impact_s is not None and impact >= e.impact_s - 3.0:
+                near.append((slot, impact - e.impact_s, x))
+        if near:
+            xs = np.stack([x for _, _, x in near])
+            scores = model.proba(xs) if model is not None else np.full(len(near), np.nan)
+            for (slot, off, x), score in zip(near, scores.tolist(), strict=True):
+                seen[slot].append((off, score, tuple(x.tolist())))
         for i, (e, d) in enumerate(zip(group, dets, strict=True)):
             alarmed, lat = judge(d, e.is_fall, e.impact_s)
             balarm, blat = baseline_judge(e)
             dw = [x.at_s for x in d if x.kind == "floor_dwell"]
             dwell = dw[0] - e.impact_s if dw and e.impact_s is not None else None
-            out.append(Judged(e, alarmed, lat, balarm, blat, dwell, first.get(i)))
+            out.append(
+                Judged(e, alarmed, lat, balarm, blat, dwell, first.get(i), tuple(seen.get(i, ())))
+            )
     return out
 
 
@@ -433,6 +448,40 @@ def report(js: list[Judged], families: Sequence[str], trackers: Sequence[str]) -
     )
 
 
+# features shown per candidate by --misses (the judge sees all of FEATURES)
+MISS_FEATURES = ("pre_m", "down_med_m", "drop_m", "descent_s", "peak_fall_mps", "others_up_bins")
+PATHS = ("seen", "unseen", "orphan", "from_support")
+
+
+def misses(js: Sequence[Judged]) -> list[str]:
+    """One line per fall never confirmed: which draw of which cell (``#n``: the n-th episode of
+    that kind in the family and tracker, 0-based, as make_family_episodes draws them), who else
+    was there, the person's standing and lying heights, and every candidate the judge saw near
+    the impact (landing offset, score, path, what it read), or that there was none: the place
+    to start a trace (bench.fall_days.trace on that episode)."""
+    at = {name: i for i, name in enumerate(FEATURES)}
+    draw: dict[tuple[str, str, str], int] = defaultdict(int)
+    lines = []
+    for j in js:
+        e = j.ep
+        key = (e.tracker, e.family, e.kind)
+        n = draw[key]
+        draw[key] += 1
+        if not e.is_fall or j.alarmed:
+            continue
+        body = f"stand {e.body.stand_m:.2f} m, lying {e.body.floor_lie_m:.2f} m" if e.body else ""
+        cands = []
+        for off, score, x in j.candidates:
+            path = "+".join(p for p in PATHS if x[at[p]] == 1.0) or "broad"
+            read = " ".join(f"{f} {x[at[f]]:.2f}" for f in MISS_FEATURES)
+            cands.append(f"landing {off:+.1f} s score {score:.2f} {path}: {read}")
+        lines.append(
+            f"{e.tracker} {e.family} {e.kind} #{n} visitor={int(e.visitor)} pet={int(e.pet)} "
+            f"{body} | " + ("; ".join(cands) or "no candidate")
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--split", choices=("tune", "held"), default="held")
@@ -447,6 +496,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="as_simulated",
         help="renumber tracker ids: one (every row 1, single-target modules only) or reuse "
         "(lowest free id, multi-target trackers only): devices that number targets otherwise",
+    )
+    ap.add_argument(
+        "--misses",
+        action="store_true",
+        help="after the report, list every fall never confirmed and what the judge saw of it",
     )
     args = ap.parse_args(argv)
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
@@ -465,6 +519,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     js = evaluate(eps, params)
     report(js, fams, args.trackers)
+    if args.misses:
+        print("\nFalls never confirmed (draw #n of its kind, family and tracker):")
+        print("\n".join(misses(js)))
     print(f"\n(ran in {time.perf_counter() - t:.0f} s)")
 
 

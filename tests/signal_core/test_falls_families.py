@@ -256,6 +256,30 @@ def test_report_splits_falls_by_visitor(capsys: pytest.CaptureFixture[str]) -> N
         assert int(n) == len(late) == unseen + turned
 
 
+def test_misses_lists_each_fall_never_confirmed_with_what_the_judge_saw() -> None:
+    """`bench.fall_families --misses`: one line per unconfirmed fall, naming the draw that
+    rebuilds its episode, and the candidates near its impact with the shipped judge's scores."""
+    from bench.fall_families import evaluate, misses
+    from care_hub.signal_core.falls_model import default_model
+
+    eps = make_family_episodes(("T1_average",), ("single_hold",), 4, 3)
+    js = evaluate(eps, PARAMS)
+    lines = misses(js)
+    missed = [j for j in js if j.ep.is_fall and not j.alarmed]
+    assert lines and len(lines) == len(missed)
+    model = default_model()
+    assert model is not None
+    for line, j in zip(lines, missed, strict=True):
+        trk, fam, kind, draw = line.split()[:4]
+        same = [e for e in eps if (e.tracker, e.family, e.kind) == (trk, fam, kind)]
+        assert same[int(draw.lstrip("#"))] is j.ep
+        assert ("no candidate" in line) == (not j.candidates)
+        for off, score, x in j.candidates:
+            assert off >= -3.0
+            assert score == pytest.approx(float(model.proba(np.asarray([x]))[0]))
+            assert f"score {score:.2f}" in line
+
+
 def test_in_time_counts_only_confirmations_within_the_latency_goal() -> None:
     """A rule's crossing half a minute after the impact (a visitor's, say) catches the fall in
     the plain count but not in time; the product's in-time count uses the same goal."""
