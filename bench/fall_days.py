@@ -31,21 +31,20 @@ import bisect
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from scipy.stats import chi2
 
-from bench.fall_families import FLOOR_DWELL_S, baseline_alarms, run_detector
+from bench.fall_families import FLOOR_DWELL_S, baseline_alarms, run_detector, trace
 from bench.falls import ALERT_FOLD_S
-from care_hub.signal_core.falls import FallDetection, FallDetector, FallParams
+from care_hub.signal_core.falls import FallDetection, FallParams
 from simulators.fall_families import (
     FAMILIES,
     HELD_OUT_FAMILIES,
     TRACKERS,
     TUNING_FAMILIES,
     FamilyDay,
-    FamilyEpisode,
     make_family_day,
 )
 
@@ -195,39 +194,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\nTrace of false alarm {args.trace}: {listed[args.trace - 1]}")
         print("\n".join(trace(day, d, params)))
     print(f"\n(ran in {time.perf_counter() - t0:.0f} s)")
-
-
-def trace(day: FamilyDay | FamilyEpisode, d: FallDetection, params: FallParams) -> list[str]:
-    """Per 0.5 s bin from 12 s before the impact to the confirmation: which track took the bin
-    (k), the id it carries, the bin's median height and position, fresh samples, its birth."""
-    lines: list[str] = []
-    t_from, t_to = d.impact_s - 12.0, d.at_s
-
-    class Traced(FallDetector):
-        def _update(
-            self,
-            s: np.ndarray,
-            k: np.ndarray,
-            tb: np.ndarray,
-            zb: np.ndarray,
-            xb: np.ndarray,
-            yb: np.ndarray,
-            nb: np.ndarray,
-            *a: Any,
-            **kw: Any,
-        ) -> None:
-            for i in np.nonzero((tb >= t_from) & (tb <= t_to))[0].tolist():
-                kk = int(k[i])
-                lines.append(
-                    f"  t{tb[i] - d.impact_s:+6.2f} s  k{kk} id {int(self._ttid[0, kk]):>5} "
-                    f"z {zb[i]:5.2f} x {xb[i]:5.2f} y {yb[i]:5.2f} n {nb[i]:3.0f} "
-                    f"born {self._tborn[0, kk] - d.impact_s:+6.1f} s"
-                )
-            super()._update(s, k, tb, zb, xb, yb, nb, *a, **kw)
-
-    # the day alone in a detector of its own: a slot's tracks never depend on the other slots
-    run_detector([day], params, detector=Traced)
-    return lines
 
 
 def _edge_distance(x: float, y: float, r: tuple[float, float, float, float]) -> float:

@@ -22,12 +22,18 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from bench.falls import judge
-from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, FallParams
+from care_hub.signal_core.falls import (
+    OWN_ID_BASE,
+    FallBatch,
+    FallDetection,
+    FallDetector,
+    FallParams,
+)
 from care_hub.signal_core.falls_model import FEATURES, TreeModel, default_model
 from simulators.fall_families import (
     FALL_KINDS,
@@ -42,6 +48,7 @@ from simulators.fall_families import (
     FamilyDay,
     FamilyEpisode,
     Room,
+    family_episode,
     make_family_episodes,
     retid,
 )
@@ -453,12 +460,91 @@ MISS_FEATURES = ("pre_m", "down_med_m", "drop_m", "descent_s", "peak_fall_mps", 
 PATHS = ("seen", "unseen", "orphan", "from_support")
 
 
+def trace(day: FamilyDay | FamilyEpisode, d: FallDetection, params: FallParams) -> list[str]:
+    """Per 0.5 s bin from 12 s before the impact to the confirmation: which track took the bin
+    (k), the id it carries, the bin's median height and position, fresh samples, its birth."""
+    return trace_window(day, d.impact_s, d.impact_s - 12.0, d.at_s, params)
+
+
+def trace_window(
+    day: FamilyDay | FamilyEpisode, t_ref: float, t_from: float, t_to: float, params: FallParams
+) -> list[str]:
+    """``trace`` over [t_from, t_to] (device time), times relative to ``t_ref``."""
+    lines: list[str] = []
+
+    class Traced(FallDetector):
+        def _update(
+            self,
+            s: np.ndarray,
+            k: np.ndarray,
+            tb: np.ndarray,
+            zb: np.ndarray,
+            xb: np.ndarray,
+            yb: np.ndarray,
+            nb: np.ndarray,
+            *a: Any,
+            **kw: Any,
+        ) -> None:
+            for i in np.nonzero((tb >= t_from) & (tb <= t_to))[0].tolist():
+                kk = int(k[i])
+                tid = int(self._ttid[0, kk])  # ids the detector handed out (JUMP_M): own0, ...
+                name = f"own{tid - OWN_ID_BASE}" if tid >= OWN_ID_BASE else str(tid)
+                lines.append(
+                    f"  t{tb[i] - t_ref:+6.2f} s  k{kk} id {name:>5} "
+                    f"z {zb[i]:5.2f} x {xb[i]:5.2f} y {yb[i]:5.2f} n {nb[i]:3.0f} "
+                    f"born {self._tborn[0, kk] - t_ref:+6.1f} s"
+                )
+            super()._update(s, k, tb, zb, xb, yb, nb, *a, **kw)
+
+    # the day alone in a detector of its own: a slot's tracks never depend on the other slots
+    run_detector([day], params, detector=Traced)
+    return lines
+
+
+def trace_draw(
+    family: str,
+    tracker: str,
+    kind: str,
+    draw: int,
+    seed: int,
+    params: FallParams,
+    before_s: float = 12.0,
+    after_s: float = 12.0,
+) -> list[str]:
+    """One episode, as ``--misses`` names it (``#draw`` of its kind, family and tracker): who
+    was there, the detector's decisions (times from the labelled impact, or from the
+    episode's start for a confounder) and, per 0.5 s bin around that moment, which track took
+    the rows (``trace``). Where a fall got no candidate, this is where to look."""
+    ep = family_episode(family, tracker, kind, draw, seed)
+    t_ref = ep.impact_s if ep.impact_s is not None else ep.rows.t0_s
+    body = f" stand {ep.body.stand_m:.2f} m, lying {ep.body.floor_lie_m:.2f} m" if ep.body else ""
+    what = "impact" if ep.impact_s is not None else "start"
+    lines = [
+        f"{tracker} {family} {kind} #{draw} seed {seed}: visitor={int(ep.visitor)} "
+        f"pet={int(ep.pet)}{body}; times from the {what}"
+    ]
+    (ds,) = run_detector([ep], params)
+    for d in ds:
+        score = f" score {d.score:.2f}" if np.isfinite(d.score) else ""
+        reason = f" ({d.reason})" if d.reason else ""
+        lines.append(
+            f"  {d.kind}{reason} at {d.at_s - t_ref:+.1f} s, landing {d.impact_s - t_ref:+.1f} s"
+            f"{score}; before {d.pre_height_m:.2f} m -> floor {d.floor_height_m:.2f} m at "
+            f"({d.x_m:.2f}, {d.y_m:.2f})"
+        )
+    if not ds:
+        lines.append("  no decision")
+    lines.append("  per bin (track k, tracker id, height, position, fresh samples, born):")
+    lines += trace_window(ep, t_ref, t_ref - before_s, t_ref + after_s, params)
+    return lines
+
+
 def misses(js: Sequence[Judged]) -> list[str]:
     """One line per fall never confirmed: which draw of which cell (``#n``: the n-th episode of
     that kind in the family and tracker, 0-based, as make_family_episodes draws them), who else
     was there, the person's standing and lying heights, and every candidate the judge saw near
     the impact (landing offset, score, path, what it read), or that there was none: the place
-    to start a trace (bench.fall_days.trace on that episode)."""
+    to start a trace (``--trace TRACKER FAMILY KIND N``)."""
     at = {name: i for i, name in enumerate(FEATURES)}
     draw: dict[tuple[str, str, str], int] = defaultdict(int)
     lines = []
@@ -502,9 +588,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="after the report, list every fall never confirmed and what the judge saw of it",
     )
+    ap.add_argument(
+        "--trace",
+        nargs=4,
+        metavar=("TRACKER", "FAMILY", "KIND", "N"),
+        help="instead of the report, trace one episode (draw N of that cell at --seed, as "
+        "--misses names it): the detector's decisions and, per 0.5 s bin from 12 s before to "
+        "12 s after the impact, which track took the rows",
+    )
     args = ap.parse_args(argv)
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
     params = FallParams(confirm_s=args.confirm_s, floor_dwell_s=FLOOR_DWELL_S)
+    if args.trace:
+        trk, fam, kind, n = args.trace
+        if not n.isdigit():
+            raise SystemExit(f"--trace: N is a draw number (0, 1, ...), not {n!r}")
+        try:
+            print("\n".join(trace_draw(fam, trk, kind, int(n), args.seed, params)))
+        except ValueError as e:
+            raise SystemExit(f"--trace: {e}") from None
+        return
     t = time.perf_counter()
     eps = make_family_episodes(fams, tuple(args.trackers), args.per_kind, args.seed)
     if args.tids != "as_simulated":

@@ -862,12 +862,29 @@ def make_family_episodes(
     out = []
     for fam in families:
         for trk in trackers:
-            for ki, kind in enumerate(KINDS):
-                key = (seed, list(FAMILIES).index(fam), list(TRACKERS).index(trk), ki)
-                rng = np.random.default_rng(key)
+            for kind in KINDS:
+                rng = _cell_rng(fam, trk, kind, seed)
                 for _ in range(per_kind):
                     out.append(make_family_episode(fam, trk, kind, rng))
     return out
+
+
+def family_episode(family: str, tracker: str, kind: str, draw: int, seed: int) -> FamilyEpisode:
+    """The ``draw``-th episode (0-based) of one cell, as make_family_episodes(..., seed) draws it
+    (what ``bench.fall_families --misses`` names as ``#draw``)."""
+    if family not in FAMILIES or tracker not in TRACKERS or kind not in KINDS or draw < 0:
+        raise ValueError(f"no such cell or draw: {family} {tracker} {kind} #{draw}")
+    rng = _cell_rng(family, tracker, kind, seed)
+    for _ in range(draw):
+        make_family_episode(family, tracker, kind, rng)
+    return make_family_episode(family, tracker, kind, rng)
+
+
+def _cell_rng(family: str, tracker: str, kind: str, seed: int) -> np.random.Generator:
+    """Each family x tracker x kind cell has a stream of its own, keyed by their indices."""
+    fi = list(FAMILIES).index(family)
+    ti, ki = list(TRACKERS).index(tracker), list(KINDS).index(kind)
+    return np.random.default_rng((seed, fi, ti, ki))
 
 
 # --- ordinary days ----------------------------------------------------------------------------

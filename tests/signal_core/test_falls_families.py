@@ -280,6 +280,42 @@ def test_misses_lists_each_fall_never_confirmed_with_what_the_judge_saw() -> Non
             assert f"score {score:.2f}" in line
 
 
+def test_trace_rebuilds_the_draw_misses_names_and_shows_its_rows() -> None:
+    """`bench.fall_families --trace TRACKER FAMILY KIND N`: the N-th draw of that cell (the
+    `#N` of `--misses`), the detector's decisions on it, and its bins around the impact."""
+    import re
+
+    from bench.fall_families import main, trace_draw
+    from simulators.fall_families import family_episode
+
+    eps = make_family_episodes(("T1_average",), ("multi_clean",), 3, 4)
+    trips = [e for e in eps if e.kind == "trip"]
+    for n, ep in enumerate(trips):
+        again = family_episode("T1_average", "multi_clean", "trip", n, 4)
+        assert again.impact_s == ep.impact_s
+        assert np.array_equal(again.rows.z_m, ep.rows.z_m)
+    lines = trace_draw("T1_average", "multi_clean", "trip", 2, 4, PARAMS)
+    assert lines[0].startswith("multi_clean T1_average trip #2 seed 4:")
+    (ds,) = run_detector([trips[2]], PARAMS)
+    conf = next(d for d in ds if d.kind == "confirmed")
+    assert trips[2].impact_s is not None
+    assert any(
+        ln.startswith(f"  confirmed at {conf.at_s - trips[2].impact_s:+.1f} s,") for ln in lines
+    )
+    bins = [re.match(r"\s+t\s*([+-][\d.]+) s\s+k(\d) id\s+\S+ z\s+(-?[\d.]+)", ln) for ln in lines]
+    t = np.array([float(m.group(1)) for m in bins if m])
+    k = np.array([int(m.group(2)) for m in bins if m])
+    z = np.array([float(m.group(3)) for m in bins if m])
+    assert t.size and t.min() >= -12.0 and t.max() <= 12.0
+    # the person up before the impact, and a track at floor level after it (a visitor's beside)
+    assert np.median(z[t < -2]) > 0.7
+    assert min(np.median(z[(t > 1) & (k == kk)]) for kk in set(k[t > 1].tolist())) < 0.5
+    with pytest.raises(SystemExit, match="N is a draw number"):
+        main(["--trace", "multi_clean", "T1_average", "trip", "two"])
+    with pytest.raises(SystemExit, match="no such cell"):
+        main(["--trace", "multi_clean", "T1_average", "tripping", "0"])
+
+
 def test_in_time_counts_only_confirmations_within_the_latency_goal() -> None:
     """A rule's crossing half a minute after the impact (a visitor's, say) catches the fall in
     the plain count but not in time; the product's in-time count uses the same goal."""
