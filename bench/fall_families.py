@@ -48,6 +48,7 @@ from simulators.fall_families import (
     FamilyDay,
     FamilyEpisode,
     Room,
+    TidMode,
     family_episode,
     make_family_episodes,
     retid,
@@ -508,22 +509,31 @@ def trace_draw(
     draw: int,
     seed: int,
     params: FallParams,
+    tids: TidMode = "as_simulated",
     before_s: float = 12.0,
     after_s: float = 12.0,
 ) -> list[str]:
-    """One episode, as ``--misses`` names it (``#draw`` of its kind, family and tracker): who
-    was there, the detector's decisions (times from the labelled impact, or from the
-    episode's start for a confounder) and, per 0.5 s bin around that moment, which track took
-    the rows (``trace``). Where a fall got no candidate, this is where to look."""
+    """One episode, as ``--misses`` names it (``#draw`` of its kind, family and tracker; ids
+    renumbered as ``--tids`` says): who was there, the detector's decisions and, per 0.5 s bin
+    around the moment that matters, which track took the rows (``trace``). That moment is a
+    fall's labelled impact, a confounder's first false alarm's landing, else its start. Where a
+    fall got no candidate, this is where to look."""
     ep = family_episode(family, tracker, kind, draw, seed)
-    t_ref = ep.impact_s if ep.impact_s is not None else ep.rows.t0_s
+    if tids != "as_simulated":
+        ep = replace(ep, rows=retid(ep.rows, tids))
+    (ds,) = run_detector([ep], params)
+    alarm = next((d.impact_s for d in ds if d.kind == "confirmed"), None)
+    if ep.impact_s is not None:
+        t_ref, what = ep.impact_s, "impact"
+    elif alarm is not None:
+        t_ref, what = alarm, "false alarm's landing"
+    else:
+        t_ref, what = ep.rows.t0_s, "start"
     body = f" stand {ep.body.stand_m:.2f} m, lying {ep.body.floor_lie_m:.2f} m" if ep.body else ""
-    what = "impact" if ep.impact_s is not None else "start"
     lines = [
         f"{tracker} {family} {kind} #{draw} seed {seed}: visitor={int(ep.visitor)} "
         f"pet={int(ep.pet)}{body}; times from the {what}"
     ]
-    (ds,) = run_detector([ep], params)
     for d in ds:
         score = f" score {d.score:.2f}" if np.isfinite(d.score) else ""
         reason = f" ({d.reason})" if d.reason else ""
@@ -592,9 +602,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--trace",
         nargs=4,
         metavar=("TRACKER", "FAMILY", "KIND", "N"),
-        help="instead of the report, trace one episode (draw N of that cell at --seed, as "
-        "--misses names it): the detector's decisions and, per 0.5 s bin from 12 s before to "
-        "12 s after the impact, which track took the rows",
+        help="instead of the report, trace one episode (draw N of that cell at --seed and "
+        "--tids, as --misses names it): the detector's decisions and, per 0.5 s bin from 12 s "
+        "before to 12 s after the impact (a confounder's false alarm), which track took the rows",
     )
     args = ap.parse_args(argv)
     fams = tuple(args.families or (TUNING_FAMILIES if args.split == "tune" else HELD_OUT_FAMILIES))
@@ -604,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not n.isdigit():
             raise SystemExit(f"--trace: N is a draw number (0, 1, ...), not {n!r}")
         try:
-            print("\n".join(trace_draw(fam, trk, kind, int(n), args.seed, params)))
+            print("\n".join(trace_draw(fam, trk, kind, int(n), args.seed, params, args.tids)))
         except ValueError as e:
             raise SystemExit(f"--trace: {e}") from None
         return

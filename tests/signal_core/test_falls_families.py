@@ -310,6 +310,18 @@ def test_trace_rebuilds_the_draw_misses_names_and_shows_its_rows() -> None:
     # the person up before the impact, and a track at floor level after it (a visitor's beside)
     assert np.median(z[t < -2]) > 0.7
     assert min(np.median(z[(t > 1) & (k == kk)]) for kk in set(k[t > 1].tolist())) < 0.5
+    # a confounder: around its false alarm's landing if it raised one, else from its start
+    for n in range(15):
+        lines = trace_draw("T7_busy_floorbed", "quantised_10fps", "all_fours", n, 1, PARAMS)
+        if any(ln.startswith("  confirmed") for ln in lines):
+            assert lines[0].endswith("times from the false alarm's landing")
+            assert any(
+                ln.startswith("  confirmed at ") and ", landing +0.0 s" in ln for ln in lines
+            )
+            break
+        assert lines[0].endswith("times from the start")
+    else:
+        pytest.fail("no false alarm among 15 such confounders to trace")
     with pytest.raises(SystemExit, match="N is a draw number"):
         main(["--trace", "multi_clean", "T1_average", "trip", "two"])
     with pytest.raises(SystemExit, match="no such cell"):
