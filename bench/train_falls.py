@@ -18,6 +18,9 @@
    threshold that maximises the worst margin to the issue's goals over trackers and both rates;
    among thresholds within ``--fa-tolerance`` of that margin, the one with the fewest out-of-fold
    false alarms per resident-day on the ordinary days (pooled over trackers).
+   ``--folds family`` scores each tuning family by a judge trained without it (the first
+   simulator's episodes always train) and prints the worst left-out family per tracker: how the
+   judge holds on people and rooms it never saw, without looking at the held-out families.
    ``--bags N`` fits N judges on bootstrap resamples of episodes and averages their logits
    (folds and the shipped judge alike; docs/detection.md round 19 measured it: no gain).
 4. The fitted trees are exported to care_hub/signal_core/models/falls_gbm.json and read back by
@@ -151,6 +154,7 @@ class GroupResult:
     seed: int
     label: str  # tracker, rm_<noise> or day_<tracker>
     ep_fall: list[bool]
+    ep_family: list[str]  # "radar_motion" for the first simulator's episodes
     ep_hours: list[float]  # ordinary-day hours (0 for episodes)
     cand: list[tuple[int, np.ndarray, bool, bool]]  # (slot, features, is a fall, in time)
 
@@ -189,7 +193,7 @@ def _collect_group(
         cand.append((slot, x, pos, ok))
     is_day = what == "days"
     hours = [e.duration_s / 3600 if is_day else 0.0 for e in eps]
-    return GroupResult(seed, label, [e.is_fall for e in eps], hours, cand)
+    return GroupResult(seed, label, [e.is_fall for e in eps], [e.family for e in eps], hours, cand)
 
 
 def collect(
@@ -239,6 +243,7 @@ def collect(
     ep_seed: list[int] = []
     ep_trk: list[str] = []
     ep_fall: list[bool] = []
+    ep_family: list[str] = []
     ep_hours: list[float] = []
     for r in results:
         assert r is not None
@@ -253,6 +258,7 @@ def collect(
         ep_seed += [r.seed] * len(r.ep_fall)
         ep_trk += [r.label] * len(r.ep_fall)
         ep_fall += r.ep_fall
+        ep_family += r.ep_family
         ep_hours += r.ep_hours
     return {
         "x": np.asarray(xs),
@@ -264,6 +270,7 @@ def collect(
         "ep_seed": np.asarray(ep_seed),
         "ep_trk": np.asarray(ep_trk),
         "ep_fall": np.asarray(ep_fall, dtype=np.bool_),
+        "ep_family": np.asarray(ep_family),
         "ep_hours": np.asarray(ep_hours),
         "features": np.asarray(FEATURES),
     }
@@ -350,6 +357,27 @@ def at_matched_sensitivity(
                 out[t] = (float(thr), *rates[t], fa.get(t, float("nan")))
         if len(out) == len(target):
             break
+    return out
+
+
+def worst_family(
+    d: dict[str, np.ndarray], score: np.ndarray, thr: float
+) -> dict[str, tuple[tuple[float, str], tuple[float, str], tuple[float, str]]]:
+    """Per tracker: the lowest sensitivity, the lowest specificity and the most ordinary-day
+    false alarms a resident-day over the tuning families, each with its family (what
+    bench.fall_families reports of the held-out ones, here of out-of-fold scores)."""
+    per: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for fam in TUNING_FAMILIES:
+        w = (d["ep_family"] == fam).astype(np.float64)
+        fa = day_false_alarms(d, score, thr, w)
+        for t, (se, sp) in episode_rates(d, score, thr, w).items():
+            per.setdefault(t, {})[fam] = (se, sp, fa.get(t, float("nan")))
+    out = {}
+    for t, by in per.items():
+        se_f = min(by, key=lambda f: by[f][0])
+        sp_f = min(by, key=lambda f: by[f][1])
+        fa_f = max(by, key=lambda f: np.nan_to_num(by[f][2], nan=-1.0))
+        out[t] = ((by[se_f][0], se_f), (by[sp_f][1], sp_f), (by[fa_f][2], fa_f))
     return out
 
 
@@ -571,6 +599,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--jobs", type=int, default=1, help="processes collecting candidates")
     ap.add_argument(
+        "--folds",
+        choices=("seed", "family"),
+        default="seed",
+        help="out-of-fold scores by seed, or by tuning family (each scored by a judge trained "
+        "without it; the worst left-out family per tracker is printed)",
+    )
+    ap.add_argument(
         "--bags", type=int, default=1, help="judges on bootstrap resamples of episodes, averaged"
     )
     ap.add_argument("--cache", type=Path, help="candidates file: reuse if present, else write")
@@ -652,8 +687,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     xb = xk.copy()
     xb[:, [kept.index(n) for n in args.blank if n in kept]] = np.nan
     ep = d["ep"]
-    for s in args.seeds:
-        te = d["seed"] == s
+    if args.folds == "family" and "ep_family" not in d:
+        raise SystemExit(f"{args.cache} holds no families of its episodes: recollect")
+    if args.folds == "family":
+        fam_of = d["ep_family"][ep]
+        tests = [fam_of == f for f in TUNING_FAMILIES]
+    else:
+        tests = [d["seed"] == s for s in args.seeds]
+    for te in tests:
         fold = Bagged(args.bags).fit(xk[~te], y[~te], w[~te], ep[~te])
         oof[te] = fold.proba(xk[te])
         if args.blank:
@@ -690,6 +731,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{name}: {thr:.2f} / {tf:.2f}; out of fold per tracker: (sens, spec), FA/day:")
         for trk, (se, sp) in episode_rates(d, score, thr).items():
             print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%, {fa.get(trk, np.nan):.2f} / day")
+    if args.folds == "family":
+        print(
+            "worst left-out family per tracker, frequent-sample threshold: sensitivity / "
+            "specificity / ordinary-day false alarms a resident-day"
+        )
+        for trk, (se, sp, fa_w) in worst_family(d, scored[1][1], thr).items():
+            print(
+                f"  {trk}: {100 * se[0]:.1f}% ({se[1]}) / {100 * sp[0]:.1f}% ({sp[1]}) / "
+                f"{fa_w[0]:.2f} ({fa_w[1]})"
+            )
     if args.matched:
         goal = {t: args.matched[t in SINGLE_TARGET] / 100 for t in TRAIN_TRACKERS}
         print("out of fold at matched sensitivity: threshold, sens / spec, FA/day:")

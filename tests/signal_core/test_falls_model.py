@@ -88,3 +88,28 @@ def test_a_bagged_judge_exports_the_mean_of_its_members_logits() -> None:
     # one bag is the plain fit on every candidate
     single = Bagged(1).fit(x, y, np.ones(300), ep)
     assert np.allclose(from_dict(export(single, 0.5)).proba(x), single.proba(x), atol=1e-9)
+
+
+def test_the_worst_left_out_family_is_named_per_tracker_and_rate() -> None:
+    # bench.train_falls --folds family: per tracker, the tuning family with the lowest
+    # sensitivity, the lowest specificity and the most ordinary-day false alarms
+    from bench.train_falls import worst_family
+
+    fams = ["T1_average"] * 8 + ["T2_short_far"] * 8 + ["T1_average", "T2_short_far"]
+    d = {
+        "ep_family": np.array(fams),
+        "ep_trk": np.array(["multi_clean"] * 16 + ["day_multi_clean"] * 2),
+        "ep_fall": np.array(([True] * 4 + [False] * 4) * 2 + [False, False]),
+        "ep_hours": np.array([0.0] * 16 + [24.0, 24.0]),
+    }
+    # one candidate an episode (two on T1's day), scored 1 where it alarms
+    d["ep"] = np.array([*range(18), 16])
+    d["at_ok"] = np.ones(19, dtype=np.bool_)
+    score = np.zeros(19)
+    score[[0, 1, 2, 3, 4]] = 1.0  # T1: every fall, one of four non-falls
+    score[[8, 9]] = 1.0  # T2: two of four falls, no non-fall
+    score[[16, 18]] = 1.0  # T1's day: two false alarms; T2's day none
+    (se, se_f), (sp, sp_f), (fa, fa_f) = worst_family(d, score, 0.5)["multi_clean"]
+    assert (se, se_f) == (0.5, "T2_short_far")
+    assert (sp, sp_f) == (0.75, "T1_average")
+    assert (fa, fa_f) == (2.0, "T1_average")
