@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from simulators.fall_families import TRACKERS, FamilyEpisode, _cell_rng, make_family_episode
+from simulators.fall_families import TRACKERS, FamilyEpisode, cell_episodes
 
 FloatArr = npt.NDArray[np.float64]
 Shape = Literal["fall", "minjerk", "linear"]
@@ -130,14 +130,12 @@ def auc(pos: FloatArr, neg: FloatArr) -> float:
 
 
 def probe(tracker: str, per_kind: int, seed: int) -> dict[str, FloatArr]:
-    """Scores per kind on episodes of a resident alone (rows: falls of shape, linear)."""
+    """shape_scores per kind over episodes of a resident alone (columns: impact, linear)."""
     out: dict[str, FloatArr] = {}
     for kind in (*FALLS, "slow_slump", *VOLUNTARY):
         vals = []
         for fam in FAMILIES:
-            rng = _cell_rng(fam, tracker, kind, seed)
-            for _ in range(per_kind):
-                ep = make_family_episode(fam, tracker, kind, rng)
+            for ep in cell_episodes(fam, tracker, kind, per_kind, seed):
                 if ep.visitor or ep.pet:
                     continue
                 sc = shape_scores(*resident_rows(ep))

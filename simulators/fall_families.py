@@ -863,10 +863,15 @@ def make_family_episodes(
     for fam in families:
         for trk in trackers:
             for kind in KINDS:
-                rng = _cell_rng(fam, trk, kind, seed)
-                for _ in range(per_kind):
-                    out.append(make_family_episode(fam, trk, kind, rng))
+                out += cell_episodes(fam, trk, kind, per_kind, seed)
     return out
+
+
+def cell_episodes(family: str, tracker: str, kind: str, n: int, seed: int) -> list[FamilyEpisode]:
+    """The first ``n`` episodes of one family x tracker x kind cell, as make_family_episodes
+    draws them."""
+    rng = _cell_rng(family, tracker, kind, seed)
+    return [make_family_episode(family, tracker, kind, rng) for _ in range(n)]
 
 
 def family_episode(family: str, tracker: str, kind: str, draw: int, seed: int) -> FamilyEpisode:
