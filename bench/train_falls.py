@@ -687,9 +687,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     xb = xk.copy()
     xb[:, [kept.index(n) for n in args.blank if n in kept]] = np.nan
     ep = d["ep"]
-    if args.folds == "family" and "ep_family" not in d:
-        raise SystemExit(f"{args.cache} holds no families of its episodes: recollect")
     if args.folds == "family":
+        if "ep_family" not in d:
+            raise SystemExit(f"{args.cache} holds no families of its episodes: recollect")
         fam_of = d["ep_family"][ep]
         tests = [fam_of == f for f in TUNING_FAMILIES]
     else:

@@ -879,10 +879,7 @@ def family_episode(family: str, tracker: str, kind: str, draw: int, seed: int) -
     (what ``bench.fall_families --misses`` names as ``#draw``)."""
     if family not in FAMILIES or tracker not in TRACKERS or kind not in KINDS or draw < 0:
         raise ValueError(f"no such cell or draw: {family} {tracker} {kind} #{draw}")
-    rng = _cell_rng(family, tracker, kind, seed)
-    for _ in range(draw):
-        make_family_episode(family, tracker, kind, rng)
-    return make_family_episode(family, tracker, kind, rng)
+    return cell_episodes(family, tracker, kind, draw + 1, seed)[draw]
 
 
 def _cell_rng(family: str, tracker: str, kind: str, seed: int) -> np.random.Generator:
