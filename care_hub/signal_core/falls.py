@@ -227,6 +227,12 @@ FLOOR_KEPT_RANK = 1e9
 # Confirmation: the person stayed down this long after impact. Vayyar waits ~40-52 s for a cancel
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
+# Trackers reporting every frame are judged this much after the confirmation time: one more
+# second of what follows a landing (someone moving on vs lying still) cuts the judge's false
+# alarms on deliberate floor sits by a fifth out of fold; held modules repeat stale rows, so a
+# later look adds little there and would cost their 10 s latency goal (docs/detection.md,
+# rounds 22-23). The cancel window is still ``confirm_s``.
+EVERY_FRAME_LOOK_S = 1.0
 # Floor dwell: the median of this many recent seconds of bins must be at floor level.
 DWELL_CHECK_S = 10.0
 # Floor dwell at a spot, on radars not known to report every frame (held modules; a multi-target
@@ -445,6 +451,9 @@ class FallParams:
     # added: emit one "floor_dwell" detection after this long on the floor (None = off, the
     # original behaviour; the product enables it, see docs/detection.md)
     floor_dwell_s: float | None = None
+    # added: how much later than ``confirm_s`` a fall seen by a tracker reporting every frame
+    # is judged and confirmed (0 = every radar at ``confirm_s``)
+    every_frame_look_s: float = EVERY_FRAME_LOOK_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -1936,7 +1945,7 @@ class FallDetector:
         if own.any():
             oi = np.nonzero(own)[0]
             so = s[oi]
-            deadline = np.fmax(self._pimpact[so] + self._confirm[so], self._pat[so])
+            deadline = self._deadline(so)
             due = tb[oi] >= deadline
             self._resolve(so[due], deadline[due], out)
             live = oi[~due]
@@ -2677,10 +2686,17 @@ class FallDetector:
             )
         )
 
+    def _deadline(self, s: IntArr) -> FloatArr:
+        """When the pending falls of slots ``s`` are judged: ``confirm_s`` after the impact (plus
+        ``every_frame_look_s`` unless the radar is a held module now), never before the
+        suspicion."""
+        look = np.where(self._holds(s), 0.0, self.params.every_frame_look_s)
+        return np.asarray(np.fmax(self._pimpact[s] + self._confirm[s] + look, self._pat[s]))
+
     def _deadline_pass(self, out: list[FallDetection]) -> None:
         s = np.nonzero(self._pk >= 0)[0]
         if s.size:
-            deadline = np.fmax(self._pimpact[s] + self._confirm[s], self._pat[s])
+            deadline = self._deadline(s)
             due = self._covered[s] >= deadline
             self._resolve(s[due], deadline[due], out)
         dwell_s = self.params.floor_dwell_s

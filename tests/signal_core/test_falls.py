@@ -106,6 +106,24 @@ def test_forward_fall_is_confirmed_after_confirmation_time() -> None:
     assert conf[0].pre_height_m > 0.9 and conf[0].floor_height_m < 0.5
 
 
+def _judged_at(evs: list[RadarFramesEvent], look_s: float) -> list[float]:
+    col: list[tuple[int, float, float, np.ndarray]] = []
+    run(evs, FallDetector(1, FallParams(every_frame_look_s=look_s), model=None, collect=col))
+    return [at for _, _, at, _ in col]
+
+
+def test_a_radar_reporting_every_frame_is_judged_a_look_after_the_cancel_window() -> None:
+    """The judge reads what followed the landing EVERY_FRAME_LOOK_S longer on a radar reporting
+    every frame (fewer deliberate floor sits confirmed, docs/detection.md round 23); the
+    resident's cancel window is still ``confirm_s``."""
+    (base,) = _judged_at(events(FALL, z_sd=0.05), 0.0)
+    (later,) = _judged_at(events(FALL, z_sd=0.05), falls.EVERY_FRAME_LOOK_S)
+    assert falls.EVERY_FRAME_LOOK_S > 0 and later == pytest.approx(base + falls.EVERY_FRAME_LOOK_S)
+    assert FallParams().every_frame_look_s == falls.EVERY_FRAME_LOOK_S
+    conf = confirmed(run(events(FALL, z_sd=0.05)))
+    assert [c.at_s for c in conf] == [later]
+
+
 def test_confirmation_time_is_configurable() -> None:
     conf = confirmed(run(events(FALL), FallDetector(1, FallParams(confirm_s=12.0))))
     assert len(conf) == 1 and 10.5 <= conf[0].at_s - IMPACT <= 14.0

@@ -143,6 +143,24 @@ def test_held_module_falls_are_confirmed_within_10_s_of_impact() -> None:
     assert hits >= 6
 
 
+def test_a_held_module_is_judged_at_the_cancel_window_not_a_look_later() -> None:
+    """Held modules repeat stale rows, so a longer look adds little there and would cost their
+    10 s goal: their falls are judged ``confirm_s`` after the landing whatever
+    ``every_frame_look_s`` is."""
+    judged = 0
+    for seed in range(4):
+        evs, impact = trip(seed)
+        ats = []
+        for look in (0.0, 3.0):
+            col: list[tuple[int, float, float, np.ndarray]] = []
+            params = FallParams(every_frame_look_s=look)
+            run(evs, FallDetector(1, params, model=None, collect=col))
+            ats.append([at for _, _, at, _ in col])
+        assert ats[0] == ats[1], seed
+        judged += bool(ats[0])
+    assert judged >= 3
+
+
 def slide_off_sofa(seed: int) -> tuple[list[RadarFramesEvent], float]:
     """Sit on a low sofa for 12 s (its centroid dips to floor level under 0.15 m jitter), then
     slide off onto the floor beside it and lie still."""
