@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     # hash of their id gives it: the same CPU per message as one, more throughput where one worker's
     # core is the limit, up to 0.2 s more per extra worker before a fall alert (docs/performance.md).
     radar_workers: int | None = Field(default=None, ge=0, le=8)
-    # A fall is raised once the person has stayed down this long (device time): the cancel window.
+    # A fall is raised once the person has stayed down this long (device time): the cancel window
+    # (a radar reporting every frame is judged 1 s later, signal_core.falls.EVERY_FRAME_LOOK_S).
     # Commercial radars wait longer (Vayyar ~52 s, FIELD-NOTES); 5 s favours speed, because among
     # people over 90 who fell, 30% lay on the floor for an hour or more (Fleming & Brayne, BMJ 2008).
     fall_confirm_s: float = 5.0

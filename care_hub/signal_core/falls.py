@@ -228,10 +228,10 @@ FLOOR_KEPT_RANK = 1e9
 # (FIELD-NOTES); we default to 5 s so staff hear early and a cancel is still possible.
 DEFAULT_CONFIRM_S = 5.0
 # Trackers reporting every frame are judged this much after the confirmation time: one more
-# second of what follows a landing (someone moving on vs lying still) cuts the judge's false
-# alarms on deliberate floor sits by a fifth out of fold; held modules repeat stale rows, so a
-# later look adds little there and would cost their 10 s latency goal (docs/detection.md,
-# rounds 22-23). The cancel window is still ``confirm_s``.
+# second of what follows a landing (someone moving on vs lying still) cuts the judge's
+# ordinary-day false alarms (deliberate floor sits) by 15-25% out of fold; held modules repeat
+# stale rows, so a later look adds little there and would cost their 10 s latency goal
+# (docs/detection.md, rounds 22-23). The cancel window is still ``confirm_s``.
 EVERY_FRAME_LOOK_S = 1.0
 # Floor dwell: the median of this many recent seconds of bins must be at floor level.
 DWELL_CHECK_S = 10.0

@@ -149,7 +149,7 @@ def test_a_held_module_is_judged_at_the_cancel_window_not_a_look_later() -> None
     ``every_frame_look_s`` is."""
     judged = 0
     for seed in range(4):
-        evs, impact = trip(seed)
+        evs, _ = trip(seed)
         ats = []
         for look in (0.0, 3.0):
             col: list[tuple[int, float, float, np.ndarray]] = []
