@@ -41,6 +41,7 @@ import contextlib
 import datetime
 import itertools
 import logging
+import math
 import threading
 import time
 import uuid
@@ -89,6 +90,8 @@ ACK_WAIT_S = 600.0
 
 # A forwarded control message is retried this often before it is given up (and logged).
 FORWARD_ATTEMPTS = 5
+# A server away: one log line about it this often at most (its client retries every second).
+ERROR_LOG_EVERY_S = 30.0
 
 # A new owner replays this much of a partition's radar frames stored before its ack floor through
 # its detectors (state only, detections dropped), so a fall whose descent the previous owner saw
@@ -168,6 +171,7 @@ class NatsSource:
         self.connected = threading.Event()
         self.disconnected_since: float | None = time.monotonic()
         self.connect_count = 0
+        self._error_logged_at = -math.inf
         # Partitions this node consumes now (a new frozenset on every change; read from any thread).
         self.owned: frozenset[int] = frozenset()
         self.received = 0
@@ -304,6 +308,14 @@ class NatsSource:
         finally:
             self.connected.clear()
             self._ready.set()
+            # the client's own tasks (a subscription's reader) outlive a close that could not
+            # reach a server that is gone: end them here, not as "destroyed but pending" at exit
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:  # (gather of nothing would look for this thread's loop: there is none)
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     async def _main(self) -> None:
@@ -316,6 +328,7 @@ class NatsSource:
             reconnect_time_wait=1,
             disconnected_cb=self._on_disconnect,
             reconnected_cb=self._on_reconnect,
+            error_cb=self._on_error,
         )
         self._js = self._nc.jetstream()
         await self._ensure_stream()
@@ -365,6 +378,14 @@ class NatsSource:
             self.disconnected_since = time.monotonic()
         if self._stopping is None or not self._stopping.is_set():
             log.warning("NATS disconnected; reconnecting")
+
+    async def _on_error(self, exc: Exception) -> None:
+        # nats-py's default logs a whole traceback at each failed reconnect, once a second while
+        # the server is away: one line instead, at most every ERROR_LOG_EVERY_S
+        now = time.monotonic()
+        if now - self._error_logged_at >= ERROR_LOG_EVERY_S:
+            self._error_logged_at = now
+            log.warning("NATS connection error (retrying): %s", redact(repr(exc)))
 
     async def _on_reconnect(self) -> None:
         self._on_connected()

@@ -4,6 +4,7 @@ listener, commands reach the device, and a crashed node's partitions move in ord
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import threading
 import time
@@ -292,6 +293,30 @@ def test_no_password_of_the_nats_url_in_errors_or_logs(caplog: pytest.LogCapture
         "mqtt://dev-1:***@broker:1883 and postgresql://care:***@db/care"
     )
     assert redact("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+
+
+def test_a_server_gone_is_one_line_in_the_log_not_a_traceback_a_second(
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While nats-server is away the client retries every second; each failure used to log a
+    whole traceback (nats-py's default error callback). Now one warning line, no traceback."""
+    source = NatsSource(nats_server.url, node_id="n1", partitions=nats_server.partitions)
+    source.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            nats_server.process.kill()
+            nats_server.process.wait(10)
+
+            def ours() -> list[logging.LogRecord]:
+                return [r for r in caplog.records if "NATS connection error" in r.getMessage()]
+
+            assert wait_for(lambda: bool(ours()), timeout=10)
+            time.sleep(2.5)  # two or three more failed reconnects
+        assert len(ours()) == 1 and ours()[0].exc_info is None
+        assert not [r for r in caplog.records if "encountered error" in r.getMessage()]
+        assert not [r for r in caplog.records if r.exc_info]
+    finally:
+        source.stop(release=False)
 
 
 def test_presses_acknowledged_by_the_mqtt_listener_survive_a_killed_nats_server(
