@@ -56,22 +56,29 @@ def test_family_page_offers_notifications_and_the_worker_shows_a_push(
         "tag": "alert-7",
         "url": "/family",
     }
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": site.url, "registrationId": registration_id, "data": json.dumps(message)},
-    )
-    shown = None
-    for _ in range(50):
-        shown = page.evaluate(
-            """async () => {
-                const reg = await navigator.serviceWorker.getRegistration('/');
-                const list = await reg.getNotifications();
-                return list.map((n) => ({title: n.title, body: n.body, tag: n.tag}));
-            }"""
+
+    def deliver_and_wait(tries: int) -> list[dict[str, str]]:
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": site.url, "registrationId": registration_id, "data": json.dumps(message)},
         )
-        if shown:
-            break
-        page.wait_for_timeout(100)
+        for _ in range(tries):
+            shown = page.evaluate(
+                """async () => {
+                    const reg = await navigator.serviceWorker.getRegistration('/');
+                    const list = await reg.getNotifications();
+                    return list.map((n) => ({title: n.title, body: n.body, tag: n.tag}));
+                }"""
+            )
+            if shown:
+                return list(shown)
+            page.wait_for_timeout(100)
+        return []
+
+    # Chromium now and then drops a push the DevTools protocol hands a worker it is still waking
+    # (about 1 run in 20 here, nothing shown after 5 s): deliver once more then. A second
+    # delivery of the same tag replaces the first notification, so one is still expected.
+    shown = deliver_and_wait(50) or deliver_and_wait(100)
     assert shown == [{"title": message["title"], "body": "A possible fall", "tag": "alert-7"}]
     assert errors == []
     context.close()
