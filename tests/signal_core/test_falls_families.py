@@ -13,7 +13,12 @@ from bench.fall_families import baseline_alarms, run_detector, wilson
 from care_hub.signal_core import falls
 from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, FallParams
 from care_hub.signal_core.falls_model import FEATURES
-from simulators.fall_families import FamilyEpisode, make_family_episode, make_family_episodes
+from simulators.fall_families import (
+    FamilyEpisode,
+    family_episode,
+    make_family_episode,
+    make_family_episodes,
+)
 
 PARAMS = FallParams(floor_dwell_s=60.0)
 
@@ -287,7 +292,6 @@ def test_trace_rebuilds_the_draw_misses_names_and_shows_its_rows() -> None:
     import re
 
     from bench.fall_families import main, trace_draw
-    from simulators.fall_families import family_episode
 
     eps = make_family_episodes(("T1_average",), ("multi_clean",), 3, 4)
     trips = [e for e in eps if e.kind == "trip"]
@@ -521,13 +525,8 @@ def test_a_radars_detections_do_not_depend_on_the_radars_beside_it(
 
 def _draw(fam: str, trk: str, kind: str, draw: int) -> FamilyEpisode:
     """The ``draw``-th (0-based) episode of a kind in a tuning family and tracker (seed 1), as
-    the families bench makes it."""
-    from simulators.fall_families import FAMILIES, KINDS, TRACKERS
-
-    rng = np.random.default_rng(
-        (1, list(FAMILIES).index(fam), list(TRACKERS).index(trk), list(KINDS).index(kind))
-    )
-    return [make_family_episode(fam, trk, kind, rng) for _ in range(draw + 1)][-1]
+    the families bench makes it (``#draw`` of its ``--misses``)."""
+    return family_episode(fam, trk, kind, draw, 1)
 
 
 def _slide_reborn() -> FamilyEpisode:
