@@ -1,0 +1,60 @@
+"""The radar shifts of bench.fall_shift change what a radar reports, and only that."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.fall_families import evaluate
+from bench.fall_shift import SHIFTS, Shift, rows_for
+from care_hub.signal_core.falls import FallParams
+from simulators.fall_families import cell_episodes, family_episode
+
+
+def test_offset_and_scale_move_heights_velocities_and_what_the_hub_learned() -> None:
+    e = family_episode("T1_average", "multi_noisy", "trip", 0, seed=1)
+    assert e.body is not None
+    s = Shift(offset_m=0.1, scale=1.15)
+    out = s.episode(e)
+    np.testing.assert_allclose(out.rows.z_m, 1.15 * e.rows.z_m + 0.1)
+    np.testing.assert_allclose(out.rows.vz_mps, 1.15 * e.rows.vz_mps)
+    np.testing.assert_array_equal(out.rows.x_m, e.rows.x_m)
+    np.testing.assert_array_equal(out.rows.tid, e.rows.tid)
+    assert out.body is not None
+    assert out.body.stand_m == pytest.approx(1.15 * e.body.stand_m + 0.1)
+    assert out.body.floor_lie_m == pytest.approx(1.15 * e.body.floor_lie_m + 0.1)
+    assert out.body.speed_mps == e.body.speed_mps  # a pace is not a height
+    assert out.impact_s == e.impact_s and out.is_fall
+
+
+def test_half_frames_keeps_every_other_frame_at_half_the_rate() -> None:
+    e = family_episode("T1_average", "multi_clean", "walk", 0, seed=1)
+    out = SHIFTS["half_frames"].episode(e)
+    assert out.rows.fps == e.rows.fps / 2
+    assert out.rows.n_frames == -(-e.rows.n_frames // 2)
+    kept = e.rows.frame % 2 == 0
+    np.testing.assert_array_equal(out.rows.frame, e.rows.frame[kept] // 2)
+    np.testing.assert_array_equal(out.rows.z_m, e.rows.z_m[kept])
+    # each row keeps its time: frame / fps is unchanged
+    np.testing.assert_allclose(out.rows.frame / out.rows.fps, e.rows.frame[kept] / e.rows.fps)
+
+
+def test_no_velocities_blanks_them_and_nothing_else() -> None:
+    e = family_episode("T1_average", "multi_clean", "trip", 0, seed=1)
+    assert np.isfinite(e.rows.vz_mps).any()
+    out = SHIFTS["no_velocities"].episode(e)
+    assert not np.isfinite(out.rows.vz_mps).any() and not np.isfinite(out.rows.vx_mps).any()
+    np.testing.assert_array_equal(out.rows.z_m, e.rows.z_m)
+
+
+def test_a_fall_landing_above_the_floor_level_is_a_miss_the_report_shows() -> None:
+    # Trips of a family whose people land at 0.1-0.45 m: caught unshifted; read 0.3 m higher
+    # they land above every floor level the detector knows, and the row says so.
+    eps = cell_episodes("T1_average", "multi_clean", "trip", 4, seed=1)
+    params = FallParams()
+    plain = evaluate(eps, params)
+    high = evaluate([Shift(offset_m=0.3).episode(e) for e in eps], params)
+    assert sum(j.alarmed for j in plain) >= 3
+    assert sum(j.alarmed for j in high) < sum(j.alarmed for j in plain)
+    row = rows_for(high, "multi_clean", ("T1_average",))
+    assert row[0].startswith(f"{100 * sum(j.alarmed for j in high) / 4:.1f}%")
