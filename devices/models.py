@@ -36,6 +36,10 @@ class Device(Base):
     # What the fall detector learned of the bound resident here, to survive restarts:
     # {"resident_id": "R-1", "heights": {"upright_m": 0.86}, "at": epoch s}.
     learned: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A radar's height calibration, set at installation: metres its centroids read above what
+    # the detectors assume (a model or mounting that reads high: docs/detection.md, round 25).
+    # The radar processor subtracts it from every height before the signal core sees it.
+    height_offset_m: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class DeviceBinding(Base):

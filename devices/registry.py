@@ -35,6 +35,7 @@ class DeviceInfo:
     timezone: str | None = None  # the facility's IANA time zone
     # What the fall detector learned of the bound resident on this radar (empty if another's).
     learned: dict[str, float] = field(default_factory=dict)
+    height_offset_m: float = 0.0  # a radar's height calibration (devices.models.Device)
 
 
 class DeviceRegistry:
@@ -153,6 +154,7 @@ class DeviceRegistry:
             zone_map=dict(device.zone_map or {}),
             timezone=await self._timezone_of(session, device.facility_id),
             learned=_learned_for(device.learned, device.resident_id),
+            height_offset_m=float(device.height_offset_m or 0.0),
         )
         self._by_id[device.id] = info
         self._by_slot[slot] = info

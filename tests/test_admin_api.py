@@ -211,6 +211,28 @@ def test_devices_bind_unbind_zones(hub_server: HubServer, prefix: str) -> None:
         assert ok(c.get("/api/devices")) == []
 
 
+def test_a_radars_height_offset_is_set_bounded_kept_with_its_zones_and_reaches_ingest(
+    hub_server: HubServer, prefix: str
+) -> None:
+    radar, button = f"{prefix}radar-1", f"{prefix}btn-1"
+    with hub_server.client(hub_server.token("admin")) as c:
+        assert ok(c.get(f"/api/devices/{radar}"))["height_offset_m"] == 0.0
+        zone_map = {"bed": BED}
+        ok(c.patch(f"/api/devices/{radar}", json={"zone_map": zone_map}))
+        d = ok(c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.12}))
+        assert d["height_offset_m"] == 0.12 and d["zone_map"] == zone_map  # zones kept
+        assert hub_server.hub.registry.get(radar).height_offset_m == 0.12
+        d = ok(c.patch(f"/api/devices/{radar}", json={"zone_map": {}}))
+        assert d["height_offset_m"] == 0.12  # and the offset kept when the zones change
+        for bad in ({"height_offset_m": 0.8}, {"height_offset_m": "high"}, {}):
+            assert c.patch(f"/api/devices/{radar}", json=bad).status_code == 422, bad
+        r = c.patch(f"/api/devices/{button}", json={"height_offset_m": 0.1})
+        assert r.status_code == 422 and "height offset" in r.json()["detail"]
+    with hub_server.client(hub_server.token("nurse")) as c:
+        assert c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.0}).status_code == 403
+        assert ok(c.get(f"/api/devices/{radar}"))["height_offset_m"] == 0.12
+
+
 def test_users_list_links_and_deactivate(hub_server: HubServer) -> None:
     with hub_server.client(hub_server.token("admin")) as c:
         kin = ok(

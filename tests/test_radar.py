@@ -227,3 +227,36 @@ def test_a_warm_up_never_feeds_a_detector_backwards() -> None:
     other, _ = _fall_windows("unknown")
     assert proc.warm_up(windows[:10] + other[:5]) == 0
     assert proc.warm_up(windows[:12]) == 2
+
+
+def test_a_radars_height_offset_is_taken_off_its_heights_and_no_other_radars() -> None:
+    """A radar whose centroids read 0.3 m high lands a fall above floor level: missed, unless its
+    installation says so (RadarConfig.height_offset_m); then it is confirmed as on a true radar.
+    Radars stepped beside it keep their own heights."""
+    from dataclasses import replace
+
+    from simulators import radar_motion as rm
+
+    ep = rm.make_episode("fall_forward", "clean", np.random.default_rng(11), t0_s=T0)
+    high = replace(ep.rows, z_m=ep.rows.z_m + 0.3)
+    proc = RadarProcessor(capacity=4, confirm_s=5.0)
+    proc.configure_many(
+        [
+            RadarConfig("calibrated", "R-1", ZONES, height_offset_m=0.3),
+            RadarConfig("true", "R-2", ZONES),
+            RadarConfig("uncalibrated", "R-3", ZONES),
+        ]
+    )
+    streams = [
+        rm.to_events(high, "calibrated", seq0=1),
+        rm.to_events(ep.rows, "true", seq0=1),
+        rm.to_events(high, "uncalibrated", seq0=1),
+    ]
+    found: dict[str, list[float]] = {"calibrated": [], "true": [], "uncalibrated": []}
+    for batch in zip(*streams, strict=True):
+        for d in proc.process(list(batch), []):
+            if isinstance(d, FallFound) and d.kind == "confirmed":
+                found[d.device_id].append(d.at_s)
+    assert len(found["true"]) == 1
+    assert found["calibrated"] == found["true"]
+    assert found["uncalibrated"] == []

@@ -185,9 +185,13 @@ class ResidentPublic(BaseModel):
 
 
 class DeviceUpdate(ApiModel):
-    """The radar's zone map alone (drawn on the room sketch); binding is `/bind` and `/unbind`."""
+    """A radar's installation: its zone map (drawn on the room sketch) and/or its height
+    calibration; binding is `/bind` and `/unbind`."""
 
-    zone_map: ZoneMap
+    zone_map: ZoneMap | None = None
+    # Metres this radar's centroids read above true height (negative: below), measured at
+    # commissioning; subtracted before detection (docs/detection.md, round 25).
+    height_offset_m: float | None = Field(default=None, ge=-0.5, le=0.5, allow_inf_nan=False)
 
 
 class DevicePublic(BaseModel):
@@ -204,6 +208,7 @@ class DevicePublic(BaseModel):
     rssi: float | None = None
     clock_skew_s: float | None = None
     rejected_count: int = 0
+    height_offset_m: float = 0.0  # a radar's height calibration (PATCH /api/devices/{id})
 
 
 class BindingPublic(BaseModel):

@@ -369,6 +369,7 @@
     // Rectangles only: a polygon zone (from the API) is kept as it is and shown in the list.
     zoneEditor.zones = JSON.parse(JSON.stringify(device.zone_map || {}));
     zoneEditor.active = "bed";
+    $("zone-offset").value = String(device.height_offset_m || 0);
     $("zone-title").textContent = t("admin.zones.title", { id: device.id, room: roomName(device.room_id) });
     $("zone-error").textContent = "";
     renderZoneNames();
@@ -450,8 +451,15 @@
   $("zone-cancel").addEventListener("click", () => $("zone-dialog").close());
   $("zone-save").addEventListener("click", async () => {
     const d = zoneEditor.device;
+    const offset = $("zone-offset");
+    if (!offset.checkValidity()) {
+      $("zone-error").textContent = t("admin.height_offset.invalid");
+      return;
+    }
     try {
-      await api(`/api/devices/${d.id}`, { method: "PATCH", body: { zone_map: zoneEditor.zones } });
+      await api(`/api/devices/${d.id}`, {
+        method: "PATCH", body: { zone_map: zoneEditor.zones, height_offset_m: Number(offset.value) },
+      });
     } catch (err) {
       $("zone-error").textContent = err instanceof ApiError ? t("admin.failed", { detail: err.message }) : t("ui.unreachable");
       return;

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,9 @@ class RadarConfig:
     # What the fall detector learned of this resident on this radar (persisted on the device row
     # with the resident it belongs to), e.g. {"upright_m": 0.86}.
     learned: dict[str, float] = field(default_factory=dict)
+    # Height calibration set at installation: metres this radar's centroids read above the
+    # heights the detectors assume; subtracted from every height before they see it.
+    height_offset_m: float = 0.0
 
 
 BEHAVIOUR_FIELDS = frozenset(behaviour.ResidentSettings.__dataclass_fields__) - {
@@ -178,6 +181,8 @@ class RadarProcessor:
         self._visits: list[deque[ZoneVisit]] = [deque(maxlen=VISITS_KEPT) for _ in range(c)]
         self._behaviour_at = np.full(c, -1e18)
         self._raised: list[set[str]] = [set() for _ in range(c)]
+        self._height_offset = np.zeros(c)  # per slot (RadarConfig.height_offset_m)
+        self._offset_any = False
         self._estimated_at = np.full(c, -1e18)
         self._abnormal_since = np.full((c, 2), np.nan)  # respiration, pulse
         self._abnormal_raised = np.zeros((c, 2), dtype=bool)
@@ -216,7 +221,9 @@ class RadarProcessor:
             if cfg.learned and (previous is None or previous.resident_id != cfg.resident_id):
                 self.falls.set_learned_heights(slot, cfg.learned)
             maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
+            self._height_offset[slot] = cfg.height_offset_m
         self.zones.set_maps(maps)
+        self._offset_any = bool(self._height_offset.any())
 
     def _grow(self) -> None:
         """Double the capacity; detector state restarts (rare: only when radars are added)."""
@@ -319,6 +326,8 @@ class RadarProcessor:
         out: list[Detection] = []
         if batch.covered_slot.size == 0:
             return out
+        if self._offset_any:  # calibrated radars: heights as the detectors assume them
+            batch = replace(batch, z_m=batch.z_m - self._height_offset[batch.slot])
         out += [self._fall(d) for d in self.falls.step(batch)]
         changed: set[int] = set()
         for visit in self.zones.step(
@@ -512,4 +521,5 @@ def radar_config(device: DeviceInfo) -> RadarConfig:
         confirm_s=device.fall_confirm_s,
         timezone=device.timezone,
         learned=dict(device.learned),
+        height_offset_m=device.height_offset_m,
     )

@@ -72,12 +72,18 @@ def test_admin_admits_edits_discharges_and_draws_a_zone(
     page.mouse.move(*at(2.0, 4.5), steps=4)
     page.mouse.up()
     page.wait_for_selector("#sketch rect[data-zone=bed]")
+    assert page.input_value("#zone-offset") == "0"
+    page.fill("#zone-offset", "0.9")  # out of range: refused in the page, nothing sent
+    page.click("#zone-save")
+    page.wait_for_selector("#zone-error:not(:empty)")
+    page.fill("#zone-offset", "0.08")  # a radar model that reads 8 cm high
     shot(page, artifacts, "admin-zones")
     page.click("#zone-save")
     page.wait_for_selector("#zone-dialog:not([open])", state="attached")
     bed = site.api("GET", f"/api/devices/{radar}", admin)["zone_map"]["bed"]["rect"]
     assert [round(v, 1) for v in bed] == [0.5, 3.0, 2.0, 4.5]
     assert "chair" in site.api("GET", f"/api/devices/{radar}", admin)["zone_map"]  # others kept
+    assert site.api("GET", f"/api/devices/{radar}", admin)["height_offset_m"] == 0.08
     assert site.server.hub.registry.get(radar) is not None
     assert errors == []
     context.close()

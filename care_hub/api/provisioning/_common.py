@@ -121,6 +121,7 @@ def device_public(d: Device) -> DevicePublic:
         rssi=d.rssi,
         clock_skew_s=d.clock_skew_s,
         rejected_count=d.rejected_count or 0,
+        height_offset_m=d.height_offset_m or 0.0,
     )
 
 

@@ -99,12 +99,22 @@ async def unbind_device(
 async def update_device(
     device_id: Key, body: DeviceUpdate, session: SessionDep, hub: HubDep, user: AdminUser
 ) -> DevicePublic:
-    """Replace a radar's zone map (`{"bed": {"rect": [x0, y0, x1, y1]}, ...}`, room metres);
-    an empty map falls back to the room's zones."""
+    """Replace a radar's zone map (`{"bed": {"rect": [x0, y0, x1, y1]}, ...}`, room metres;
+    an empty map falls back to the room's zones) and/or set its height calibration
+    (`height_offset_m`: metres its centroids read above true height, -0.5 to 0.5)."""
     d = await _device(session, device_id, user)
     if d.type != "radar":
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "only a radar has a zone map")
-    d.zone_map = zone_map_dict(body.zone_map)
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "only a radar has a zone map or a height offset"
+        )
+    if body.zone_map is None and body.height_offset_m is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "give zone_map and/or height_offset_m"
+        )
+    if body.zone_map is not None:
+        d.zone_map = zone_map_dict(body.zone_map)
+    if body.height_offset_m is not None:
+        d.height_offset_m = body.height_offset_m
     return await _saved(session, hub, d)
 
 
