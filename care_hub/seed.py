@@ -156,6 +156,10 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
                 f"device {d['id']}: resident {d['resident_id']} does not exist"
             )
         room_id = room_of(d)
+        try:
+            offset = device_service.height_offset(d.get("height_offset_m", 0.0))
+        except accounts.ProvisioningError as e:
+            raise accounts.ProvisioningError(f"device {d['id']}: {e}") from None
         session.add(
             Device(
                 id=d["id"],
@@ -164,6 +168,7 @@ async def load_seed(*, session: AsyncSession, seed: dict[str, Any]) -> dict[str,
                 room_id=room_id,
                 resident_id=d.get("resident_id"),
                 zone_map=zone_map_of(d.get("zones", [])),
+                height_offset_m=offset,
             )
         )
         session.add(

@@ -18,6 +18,21 @@ from devices.contract import is_valid_device_id
 from devices.models import Device, DeviceBinding
 
 DEVICE_TYPES = ("radar", "button", "kit")
+# A radar's height calibration (Device.height_offset_m) is at most this many metres either way:
+# beyond it the radar is mounted or configured wrong, not a model that reads a little high.
+MAX_HEIGHT_OFFSET_M = 0.5
+
+
+def height_offset(value: object) -> float:
+    """A height calibration from a seed file or form, checked (ProvisioningError if not one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProvisioningError(f"height_offset_m must be a number of metres, not {value!r}")
+    v = float(value)
+    if not -MAX_HEIGHT_OFFSET_M <= v <= MAX_HEIGHT_OFFSET_M:  # NaN fails too
+        raise ProvisioningError(
+            f"height_offset_m must be within +-{MAX_HEIGHT_OFFSET_M} m, not {value!r}"
+        )
+    return v
 
 
 async def create_device(

@@ -12,6 +12,7 @@ from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, model_validator
 
 from care_hub.kernel.fields import ApiModel, Id, Key, Text
 from care_hub.signal_core.zones import MAX_SHAPES, MAX_VERTICES
+from devices.service import MAX_HEIGHT_OFFSET_M
 
 # Room coordinates in metres: finite, and no room is a kilometre across.
 Metres = Annotated[float, AllowInfNan(False), Field(ge=-1000, le=1000)]
@@ -191,7 +192,9 @@ class DeviceUpdate(ApiModel):
     zone_map: ZoneMap | None = None
     # Metres this radar's centroids read above true height (negative: below), measured at
     # commissioning; subtracted before detection (docs/detection.md, round 25).
-    height_offset_m: float | None = Field(default=None, ge=-0.5, le=0.5, allow_inf_nan=False)
+    height_offset_m: float | None = Field(
+        default=None, ge=-MAX_HEIGHT_OFFSET_M, le=MAX_HEIGHT_OFFSET_M, allow_inf_nan=False
+    )
 
 
 class DevicePublic(BaseModel):
