@@ -6,7 +6,8 @@ The families draw people, rooms and movements, and six tracker models render the
 another model or mounting differs in ways no family draws: its centroids read a constant
 offset higher or lower (mounting height and tilt, the model's idea of a body's centre:
 FIELD-NOTES has a fallen person read 0.35-0.45 m close to a low-cost sensor), its height scale
-is compressed or stretched (elevation resolution), it sends half the frames, or no velocities.
+is compressed or stretched (elevation resolution), its heights are noisier, it sends half the
+frames or loses 30% of them at random, or it gives no velocities.
 This bench renders the episodes once, shifts what each radar reports, and judges the product
 and the trivial rule of issue 13 (``bench.fall_families.baseline_alarms``) on every shifted
 copy. What the hub learned of each person (seated and lying heights, ``learned_before``) is
@@ -42,41 +43,60 @@ from simulators.fall_families import (
 from simulators.radar_motion import Rows
 
 
+def _frames(r: Rows, keep: np.ndarray, frame: np.ndarray, fps: float, n_frames: int) -> Rows:
+    """The rows of ``r`` where ``keep``, renumbered to ``frame`` at ``fps``."""
+    return replace(
+        r,
+        fps=fps,
+        n_frames=n_frames,
+        frame=frame,
+        tid=r.tid[keep],
+        x_m=r.x_m[keep],
+        y_m=r.y_m[keep],
+        z_m=r.z_m[keep],
+        vx_mps=r.vx_mps[keep],
+        vy_mps=r.vy_mps[keep],
+        vz_mps=r.vz_mps[keep],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Shift:
     """What a radar of another model or mounting reports instead: heights z -> scale * z +
-    offset (velocities scaled alike), every ``keep``-th frame only, velocities or not."""
+    offset (velocities scaled alike) with ``jitter_m`` more noise a row, every ``keep``-th frame
+    only, a random ``drop_share`` of frames lost, velocities or not. Random draws are seeded by
+    the episode's own rows, so a shifted episode is the same in every run and batch."""
 
     offset_m: float = 0.0
     scale: float = 1.0
     keep: int = 1
     velocities: bool = True
+    jitter_m: float = 0.0
+    drop_share: float = 0.0
 
     def height(self, z: float) -> float:
         return self.scale * z + self.offset_m
 
     def rows(self, r: Rows) -> Rows:
+        rng = np.random.default_rng(
+            [round(r.t0_s), r.frame.size, round(1e6 * abs(r.z_m[:1].sum()))]
+        )
         z = self.scale * r.z_m + self.offset_m
+        if self.jitter_m:
+            z = z + rng.normal(0.0, self.jitter_m, z.size)
         vz = self.scale * r.vz_mps if self.velocities else np.full_like(r.vz_mps, np.nan)
         vx = r.vx_mps if self.velocities else np.full_like(r.vx_mps, np.nan)
         vy = r.vy_mps if self.velocities else np.full_like(r.vy_mps, np.nan)
         out = replace(r, z_m=z, vx_mps=vx, vy_mps=vy, vz_mps=vz)
-        if self.keep == 1:
-            return out
-        m = out.frame % self.keep == 0
-        return replace(
-            out,
-            fps=r.fps / self.keep,
-            n_frames=-(-r.n_frames // self.keep),
-            frame=out.frame[m] // self.keep,
-            tid=out.tid[m],
-            x_m=out.x_m[m],
-            y_m=out.y_m[m],
-            z_m=out.z_m[m],
-            vx_mps=out.vx_mps[m],
-            vy_mps=out.vy_mps[m],
-            vz_mps=out.vz_mps[m],
-        )
+        if self.drop_share:
+            lost = rng.random(r.n_frames) < self.drop_share
+            kept = ~lost[out.frame]
+            out = _frames(out, kept, out.frame[kept], out.fps, out.n_frames)
+        if self.keep > 1:
+            kept = out.frame % self.keep == 0
+            n = -(-out.n_frames // self.keep)
+            out = _frames(out, kept, out.frame[kept] // self.keep, out.fps / self.keep, n)
+        return out
 
     def body(self, b: Body) -> Body:
         """The posture heights the same radar would show (pace unchanged)."""
@@ -99,7 +119,12 @@ SHIFTS: dict[str, Shift] = {
     "z*1.15": Shift(scale=1.15),
     "half_frames": Shift(keep=2),  # 10 fps for a 20 fps tracker, 5 fps for a 10 fps one
     "no_velocities": Shift(velocities=False),  # a tracker that reports positions only
+    "jitter+0.05": Shift(jitter_m=0.05),  # noisier heights (trackers reporting every frame)
+    "drop_30%": Shift(drop_share=0.3),  # a lossy link or tracker: 30% of frames never arrive
 }
+# Shifts that only make sense on a tracker that reports every frame (a held module gives no
+# velocities, and noise added to its held repeats would make them fresh samples).
+EVERY_FRAME_ONLY = frozenset({"no_velocities", "jitter+0.05"})
 
 
 def rows_for(js: Sequence[Judged], trk: str, families: Sequence[str]) -> list[str]:
@@ -151,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| --- | --- | --- | --- | --- | --- | ---: | ---: | --- |")
     for name in args.shifts:
         sh = SHIFTS[name]
-        trks = [k for k in args.trackers if sh.velocities or k in MULTI_TARGET or name == "none"]
+        trks = [k for k in args.trackers if name not in EVERY_FRAME_ONLY or k in MULTI_TARGET]
         eps = [sh.episode(e) for e in base if e.tracker in trks]
         js = evaluate(eps, params)
         for trk in trks:

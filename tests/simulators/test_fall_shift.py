@@ -58,3 +58,19 @@ def test_a_fall_landing_above_the_floor_level_is_a_miss_the_report_shows() -> No
     assert sum(j.alarmed for j in high) < sum(j.alarmed for j in plain)
     row = rows_for(high, "multi_clean", ("T1_average",))
     assert row[0].startswith(f"{100 * sum(j.alarmed for j in high) / 4:.1f}%")
+
+
+def test_lost_frames_and_extra_noise_are_drawn_from_the_episode_and_touch_nothing_else() -> None:
+    e = family_episode("T1_average", "multi_noisy", "trip", 1, seed=1)
+    lossy = SHIFTS["drop_30%"].episode(e)
+    assert lossy.rows.fps == e.rows.fps and lossy.rows.n_frames == e.rows.n_frames
+    kept = np.isin(e.rows.frame, lossy.rows.frame)
+    assert 0.6 < np.unique(lossy.rows.frame).size / np.unique(e.rows.frame).size < 0.8
+    np.testing.assert_array_equal(lossy.rows.z_m, e.rows.z_m[kept])  # whole frames go
+    np.testing.assert_array_equal(lossy.rows.frame, e.rows.frame[kept])
+    noisy = SHIFTS["jitter+0.05"].episode(e)
+    d = noisy.rows.z_m - e.rows.z_m
+    assert 0.04 < d.std() < 0.06 and abs(d.mean()) < 0.01
+    np.testing.assert_array_equal(noisy.rows.x_m, e.rows.x_m)
+    # the same episode shifted twice is the same (a run does not depend on the batch)
+    np.testing.assert_array_equal(SHIFTS["jitter+0.05"].episode(e).rows.z_m, noisy.rows.z_m)
