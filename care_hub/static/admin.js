@@ -449,6 +449,7 @@
     drawSketch();
   });
   $("zone-cancel").addEventListener("click", () => $("zone-dialog").close());
+  $("zone-offset").addEventListener("input", () => { $("zone-error").textContent = ""; });
   $("zone-save").addEventListener("click", async () => {
     const d = zoneEditor.device;
     const offset = $("zone-offset");

@@ -77,6 +77,7 @@ def test_admin_admits_edits_discharges_and_draws_a_zone(
     page.click("#zone-save")
     page.wait_for_selector("#zone-error:not(:empty)")
     page.fill("#zone-offset", "0.08")  # a radar model that reads 8 cm high
+    assert page.text_content("#zone-error") == ""  # a new value clears the complaint
     shot(page, artifacts, "admin-zones")
     page.click("#zone-save")
     page.wait_for_selector("#zone-dialog:not([open])", state="attached")
