@@ -4,11 +4,14 @@ family links; who may read and write what; 404, 409 and 422."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
+from care_hub.kernel.db import make_engine, make_session_factory
+from devices.models import Device
 from tests.conftest import HubServer
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres]
@@ -211,6 +214,36 @@ def test_devices_bind_unbind_zones(hub_server: HubServer, prefix: str) -> None:
         assert ok(c.get("/api/devices")) == []
 
 
+def _device_db(hub_server: HubServer, device_id: str, learned: dict[str, Any] | None) -> Any:
+    """The device row's `learned` (set to ``learned`` first unless None), over a connection of
+    the test's own to the hub's database."""
+
+    async def go() -> Any:
+        engine = make_engine(
+            hub_server.backend.settings.db_url, schema=hub_server.backend.db_schema
+        )
+        try:
+            async with make_session_factory(engine)() as session:
+                d = await session.get(Device, device_id)
+                assert d is not None
+                if learned is not None:
+                    d.learned = learned
+                    await session.commit()
+                return dict(d.learned or {})
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def _set_learned(hub_server: HubServer, device_id: str, learned: dict[str, Any]) -> None:
+    _device_db(hub_server, device_id, learned)
+
+
+def _learned(hub_server: HubServer, device_id: str) -> dict[str, Any]:
+    return dict(_device_db(hub_server, device_id, None))
+
+
 def test_a_radars_height_offset_is_set_bounded_kept_with_its_zones_and_reaches_ingest(
     hub_server: HubServer, prefix: str
 ) -> None:
@@ -224,13 +257,19 @@ def test_a_radars_height_offset_is_set_bounded_kept_with_its_zones_and_reaches_i
         assert hub_server.hub.registry.get(radar).height_offset_m == 0.12
         d = ok(c.patch(f"/api/devices/{radar}", json={"zone_map": {}}))
         assert d["height_offset_m"] == 0.12  # and the offset kept when the zones change
+        # heights learned under one calibration are dropped when it changes, not otherwise
+        _set_learned(hub_server, radar, {"resident_id": "R-1", "heights": {"upright_m": 0.9}})
+        ok(c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.12}))
+        assert _learned(hub_server, radar) != {}
+        ok(c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.1}))
+        assert _learned(hub_server, radar) == {}
         for bad in ({"height_offset_m": 0.8}, {"height_offset_m": "high"}, {}):
             assert c.patch(f"/api/devices/{radar}", json=bad).status_code == 422, bad
         r = c.patch(f"/api/devices/{button}", json={"height_offset_m": 0.1})
         assert r.status_code == 422 and "height offset" in r.json()["detail"]
     with hub_server.client(hub_server.token("nurse")) as c:
         assert c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.0}).status_code == 403
-        assert ok(c.get(f"/api/devices/{radar}"))["height_offset_m"] == 0.12
+        assert ok(c.get(f"/api/devices/{radar}"))["height_offset_m"] == 0.1
 
 
 def test_users_list_links_and_deactivate(hub_server: HubServer) -> None:

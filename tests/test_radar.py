@@ -159,6 +159,13 @@ def test_learned_heights_are_restored_for_the_same_resident_and_reported_when_th
     # Another resident in that bed: what was learned of the first one is forgotten.
     p.configure(RadarConfig("r1", "R-2", ZONES, learned={}))
     assert p.falls.learned_heights(slot) == {}
+    # The radar calibrated anew: heights learned before are off by the change, forgotten too
+    # (the hub clears the persisted ones when the offset changes).
+    p.falls.set_learned_heights(slot, {"upright_m": 1.02})
+    p.configure(RadarConfig("r1", "R-2", ZONES, learned={"upright_m": 1.02}))
+    assert p.falls.learned_heights(slot) == {"upright_m": 1.02}  # same config: kept
+    p.configure(RadarConfig("r1", "R-2", ZONES, height_offset_m=0.1))
+    assert p.falls.learned_heights(slot) == {}
 
 
 def test_a_floor_bed_zone_is_a_bed_for_the_trail_and_for_the_fall_detector() -> None:

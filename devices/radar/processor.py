@@ -204,8 +204,12 @@ class RadarProcessor:
                 self._slots[cfg.device_id] = slot
                 self._ids.append(cfg.device_id)
             previous = self._configs.get(cfg.device_id)
-            if previous is not None and previous.resident_id != cfg.resident_id:
-                self.falls.reset_slot(slot)  # another person: what was learned is not theirs
+            if previous is not None and (
+                previous.resident_id != cfg.resident_id
+                or previous.height_offset_m != cfg.height_offset_m
+            ):
+                # another person, or heights calibrated anew: what was learned does not hold
+                self.falls.reset_slot(slot)
                 self._learned_reported.pop(cfg.device_id, None)
             self._configs[cfg.device_id] = cfg
             self._settings[cfg.device_id] = resident_settings(cfg)
@@ -218,7 +222,11 @@ class RadarProcessor:
                 names=[n for n, _ in (*beds, *floor_beds, *seats)],
             )
             self.falls.set_confirm_s(slot, cfg.confirm_s or self.params.confirm_s)
-            if cfg.learned and (previous is None or previous.resident_id != cfg.resident_id):
+            if cfg.learned and (
+                previous is None
+                or previous.resident_id != cfg.resident_id
+                or previous.height_offset_m != cfg.height_offset_m
+            ):
                 self.falls.set_learned_heights(slot, cfg.learned)
             maps[slot] = ZoneMap(zone_shapes(cfg.zone_map))
             self._height_offset[slot] = cfg.height_offset_m

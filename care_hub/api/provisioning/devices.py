@@ -113,8 +113,9 @@ async def update_device(
         )
     if body.zone_map is not None:
         d.zone_map = zone_map_dict(body.zone_map)
-    if body.height_offset_m is not None:
+    if body.height_offset_m is not None and body.height_offset_m != d.height_offset_m:
         d.height_offset_m = body.height_offset_m
+        d.learned = {}  # heights learned under the old calibration are off by the change
     return await _saved(session, hub, d)
 
 
