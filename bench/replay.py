@@ -26,7 +26,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +56,10 @@ class Outcome:
     errors: list[str]
 
 
-def replay(rec: Recording, params: FallParams) -> Outcome:
-    """Run one recording through a fresh one-radar fall detector and judge it against its label."""
+def replay(rec: Recording, params: FallParams, height_offset_m: float = 0.0) -> Outcome:
+    """Run one recording through a fresh one-radar fall detector and judge it against its label.
+    ``height_offset_m``: the radar's height calibration, taken off every height as the hub's
+    radar processor does (devices.models.Device.height_offset_m)."""
     det = FallDetector(1, params)
     beds, seats = support_rects(rec.zone_map)
     det.set_bed_zones(0, beds, seats=seats)
@@ -70,13 +72,18 @@ def replay(rec: Recording, params: FallParams) -> Outcome:
         if ev.env.device_id != device:
             errors.append(f"window at ts {ev.env.ts:.3f}: device {ev.env.device_id}, not {device}")
             continue
-        out += det.step(make_batch([(0, ev)]))
+        batch = make_batch([(0, ev)])
+        if height_offset_m:
+            batch = replace(batch, z_m=batch.z_m - height_offset_m)
+        out += det.step(batch)
     alarmed, latency = judge(out, rec.label.fall, rec.label.impact_ts)
     return Outcome(rec.label, out, alarmed, latency, rec.duration_s, errors)
 
 
-def evaluate(folder: Path, params: FallParams) -> list[Outcome]:
-    return [replay(read_recording(folder, lb), params) for lb in read_labels(folder)]
+def evaluate(folder: Path, params: FallParams, height_offset_m: float = 0.0) -> list[Outcome]:
+    return [
+        replay(read_recording(folder, lb), params, height_offset_m) for lb in read_labels(folder)
+    ]
 
 
 def report(outcomes: list[Outcome], confirm_s: float) -> None:
@@ -146,13 +153,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--export", action="store_true", help="first write simulated episodes there")
     ap.add_argument("--episodes", type=int, default=900, help="with --export")
     ap.add_argument("--seed", type=int, default=2, help="with --export")
+    ap.add_argument(
+        "--height-offset",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="metres the recorded radar's heights read above true height (its calibration, "
+        "as set on the device: docs/device-contract.md); taken off every height",
+    )
     args = ap.parse_args(argv)
     t = time.perf_counter()
     if args.export:
         n = export_simulated(args.folder, args.episodes, args.seed)
         print(f"wrote {n} simulated recordings to {args.folder}")
     try:
-        outcomes = evaluate(args.folder, FallParams(confirm_s=args.confirm_s))
+        outcomes = evaluate(args.folder, FallParams(confirm_s=args.confirm_s), args.height_offset)
     except RecordingError as exc:
         print(f"bench.replay: {exc}", file=sys.stderr)
         return 2

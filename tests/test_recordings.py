@@ -62,6 +62,32 @@ def _write_fall(folder: Path, device: str, extra: list[bytes] | None = None) -> 
     return ep.impact_s
 
 
+def test_a_recording_of_a_radar_that_reads_high_replays_with_its_calibration(
+    tmp_path: Path,
+) -> None:
+    # The same fall recorded by a radar whose heights read 0.3 m high: missed as recorded,
+    # caught at the same moment as the true recording once its calibration is given.
+    impact = _write_fall(tmp_path, "r-1")
+    [label] = read_labels(tmp_path)
+    true = replay(read_recording(tmp_path, label), FallParams())
+    high = tmp_path / "high"
+    high.mkdir()
+    lines = []
+    for raw in (tmp_path / "fall.jsonl").read_bytes().splitlines():
+        obj = orjson.loads(raw)
+        for frame in obj["payload"]["frames"]:
+            for target in frame["targets"]:
+                target["z"] = round(target["z"] + 0.3, 3)
+        lines.append(message_line(obj["topic"], obj["payload"]))
+    (high / "fall.jsonl").write_bytes(b"".join(lines))
+    write_labels(high, [label])
+    assert true.alarmed and true.latency_s is not None and impact is not None
+    assert not replay(read_recording(high, label), FallParams()).alarmed
+    calibrated = evaluate(high, FallParams(), height_offset_m=0.3)[0]
+    assert calibrated.alarmed and calibrated.latency_s == pytest.approx(true.latency_s, abs=0.05)
+    assert main([str(high), "--height-offset", "0.3"]) == 0
+
+
 def test_bad_lines_are_reported_by_line_and_the_rest_still_counts(tmp_path: Path) -> None:
     bad = [
         b"{not json\n",
