@@ -153,7 +153,7 @@ class DeviceRegistry:
             fall_confirm_s=self._fall_confirm.get(device.facility_id),
             zone_map=dict(device.zone_map or {}),
             timezone=await self._timezone_of(session, device.facility_id),
-            learned=_learned_for(device.learned, device.resident_id),
+            learned=learned_for(device.learned, device.resident_id),
             height_offset_m=float(device.height_offset_m or 0.0),
         )
         self._by_id[device.id] = info
@@ -172,7 +172,7 @@ class DeviceRegistry:
         return tz
 
 
-def _learned_for(stored: dict[str, Any] | None, resident_id: str | None) -> dict[str, float]:
+def learned_for(stored: dict[str, Any] | None, resident_id: str | None) -> dict[str, float]:
     """The stored learned heights, if they belong to the resident bound now."""
     if not stored or resident_id is None or stored.get("resident_id") != resident_id:
         return {}

@@ -259,10 +259,13 @@ def test_a_radars_height_offset_is_set_bounded_kept_with_its_zones_and_reaches_i
         assert d["height_offset_m"] == 0.12  # and the offset kept when the zones change
         # heights learned under one calibration are dropped when it changes, not otherwise
         _set_learned(hub_server, radar, {"resident_id": "R-1", "heights": {"upright_m": 0.9}})
+        # shown for commissioning (a standing adult reads 0.5-0.62 x stature)
+        assert ok(c.get(f"/api/devices/{radar}"))["learned_heights"] == {"upright_m": 0.9}
         ok(c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.12}))
         assert _learned(hub_server, radar) != {}
         ok(c.patch(f"/api/devices/{radar}", json={"height_offset_m": 0.1}))
         assert _learned(hub_server, radar) == {}
+        assert ok(c.get(f"/api/devices/{radar}"))["learned_heights"] == {}
         for bad in ({"height_offset_m": 0.8}, {"height_offset_m": "high"}, {}):
             assert c.patch(f"/api/devices/{radar}", json=bad).status_code == 422, bad
         r = c.patch(f"/api/devices/{button}", json={"height_offset_m": 0.1})

@@ -223,6 +223,9 @@ class BindingPublic(BaseModel):
 
 class DeviceDetail(DevicePublic):
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    # What the fall detector learned of the bound resident on this radar (metres: upright_m,
+    # on_chair_m, on_bed_m, ...), for commissioning: a standing adult reads 0.5-0.62 x stature.
+    learned_heights: dict[str, float] = Field(default_factory=dict)
     bindings: list[BindingPublic] = Field(default_factory=list)
 
 

@@ -31,6 +31,7 @@ from care_hub.kernel.fields import Id, Key
 from care_hub.kernel.models import Resident
 from devices import service as device_service
 from devices.models import DeadLetter, Device, DeviceBinding
+from devices.registry import learned_for
 
 router = APIRouter(prefix="/api", tags=["provisioning"])
 
@@ -155,6 +156,7 @@ async def device_health(device_id: Key, session: SessionDep, user: CurrentUser) 
     return DeviceDetail(
         **device_public(d).model_dump(),
         rejected_by_reason={reason: n for reason, n in rows.all()},
+        learned_heights=learned_for(d.learned, d.resident_id),
         bindings=[
             BindingPublic(
                 room_id=b.room_id,
