@@ -130,22 +130,17 @@ EVERY_FRAME_ONLY = frozenset({"no_velocities", "jitter+0.05"})
 def rows_for(js: Sequence[Judged], trk: str, families: Sequence[str]) -> list[str]:
     """One line per tracker: pooled and worst-family figures, product and baseline."""
     mine = [j for j in js if j.ep.tracker == trk]
-    c = cell(mine)
+    c = cell(mine, LATE_S[trk])
     cs = {f: cell([j for j in mine if j.ep.family == f]) for f in families}
     fs = min(cs, key=lambda f: cs[f].tp / max(1, cs[f].falls))
     fo = min(cs, key=lambda f: cs[f].tn / max(1, cs[f].others))
     beats = all(x.tp >= x.base_tp and x.tn >= x.base_tn for x in cs.values())
-    late = sum(
-        j.alarmed and j.latency_s is not None and j.latency_s <= LATE_S[trk]
-        for j in mine
-        if j.ep.is_fall
-    )
     return [
         f"{_ci(c.tp, c.falls)} / {100 * c.base_tp / max(1, c.falls):.1f}%",
         f"{_ci(c.tn, c.others)} / {100 * c.base_tn / max(1, c.others):.1f}%",
         f"{100 * cs[fs].tp / max(1, cs[fs].falls):.1f}% ({fs[:2]})",
         f"{100 * cs[fo].tn / max(1, cs[fo].others):.1f}% ({fo[:2]})",
-        f"{100 * late / max(1, c.falls):.1f}%",
+        f"{100 * c.tp_in / max(1, c.falls):.1f}%",
         _p(c.lat, 95),
         "yes" if beats else "NO",
     ]

@@ -214,11 +214,13 @@ def test_devices_bind_unbind_zones(hub_server: HubServer, prefix: str) -> None:
         assert ok(c.get("/api/devices")) == []
 
 
-def _device_db(hub_server: HubServer, device_id: str, learned: dict[str, Any] | None) -> Any:
+def _device_db(
+    hub_server: HubServer, device_id: str, learned: dict[str, Any] | None
+) -> dict[str, Any]:
     """The device row's `learned` (set to ``learned`` first unless None), over a connection of
     the test's own to the hub's database."""
 
-    async def go() -> Any:
+    async def go() -> dict[str, Any]:
         engine = make_engine(
             hub_server.backend.settings.db_url, schema=hub_server.backend.db_schema
         )
@@ -241,7 +243,7 @@ def _set_learned(hub_server: HubServer, device_id: str, learned: dict[str, Any])
 
 
 def _learned(hub_server: HubServer, device_id: str) -> dict[str, Any]:
-    return dict(_device_db(hub_server, device_id, None))
+    return _device_db(hub_server, device_id, None)
 
 
 def test_a_radars_height_offset_is_set_bounded_kept_with_its_zones_and_reaches_ingest(
