@@ -114,6 +114,7 @@ SHIFTS: dict[str, Shift] = {
     "none": Shift(),
     "z+0.05": Shift(offset_m=0.05),
     "z+0.10": Shift(offset_m=0.10),  # centroids read higher (near a low-cost sensor, tilted)
+    "z-0.05": Shift(offset_m=-0.05),
     "z-0.10": Shift(offset_m=-0.10),
     "z*0.85": Shift(scale=0.85),  # heights compressed (coarse elevation)
     "z*1.15": Shift(scale=1.15),

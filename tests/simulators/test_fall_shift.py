@@ -74,3 +74,26 @@ def test_lost_frames_and_extra_noise_are_drawn_from_the_episode_and_touch_nothin
     np.testing.assert_array_equal(noisy.rows.x_m, e.rows.x_m)
     # the same episode shifted twice is the same (a run does not depend on the batch)
     np.testing.assert_array_equal(SHIFTS["jitter+0.05"].episode(e).rows.z_m, noisy.rows.z_m)
+
+
+def test_training_sees_a_share_of_radars_reading_heights_offset_and_scaled() -> None:
+    # bench.train_falls --sensor-shift: that share of episodes, each by its own offset and scale
+    # within the spans, what the hub learned of the person alike; the same draw every run
+    from bench.train_falls import SENSOR_OFFSET_M, SENSOR_SCALE, _sensor_shifted
+
+    eps = cell_episodes("T1_average", "multi_noisy", "trip", 40, seed=1)
+    assert _sensor_shifted(eps, 11, 0.0) == eps
+    out = _sensor_shifted(eps, 11, 0.5)
+    again = _sensor_shifted(eps, 11, 0.5)
+    moved = 0
+    for e, o, a in zip(eps, out, again, strict=True):
+        np.testing.assert_array_equal(o.rows.z_m, a.rows.z_m)
+        if np.array_equal(o.rows.z_m, e.rows.z_m):
+            continue
+        moved += 1
+        scale, offset = np.polyfit(e.rows.z_m, o.rows.z_m, 1)
+        assert abs(scale - 1) <= SENSOR_SCALE + 1e-9 and abs(offset) <= SENSOR_OFFSET_M + 1e-9
+        assert o.body is not None and e.body is not None
+        assert o.body.stand_m == pytest.approx(scale * e.body.stand_m + offset)
+        np.testing.assert_array_equal(o.rows.x_m, e.rows.x_m)
+    assert 10 <= moved <= 30
