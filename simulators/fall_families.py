@@ -776,10 +776,15 @@ def _visitor(c: Ctx, near: tuple[float, float], arrive_s: float, n: int) -> Trac
 
 def _pet_track(c: Ctx, n: int) -> Track:
     """A cat or small dog: 0.1-0.3 m high, darting about and resting."""
-    sc = Script(c.fps, *open_spot(c.rng, c.room, 0.1), _u(c.rng, (0.1, 0.3)))
+    x, y = open_spot(c.rng, c.room, 0.1)
+    h = _u(c.rng, (0.1, 0.3))
+    sc = Script(c.fps, x, y, h)
     while sc.t_s < n / c.fps:
         sc.walk_to(open_spot(c.rng, c.room, 0.1), _u(c.rng, (0.3, 1.5)))
         sc.stay(_u(c.rng, (0.5, 6.0)), c.rng, sway_m=0.02)
+        # a rest ends where its sway ends; carried on, a pet's height random-walked over an
+        # ordinary day to -0.5..0.7 m (round 26): it comes back to its own height
+        sc.z = h
     return sc.track(n)
 
 

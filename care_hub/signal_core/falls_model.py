@@ -90,12 +90,13 @@ FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}  # feature name -> 
 # A fall out of a bed, sofa or chair ends lower than it began. A candidate raised only because its
 # "before" lay in a support zone, whose "before" was already below NO_DROP_PRE_M (under a seat:
 # FIELD-NOTES puts sitting on a low sofa at 0.5-0.65 m) and whose median height in the 5 s after
-# lies less than NO_DROP_M below it, has not come out of anything: on tuning days these are a pet
-# hopping off a bed or sofa, or a person shifting at a low bed's edge (docs/detection.md, "A
-# from-support candidate that did not drop"). Only on trackers that report every frame: a held
-# module's median since rests on a few samples with 0.15-0.25 m jitter, so 5 cm says nothing
-# there (gated on the candidate's fresh samples a second instead, it cost a held module a
-# tuning fall).
+# lies less than NO_DROP_M below it, has not come out of anything: on tuning days these were a pet
+# hopping off a bed or sofa (a pet whose simulated height had drifted to a seat's; round 26 fixed
+# the drift: a child or a cat on a sofa's arm does it for real), or a person shifting at a low
+# bed's edge (docs/detection.md, "A from-support candidate that did not drop"). Only on trackers
+# that report every frame: a held module's median since rests on a few samples with 0.15-0.25 m
+# jitter, so 5 cm says nothing there (gated on the candidate's fresh samples a second instead, it
+# cost a held module a tuning fall).
 NO_DROP_PRE_M = 0.5
 NO_DROP_M = 0.05
 
@@ -127,8 +128,9 @@ def no_drop_from_support(x: FloatArr, every_frame: npt.NDArray[np.bool_]) -> npt
 
 # A candidate raised only because its "before" lay in a support zone, whose "before" there read
 # BELOW_SEAT_M or more under this person's own learned height on that piece of furniture (seated
-# on the chair or sofa, lying on the bed), was not this person on it: on tuning days these are
-# a pet crossing a seat's footprint at 0.4-0.5 m and stepping off it (issue 13 round 15; the
+# on the chair or sofa, lying on the bed), was not this person on it: on tuning days these were
+# a pet crossing a seat's footprint at 0.4-0.5 m and stepping off it (issue 13 round 15: a pet
+# whose simulated height had drifted, fixed in round 26; anything seat-high does the same; the
 # falls out of seats of the tuning families read -0.06 to +0.06 m against the seat nearest the
 # landing, 5th to 95th percentile, and none of them is vetoed). Only on trackers that report
 # every frame (a held module's "before" rests on a few samples with 0.15-0.25 m jitter; there it

@@ -224,27 +224,35 @@ def test_a_phantom_row_on_a_pets_track_is_no_upright_moment(
     assert [d for d in ds if d.kind == "confirmed"]
 
 
-# seconds into that day of the false alarm of test_a_pet_hopping_off_a_sofa_is_no_fall_out_of_it
-T_HOP_S = 4514.8
+def _sofa_high_target_steps_off() -> list:
+    # A multi-target tracker has dropped the resident, still on their heels at (1.5, 1.5). The
+    # other target (id 2) walks on the floor at 0.2 m, gets onto the sofa (0.46 m) and steps off
+    # it beside the sofa, still 0.43 m high: its "before" lay on the sofa, so it is a candidate
+    # fall out of it, but it never came down. (Round 15 met this on ordinary days as a pet whose
+    # simulated height had drifted to a seat's; round 26 fixed that drift. A child or a cat on the
+    # sofa's arm does it for real.)
+    n = 400
+    rng = np.random.default_rng(2)
+    extra = []
+    for i in range(n):
+        x, z = (3.0, 0.2) if i < 150 else (4.3, 0.46) if i < 300 else (3.65, 0.43)
+        dx, dy, dz = rng.normal(0.0, 0.05, 3)
+        extra.append((i, 2, x + dx, 2.5 + dy, z + dz))
+    present = np.arange(n) < 100
+    return events(np.full(n, 0.5), x=1.5, y=1.5, tid=1, present=present, z_sd=0.03, extra=extra)
 
 
-def test_a_pet_hopping_off_a_sofa_is_no_fall_out_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # From an ordinary multi_noisy day (T4, tuning seed 1): the tracker has dropped the resident
-    # kneeling on their heels; the only track left is the pet's, which crosses the sofa at 0.46 m
-    # and hops down beside it to 0.43 m. Its "before" lay on the sofa, so it was a candidate fall
-    # out of it (scored 0.9) although it never came down.
-    day = _day_slice("T4_furniture_brisk", 3, (T_HOP_S - 120.0, T_HOP_S + 15.0))
-    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
-    assert not [d for d in ds if d.kind == "confirmed"]
+def test_a_target_stepping_off_a_sofa_without_coming_down_is_no_fall_out_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not confirmed(run(_sofa_high_target_steps_off(), _sofa_detector()))
     # without the veto (any drop is enough): the same rows alarm, out of the sofa
+    no_drop_m = falls_model.NO_DROP_M
     monkeypatch.setattr(falls_model, "NO_DROP_M", -np.inf)
-    (ds,) = run_detector([day], FallParams(floor_dwell_s=60.0))
-    (d,) = [d for d in ds if d.kind == "confirmed"]
+    (d,) = confirmed(run(_sofa_high_target_steps_off(), _sofa_detector()))
     f = dict(d.features)
     assert f["from_support"] == 1.0 and f["pre_m"] < falls_model.NO_DROP_PRE_M
-    # the hop: its first step off the seat (round 15: one phantom row fewer in the pet's track
-    # lets the judge take the first candidate of the hop, 5.5 s before the one it took before)
-    assert -6.0 < d.impact_s - day.rows.t0_s - 120.0 < 1.0
+    assert f["drop_m"] < no_drop_m
 
 
 def test_the_no_drop_veto_reads_the_features_it_names() -> None:

@@ -71,6 +71,18 @@ def test_an_ordinary_day_is_reproducible_and_busy() -> None:
     assert len(a.log) >= 5 and {act for _, act in a.log} <= set(DAY_ACTIVITIES)
 
 
+def test_a_pet_keeps_its_own_height_through_a_day() -> None:
+    # a rest ends where its sway ends; carried on over thousands of rests, a pet's height had
+    # random-walked to -0.5..0.7 m in 12 h (round 26): under the floor, or at a seat's height
+    from simulators.fall_families import FAMILIES, Ctx, _pet_track, random_body, random_room
+
+    rng = np.random.default_rng(7)
+    fam = FAMILIES["T1_average"]
+    c = Ctx(rng, 10.0, fam, random_body(rng, fam), random_room(rng, fam))
+    z = _pet_track(c, round(6 * 3600 * 10.0)).z_m
+    assert z.min() >= 0.1 - 0.02 and z.max() <= 0.3 + 0.04  # its height, sway and gait bob
+
+
 def test_new_tuning_families_leave_the_held_out_streams_unchanged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
