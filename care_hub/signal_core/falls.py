@@ -124,6 +124,8 @@ TID_SPLIT_M = 0.3
 # resting where a person stands on a multi-target tracker), never merged as one split person.
 MERGE_DZ_M = TID_SPLIT_M
 TID_KEY = 1 << 31  # (track, tid) keys: tids modulo 2^31
+# An id seen this recently on a track is that track's target even beyond the gate (round 26).
+STICKY_SEEN_S = 1.5
 # Tracker ids are kept while a tracker follows a target and change after occlusions, so they are
 # not identities; but a row whose id is the last id of a track within the gate belongs to that
 # track, not to a nearer one of another id: a pet passing a stale track of the resident took it,
@@ -1496,6 +1498,11 @@ class FallDetector:
             if mr.size:
                 same = (self._ttid[s[mr]] == tid[mr][:, None]) & np.isfinite(d[mr])
                 d[mr] = np.where(same.any(axis=1)[:, None] & ~same, np.inf, d[mr])
+                # an id still carried by a track seen within STICKY_SEEN_S is that target's,
+                # however far its rows jumped: never another track's (a pet's held rows, then
+                # 1.4 m on, took a seated resident's stale track and "fell" out of the sofa)
+                held = (self._ttid[s[mr]] == tid[mr][:, None]) & (dt[mr] <= STICKY_SEEN_S)
+                d[mr] = np.where(held.any(axis=1)[:, None] & ~held, np.inf, d[mr])
         best = np.argmin(d, axis=1)
         bestd = d[np.arange(s.shape[0]), best]
         matched = np.isfinite(bestd)
@@ -2120,6 +2127,7 @@ class FallDetector:
                 )
                 & recent
                 & ~support_fall
+                & ~self._id_elsewhere(sc1, kc1, skh)
             )
             pre = np.where(seat_orphan, sit_z, pre)
             support_fall |= seat_orphan
@@ -2412,6 +2420,22 @@ class FallDetector:
         self._sit_t[ss], self._sit_k[ss] = tb[sat], ks
         self._sit_tid[ss] = self._ttid[ss, ks]
         self._sit_z[ss], self._sit_x[ss], self._sit_y[ss] = short[sat], xs[sat], ys[sat]
+
+    def _id_elsewhere(self, s: IntArr, k: IntArr, kref: IntArr) -> BoolArr:
+        """Per candidate track ``k`` of slot ``s``: on a tracker reporting every frame, its
+        tracker id was carried by a third track (neither ``k`` nor the reference ``kref``) seen
+        within STICKY_SEEN_S of ``k``'s birth: another target that outran its own track (a pet
+        darting 1.2 m from where the resident sat, round 26), not the reference's person."""
+        tid = self._ttid[s, k]
+        others = np.arange(TRACKS_PER_SLOT)[None, :]
+        carried = (
+            (self._ttid[s] == tid[:, None])
+            & (tid[:, None] >= 0)
+            & (self._tlast[s] >= (self._tborn[s, k] - STICKY_SEEN_S)[:, None])
+            & (others != k[:, None])
+            & (others != kref[:, None])
+        ).any(axis=1)
+        return np.asarray(carried & self._every_frame(s))
 
     def _vanished(self, s: IntArr, k: IntArr, t: FloatArr, kref: IntArr, tidref: IntArr) -> BoolArr:
         """Per candidate track ``k`` of slot ``s`` at time ``t``: the reference track ``kref``
