@@ -1501,8 +1501,8 @@ class FallDetector:
                 # an id still carried by a track seen within STICKY_SEEN_S is that target's,
                 # however far its rows jumped: never another track's (a pet's held rows, then
                 # 1.4 m on, took a seated resident's stale track and "fell" out of the sofa)
-                held = (self._ttid[s[mr]] == tid[mr][:, None]) & (dt[mr] <= STICKY_SEEN_S)
-                d[mr] = np.where(held.any(axis=1)[:, None] & ~held, np.inf, d[mr])
+                carrier = (self._ttid[s[mr]] == tid[mr][:, None]) & (dt[mr] <= STICKY_SEEN_S)
+                d[mr] = np.where(carrier.any(axis=1)[:, None] & ~carrier, np.inf, d[mr])
         best = np.argmin(d, axis=1)
         bestd = d[np.arange(s.shape[0]), best]
         matched = np.isfinite(bestd)
