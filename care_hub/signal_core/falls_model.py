@@ -4,8 +4,8 @@ Trained by ``python -m bench.train_falls`` (scikit-learn ``HistGradientBoostingC
 seed) on the *tuning* episode families only (simulators/fall_families.py T1-T7, plus ordinary
 days) and exported to ``models/falls_gbm.json``: per tree the split feature, threshold, where
 missing values go, children and leaf values. The last tree splits only on ``fresh_per_s``: a logit
-offset that gives candidates from trackers reporting every frame a threshold of their own (0.37
-against 0.31 for held modules, round 23; since round 10) while ``threshold_p`` stays one number.
+offset that gives candidates from trackers reporting every frame a threshold of their own (0.41
+against 0.31 for held modules, round 27; since round 10) while ``threshold_p`` stays one number.
 Inference needs no scikit-learn: every candidate of a batch walks all trees at once, one numpy
 step per tree level (the training script checks it matches ``predict_proba``).
 
