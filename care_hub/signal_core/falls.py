@@ -248,6 +248,10 @@ DWELL_CHECK_S = 10.0
 # height within REOCCUPY_M of it outnumber its floor-level bins by SPOT_UP_BINS (got up there; a
 # lying person's lone samples read 0.7-1.0 m under 0.25 m jitter).
 SPOT_GAP_S = 10.0
+# A longer gap lets the spot go only if the next floor-level bins come back elsewhere: back at
+# the spot within SPOT_RESUME_S, with nobody seen up there, it is the same person still down (a
+# module watching a visitor for 12 s had restarted the floor time of someone who never got up)
+SPOT_RESUME_S = 30.0
 SPOT_UP_BINS = 4
 SPOT_FOLLOW = 0.3  # share of the way the spot moves to each of its floor-level bins
 # "At the spot": a person lying still scatters bin medians by ~0.1-0.2 m on a held module; a pet
@@ -2612,7 +2616,9 @@ class FallDetector:
         si, ki, ti, zi, xi, yi, li = s[i], k[i], tb[i], short[i], xs[i], ys[i], low[i]
         with np.errstate(invalid="ignore"):
             d = self._spot_m(si, xi, yi)
-            kept = ~np.isnan(self._sd_t0[si]) & (ti - self._sd_last[si] <= SPOT_GAP_S)
+            gap = ti - self._sd_last[si]
+            back = li & (gap <= SPOT_RESUME_S) & (d <= SPOT_NEAR_M)
+            kept = ~np.isnan(self._sd_t0[si]) & ((gap <= SPOT_GAP_S) | back)
             up = kept & (zi >= p.getup_height_m) & (d <= REOCCUPY_M)
             at = li & kept & (d <= SPOT_NEAR_M)
         self._sd_up[si[up]] += 1

@@ -399,3 +399,29 @@ def test_who_got_up_while_the_module_watched_a_visitor_is_not_reported_on_the_fl
     assert all(at <= 15.0 for r in got_up for at in r)  # (a confirmation at the sit-down)
     monkeypatch.setattr(falls, "SPOT_GAP_S", 1e9)
     assert any(at >= 55.0 for r in dwells(30.0) for at in r)
+
+
+def test_who_stays_down_while_the_module_watches_a_visitor_keeps_their_floor_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Down on the floor, then the module shows only a visitor for 15 s (longer than
+    falls.SPOT_GAP_S), then the person on the floor again, where they were: the slot's floor
+    spot keeps the time they came down (SPOT_RESUME_S), so the floor dwell is not put off by the
+    look away. Without the resume the spot restarted at their return."""
+    z = path((6.0, STAND, STAND), (2.5, STAND, 0.6), (2.0, 0.6, 0.6), (2.0, 0.6, FLOOR))
+    down_at = T0 + z.shape[0] / FPS
+    z = np.concatenate([z, path((20.0, FLOOR, FLOOR), (15.0, 0.95, 0.95), (10.0, FLOOR, FLOOR))])
+    n = z.shape[0]
+    visitor = z == 0.95
+    x = np.where(visitor, 2.5, 1.5)
+    tid = np.where(visitor, 100, 1 + np.cumsum(np.r_[False, ~visitor[1:] & visitor[:-1]]))
+
+    def spot_since(seed: int) -> float:
+        det = FallDetector(1, FallParams(floor_dwell_s=60.0))
+        run(windows(z, x, np.full(n, 2.0), held(n, seed), seed, tid=tid), det)
+        return float(det._sd_t0[0]) - down_at
+
+    for seed in range(4):
+        assert spot_since(seed) <= 3.0, seed  # (the first floor-level bin: up to 3 s after)
+    monkeypatch.setattr(falls, "SPOT_RESUME_S", 0.0)
+    assert spot_since(0) >= 35.0
