@@ -248,9 +248,10 @@ DWELL_CHECK_S = 10.0
 # height within REOCCUPY_M of it outnumber its floor-level bins by SPOT_UP_BINS (got up there; a
 # lying person's lone samples read 0.7-1.0 m under 0.25 m jitter).
 SPOT_GAP_S = 10.0
-# A longer gap lets the spot go only if the next floor-level bins come back elsewhere: back at
-# the spot within SPOT_RESUME_S, with nobody seen up there, it is the same person still down (a
-# module watching a visitor for 12 s had restarted the floor time of someone who never got up)
+# A longer gap lets the spot go, unless floor-level bins come back within SPOT_NEAR_M of it within
+# SPOT_RESUME_S: the same person still down (a module watching a visitor for 12 s had restarted
+# the floor time of someone who never got up). Bins up there during the gap are not counted
+# (SPOT_UP_BINS counts them only while the spot is kept).
 SPOT_RESUME_S = 30.0
 SPOT_UP_BINS = 4
 SPOT_FOLLOW = 0.3  # share of the way the spot moves to each of its floor-level bins
