@@ -347,6 +347,31 @@ def cell(js: Sequence[Judged], late_s: float = math.inf) -> Cell:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """Episodes only one of the product and the baseline decided right (issue 13 asks the
+    product to beat the rule in every family: these are where each wins)."""
+
+    base_falls: int  # falls the baseline confirmed and the product did not
+    base_falls_none: int  # of those, no candidate near the impact (the rest: turned down)
+    product_falls: int  # falls the product confirmed and the baseline did not
+    product_alarms: int  # non-falls the product alarmed on and the baseline did not
+    base_alarms: int  # non-falls the baseline alarmed on and the product did not
+
+
+def disagreements(js: Sequence[Judged]) -> Disagreement:
+    falls = [j for j in js if j.ep.is_fall]
+    others = [j for j in js if not j.ep.is_fall]
+    base_only = [j for j in falls if j.base_alarmed and not j.alarmed]
+    return Disagreement(
+        base_falls=len(base_only),
+        base_falls_none=sum(not j.candidates for j in base_only),
+        product_falls=sum(j.alarmed and not j.base_alarmed for j in falls),
+        product_alarms=sum(j.alarmed and not j.base_alarmed for j in others),
+        base_alarms=sum(j.base_alarmed and not j.alarmed for j in others),
+    )
+
+
 def report(js: list[Judged], families: Sequence[str], trackers: Sequence[str]) -> None:
     print(
         "| family | tracker | falls | sensitivity [95% CI] | baseline | non-falls "
@@ -418,6 +443,23 @@ def report(js: list[Judged], families: Sequence[str], trackers: Sequence[str]) -
                 f"{100 * ok / max(1, len(sel)):.0f} / {100 * bok / max(1, len(sel)):.0f}"
             )
         print(f"| {kind} | " + " | ".join(cells_k) + " |")
+    print()
+    print("Where the product and the baseline disagree (all families of the split): episodes")
+    print("only one of them decided right; a fall only the baseline confirmed had no candidate")
+    print("near its impact, or every candidate was judged and turned down")
+    print(
+        "| tracker | falls only the baseline confirmed: none / turned down | falls only the "
+        "product confirmed | non-falls only the product alarmed on | non-falls only the "
+        "baseline alarmed on |"
+    )
+    print("| --- | --- | ---: | ---: | ---: |")
+    for trk in trackers:
+        d = disagreements([j for j in js if j.ep.tracker == trk])
+        print(
+            f"| {trk} | {d.base_falls}: {d.base_falls_none} / "
+            f"{d.base_falls - d.base_falls_none} | {d.product_falls} | {d.product_alarms} | "
+            f"{d.base_alarms} |"
+        )
     print()
     # a visitor arriving within seconds of the fall: a one-target module follows whoever it
     # picks, so the fallen resident may not be reported again until the visitor leaves

@@ -350,6 +350,33 @@ def test_in_time_counts_only_confirmations_within_the_latency_goal() -> None:
     assert cell(js).tp_in == 2  # no goal: every confirmation
 
 
+def test_disagreements_count_where_each_of_product_and_rule_wins() -> None:
+    """The bench's disagreement table: falls only the rule confirmed (split into no candidate
+    near the impact and turned down), falls only the product confirmed, and the false alarms
+    each raised alone; episodes both decided alike count nowhere."""
+    from bench.fall_families import Judged, disagreements
+
+    (fall,) = _episodes("trip", 1)
+    (walk,) = _episodes("walk", 1)
+    seen = ((0.5, 0.2, (0.0,)),)  # a candidate near the impact, turned down
+    js = [
+        Judged(fall, False, None, True, 3.0, None),  # the rule alone, no candidate
+        Judged(fall, False, None, True, 3.0, None, 2.0, seen),  # the rule alone, turned down
+        Judged(fall, False, None, True, 3.0, None, 2.0, seen),
+        Judged(fall, True, 4.0, False, None, None),  # the product alone
+        Judged(fall, True, 4.0, True, 3.0, None),  # both
+        Judged(fall, False, None, False, None, None),  # neither
+        Judged(walk, True, None, False, None, None),  # a false alarm of the product alone
+        Judged(walk, False, None, True, None, None),  # of the rule alone, twice
+        Judged(walk, False, None, True, None, None),
+        Judged(walk, True, None, True, None, None),  # both wrong
+    ]
+    d = disagreements(js)
+    assert (d.base_falls, d.base_falls_none) == (3, 1)
+    assert d.product_falls == 1
+    assert (d.product_alarms, d.base_alarms) == (1, 2)
+
+
 def test_no_fall_is_confirmed_before_the_judge_first_looked_at_it() -> None:
     from bench.fall_families import evaluate
 
