@@ -255,7 +255,11 @@ class Judged:
 LATE_S = {trk: 10.0 if trk in SINGLE_TARGET else 7.0 for trk in TRACKERS}
 
 
-def evaluate(eps: Sequence[FamilyEpisode], params: FallParams) -> list[Judged]:
+def evaluate(
+    eps: Sequence[FamilyEpisode], params: FallParams, unmapped: bool = False
+) -> list[Judged]:
+    """Every episode through the product (one detector per tracker model) and the baseline;
+    ``unmapped``: no chair or sofa zones (a room whose seats nobody drew on the map)."""
     by_trk: dict[str, list[FamilyEpisode]] = defaultdict(list)
     for e in eps:
         by_trk[e.tracker].append(e)
@@ -265,7 +269,7 @@ def evaluate(eps: Sequence[FamilyEpisode], params: FallParams) -> list[Judged]:
         first: dict[int, float] = {}
         seen: dict[int, list[tuple[float, float, tuple[float, ...]]]] = defaultdict(list)
         model = default_model()
-        dets = run_detector(group, params, collect=log)
+        dets = run_detector(group, params, collect=log, unmapped=[unmapped] * len(group))
         near: list[tuple[int, float, np.ndarray]] = []
         for slot, impact, at, x in log:
             e = group[slot]
@@ -636,6 +640,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(lowest free id, multi-target trackers only): devices that number targets otherwise",
     )
     ap.add_argument(
+        "--unmapped",
+        action="store_true",
+        help="no chair or sofa zones (beds stay mapped): what a room costs whose seats nobody "
+        "drew on the map",
+    )
+    ap.add_argument(
         "--misses",
         action="store_true",
         help="after the report, list every fall never confirmed and what the judge saw of it",
@@ -671,8 +681,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(eps) - n_f} confounders; {len(FALL_KINDS)} fall kinds, "
         f"{len(KINDS) - len(FALL_KINDS)} confounder kinds), families {', '.join(fams)}; "
         f"confirm_s={params.confirm_s}, floor_dwell_s={params.floor_dwell_s}, tids {args.tids}"
+        + (", chairs and sofas unmapped" if args.unmapped else "")
     )
-    js = evaluate(eps, params)
+    js = evaluate(eps, params, unmapped=args.unmapped)
     report(js, fams, args.trackers)
     if args.misses:
         print("\nFalls never confirmed (draw #n of its kind, family and tracker):")

@@ -377,6 +377,21 @@ def test_disagreements_count_where_each_of_product_and_rule_wins() -> None:
     assert (d.product_alarms, d.base_alarms) == (1, 2)
 
 
+def test_unmapped_takes_the_seats_off_the_map_and_keeps_the_bed() -> None:
+    """``bench.fall_families --unmapped``: the same fall from a chair judged with no chair or
+    sofa zone (not out of a support; the nearest furniture is the bed, metres away) where the
+    mapped room has it leave the chair."""
+    from bench.fall_families import evaluate
+
+    ep = family_episode("T1_average", "multi_clean", "fall_from_chair", 0, 1)
+    at = {f: FEATURES.index(f) for f in ("from_support", "furniture_m")}
+    for unmapped, support, near in ((False, 1.0, (0.0, 0.6)), (True, 0.0, (1.5, 6.0))):
+        (j,) = evaluate([ep], PARAMS, unmapped=unmapped)
+        (cand,) = [x for off, _, x in j.candidates if abs(off) < 2.0]
+        assert cand[at["from_support"]] == support
+        assert near[0] <= cand[at["furniture_m"]] <= near[1]
+
+
 def test_no_fall_is_confirmed_before_the_judge_first_looked_at_it() -> None:
     from bench.fall_families import evaluate
 
