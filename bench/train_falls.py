@@ -43,7 +43,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -571,6 +571,70 @@ def export(
     }
 
 
+def _under_split(tree: dict[str, list], fi: int, frequent_side: bool) -> dict[str, list]:
+    """``tree`` under a new root on column ``fi`` (fresh samples a second) at
+    FRESH_SPLIT_PER_S: it adds its value on one side (NaN goes with the held side, as in
+    ``export``'s offset tree) and nothing on the other."""
+    sub = [v + 2 for v in tree["left"]], [v + 2 for v in tree["right"]]
+    return {
+        "feature": [fi, 0, *tree["feature"]],
+        "threshold": [FRESH_SPLIT_PER_S, 0.0, *tree["threshold"]],
+        "missing_left": [1, 0, *tree["missing_left"]],
+        "left": [1 if frequent_side else 2, 0, *sub[0]],
+        "right": [2 if frequent_side else 1, 0, *sub[1]],
+        "leaf": [0, 1, *tree["leaf"]],
+        "value": [0.0, 0.0, *tree["value"]],
+    }
+
+
+def routed(frequent_doc: dict[str, Any], held_doc: dict[str, Any]) -> dict[str, Any]:
+    """One judge of two: ``held_doc``'s trees for held-module candidates (fresh samples a second
+    <= FRESH_SPLIT_PER_S), ``frequent_doc``'s for the others, each at its own threshold (the
+    shared ``threshold_p`` is the held one's; the frequent side's offset tree stays the last
+    tree, as ``export`` writes it). The evaluator needs no change: one level deeper."""
+    feats = list(frequent_doc["features"])
+    held_feats = list(held_doc["features"])
+    missing = sorted(set(held_feats) - set(feats))
+    if missing:
+        raise SystemExit(f"--held-from: that judge reads features this one does not: {missing}")
+    thr = float(held_doc["threshold_p"])
+    if abs(float(frequent_doc["threshold_p"]) - thr) > 1e-12:
+        raise ValueError("export the frequent side with the held judge's threshold_p")
+    # each export's last tree is its frequent-sample offset (nothing on the held side)
+    has_offset = bool(frequent_doc.get("frequent_samples"))
+    own = frequent_doc["trees"][:-1] if has_offset else frequent_doc["trees"]
+    offset = frequent_doc["trees"][-1:] if has_offset else []
+    held = held_doc["trees"][:-1] if held_doc.get("frequent_samples") else held_doc["trees"]
+    # the held judge's columns by name onto this one's (it may read fewer: an older judge)
+    col = [feats.index(f) for f in held_feats]
+    fi = feats.index("fresh_per_s")
+    trees = [_under_split(t, fi, True) for t in own]
+    trees += [
+        _under_split(dict(t, feature=[col[i] for i in t["feature"]]), fi, False) for t in held
+    ]
+    # the held side's own baseline
+    base_f = float(frequent_doc["baseline"])
+    trees.append(
+        {
+            "feature": [fi, 0, 0],
+            "threshold": [FRESH_SPLIT_PER_S, 0.0, 0.0],
+            "missing_left": [1, 0, 0],
+            "left": [1, 0, 0],
+            "right": [2, 0, 0],
+            "leaf": [0, 1, 1],
+            "value": [0.0, float(held_doc["baseline"]) - base_f, 0.0],
+        }
+    )
+    depth = max(int(frequent_doc["depth"]), int(held_doc["depth"])) + 1
+    return {
+        **frequent_doc,
+        "threshold_p": thr,
+        "depth": depth,
+        "trees": trees + offset,
+        "held_modules_judge": str(held_doc.get("trained_on", "")),
+    }
+
+
 class Bagged:
     """``bags`` judges fitted on bootstrap resamples of episodes (a candidate's weight is how
     often its episode was drawn), their logits averaged: one judge's split choices swing with
@@ -672,6 +736,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "at inference (NaN), as on a hub that has not learned them yet",
     )
     ap.add_argument(
+        "--held-from",
+        type=Path,
+        metavar="JUDGE.json",
+        help="keep this judge (and its threshold) for held-module candidates (fresh samples "
+        f"<= {FRESH_SPLIT_PER_S:g}/s); train and choose the threshold for the others",
+    )
+    ap.add_argument(
         "--spread",
         type=int,
         default=0,
@@ -749,7 +820,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("every candidate confirmed (ceiling of sensitivity, floor of specificity):")
     for trk, (se, sp) in episode_rates(d, oof, -1.0).items():
         print(f"  {trk}: {100 * se:.1f}% / {100 * sp:.1f}%")
-    thr = choose_threshold(d, oof, args.fa_tolerance)
+    held_doc = json.loads(args.held_from.read_text()) if args.held_from else None
+    thr = (
+        float(held_doc["threshold_p"])
+        if held_doc is not None
+        else choose_threshold(d, oof, args.fa_tolerance)
+    )
     if args.spread > 0:
         print(f"shared threshold over {args.spread} resamplings of episodes (scores fixed):")
         for name, v in threshold_spread(d, oof, args.fa_tolerance, args.spread).items():
@@ -787,8 +863,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {trk}: {th:.3f}, {100 * se:.1f}% / {100 * sp:.1f}%, {per_day:.2f} / day")
     judge = Bagged(args.bags).fit(xk, y, w, ep)
     doc = export(judge, thr, tf, kept)
-    mine = from_dict(doc).proba(x)
     ref = shifted(judge.proba(xk), x, thr, tf)
+    if held_doc is not None:
+        doc = routed(doc, held_doc)
+        print(
+            f"held-module candidates (fresh samples <= {FRESH_SPLIT_PER_S:g}/s) keep "
+            f"{args.held_from} at {thr:.2f}; the out-of-fold figures above are this run's "
+            "judge on every candidate"
+        )
+        ref = np.where(frequent(x), ref, from_dict(held_doc).proba(x))
+    mine = from_dict(doc).proba(x)
     err = float(np.max(np.abs(mine - ref)))
     if err > 1e-6:
         raise SystemExit(f"numpy evaluator differs from predict_proba by {err}")

@@ -176,6 +176,19 @@ SEAT_FLOOR_M = 0.45
 # "on the sofa" for good; 0.2 m let a seated person's jittered median out of a 0.7 m chair for
 # hours of ordinary days).
 SUPPORT_INNER_M = 0.1
+# A seat nobody mapped (issue 13 round 30): where the 1.5-5 s before a landing sat still at seat
+# height (at least SIT_MIN_BINS bins, SIT_SHARE of them from SIT_MIN_M (FIELD-NOTES: a low sofa
+# seats 0.5-0.65 m) to under the person's upright line, their positions within SIT_STILL_M
+# (median absolute deviation) of each other) and the landing lies SIT_DROP_M or more below it,
+# the judge gets a candidate with that seat as its "before" (feature `sat_before`). With no chair
+# or sofa on the map a slide off a sofa had none: its seat is under the broad path's BROAD_FROM_M,
+# and a low one reads at floor level now and then, so "the floor" was reached at the sit-down.
+# Only on trackers reporting every frame: a held module's 0.15-0.25 m jitter sits nobody still.
+SIT_MIN_M = 0.5
+SIT_SHARE = 0.75
+SIT_STILL_M = 0.15
+SIT_DROP_M = 0.1
+SIT_MIN_BINS = 4
 # Before a fall from upright the reference is at least this (standing centroid 0.9-1.2 m).
 PRE_MIN_HEIGHT_M = 0.7
 # "Upright" for the descent duration: a 3-bin median at least this high (kneeling 0.6-0.72 m,
@@ -813,6 +826,7 @@ class FallDetector:
         # the trivial rule's last crossing per slot: time, tid, bins after it and how many low
         self._tv_t = np.full(s, -np.inf)
         self._tv_used = np.full(s, -np.inf)  # the crossing a candidate was last made at
+        self._sat_used = np.full(s, -np.inf)  # when a candidate was last made out of a sitting
         self._fresh_share = np.ones(s)  # running share of fresh rows per radar
         # at the last crossing: the id's last high (time, bin mean) and the bin mean below
         self._tv_hi_t = np.full(s, np.nan)
@@ -1050,6 +1064,7 @@ class FallDetector:
         self._h_xhi, self._h_yhi = self._h_xhi[keep], self._h_yhi[keep]
         self._confirmed.pop(slot, None)
         self._tv_t[slot], self._tv_tid[slot], self._tv_used[slot] = -np.inf, -1, -np.inf
+        self._sat_used[slot] = -np.inf
         self._fresh_share[slot] = 1.0
         self._tv_n[slot] = self._tv_low[slot] = 0.0
         keep = self._c_slot != slot
@@ -2030,6 +2045,25 @@ class FallDetector:
         n_ref_samples = np.where(ref, self._rn[sc1, kc1], 0.0).sum(axis=1)
         pre = _row_median(np.where(ref, rz, np.nan))
         from_sup = (ref & self._rsup[sc1, kc1]).sum(axis=1) * 2 > n_ref
+        # a seat nobody mapped (SIT_*): the 1.5-5 s before now sat still at seat height (its own
+        # window: a low seat reads at floor level now and then, so "the floor" was first reached
+        # at the sit-down, and the window above lies before it), once per sitting
+        with np.errstate(invalid="ignore"):
+            ref_now = (rt >= (tc - p.descent_window_s)[:, None]) & (
+                rt <= (tc - p.descent_ref_age_s)[:, None]
+            )
+        n_now = ref_now.sum(axis=1)
+        sat = np.zeros(cand.shape[0], dtype=np.bool_)
+        if self._judged:
+            sat = (
+                self._sat_still(ref_now, n_now, rz, self._rx[sc1, kc1], self._ry[sc1, kc1], sc1)
+                & ~from_sup
+                & ~(ref_now & self._rsup[sc1, kc1]).any(axis=1)
+                & self._every_frame(sc1)
+                & (tc - self._sat_used[sc1] > p.descent_window_s)
+            )
+        pre_sat = _row_median(np.where(ref_now, rz, np.nan))
+        n_sat_samples = np.where(ref_now, self._rn[sc1, kc1], 0.0).sum(axis=1)
         with np.errstate(invalid="ignore"):
             # upright reference: the bins up to 2 s before the last upright moment (under
             # holds and dropouts the 1.5-5 s window may be empty)
@@ -2136,6 +2170,12 @@ class FallDetector:
             )
             pre = np.where(seat_orphan, sit_z, pre)
             support_fall |= seat_orphan
+            # out of a seat nobody mapped (SIT_*): a candidate for the judge, not a rule
+            sat_fall = (
+                sat & (pre_sat - short[cand] >= SIT_DROP_M) & (n_sat_samples >= MIN_REF_SAMPLES)
+            )
+            sat_fall &= ~(upright_fall | support_fall)
+            pre = np.where(sat_fall, pre_sat, pre)
         rule = upright_fall | support_fall
         if self._judged:
             # candidates for the learned judge: the vetoes (kneeling plateau, slow descent) and
@@ -2166,6 +2206,7 @@ class FallDetector:
             broad = recent & ((top_solid >= BROAD_FROM_M) | born_low)
             pre = np.where(born_low & ~(top_before >= BROAD_FROM_M) & np.isnan(pre), uref, pre)
             sus = ((seen_fall | unseen_fall | orphan_fall | broad) & recent) | support_fall
+            sus |= sat_fall
             # a track only the crossing admitted is a candidate, its landing at the crossing
             triv_only = triv_now[cand]
             sus = sus | triv_only
@@ -2180,6 +2221,7 @@ class FallDetector:
         ss, ci = sc1[si], cand[si]
         self._pk[ss] = kc1[si]
         self._tv_used[ss] = self._tv_t[ss]
+        self._sat_used[ss] = np.where(sat_fall[si], tc[si], self._sat_used[ss])
         # the impact: MEDIAN_LAG_S before the 3-bin median reached floor level, or, where holds
         # made that median confirm the floor over FLOOR_RECENT_S after the first floor-level
         # bin, a bin before that bin (at most FIRST_LOW_MAX_S back): the judgement then covers
@@ -2222,6 +2264,10 @@ class FallDetector:
             ox2 = _row_median(np.where(near_high, rx, np.nan))
             oy2 = _row_median(np.where(near_high, ry, np.nan))
         ox, oy = np.where(np.isnan(ox), ox2, ox), np.where(np.isnan(oy), oy2, oy)
+        if sat_fall.any():
+            with np.errstate(invalid="ignore"):
+                ox = np.where(sat_fall, _row_median(np.where(ref_now, rx, np.nan)), ox)
+                oy = np.where(sat_fall, _row_median(np.where(ref_now, ry, np.nan)), oy)
         ox = np.where(seat_orphan, self._sit_x[sc1], ox)
         oy = np.where(seat_orphan, self._sit_y[sc1], oy)
         ox = np.where(
@@ -2285,6 +2331,7 @@ class FallDetector:
                 "unseen": unseen_fall & ~seen_fall,
                 "orphan": orphan_fall & ~seen_fall & ~unseen_fall,
                 "from_support": support_fall,
+                "sat_before": sat_fall,
                 "rule": rule,
                 "floor_first_m": fl,
                 "top_before_m": top_before,
@@ -2301,6 +2348,23 @@ class FallDetector:
                 f[ss, FEATURE_INDEX[name]] = np.where(np.isfinite(v), v, np.nan)
         loud = ss[self._prule[ss]]
         self._emit(loud, "suspected", self._pat[loud], out)
+
+    def _sat_still(
+        self, ref: BoolArr, n_ref: IntArr, rz: FloatArr, rx: FloatArr, ry: FloatArr, s: IntArr
+    ) -> BoolArr:
+        """Per candidate: its reference bins ``ref`` (n, ring) sat still at seat height (SIT_*)."""
+        with np.errstate(invalid="ignore"):
+            band = ref & (rz >= SIT_MIN_M) & (rz < self._high_thr(s)[:, None])
+            mx = _row_median(np.where(ref, rx, np.nan))
+            my = _row_median(np.where(ref, ry, np.nan))
+            dev = np.hypot(rx - mx[:, None], ry - my[:, None])
+            mad = _row_median(np.where(ref, dev, np.nan))
+            return np.asarray(
+                (n_ref >= SIT_MIN_BINS)
+                & (band.sum(axis=1) >= SIT_SHARE * n_ref)
+                & (mad <= SIT_STILL_M),
+                dtype=np.bool_,
+            )
 
     def _height_now(
         self, s: IntArr, k: IntArr, tb: FloatArr, pos: IntArr, bins: int

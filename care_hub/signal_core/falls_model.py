@@ -82,6 +82,9 @@ FEATURES: tuple[str, ...] = (
     # footprint reads ~0; a slide off the seat onto the floor reads well below)
     "support_ref_m",
     "down_vs_support_m",
+    # 1 if the "before" sat still at seat height outside every mapped seat (round 30: a chair or
+    # sofa nobody drew on the map; falls.SIT_*)
+    "sat_before",
 )
 N_FEATURES = len(FEATURES)
 MODEL_FILE = "falls_gbm.json"

@@ -15,6 +15,7 @@ from care_hub.signal_core.falls import FallBatch, FallDetection, FallDetector, F
 from care_hub.signal_core.falls_model import FEATURES
 from simulators.fall_families import (
     FamilyEpisode,
+    cell_episodes,
     family_episode,
     make_family_episode,
     make_family_episodes,
@@ -390,6 +391,30 @@ def test_unmapped_takes_the_seats_off_the_map_and_keeps_the_bed() -> None:
         (cand,) = [x for off, _, x in j.candidates if abs(off) < 2.0]
         assert cand[at["from_support"]] == support
         assert near[0] <= cand[at["furniture_m"]] <= near[1]
+
+
+def test_a_slide_off_a_sofa_nobody_mapped_is_judged_out_of_that_seat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no chair or sofa on the map, a slide off a low sofa (seated 0.5-0.65 m, under the
+    broad path's 0.6 m "before") had no candidate; a "before" that sat still at seat height
+    makes one (falls.SIT_*), judged with that seat as its "before"."""
+    eps = cell_episodes("T1_average", "quantised_10fps", "slide_off_sofa", 15, 1)
+    unmapped = [True] * len(eps)
+    with_seat = run_detector(eps, PARAMS, unmapped=unmapped)
+    confirmed = [[d for d in ds if d.kind == "confirmed"] for ds in with_seat]
+    for e, ds in zip(eps, confirmed, strict=True):
+        for d in ds:
+            f = dict(d.features)
+            if f["sat_before"] == 1:
+                assert e.body is not None
+                assert f["pre_m"] == pytest.approx(e.body.sofa_m, abs=0.12)
+    monkeypatch.setattr(falls, "SIT_MIN_BINS", 10**6)  # no "before" ever sat still
+    without = run_detector(eps, PARAMS, unmapped=unmapped)
+    n_with = sum(bool(ds) for ds in confirmed)
+    n_without = sum(any(d.kind == "confirmed" for d in ds) for ds in without)
+    assert n_with >= 6 and n_without <= n_with - 3
+    assert sum(any(dict(d.features)["sat_before"] == 1 for d in ds) for ds in confirmed) >= 4
 
 
 def test_no_fall_is_confirmed_before_the_judge_first_looked_at_it() -> None:

@@ -90,6 +90,41 @@ def test_a_bagged_judge_exports_the_mean_of_its_members_logits() -> None:
     assert np.allclose(from_dict(export(single, 0.5)).proba(x), single.proba(x), atol=1e-9)
 
 
+def test_a_routed_judge_is_each_judge_on_its_own_side_of_the_fresh_sample_split() -> None:
+    # bench.train_falls --held-from: an older judge (reading fewer features) kept for held-module
+    # candidates, a new one for candidates of trackers reporting every frame, each at its own
+    # threshold; the frequent side's offset stays the last tree
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from bench.train_falls import FRESH_SPLIT_PER_S, export, routed, shifted
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(400, len(FEATURES)))
+    x[:, FEATURE_INDEX["fresh_per_s"]] = rng.uniform(0.0, 20.0, 400)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = np.nan_to_num(x[:, FEATURE_INDEX["drop_m"]]) + 0.5 * rng.normal(size=400) > 0
+    old_feats = [n for n in FEATURES if n != "sat_before"]
+    xo = x[:, [FEATURE_INDEX[n] for n in old_feats]]
+    old = HistGradientBoostingClassifier(max_iter=6, random_state=0).fit(xo, y)
+    new = HistGradientBoostingClassifier(max_iter=9, random_state=1).fit(x, ~y)
+    held_doc = export(old, 0.3, 0.6, old_feats)
+    doc = routed(export(new, 0.3, 0.45, list(FEATURES)), held_doc)
+    score = from_dict(doc).proba(x)
+    frequent = x[:, FEATURE_INDEX["fresh_per_s"]] > FRESH_SPLIT_PER_S
+    assert 50 < frequent.sum() < 350
+    want_new = shifted(new.predict_proba(x)[:, 1], x, 0.3, 0.45)
+    want_old = shifted(old.predict_proba(xo)[:, 1], x, 0.3, 0.6)
+    assert np.allclose(score[frequent], want_new[frequent], atol=1e-9)
+    assert np.allclose(score[~frequent], want_old[~frequent], atol=1e-9)
+    assert doc["threshold_p"] == 0.3 and doc["frequent_samples"]["threshold_p"] == 0.45
+    # the last tree is the frequent side's offset: without it the held side does not move
+    bare = from_dict({**doc, "trees": doc["trees"][:-1]}).proba(x)
+    assert np.allclose(bare[~frequent], score[~frequent], atol=1e-12)
+    assert not np.allclose(bare[frequent], score[frequent])
+    with pytest.raises(ValueError):
+        routed(export(new, 0.35, 0.45, list(FEATURES)), held_doc)
+
+
 def test_the_worst_left_out_family_is_named_per_tracker_and_rate() -> None:
     # bench.train_falls --folds family: per tracker, the tuning family with the lowest
     # sensitivity, the lowest specificity and the most ordinary-day false alarms
