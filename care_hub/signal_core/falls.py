@@ -178,13 +178,14 @@ SEAT_FLOOR_M = 0.45
 SUPPORT_INNER_M = 0.1
 # A seat nobody mapped (issue 13 round 30): where the 1.5-5 s before a landing sat still at seat
 # height (at least SIT_MIN_BINS bins, SIT_SHARE of them from SIT_MIN_M (FIELD-NOTES: a low sofa
-# seats 0.5-0.65 m) to under the person's upright line, their positions within SIT_STILL_M
+# seats 0.5-0.65 m, and its bins jitter under that: a traced 0.51 m sofa had 5 of 7 bins at
+# 0.5 m or more, round 30) to under the person's upright line, their positions within SIT_STILL_M
 # (median absolute deviation) of each other) and the landing lies SIT_DROP_M or more below it,
 # the judge gets a candidate with that seat as its "before" (feature `sat_before`). With no chair
 # or sofa on the map a slide off a sofa had none: its seat is under the broad path's BROAD_FROM_M,
 # and a low one reads at floor level now and then, so "the floor" was reached at the sit-down.
 # Only on trackers reporting every frame: a held module's 0.15-0.25 m jitter sits nobody still.
-SIT_MIN_M = 0.5
+SIT_MIN_M = 0.45
 SIT_SHARE = 0.75
 SIT_STILL_M = 0.15
 SIT_DROP_M = 0.1
