@@ -545,17 +545,8 @@ def export(
     if thr_frequent is not None:
         # one more tree: a logit offset for frequent-sample candidates, so that the shared
         # threshold_p means thr_frequent for them (the evaluator needs no change)
-        trees.append(
-            {
-                "feature": [list(features).index("fresh_per_s"), 0, 0],
-                "threshold": [FRESH_SPLIT_PER_S, 0.0, 0.0],
-                "missing_left": [1, 0, 0],
-                "left": [1, 0, 0],
-                "right": [2, 0, 0],
-                "leaf": [0, 1, 1],
-                "value": [0.0, 0.0, float(_logit(thr) - _logit(thr_frequent))],
-            }
-        )
+        fi = list(features).index("fresh_per_s")
+        trees.append(_split_stump(fi, 0.0, float(_logit(thr) - _logit(thr_frequent))))
         depth = max(depth, 2)
     return {
         "format": "care-hub falls gbm v1",
@@ -568,6 +559,20 @@ def export(
         else {"fresh_per_s_above": FRESH_SPLIT_PER_S, "threshold_p": thr_frequent},
         "trained_on": f"tuning families {', '.join(TUNING_FAMILIES)} (bench.train_falls)",
         "trees": trees,
+    }
+
+
+def _split_stump(fi: int, held: float, frequent: float) -> dict[str, list]:
+    """One tree: ``held`` for candidates with at most FRESH_SPLIT_PER_S fresh samples a second
+    in column ``fi`` (and NaN), ``frequent`` above it."""
+    return {
+        "feature": [fi, 0, 0],
+        "threshold": [FRESH_SPLIT_PER_S, 0.0, 0.0],
+        "missing_left": [1, 0, 0],
+        "left": [1, 0, 0],
+        "right": [2, 0, 0],
+        "leaf": [0, 1, 1],
+        "value": [0.0, held, frequent],
     }
 
 
@@ -613,17 +618,8 @@ def routed(frequent_doc: dict[str, Any], held_doc: dict[str, Any]) -> dict[str, 
         _under_split(dict(t, feature=[col[i] for i in t["feature"]]), fi, False) for t in held
     ]
     # the held side's own baseline
-    base_f = float(frequent_doc["baseline"])
     trees.append(
-        {
-            "feature": [fi, 0, 0],
-            "threshold": [FRESH_SPLIT_PER_S, 0.0, 0.0],
-            "missing_left": [1, 0, 0],
-            "left": [1, 0, 0],
-            "right": [2, 0, 0],
-            "leaf": [0, 1, 1],
-            "value": [0.0, float(held_doc["baseline"]) - base_f, 0.0],
-        }
+        _split_stump(fi, float(held_doc["baseline"]) - float(frequent_doc["baseline"]), 0.0)
     )
     depth = max(int(frequent_doc["depth"]), int(held_doc["depth"])) + 1
     return {
